@@ -1,0 +1,25 @@
+import { type DynamicModule, Module } from '@nestjs/common';
+import { ENV, type Env } from './config/env';
+import { InfraModule } from './infra/infra.module';
+import { ActivityModule } from './modules/activity/activity.module';
+import { AuthModule } from './modules/auth/auth.module';
+import { HealthModule } from './modules/health/health.module';
+import { createMetrics, METRICS } from './modules/health/metrics';
+import { SnapshotsModule } from './modules/snapshots/snapshots.module';
+import { DOMAIN_MODULES } from './modules';
+
+@Module({})
+export class AppModule {
+  static forRoot(env: Env): DynamicModule {
+    return {
+      module: AppModule,
+      global: true,
+      imports: [InfraModule, ActivityModule, SnapshotsModule, AuthModule, HealthModule, ...DOMAIN_MODULES],
+      providers: [
+        { provide: ENV, useValue: env },
+        { provide: METRICS, useValue: createMetrics() },
+      ],
+      exports: [ENV, METRICS],
+    };
+  }
+}

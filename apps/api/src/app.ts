@@ -1,0 +1,56 @@
+import 'reflect-metadata';
+import { Logger, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { AppModule } from './app.module';
+import { ProblemFilter } from './common/problem.filter';
+import type { Env } from './config/env';
+import { type ApiMetrics, METRICS } from './modules/health/metrics';
+
+/**
+ * Builds the API exactly as production runs it; e2e tests call this too.
+ */
+export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(env), {
+    bodyParser: false,
+    logger: opts.logger === false ? false : ['log', 'warn', 'error'],
+  });
+  app.set('trust proxy', 'loopback');
+  app.disable('x-powered-by');
+  app.enableCors({ origin: env.CORS_ORIGINS.split(',').map((o) => o.trim()), credentials: true });
+  app.enableShutdownHooks();
+
+  const metrics = app.get<ApiMetrics>(METRICS);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = (req.route?.path as string | undefined) ?? 'unmatched';
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
+      metrics.latency.observe({ method: req.method, route }, seconds);
+    });
+    next();
+  });
+  // Strict JSON (objects and arrays only) with a size cap; errors become problem JSON.
+  app.use(express.json({ limit: env.BODY_LIMIT_BYTES, strict: true, type: ['application/json', 'application/*+json'] }));
+  app.useGlobalFilters(new ProblemFilter());
+
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Toolgate control plane')
+      .setDescription('Organisations, members, agent keys, MCP servers, secrets, roles and policy snapshots.')
+      .setVersion('1')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
+  return app;
+}
+
+export async function listen(app: INestApplication, env: Env): Promise<void> {
+  await app.listen(env.PORT, env.HOST);
+  new Logger('Toolgate').log(`API listening on http://${env.HOST}:${env.PORT} (OpenAPI at /docs)`);
+}

@@ -1,0 +1,70 @@
+import { randomUUID } from 'node:crypto';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import { isPrismaError, PrismaErrorCode } from '@toolgate/db';
+import type { Response } from 'express';
+import { ErrorCode, Problem, type ProblemBody, titleFor } from './problem';
+
+/**
+ * Renders every error as application/problem+json. Prisma's known errors map to 409/404/400;
+ * anything unexpected becomes a 500 with an errorId that is also logged.
+ */
+@Catch()
+export class ProblemFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Problem');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const res = host.switchToHttp().getResponse<Response>();
+    const problem = this.toProblem(exception);
+    const body: ProblemBody = problem.body();
+    if (body.status >= 500) {
+      body.errorId = randomUUID();
+      this.logger.error(`${body.errorId} ${(exception as Error)?.stack ?? String(exception)}`);
+    }
+    if (res.headersSent) return;
+    for (const [k, v] of Object.entries(problem.extras.headers ?? {})) res.setHeader(k, v);
+    res.status(body.status).type('application/problem+json').send(JSON.stringify(body));
+  }
+
+  private toProblem(e: unknown): Problem {
+    if (e instanceof Problem) return e;
+    if (isPrismaError(e, PrismaErrorCode.UniqueViolation)) {
+      const target = (e.meta?.target as string[] | string | undefined) ?? 'value';
+      const fields = Array.isArray(target) ? target.filter((f) => f !== 'orgId').join(', ') : target;
+      return Problem.conflict(`A record with this ${fields} already exists`);
+    }
+    if (isPrismaError(e, PrismaErrorCode.NotFound)) return Problem.notFound('Resource');
+    if (isPrismaError(e, PrismaErrorCode.ForeignKeyViolation)) {
+      return new Problem(400, ErrorCode.ValidationFailed, 'The request references a record that does not exist');
+    }
+    // body-parser errors (malformed JSON, too large, bad charset) carry a `type`.
+    const bp = e as { type?: string; status?: number; message?: string };
+    if (bp?.type === 'entity.parse.failed') {
+      return new Problem(400, ErrorCode.MalformedJson, 'The request body is not valid JSON');
+    }
+    if (bp?.type === 'entity.too.large') {
+      return new Problem(413, ErrorCode.PayloadTooLarge, 'The request body is too large');
+    }
+    if (bp?.type === 'charset.unsupported' || bp?.type === 'encoding.unsupported') {
+      return new Problem(415, ErrorCode.UnsupportedMediaType, bp.message ?? 'Unsupported encoding');
+    }
+    if (e instanceof HttpException) {
+      const status = e.getStatus();
+      const code =
+        status === 401
+          ? ErrorCode.Unauthenticated
+          : status === 403
+            ? ErrorCode.Forbidden
+            : status === 404
+              ? ErrorCode.NotFound
+              : status === 429
+                ? ErrorCode.RateLimited
+                : status >= 500
+                  ? ErrorCode.Internal
+                  : ErrorCode.ValidationFailed;
+      const detail = status === 404 ? 'No such route' : e.message || titleFor(status);
+      return new Problem(status, code, detail);
+    }
+    return new Problem(500, ErrorCode.Internal, 'An unexpected error occurred');
+  }
+}

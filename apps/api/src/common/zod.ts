@@ -1,0 +1,67 @@
+import { type ArgumentMetadata, Body, type PipeTransform, Query } from '@nestjs/common';
+import { ApiBody, ApiQuery } from '@nestjs/swagger';
+import { z } from 'zod';
+import { type FieldError, Problem } from './problem';
+
+export function zodIssues(error: z.ZodError, prefix = ''): FieldError[] {
+  return error.issues.map((i) => {
+    const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
+    if (i.code === 'unrecognized_keys') {
+      return { path, message: `unknown field${i.keys.length > 1 ? 's' : ''}: ${i.keys.join(', ')}` };
+    }
+    return { path, message: i.message };
+  });
+}
+
+/** Validates (and transforms) input with a zod schema; failures are 400 problems listing every issue. */
+export class ZodPipe<T extends z.ZodType> implements PipeTransform {
+  constructor(
+    private readonly schema: T,
+    private readonly where: 'body' | 'query' = 'body',
+  ) {}
+
+  transform(value: unknown, _meta: ArgumentMetadata): z.output<T> {
+    if (this.where === 'body' && (value === undefined || value === null || typeof value !== 'object')) {
+      value = value ?? {};
+    }
+    const parsed = this.schema.safeParse(value);
+    if (!parsed.success) throw Problem.validation(zodIssues(parsed.error, this.where === 'query' ? 'query' : ''));
+    return parsed.data;
+  }
+}
+
+function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+  try {
+    return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+  } catch {
+    return { type: 'object' };
+  }
+}
+
+/**
+ * `@ZBody(Schema) body: z.output<typeof Schema>`: validates the body with the zod schema and
+ * documents it in the OpenAPI spec from the same schema.
+ */
+export const ZBody =
+  (schema: z.ZodType): ParameterDecorator =>
+  (target, key, index) => {
+    Body(new ZodPipe(schema, 'body'))(target, key, index);
+    const descriptor = key ? Object.getOwnPropertyDescriptor(target, key) : undefined;
+    if (key && descriptor) ApiBody({ schema: jsonSchema(schema) as never })(target, key, descriptor);
+  };
+
+export const ZQuery =
+  (schema: z.ZodType): ParameterDecorator =>
+  (target, key, index) => {
+    Query(new ZodPipe(schema, 'query'))(target, key, index);
+    const descriptor = key ? Object.getOwnPropertyDescriptor(target, key) : undefined;
+    const props = (jsonSchema(schema).properties ?? {}) as Record<string, Record<string, unknown>>;
+    if (key && descriptor) {
+      for (const [name, s] of Object.entries(props)) ApiQuery({ name, required: false, schema: s as never })(target, key, descriptor);
+    }
+  };
+
+/** Parse a payload we produced or stored; a failure here is our bug, so it is not a 400. */
+export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  return schema.parse(value);
+}

@@ -1,0 +1,43 @@
+import { Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import type { Request } from 'express';
+import { Authed, type AuthUser, CurrentUser } from '../../common/auth';
+import { ZBody } from '../../common/zod';
+import { LoginDto, RefreshDto, SignupDto } from './auth.dto';
+import { AuthService } from './auth.service';
+
+@ApiTags('auth')
+@Controller('v1')
+export class AuthController {
+  constructor(private readonly auth: AuthService) {}
+
+  @Post('auth/signup')
+  signup(@ZBody(SignupDto) dto: SignupDto) {
+    return this.auth.signup(dto);
+  }
+
+  @Post('auth/login')
+  @HttpCode(200)
+  login(@ZBody(LoginDto) dto: LoginDto, @Req() req: Request) {
+    return this.auth.login(dto, req.ip ?? 'unknown');
+  }
+
+  @Post('auth/refresh')
+  @HttpCode(200)
+  refresh(@ZBody(RefreshDto) dto: RefreshDto) {
+    return this.auth.refresh(dto);
+  }
+
+  @Post('auth/logout')
+  @HttpCode(204)
+  async logout(@ZBody(RefreshDto) dto: RefreshDto): Promise<void> {
+    await this.auth.logout(dto);
+  }
+
+  @Get('me')
+  @Authed()
+  @ApiBearerAuth()
+  me(@CurrentUser() user: AuthUser) {
+    return this.auth.me(user.id);
+  }
+}

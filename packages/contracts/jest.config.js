@@ -1,0 +1,8 @@
+/** @type {import('jest').Config} */
+module.exports = {
+  displayName: 'contracts',
+  rootDir: __dirname,
+  testEnvironment: 'node',
+  transform: require('../../jest.swc.js'),
+  testMatch: ['<rootDir>/src/**/*.spec.ts'],
+};

@@ -1,0 +1,26 @@
+/**
+ * Redis keys, pub/sub channels and queue names shared by every process.
+ * Tenant ids always travel explicitly in keys (see CONVENTIONS.md).
+ */
+export const redisKeys = {
+  /** Compiled policy snapshot of one org (JSON, see PolicySnapshot). */
+  snapshot: (orgId: string) => `tg:snapshot:${orgId}`,
+  /** Hash of orgId -> latest published version, so a worker can re-check all versions cheaply. */
+  snapshotVersions: 'tg:snapshot-versions',
+  /** Gateway session state. */
+  session: (sessionId: string) => `tg:session:${sessionId}`,
+  /** Token bucket for a rate-limit scope. */
+  bucket: (orgId: string, scope: string) => `tg:rl:${orgId}:${scope}`,
+  /** Login attempt counter (API). */
+  loginAttempts: (subject: string) => `tg:login:${subject}`,
+} as const;
+
+export const channels = {
+  /** Published after a snapshot is committed and written: payload SnapshotNotice. */
+  snapshots: 'tg:snapshots',
+} as const;
+
+export enum QueueName {
+  Audit = 'tg-audit',
+  Usage = 'tg-usage',
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { RoleRules } from './rules';
+
+/**
+ * The compiled policy snapshot: everything a gateway worker knows about one org.
+ * Written by the API to Redis `tg:snapshot:{orgId}`; parsed by the gateway on load.
+ * Bump SNAPSHOT_SCHEMA_VERSION on any incompatible change.
+ */
+export const SNAPSHOT_SCHEMA_VERSION = 1 as const;
+
+/** A value taken literally or from an org secret (decrypted only by the gateway, only for a backend). */
+export const ValueSource = z.union([
+  z.object({ value: z.string().max(8192) }).strict(),
+  z.object({ secret: z.string().min(1).max(128) }).strict(),
+]);
+export type ValueSource = z.infer<typeof ValueSource>;
+
+export const ServerTransport = z.enum(['stdio', 'streamable-http', 'sse']);
+export type ServerTransport = z.infer<typeof ServerTransport>;
+
+export const SnapshotKey = z.object({
+  id: z.string(),
+  name: z.string(),
+  /** Visible prefix, e.g. `tg_AbC12345` (for logs and lookups). */
+  prefix: z.string(),
+  /** sha256 hex of the full secret key. */
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  roleIds: z.array(z.string()),
+  metadata: z.record(z.string(), z.unknown()),
+  expiresAt: z.string().datetime().nullable(),
+});
+export type SnapshotKey = z.infer<typeof SnapshotKey>;
+
+export const SnapshotServer = z.object({
+  id: z.string(),
+  slug: z.string(),
+  name: z.string(),
+  transport: ServerTransport,
+  command: z.string().nullable(),
+  args: z.array(z.string()),
+  url: z.string().nullable(),
+  headers: z.record(z.string(), ValueSource),
+  env: z.record(z.string(), ValueSource),
+  timeoutMs: z.number().int().positive(),
+  tags: z.array(z.string()),
+});
+export type SnapshotServer = z.infer<typeof SnapshotServer>;
+
+/** An AES-256-GCM sealed secret: `v1.<iv b64>.<tag b64>.<ciphertext b64>`. */
+export const SealedSecret = z.string().regex(/^v1\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]+\.[A-Za-z0-9+/=]*$/);
+
+export const SnapshotRole = z.object({
+  id: z.string(),
+  name: z.string(),
+  rules: RoleRules,
+});
+export type SnapshotRole = z.infer<typeof SnapshotRole>;
+
+export const PolicySnapshot = z.object({
+  schemaVersion: z.literal(SNAPSHOT_SCHEMA_VERSION),
+  orgId: z.string(),
+  orgSlug: z.string(),
+  version: z.number().int().positive(),
+  compiledAt: z.string().datetime(),
+  plan: z.object({
+    name: z.string(),
+    /** Calls allowed per calendar month (UTC); null = unlimited. */
+    monthlyCallQuota: z.number().int().positive().nullable(),
+  }),
+  /** Active keys only: revoked keys are left out, expired keys carry expiresAt. */
+  keys: z.array(SnapshotKey),
+  /** Enabled servers only. */
+  servers: z.array(SnapshotServer),
+  roles: z.array(SnapshotRole),
+  /** Sealed secret values by name, only those referenced by an enabled server. */
+  secrets: z.record(z.string(), SealedSecret),
+});
+export type PolicySnapshot = z.infer<typeof PolicySnapshot>;
+
+/** Published on channels.snapshots after the snapshot is in Redis. */
+export const SnapshotNotice = z.object({ orgId: z.string(), version: z.number().int().positive() });
+export type SnapshotNotice = z.infer<typeof SnapshotNotice>;

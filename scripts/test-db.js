@@ -1,0 +1,51 @@
+// Test database helpers shared by every package's Jest setup.
+const { execFileSync } = require('node:child_process');
+const path = require('node:path');
+const { Client } = require('pg');
+
+const ROOT = path.resolve(__dirname, '..');
+const PG = process.env.TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432';
+const REDIS = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+async function admin(fn) {
+  const c = new Client({ connectionString: `${PG}/postgres` });
+  await c.connect();
+  try {
+    return await fn(c);
+  } finally {
+    await c.end();
+  }
+}
+
+/** Migrate `${prefix}_template` from prisma/migrations, then clone `${prefix}_${n}` for each worker. */
+async function prepareTestDatabases({ prefix, workers }) {
+  const template = `${prefix}_template`;
+  await admin(async (c) => {
+    await c.query(`DROP DATABASE IF EXISTS ${template} WITH (FORCE)`);
+    await c.query(`CREATE DATABASE ${template}`);
+  });
+  execFileSync(process.execPath, [path.join(ROOT, 'packages/db/node_modules/prisma/build/index.js'), 'migrate', 'deploy'], {
+    cwd: path.join(ROOT, 'packages/db'),
+    env: { ...process.env, DATABASE_URL: `${PG}/${template}` },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  await admin(async (c) => {
+    for (let n = 1; n <= workers; n++) {
+      await c.query(`DROP DATABASE IF EXISTS ${prefix}_${n} WITH (FORCE)`);
+      await c.query(`CREATE DATABASE ${prefix}_${n} TEMPLATE ${template}`);
+    }
+  });
+}
+
+/** Environment of one test worker. */
+function testEnv(prefix, worker) {
+  return {
+    NODE_ENV: 'test',
+    DATABASE_URL: `${PG}/${prefix}_${worker}`,
+    REDIS_URL: `${REDIS}/${worker % 16}`,
+    JWT_SECRET: 'test-jwt-secret-0123456789abcdef0123456789abcdef',
+    TOOLGATE_SECRET_KEY: '0'.repeat(63) + '1',
+  };
+}
+
+module.exports = { prepareTestDatabases, testEnv, PG, REDIS };

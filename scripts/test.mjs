@@ -1,0 +1,44 @@
+#!/usr/bin/env node
+// Runs every test in the repo (all Jest projects) against local Postgres and Redis, then prints
+// the totals as the last line: `N passed, M failed`.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const run = (cmd, args, opts = {}) => spawnSync(cmd, args, { cwd: root, stdio: 'inherit', ...opts });
+
+// The Prisma client is generated code (not committed); make sure it matches the schema.
+const gen = run('pnpm', ['--filter', '@toolgate/db', 'run', 'db:generate'], { stdio: ['ignore', 'ignore', 'inherit'] });
+if (gen.status !== 0) {
+  console.error('prisma generate failed');
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+const out = path.join(mkdtempSync(path.join(tmpdir(), 'tg-test-')), 'jest.json');
+const extra = process.argv.slice(2);
+const jest = run(process.execPath, [
+  path.join(root, 'node_modules/jest/bin/jest.js'),
+  '--ci',
+  '--maxWorkers=2',
+  '--json',
+  `--outputFile=${out}`,
+  ...extra,
+]);
+
+let passed = 0;
+let failed = 0;
+try {
+  const r = JSON.parse(readFileSync(out, 'utf8'));
+  passed = r.numPassedTests;
+  // A suite that could not run (syntax error, failing hook) has no failed tests: count it.
+  const brokenSuites = r.testResults.filter((s) => s.status === 'failed' && s.assertionResults.every((a) => a.status !== 'failed')).length;
+  failed = r.numFailedTests + brokenSuites;
+} catch {
+  failed = 1;
+}
+console.log(`\n${passed} passed, ${failed} failed`);
+process.exit(jest.status === 0 && failed === 0 ? 0 : 1);
