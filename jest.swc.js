@@ -1,6 +1,6 @@
 /** Shared Jest transform: SWC with decorator metadata (NestJS DI needs it). */
-module.exports = {
-  '^.+\\.(t|j)sx?$': [
+const transform = {
+  '^.+\\.(t|j|mj)sx?$': [
     '@swc/jest',
     {
       jsc: {
@@ -14,3 +14,10 @@ module.exports = {
     },
   ],
 };
+/**
+ * NestJS 12 ships ESM only. Node 20.19+ loads it with require(esm) at run time, but Jest's module
+ * system cannot (before Node 24.9), so Jest compiles those packages to CommonJS with SWC.
+ */
+const transformIgnorePatterns = ['/node_modules/\\.pnpm/(?!(@nestjs)[^/]*/)'];
+
+module.exports = { transform, transformIgnorePatterns };

@@ -37,6 +37,36 @@ async function prepareTestDatabases({ prefix, workers }) {
   });
 }
 
+/** Drop every database of a run (template and workers). */
+async function dropTestDatabases(prefix) {
+  await admin(async (c) => {
+    const { rows } = await c.query('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${prefix}\\_%`]);
+    for (const r of rows) await c.query(`DROP DATABASE IF EXISTS "${r.datname}" WITH (FORCE)`);
+  });
+}
+
+/**
+ * Jest globalSetup/globalTeardown for a package whose tests need databases. Each run gets its
+ * own prefix (unless TEST_DB_PREFIX is set), so concurrent runs on one machine never collide;
+ * workers inherit it through the environment.
+ */
+function jestDatabaseHooks(name) {
+  return {
+    setup: async (globalConfig) => {
+      // Several projects in one Jest run share one set of databases: prepare it once.
+      if (process.env.TG_TEST_DB_READY === '1') return;
+      process.env.TEST_DB_PREFIX ??= `tg_test_${name}_${process.pid}`;
+      await prepareTestDatabases({ prefix: process.env.TEST_DB_PREFIX, workers: Math.max(1, globalConfig.maxWorkers) });
+      process.env.TG_TEST_DB_READY = '1';
+    },
+    teardown: async () => {
+      if (process.env.TG_TEST_DB_READY !== '1') return;
+      process.env.TG_TEST_DB_READY = '0';
+      if (process.env.TEST_DB_PREFIX?.startsWith('tg_test_')) await dropTestDatabases(process.env.TEST_DB_PREFIX);
+    },
+  };
+}
+
 /** Environment of one test worker. */
 function testEnv(prefix, worker) {
   return {
@@ -48,4 +78,4 @@ function testEnv(prefix, worker) {
   };
 }
 
-module.exports = { prepareTestDatabases, testEnv, PG, REDIS };
+module.exports = { prepareTestDatabases, dropTestDatabases, jestDatabaseHooks, testEnv, PG, REDIS };

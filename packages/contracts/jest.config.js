@@ -3,6 +3,6 @@ module.exports = {
   displayName: 'contracts',
   rootDir: __dirname,
   testEnvironment: 'node',
-  transform: require('../../jest.swc.js'),
+  transform: require('../../jest.swc.js').transform,
   testMatch: ['<rootDir>/src/**/*.spec.ts'],
 };

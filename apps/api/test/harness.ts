@@ -61,7 +61,12 @@ export async function signup(api: Api, name = 'user'): Promise<TestUser> {
 }
 
 export async function createOrg(api: Api, owner: TestUser, slug = uniq('org')): Promise<{ id: string; slug: string }> {
-  const res = await api.req().post('/v1/orgs').set(owner.auth).send({ name: `Org ${slug}`, slug }).expect(201);
+  const res = await api
+    .req()
+    .post('/v1/orgs')
+    .set(owner.auth)
+    .send({ name: `Org ${slug}`, slug })
+    .expect(201);
   return { id: res.body.id, slug: res.body.slug };
 }
 

@@ -7,6 +7,8 @@ export const redisKeys = {
   snapshot: (orgId: string) => `tg:snapshot:${orgId}`,
   /** Hash of orgId -> latest published version, so a worker can re-check all versions cheaply. */
   snapshotVersions: 'tg:snapshot-versions',
+  /** Hash of org slug -> orgId, so gateways can route `/mcp/{slug}`; the snapshot's own slug is authoritative. */
+  orgSlugs: 'tg:org-slugs',
   /** Gateway session state. */
   session: (sessionId: string) => `tg:session:${sessionId}`,
   /** Token bucket for a rate-limit scope. */
@@ -18,6 +20,11 @@ export const redisKeys = {
 export const channels = {
   /** Published after a snapshot is committed and written: payload SnapshotNotice. */
   snapshots: 'tg:snapshots',
+  /**
+   * Gateway worker-to-worker relay: agent responses to server-to-client requests, cancellations
+   * and legacy-SSE writes that arrive on a worker other than the one holding the stream.
+   */
+  gatewayRelay: 'tg:gateway-relay',
 } as const;
 
 export enum QueueName {

@@ -111,11 +111,9 @@ export type RedactionRule = z.infer<typeof RedactionRule>;
 
 const ipv4Cidr = /^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}(\/([0-9]|[12]\d|3[0-2]))?$/;
 const ipv6Cidr = /^[0-9a-fA-F:]+(\/(\d|[1-9]\d|1[01]\d|12[0-8]))?$/;
-export const Cidr = z
-  .string()
-  .refine((v) => ipv4Cidr.test(v) || (v.includes(':') && ipv6Cidr.test(v)), {
-    message: 'must be an IPv4 or IPv6 address or CIDR block',
-  });
+export const Cidr = z.string().refine((v) => ipv4Cidr.test(v) || (v.includes(':') && ipv6Cidr.test(v)), {
+  message: 'must be an IPv4 or IPv6 address or CIDR block',
+});
 
 export const RoleRules = z
   .object({

@@ -39,17 +39,17 @@ export function compileGlob(glob: string): GlobMatcher {
   }
 
   // General case. The literal text before the first wildcard is a cheap early reject.
-  const firstWildcard = firstIndexOfWildcard(pattern);
-  const prefix = pattern.slice(0, firstWildcard);
+  const prefix = literalPrefix(pattern);
   return (subject) => subject.startsWith(prefix) && wildcardMatch(pattern, subject, prefix.length);
 }
 
-function firstIndexOfWildcard(pattern: string): number {
-  for (let i = 0; i < pattern.length; i++) {
-    const c = pattern.charCodeAt(i);
-    if (c === STAR || c === QUESTION) return i;
+/** The literal text before the first wildcard: every subject the glob matches starts with it. */
+export function literalPrefix(glob: string): string {
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob.charCodeAt(i);
+    if (c === STAR || c === QUESTION) return glob.slice(0, i);
   }
-  return pattern.length;
+  return glob;
 }
 
 /**

@@ -45,7 +45,7 @@ function parseGroups(text: string, allowIPv4Tail: boolean): number[] | null {
   const parts = text.split(':');
   const groups: number[] = [];
   for (let i = 0; i < parts.length; i++) {
-    const part = parts[i] as string;
+    const part = parts[i];
     if (allowIPv4Tail && i === parts.length - 1 && part.includes('.')) {
       const v4 = parseIPv4(part);
       if (v4 < 0) return null;
@@ -78,7 +78,7 @@ function parseIPv6(input: string): IpWords | null {
     if (head === null || tail === null || head.length + tail.length > 7) return null;
     groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
   }
-  const word = (i: number) => ((groups[i] as number) * 0x10000 + (groups[i + 1] as number)) >>> 0;
+  const word = (i: number) => (groups[i] * 0x10000 + groups[i + 1]) >>> 0;
   return [word(0), word(2), word(4), word(6)];
 }
 
@@ -95,9 +95,10 @@ export function parseIp(text: string): IpWords | null {
 /** Parses `addr` or `addr/prefix` (IPv4 or IPv6). Host bits in `addr` are ignored. */
 export function parseCidr(text: string): CidrBlock | null {
   const slash = text.indexOf('/');
-  const address = parseIp(slash === -1 ? text : text.slice(0, slash));
+  const addressText = slash === -1 ? text : text.slice(0, slash);
+  const address = parseIp(addressText);
   if (address === null) return null;
-  const isV4 = !text.slice(0, slash === -1 ? text.length : slash).includes(':');
+  const isV4 = !addressText.includes(':');
   const maxPrefix = isV4 ? 32 : 128;
   let prefix = maxPrefix;
   if (slash !== -1) {
@@ -108,17 +109,23 @@ export function parseCidr(text: string): CidrBlock | null {
   }
   if (isV4) prefix += 96;
 
-  const masks = [0, 0, 0, 0].map((_, i) => {
-    const bits = Math.min(32, Math.max(0, prefix - 32 * i));
+  const maskOf = (word: number) => {
+    const bits = Math.min(32, Math.max(0, prefix - 32 * word));
     return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  }) as unknown as IpWords;
-  const network = address.map((w, i) => (w & (masks[i] as number)) >>> 0) as unknown as IpWords;
+  };
+  const masks: IpWords = [maskOf(0), maskOf(1), maskOf(2), maskOf(3)];
+  const network: IpWords = [
+    (address[0] & masks[0]) >>> 0,
+    (address[1] & masks[1]) >>> 0,
+    (address[2] & masks[2]) >>> 0,
+    (address[3] & masks[3]) >>> 0,
+  ];
   return { network, masks, text };
 }
 
 export function cidrContains(block: CidrBlock, ip: IpWords): boolean {
   for (let i = 0; i < 4; i++) {
-    if (((ip[i] as number) & (block.masks[i] as number)) >>> 0 !== block.network[i]) return false;
+    if ((ip[i] & block.masks[i]) >>> 0 !== block.network[i]) return false;
   }
   return true;
 }

@@ -31,7 +31,7 @@ const METADATA_PATH = /^key\.metadata\.([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*)$/;
 
 function parsePath(expression: string): RefPath {
   const match = METADATA_PATH.exec(expression.trim());
-  return match ? (match[1] as string).split('.') : null;
+  return match ? match[1].split('.') : null;
 }
 
 /** Precompiles a constraint value (once per snapshot). */
@@ -42,7 +42,7 @@ export function compileValue(value: Scalar): ValueTemplate {
   for (const match of value.matchAll(REFERENCE)) {
     const index = match.index ?? 0;
     if (index > last) parts.push(value.slice(last, index));
-    parts.push({ path: parsePath(match[1] as string) });
+    parts.push({ path: parsePath(match[1]) });
     last = index + match[0].length;
   }
   if (parts.length === 0) return { kind: 'literal', value }; // `${` without a closing brace

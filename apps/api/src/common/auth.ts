@@ -13,6 +13,7 @@ import { MemberRole } from '@toolgate/db';
 import type { Request } from 'express';
 import { PrismaService } from '../infra/prisma.service';
 import { ErrorCode, Problem } from './problem';
+import { UUID } from './uuid-param.pipe';
 
 /** What passport-jwt puts on the request after verifying an access token. */
 export interface AuthUser {
@@ -54,8 +55,6 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 /**
  * Resolves `:org` (id or slug) to the caller's membership. Not a member, or no such org → 404
  * (existence does not leak); a member whose role is not allowed → 403.
@@ -78,10 +77,7 @@ export class OrgGuard implements CanActivate {
     const membership = org?.memberships[0];
     if (!org || !membership) throw Problem.notFound('Organization');
     req.org = { id: org.id, slug: org.slug, role: membership.role };
-    const allowed = this.reflector.getAllAndOverride<readonly MemberRole[] | undefined>(ALLOWED_ROLES, [
-      ctx.getHandler(),
-      ctx.getClass(),
-    ]);
+    const allowed = this.reflector.getAllAndOverride<readonly MemberRole[] | undefined>(ALLOWED_ROLES, [ctx.getHandler(), ctx.getClass()]);
     if (allowed && !allowed.includes(membership.role)) {
       throw Problem.forbidden(`The ${membership.role} role cannot do this`);
     }

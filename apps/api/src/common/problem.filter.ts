@@ -37,8 +37,9 @@ export class ProblemFilter implements ExceptionFilter {
     if (isPrismaError(e, PrismaErrorCode.ForeignKeyViolation)) {
       return new Problem(400, ErrorCode.ValidationFailed, 'The request references a record that does not exist');
     }
-    // body-parser errors (malformed JSON, too large, bad charset) carry a `type`.
-    const bp = e as { type?: string; status?: number; message?: string };
+    // body-parser errors (malformed JSON, too large, bad charset) carry a `type`; Nest's Express
+    // adapter wraps them in an HttpException whose `cause` is the original.
+    const bp = ((e instanceof HttpException && e.cause) || e) as { type?: string; status?: number; message?: string };
     if (bp?.type === 'entity.parse.failed') {
       return new Problem(400, ErrorCode.MalformedJson, 'The request body is not valid JSON');
     }

@@ -39,6 +39,20 @@ function jsonSchema(schema: z.ZodType): Record<string, unknown> {
 }
 
 /**
+ * DTOs are zod schemas whose inferred type shares the schema's name, so decorator metadata
+ * records the schema object as the parameter's "class". Swagger would try to introspect it; the
+ * real shape is documented from the schema instead, so the recorded type becomes Object.
+ */
+function eraseParamType(target: object, key: string | symbol, index: number): void {
+  const types = Reflect.getMetadata('design:paramtypes', target, key) as unknown[] | undefined;
+  if (types && index < types.length) {
+    const copy = [...types];
+    copy[index] = Object;
+    Reflect.defineMetadata('design:paramtypes', copy, target, key);
+  }
+}
+
+/**
  * `@ZBody(Schema) body: z.output<typeof Schema>`: validates the body with the zod schema and
  * documents it in the OpenAPI spec from the same schema.
  */
@@ -46,6 +60,7 @@ export const ZBody =
   (schema: z.ZodType): ParameterDecorator =>
   (target, key, index) => {
     Body(new ZodPipe(schema, 'body'))(target, key, index);
+    if (key) eraseParamType(target, key, index);
     const descriptor = key ? Object.getOwnPropertyDescriptor(target, key) : undefined;
     if (key && descriptor) ApiBody({ schema: jsonSchema(schema) as never })(target, key, descriptor);
   };
@@ -54,6 +69,7 @@ export const ZQuery =
   (schema: z.ZodType): ParameterDecorator =>
   (target, key, index) => {
     Query(new ZodPipe(schema, 'query'))(target, key, index);
+    if (key) eraseParamType(target, key, index);
     const descriptor = key ? Object.getOwnPropertyDescriptor(target, key) : undefined;
     const props = (jsonSchema(schema).properties ?? {}) as Record<string, Record<string, unknown>>;
     if (key && descriptor) {

@@ -1,9 +1,7 @@
 import { parseSecretKey } from '@toolgate/contracts';
 import { z } from 'zod';
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
 
 /** Secrets that must never reach production (copied from docs and examples). */
@@ -51,7 +49,8 @@ export type Env = z.infer<typeof EnvSchema>;
 
 /** Parse the environment once at boot; refuse to start with a clear list of what is wrong. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
-  const parsed = EnvSchema.safeParse(source);
+  // Each app has its own port variable so one .env serves them all; PORT works as usual too.
+  const parsed = EnvSchema.safeParse({ ...source, PORT: source.API_PORT ?? source.PORT });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);

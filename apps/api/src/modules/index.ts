@@ -1,8 +1,24 @@
 import type { Type } from '@nestjs/common';
+import { InvitationsModule } from './invitations/invitations.module';
+import { KeysModule } from './keys/keys.module';
+import { MembersModule } from './members/members.module';
 import { OrgsModule } from './orgs/orgs.module';
+import { PolicyModule } from './policy/policy.module';
+import { RolesModule } from './roles/roles.module';
+import { SecretsModule } from './secrets/secrets.module';
+import { ServersModule } from './servers/servers.module';
 
 /**
  * The domain modules of the control plane. Each lives in its own folder
  * (module, controller, service, repository, dto, e2e-spec).
  */
-export const DOMAIN_MODULES: Type[] = [OrgsModule];
+export const DOMAIN_MODULES: Type[] = [
+  OrgsModule,
+  MembersModule,
+  InvitationsModule,
+  RolesModule,
+  PolicyModule,
+  KeysModule,
+  SecretsModule,
+  ServersModule,
+];

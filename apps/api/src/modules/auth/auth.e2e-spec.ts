@@ -57,7 +57,10 @@ describe('auth', () => {
     expect(ok.body.accessToken).toEqual(expect.any(String));
     const bad = await api.req().post('/v1/auth/login').send({ email: u.email, password: 'wrong password' });
     expectProblem(bad, 401, 'invalid_credentials');
-    const unknown = await api.req().post('/v1/auth/login').send({ email: 'nobody@example.test', password: 'whatever' });
+    const unknown = await api
+      .req()
+      .post('/v1/auth/login')
+      .send({ email: `${uniq('nobody')}@example.test`, password: 'whatever' });
     expectProblem(unknown, 401, 'invalid_credentials');
   });
 
@@ -91,7 +94,10 @@ describe('auth', () => {
   });
 
   it('refuses an unknown refresh token', async () => {
-    const res = await api.req().post('/v1/auth/refresh').send({ refreshToken: 'tgr_' + 'x'.repeat(43) });
+    const res = await api
+      .req()
+      .post('/v1/auth/refresh')
+      .send({ refreshToken: 'tgr_' + 'x'.repeat(43) });
     expectProblem(res, 401, 'unauthenticated');
   });
 

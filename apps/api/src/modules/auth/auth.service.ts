@@ -79,7 +79,10 @@ export class AuthService {
     }
     if (row.expiresAt <= now) throw Problem.unauthenticated('The refresh token has expired; log in again', ErrorCode.TokenExpired);
     // Conditional update: of two concurrent refreshes with one token, exactly one wins.
-    const claimed = await this.prisma.db.refreshToken.updateMany({ where: { id: row.id, usedAt: null, revokedAt: null }, data: { usedAt: now } });
+    const claimed = await this.prisma.db.refreshToken.updateMany({
+      where: { id: row.id, usedAt: null, revokedAt: null },
+      data: { usedAt: now },
+    });
     if (claimed.count !== 1) {
       await this.revokeFamily(row.familyId);
       throw Problem.unauthenticated('This refresh token was already used', ErrorCode.TokenReused);
@@ -111,7 +114,13 @@ export class AuthService {
       data: { userId: user.id, familyId, tokenHash: sha256Hex(refreshToken), expiresAt: refreshExpiresAt },
     });
     const accessToken = await this.jwt.signAsync({ sub: user.id, email: user.email }, { expiresIn: this.env.ACCESS_TOKEN_TTL_SECONDS });
-    return { accessToken, refreshToken, tokenType: 'Bearer', expiresIn: this.env.ACCESS_TOKEN_TTL_SECONDS, refreshExpiresAt: refreshExpiresAt.toISOString() };
+    return {
+      accessToken,
+      refreshToken,
+      tokenType: 'Bearer',
+      expiresIn: this.env.ACCESS_TOKEN_TTL_SECONDS,
+      refreshExpiresAt: refreshExpiresAt.toISOString(),
+    };
   }
 
   private async revokeFamily(familyId: string): Promise<void> {

@@ -28,7 +28,10 @@ export class HealthController {
   async readyz(@Res() res: Response) {
     const [database, redis] = await Promise.all([
       this.prisma.db.$queryRaw`SELECT 1`.then(() => true).catch(() => false),
-      this.redis.client.ping().then(() => true).catch(() => false),
+      this.redis.client
+        .ping()
+        .then(() => true)
+        .catch(() => false),
     ]);
     const lag = this.snapshots.publishLagSeconds();
     const publishing = lag <= MAX_PUBLISH_LAG_SECONDS;

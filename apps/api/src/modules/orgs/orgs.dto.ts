@@ -22,7 +22,5 @@ export const UpdateOrgDto = z
   .refine((d) => Object.keys(d).length > 0, { message: 'nothing to update' });
 export type UpdateOrgDto = z.output<typeof UpdateOrgDto>;
 
-export const DeleteOrgDto = z
-  .object({ confirm: z.string().min(1, 'type the org slug to confirm') })
-  .strict();
+export const DeleteOrgDto = z.object({ confirm: z.string().min(1, 'type the org slug to confirm') }).strict();
 export type DeleteOrgDto = z.output<typeof DeleteOrgDto>;

@@ -37,12 +37,11 @@ export class OrgsService {
     // The id is chosen here so the org, its owner membership, the activity entry and snapshot
     // version 1 are written in one transaction.
     const orgId = randomUUID();
-    const org = await this.changes.run(orgId, user.id, { affectsDataPlane: true }, async (tx, log) => {
+    await this.changes.run(orgId, user.id, { affectsDataPlane: true }, async (tx, log) => {
       const created = await this.repo.create(tx, user.id, { id: orgId, ...dto });
       await log({ action: 'org.created', targetType: 'org', targetId: orgId, after: view(created) });
-      return created;
     });
-    return view(org, 'owner');
+    return view(await this.repo.get(orgId), 'owner');
   }
 
   async get(org: OrgContext) {
@@ -71,6 +70,6 @@ export class OrgsService {
     }
     const row = await this.repo.get(org.id);
     await this.repo.delete(org.id);
-    await this.snapshots.unpublish(org.id, row.snapshotVersion);
+    await this.snapshots.unpublish(org.id, org.slug, row.snapshotVersion);
   }
 }

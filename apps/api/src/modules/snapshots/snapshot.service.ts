@@ -9,19 +9,26 @@ import { RedisService } from '../../infra/redis.service';
 
 /**
  * Writes the snapshot and publishes the notice in one atomic step, and only if Redis does not
- * already hold a newer version (publishers may race after retries).
- * KEYS: snapshot key, versions hash. ARGV: orgId, version, json, channel, notice.
+ * already hold a newer version (publishers may race after retries). An empty json deletes.
+ * KEYS: snapshot key, versions hash, slug map. ARGV: orgId, version, json, channel, notice, slug.
  */
 const PUBLISH_LUA = `
 local cur = redis.call('HGET', KEYS[2], ARGV[1])
 if cur and tonumber(cur) >= tonumber(ARGV[2]) then return 0 end
-if ARGV[3] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[3]) end
+if ARGV[3] == '' then
+  redis.call('DEL', KEYS[1])
+  if redis.call('HGET', KEYS[3], ARGV[6]) == ARGV[1] then redis.call('HDEL', KEYS[3], ARGV[6]) end
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+  redis.call('HSET', KEYS[3], ARGV[6], ARGV[1])
+end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1`;
 
 export interface CompiledSnapshot {
   orgId: string;
+  orgSlug: string;
   version: number;
   snapshot: PolicySnapshot | null;
 }
@@ -107,7 +114,7 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
     await tx.policySnapshot.create({
       data: { orgId, version: org.snapshotVersion, snapshot: snapshot as unknown as Prisma.InputJsonValue, createdById: actorId },
     });
-    return { orgId, version: org.snapshotVersion, snapshot };
+    return { orgId, orgSlug: org.slug, version: org.snapshotVersion, snapshot };
   }
 
   /**
@@ -119,14 +126,16 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
       const notice: SnapshotNotice = { orgId: s.orgId, version: s.version };
       await this.redis.client.eval(
         PUBLISH_LUA,
-        2,
+        3,
         redisKeys.snapshot(s.orgId),
         redisKeys.snapshotVersions,
+        redisKeys.orgSlugs,
         s.orgId,
         String(s.version),
         s.snapshot ? JSON.stringify(s.snapshot) : '',
         channels.snapshots,
         JSON.stringify(notice),
+        s.orgSlug,
       );
       if (s.snapshot) {
         await this.prisma.db.policySnapshot.updateMany({
@@ -143,8 +152,8 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Remove a deleted org from Redis: gateways drop it on the notice. */
-  async unpublish(orgId: string, lastVersion: number): Promise<void> {
-    await this.publish({ orgId, version: lastVersion + 1, snapshot: null });
+  async unpublish(orgId: string, orgSlug: string, lastVersion: number): Promise<void> {
+    await this.publish({ orgId, orgSlug, version: lastVersion + 1, snapshot: null });
   }
 
   /** Publish the newest unpublished snapshot of each org. */
@@ -160,7 +169,8 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
       });
       let failed = false;
       for (const row of rows) {
-        const ok = await this.publish({ orgId: row.orgId, version: row.version, snapshot: row.snapshot as unknown as PolicySnapshot });
+        const snapshot = row.snapshot as unknown as PolicySnapshot;
+        const ok = await this.publish({ orgId: row.orgId, orgSlug: snapshot.orgSlug, version: row.version, snapshot });
         failed ||= !ok;
       }
       if (!failed) this.pendingSince = null;

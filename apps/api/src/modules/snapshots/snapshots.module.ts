@@ -4,5 +4,9 @@ import { SnapshotService } from './snapshot.service';
 import { SnapshotsController } from './snapshots.controller';
 
 @Global()
-@Module({ controllers: [SnapshotsController], providers: [SnapshotService, OrgChangeService], exports: [SnapshotService, OrgChangeService] })
+@Module({
+  controllers: [SnapshotsController],
+  providers: [SnapshotService, OrgChangeService],
+  exports: [SnapshotService, OrgChangeService],
+})
 export class SnapshotsModule {}

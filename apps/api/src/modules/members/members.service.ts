@@ -1,0 +1,118 @@
+import { Injectable } from '@nestjs/common';
+import { MemberRole, type Membership, type User } from '@toolgate/db';
+import { type AuthUser, type OrgContext, Roles } from '../../common/auth';
+import { ErrorCode, Problem } from '../../common/problem';
+import { OrgChangeService } from '../snapshots/org-change.service';
+import type { MemberView, UpdateMemberDto } from './members.dto';
+import { type LockedMembership, MembersRepository } from './members.repository';
+
+type MembershipWithUser = Membership & { user: Pick<User, 'id' | 'email' | 'name'> };
+
+export const memberView = (m: MembershipWithUser): MemberView => ({
+  userId: m.userId,
+  email: m.user.email,
+  name: m.user.name,
+  role: m.role,
+  joinedAt: m.createdAt,
+});
+
+/** What the activity log keeps about a member (no secrets involved). */
+const logged = (m: MembershipWithUser) => ({ userId: m.userId, email: m.user.email, role: m.role });
+
+const isManager = (role: MemberRole) => (Roles.manage as readonly MemberRole[]).includes(role);
+
+/** Membership changes do not touch the data plane (agents authenticate with keys, not members). */
+const NO_DATA_PLANE = { affectsDataPlane: false } as const;
+
+@Injectable()
+export class MembersService {
+  constructor(
+    private readonly repo: MembersRepository,
+    private readonly changes: OrgChangeService,
+  ) {}
+
+  async list(org: OrgContext) {
+    const rows = await this.repo.list(org.id);
+    return { items: rows.map(memberView) };
+  }
+
+  /**
+   * Owners and admins change roles. Only an owner may grant the owner role or change an owner's
+   * role; the last owner can never be demoted.
+   */
+  async changeRole(actor: AuthUser, org: OrgContext, userId: string, dto: UpdateMemberDto): Promise<MemberView> {
+    return this.changes.run(org.id, actor.id, NO_DATA_PLANE, async (tx, log) => {
+      const locked = await this.repo.lockForChange(tx, org.id, [actor.id, userId]);
+      const actorRole = currentRole(locked, actor.id);
+      if (!isManager(actorRole)) throw Problem.forbidden(`The ${actorRole} role cannot change member roles`);
+      const target = locked.find((m) => m.userId === userId);
+      if (!target) throw Problem.notFound('Member');
+      if (actorRole !== MemberRole.owner) {
+        if (target.role === MemberRole.owner) throw Problem.forbidden("Only an owner can change an owner's role");
+        if (dto.role === MemberRole.owner) throw Problem.forbidden('Only an owner can grant the owner role');
+      }
+      const before = await this.repo.findOne(tx, org.id, userId);
+      // Setting the role a member already has changes nothing, so nothing is logged.
+      if (target.role === dto.role) return memberView(before);
+      if (target.role === MemberRole.owner) assertNotLastOwner(locked, userId, actor.id, 'demote');
+      const after = await this.repo.updateRole(tx, org.id, userId, dto.role);
+      await log({ action: 'member.role_changed', targetType: 'member', targetId: userId, before: logged(before), after: logged(after) });
+      return memberView(after);
+    });
+  }
+
+  /**
+   * Owners and admins remove members; any member may remove themselves (leave). Admins cannot
+   * remove an owner, and the last owner can never be removed.
+   */
+  async remove(actor: AuthUser, org: OrgContext, userId: string): Promise<void> {
+    const leaving = userId === actor.id;
+    await this.changes.run(org.id, actor.id, NO_DATA_PLANE, async (tx, log) => {
+      const locked = await this.repo.lockForChange(tx, org.id, [actor.id, userId]);
+      const actorRole = currentRole(locked, actor.id);
+      if (!leaving && !isManager(actorRole)) {
+        throw Problem.forbidden(`The ${actorRole} role cannot remove other members; only owners and admins can`);
+      }
+      const target = locked.find((m) => m.userId === userId);
+      if (!target) throw Problem.notFound('Member');
+      if (!leaving && actorRole !== MemberRole.owner && target.role === MemberRole.owner) {
+        throw Problem.forbidden('Only an owner can remove an owner');
+      }
+      if (target.role === MemberRole.owner) assertNotLastOwner(locked, userId, actor.id, 'remove');
+      const removed = await this.repo.delete(tx, org.id, userId);
+      await log({
+        action: 'member.removed',
+        targetType: 'member',
+        targetId: userId,
+        before: logged(removed),
+        after: { left: leaving },
+      });
+    });
+  }
+}
+
+/**
+ * The actor's role as locked inside the transaction: the guard checked it before the
+ * transaction began, but a concurrent change may have demoted or removed the actor since.
+ */
+function currentRole(locked: LockedMembership[], actorId: string): MemberRole {
+  const me = locked.find((m) => m.userId === actorId);
+  if (!me) throw Problem.notFound('Organization');
+  return me.role;
+}
+
+/** 409 `last_owner` when `userId` is the org's only owner. `locked` holds every owner, locked. */
+function assertNotLastOwner(locked: LockedMembership[], userId: string, actorId: string, change: 'demote' | 'remove'): void {
+  const owners = locked.filter((m) => m.role === MemberRole.owner);
+  if (owners.length > 1 || !owners.some((m) => m.userId === userId)) return;
+  const self = userId === actorId;
+  const detail =
+    change === 'remove'
+      ? self
+        ? 'You are the last owner of this organization and cannot leave it; make another member an owner first, or delete the organization'
+        : 'This member is the last owner of the organization and cannot be removed; make another member an owner first'
+      : self
+        ? 'You are the last owner of this organization and cannot give up the owner role; make another member an owner first'
+        : 'This member is the last owner of the organization and cannot be demoted; make another member an owner first';
+  throw new Problem(409, ErrorCode.LastOwner, detail);
+}

@@ -1,0 +1,96 @@
+import { Injectable } from '@nestjs/common';
+import { PolicySnapshot } from '@toolgate/contracts';
+import { checkKey, type Decision, decide, type PolicyRequest, ruleLabel } from '@toolgate/policy';
+import type { OrgContext } from '../../common/auth';
+import { Problem } from '../../common/problem';
+import { parseOrThrow } from '../../common/zod';
+import { SnapshotService } from '../snapshots/snapshot.service';
+import { PolicyRepository } from './policy.repository';
+import { SIMULATED_METHODS, type SimulateDto } from './simulate.dto';
+
+/** What the gateway answers before authorization even starts, for keys it cannot authenticate. */
+const UNKNOWN_KEY: Decision = { allowed: false, effect: 'deny', reason: 'the key is revoked or unknown', rule: null };
+const EXPIRED_KEY: Decision = { allowed: false, effect: 'deny', reason: 'the key has expired', rule: null };
+
+@Injectable()
+export class PolicyService {
+  constructor(
+    private readonly repo: PolicyRepository,
+    private readonly snapshots: SnapshotService,
+  ) {}
+
+  /**
+   * Answers "would this key be allowed to make this call right now?" by running the gateway's
+   * own steps — find the key in the snapshot, refuse it if expired, decide() — against the org's
+   * latest compiled snapshot. Nothing is recorded: this is a read.
+   */
+  async simulate(org: OrgContext, dto: SimulateDto) {
+    const key = await this.repo.findKey(org.id, dto.keyId);
+    if (!key) throw Problem.notFound('API key');
+
+    const row = await this.snapshots.latest(org.id);
+    // Every org gets snapshot version 1 when it is created, so this means the org is being deleted.
+    if (!row) throw Problem.notFound('Policy snapshot');
+    const snapshot = parseOrThrow(PolicySnapshot, row.snapshot);
+
+    const { request, warnings } = toPolicyRequest(dto);
+    if (!snapshot.servers.some((s) => s.slug === request.server)) {
+      warnings.push(`no server with slug "${request.server}" in the current snapshot (unknown or disabled)`);
+    }
+
+    // Revoked keys are left out of the snapshot: the gateway cannot authenticate them at all.
+    const snapshotKey = snapshot.keys.find((k) => k.id === key.id);
+    let decision: Decision;
+    if (!snapshotKey) decision = UNKNOWN_KEY;
+    else if (checkKey(snapshotKey) === 'expired') decision = EXPIRED_KEY;
+    else {
+      decision = decide(
+        snapshot,
+        { keyId: snapshotKey.id, roleIds: snapshotKey.roleIds, metadata: snapshotKey.metadata, ip: dto.ip ?? null },
+        request,
+      );
+    }
+
+    const roleNames = new Map(snapshot.roles.map((r) => [r.id, r.name]));
+    const roles = snapshotKey
+      ? snapshotKey.roleIds.map((id) => ({ id, name: roleNames.get(id) ?? null }))
+      : key.roles.map(({ role }) => ({ id: role.id, name: role.name }));
+
+    return {
+      allowed: decision.allowed,
+      effect: decision.effect,
+      reason: decision.reason,
+      rule: decision.rule ? { ...decision.rule, label: ruleLabel(decision.rule) } : null,
+      snapshotVersion: row.version,
+      key: { id: key.id, name: key.name, roles },
+      request: { kind: request.kind, server: request.server, name: request.name },
+      warnings,
+    };
+  }
+}
+
+/**
+ * Builds the policy request the gateway would: namespaced tool/prompt names split at the first
+ * `__` (server slugs cannot contain `__`, tool names may), resources addressed by server + URI.
+ */
+function toPolicyRequest(dto: SimulateDto): { request: PolicyRequest; warnings: string[] } {
+  const kind = SIMULATED_METHODS[dto.method];
+  const warnings: string[] = [];
+  let server: string;
+  let name: string;
+  if (dto.server !== undefined) {
+    server = dto.server;
+    name = dto.name;
+    if (kind !== 'resource' && name.startsWith(`${server}__`)) {
+      warnings.push(
+        `name "${name}" repeats the server prefix; with "server" given, name is taken as the ${kind}'s own name ("${server}__${name}" is what is matched)`,
+      );
+    }
+  } else {
+    // The DTO guarantees a non-empty server part and name part for tools and prompts.
+    const split = dto.name.indexOf('__');
+    server = dto.name.slice(0, split);
+    name = dto.name.slice(split + 2);
+  }
+  return { request: { kind, server, name, ...(dto.arguments ? { arguments: dto.arguments } : {}) }, warnings };
+}

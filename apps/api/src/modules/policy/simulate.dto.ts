@@ -1,0 +1,52 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** The MCP methods the gateway authorizes per call, and the policy request kind of each. */
+export const SIMULATED_METHODS = {
+  'tools/call': 'tool',
+  'prompts/get': 'prompt',
+  'resources/read': 'resource',
+} as const;
+export type SimulatedMethod = keyof typeof SIMULATED_METHODS;
+
+/**
+ * A call to try against the org's current policy, as an agent would make it:
+ *  - tools/prompts: `name` is the namespaced `server__tool` the aggregated endpoint shows, or
+ *    give `server` separately and the tool's own name;
+ *  - resources: `name` is the resource URI and `server` is required.
+ */
+export const SimulateDto = z
+  .object({
+    keyId: z.uuid({ message: 'must be a UUID' }),
+    method: z.enum(Object.keys(SIMULATED_METHODS) as [SimulatedMethod, ...SimulatedMethod[]], {
+      message: `must be one of ${Object.keys(SIMULATED_METHODS).join(', ')}`,
+    }),
+    name: z.string().min(1, 'must not be empty').max(1024, 'must be at most 1024 characters'),
+    server: z.string().min(1, 'must not be empty').max(128, 'must be at most 128 characters').optional(),
+    arguments: z.record(z.string(), z.unknown()).optional(),
+    ip: z
+      .string()
+      .refine((v) => isIP(v) !== 0, { message: 'must be an IPv4 or IPv6 address' })
+      .optional(),
+  })
+  .strict()
+  .superRefine((dto, ctx) => {
+    if (dto.method === 'resources/read') {
+      if (dto.server === undefined) {
+        ctx.addIssue({ code: 'custom', path: ['server'], message: 'is required for resources/read (name is the resource URI)' });
+      }
+      return;
+    }
+    // An empty name is already reported by its own check.
+    if (dto.server === undefined && dto.name.length > 0) {
+      const split = dto.name.indexOf('__');
+      if (split <= 0 || split + 2 >= dto.name.length) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['name'],
+          message: 'must be namespaced as <server>__<name>, or give the server separately in `server`',
+        });
+      }
+    }
+  });
+export type SimulateDto = z.output<typeof SimulateDto>;

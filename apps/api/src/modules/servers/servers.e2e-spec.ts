@@ -1,0 +1,894 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { PolicySnapshot, redisKeys, sealSecret } from '@toolgate/contracts';
+import type { MemberRole } from '@toolgate/db';
+import type request from 'supertest';
+import { type Api, createOrg, expectProblem, signup, startApi, type TestUser, uniq } from '../../../test/harness';
+import { FIXTURE_SERVER_INFO, type HttpMcpFixture, startHttpMcpServer } from '../../../test/fixtures/http-mcp-server';
+
+/** The real reference server, run over stdio with this very Node binary. */
+const EVERYTHING = (() => {
+  const pkgPath = require.resolve('@modelcontextprotocol/server-everything/package.json');
+  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { bin: Record<string, string> };
+  return join(dirname(pkgPath), pkg.bin['mcp-server-everything']!);
+})();
+
+const GATEWAY = 'https://gw.example.test';
+const MASK = '••••';
+const FIXTURE_KEY = 'fixture-api-key-6f1c2d9e';
+
+interface Team {
+  org: { id: string; slug: string };
+  owner: TestUser;
+  admin: TestUser;
+  member: TestUser;
+  billing: TestUser;
+  /** Owner of another org, member of nothing here. */
+  stranger: TestUser;
+  strangerOrg: { id: string; slug: string };
+}
+
+/** A server view as the API returns it (the fields the tests look at). */
+interface ServerBody {
+  id: string;
+  slug: string;
+  transport: string;
+  command: string | null;
+  args: string[];
+  url: string | null;
+  headers: Record<string, { value: string } | { secret: string }>;
+  env: Record<string, { value: string } | { secret: string }>;
+  enabled: boolean;
+  tags: string[];
+  timeoutMs: number;
+  catalog: null | {
+    protocolVersion: string | null;
+    serverInfo: { name: string; version: string } | null;
+    tools: Array<{ name: string; inputSchema: { type: string; properties?: Record<string, unknown>; required?: string[] } }>;
+    prompts: Array<{ name: string }>;
+    resources: Array<{ uri: string }>;
+    resourceTemplates: Array<{ uriTemplate: string }>;
+  };
+  catalogFetchedAt: string | null;
+  lastProbeAt: string | null;
+  lastProbeError: string | null;
+  health: 'unknown' | 'ok' | 'error';
+  endpoints: { aggregated: string; server: string };
+  updatedAt: string;
+}
+
+/** Is a process still running? A zombie (dead, waiting for its parent to reap it) is not. */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S …": the state follows the last ')'.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Wait (briefly) until none of the processes runs: a signalled process takes a moment to die. */
+async function allGone(pids: number[], withinMs = 3000): Promise<boolean> {
+  for (const until = Date.now() + withinMs; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
+    if (!pids.some(running)) return true;
+  }
+  return !pids.some(running);
+}
+
+/** Processes whose parent is this Jest worker (ps itself excluded). */
+function childProcesses(): string[] {
+  const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
+  return out
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^\d+\s+ps\s/.test(l));
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on. */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', resolve));
+  const { port } = srv.address() as { port: number };
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+describe('MCP server registry', () => {
+  let api: Api;
+  let t: Team;
+  let fixture: HttpMcpFixture;
+  const tmp = mkdtempSync(join(tmpdir(), 'tg-servers-'));
+
+  beforeAll(async () => {
+    // A trailing slash on purpose: endpoints must not get a double slash.
+    api = await startApi({ PUBLIC_GATEWAY_URL: `${GATEWAY}/` });
+    t = await team('srv');
+    fixture = await startHttpMcpServer({ apiKey: FIXTURE_KEY, pagedTools: 7 });
+  });
+  afterAll(async () => {
+    await fixture.close();
+    await api.close();
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  // ---------------------------------------------------------------- fixtures
+
+  /** Memberships are inserted directly: a fixture that does not depend on the invitations flow. */
+  const addMember = (orgId: string, user: TestUser, role: MemberRole) =>
+    api.prisma.db.membership.create({ data: { orgId, userId: user.id, role } });
+
+  async function team(name: string): Promise<Team> {
+    const [owner, admin, member, billing, stranger] = await Promise.all(
+      ['owner', 'admin', 'member', 'billing', 'stranger'].map((r) => signup(api, `${name}-${r}`)),
+    );
+    const org = await createOrg(api, owner!);
+    const strangerOrg = await createOrg(api, stranger!);
+    await addMember(org.id, admin!, 'admin');
+    await addMember(org.id, member!, 'member');
+    await addMember(org.id, billing!, 'billing');
+    return { org, owner: owner!, admin: admin!, member: member!, billing: billing!, stranger: stranger!, strangerOrg };
+  }
+
+  /** A sealed org secret, inserted directly (the secrets module has its own tests). */
+  const addSecret = (orgId: string, name: string, value: string) =>
+    api.prisma.db.secret.create({ data: { orgId, name, sealed: sealSecret(api.env.TOOLGATE_SECRET_KEY, orgId, value) } });
+
+  const serversUrl = (org = t.org.slug) => `/v1/orgs/${org}/servers`;
+  const serverUrl = (id: string, org = t.org.slug) => `/v1/orgs/${org}/servers/${id}`;
+  const probeUrl = (id: string, org = t.org.slug) => `/v1/orgs/${org}/servers/${id}/probe`;
+
+  const everything = (extra: Record<string, unknown> = {}): Record<string, unknown> => ({
+    slug: uniq('everything'),
+    name: 'Everything',
+    transport: 'stdio',
+    command: process.execPath,
+    args: [EVERYTHING, 'stdio'],
+    ...extra,
+  });
+  const httpServer = (extra: Record<string, unknown> = {}) => ({
+    slug: uniq('http'),
+    name: 'HTTP fixture',
+    transport: 'streamable-http',
+    url: fixture.url,
+    ...extra,
+  });
+  /** A stdio "server" that is a Node one-liner. */
+  const script = (code: string, extra: Record<string, unknown> = {}) => ({
+    slug: uniq('script'),
+    name: 'Script',
+    transport: 'stdio',
+    command: process.execPath,
+    args: ['-e', code],
+    ...extra,
+  });
+
+  async function create(body: Record<string, unknown>, user = t.owner, org = t.org.slug): Promise<ServerBody> {
+    const res = await api.req().post(serversUrl(org)).set(user.auth).send(body);
+    if (res.status !== 201) throw new Error(`creating a server failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body as ServerBody;
+  }
+
+  const probe = (id: string, user = t.owner, org = t.org.slug, on: Api = api) => on.req().post(probeUrl(id, org)).set(user.auth);
+
+  const activity = (orgId: string, action: string, targetId: string) =>
+    api.prisma.db.activityLog.findMany({ where: { orgId, action, targetId }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] });
+
+  const snapshotVersion = async (orgId: string) =>
+    (await api.prisma.db.organization.findUniqueOrThrow({ where: { id: orgId } })).snapshotVersion;
+
+  /** The snapshot Redis holds for the org (what every gateway worker loads). */
+  async function redisSnapshot(orgId: string) {
+    const raw = await api.redis.client.get(redisKeys.snapshot(orgId));
+    if (!raw) throw new Error(`no snapshot in Redis for ${orgId}`);
+    return PolicySnapshot.parse(JSON.parse(raw));
+  }
+
+  /** Paths of the field errors of a 400 problem. */
+  const paths = (res: request.Response) => (res.body.errors as Array<{ path: string }>).map((e) => e.path);
+
+  // ---------------------------------------------------------------- POST /servers
+
+  describe('POST /v1/orgs/:org/servers', () => {
+    it('creates a stdio server: defaults, masked credential literals, endpoints, activity and a new snapshot', async () => {
+      await addSecret(t.org.id, 'GITHUB_TOKEN', 'ghp_live_value_1234');
+      const before = await snapshotVersion(t.org.id);
+      const body = everything({
+        description: '  The reference server  ',
+        env: { GITHUB_TOKEN: { secret: 'GITHUB_TOKEN' }, API_KEY: { value: 'literal-key-value' }, MODE: { value: 'test' } },
+        tags: ['reference', 'dev'],
+      });
+      const res = await api.req().post(serversUrl()).set(t.owner.auth).send(body).expect(201);
+      expect(res.body).toEqual({
+        id: expect.any(String),
+        slug: body.slug,
+        name: 'Everything',
+        description: 'The reference server',
+        transport: 'stdio',
+        command: process.execPath,
+        args: [EVERYTHING, 'stdio'],
+        url: null,
+        headers: {},
+        // A literal under a credential-like name is masked; a secret reference and other values are not.
+        env: { GITHUB_TOKEN: { secret: 'GITHUB_TOKEN' }, API_KEY: { value: MASK }, MODE: { value: 'test' } },
+        enabled: true,
+        tags: ['reference', 'dev'],
+        timeoutMs: 30_000,
+        catalog: null,
+        catalogFetchedAt: null,
+        lastProbeAt: null,
+        lastProbeError: null,
+        health: 'unknown',
+        endpoints: { aggregated: `${GATEWAY}/mcp/${t.org.slug}`, server: `${GATEWAY}/mcp/${t.org.slug}/${body.slug}` },
+        createdAt: expect.any(String),
+        updatedAt: expect.any(String),
+      });
+      // The stored value is the real one.
+      const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: res.body.id } });
+      expect(row.env).toEqual(body.env);
+
+      const [entry] = await activity(t.org.id, 'server.created', res.body.id);
+      expect(entry).toMatchObject({ actorId: t.owner.id, targetType: 'server', before: null });
+      expect(entry!.after).toMatchObject({ slug: body.slug, env: { API_KEY: { value: MASK } } });
+      expect(JSON.stringify(entry)).not.toContain('literal-key-value');
+
+      expect(await snapshotVersion(t.org.id)).toBe(before + 1);
+      const snap = await redisSnapshot(t.org.id);
+      expect(snap.version).toBe(before + 1);
+      expect(snap.servers.find((s) => s.slug === body.slug)).toMatchObject({ transport: 'stdio', command: process.execPath });
+      expect(Object.keys(snap.secrets)).toContain('GITHUB_TOKEN');
+    });
+
+    it('creates a streamable-http server (admin): speaks streamable-http, stores streamable_http, masks auth headers', async () => {
+      await addSecret(t.org.id, 'FIXTURE_KEY', FIXTURE_KEY);
+      const body = httpServer({
+        headers: {
+          Authorization: { value: 'Bearer literal-token' },
+          'X-Api-Key': { secret: 'FIXTURE_KEY' },
+          'X-Trace': { value: 'visible' },
+          Cookie: { value: 'session=abc' },
+        },
+        timeoutMs: 1000,
+        enabled: false,
+      });
+      const created = await create(body, t.admin);
+      expect(created).toMatchObject({
+        transport: 'streamable-http',
+        url: fixture.url,
+        command: null,
+        args: [],
+        env: {},
+        enabled: false,
+        timeoutMs: 1000,
+        headers: {
+          Authorization: { value: MASK },
+          'X-Api-Key': { secret: 'FIXTURE_KEY' },
+          'X-Trace': { value: 'visible' },
+          Cookie: { value: MASK },
+        },
+      });
+      const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: created.id } });
+      expect(row.transport).toBe('streamable_http');
+      // …which Postgres stores as 'streamable-http'.
+      const [raw] = await api.prisma.db.$queryRaw<
+        Array<{ t: string }>
+      >`SELECT "transport"::text AS t FROM "McpServer" WHERE "id" = ${created.id}::uuid`;
+      expect(raw!.t).toBe('streamable-http');
+      const [entry] = await activity(t.org.id, 'server.created', created.id);
+      expect(entry!.actorId).toBe(t.admin.id);
+      expect(JSON.stringify(entry)).not.toMatch(/literal-token|session=abc/);
+      // Disabled servers stay out of the snapshot.
+      expect((await redisSnapshot(t.org.id)).servers.map((s) => s.slug)).not.toContain(body.slug);
+    });
+
+    it('creates an sse server', async () => {
+      const created = await create({ slug: uniq('sse'), name: 'Legacy', transport: 'sse', url: fixture.sseUrl });
+      expect(created).toMatchObject({ transport: 'sse', url: fixture.sseUrl, health: 'unknown' });
+    });
+
+    it('answers 409 for a slug the org already uses, but the same slug is fine in another org', async () => {
+      const body = everything();
+      await create(body);
+      const dup = await api
+        .req()
+        .post(serversUrl())
+        .set(t.owner.auth)
+        .send({ ...body, name: 'Other' });
+      expectProblem(dup, 409, 'conflict');
+      expect(dup.body.detail).toContain(`"${body.slug}"`);
+      await create(body, t.stranger, t.strangerOrg.slug);
+    });
+
+    it('refuses a {secret} that does not exist in the org, naming it (a secret of another org does not count)', async () => {
+      await addSecret(t.strangerOrg.id, 'ONLY_IN_OTHER_ORG', 'x-value');
+      const res = await api
+        .req()
+        .post(serversUrl())
+        .set(t.owner.auth)
+        .send(httpServer({ headers: { 'X-Api-Key': { secret: 'ONLY_IN_OTHER_ORG' } } }));
+      expectProblem(res, 400, 'validation_failed');
+      expect(res.body.detail).toContain('ONLY_IN_OTHER_ORG');
+      expect(res.body.errors).toEqual([
+        { path: 'headers.X-Api-Key.secret', message: 'secret "ONLY_IN_OTHER_ORG" does not exist in this organization' },
+      ]);
+      const env = await api
+        .req()
+        .post(serversUrl())
+        .set(t.owner.auth)
+        .send(everything({ env: { TOKEN: { secret: 'NOPE_MISSING' } } }));
+      expectProblem(env, 400, 'validation_failed');
+      expect(paths(env)).toEqual(['env.TOKEN.secret']);
+    });
+
+    it('refuses the masked placeholder as a literal value', async () => {
+      const res = await api
+        .req()
+        .post(serversUrl())
+        .set(t.owner.auth)
+        .send(httpServer({ headers: { Authorization: { value: MASK } } }));
+      expectProblem(res, 400, 'validation_failed');
+      expect(paths(res)).toEqual(['headers.Authorization.value']);
+    });
+
+    // Each case: a body, and the field errors (path → message fragment) it must produce.
+    const matrix: Array<[string, () => Record<string, unknown>, Record<string, string>]> = [
+      [
+        'stdio without command',
+        () => ({ slug: uniq('v'), name: 'n', transport: 'stdio' }),
+        { command: 'is required for the stdio transport' },
+      ],
+      ['stdio with a url', () => everything({ url: 'https://x.example/mcp' }), { url: 'is not allowed for the stdio transport' }],
+      [
+        'stdio with headers',
+        () => everything({ headers: { 'X-A': { value: 'b' } } }),
+        { headers: 'are not allowed for the stdio transport' },
+      ],
+      [
+        'http without url',
+        () => ({ slug: uniq('v'), name: 'n', transport: 'streamable-http' }),
+        { url: 'is required for the streamable-http transport' },
+      ],
+      ['http with command', () => httpServer({ command: 'node' }), { command: 'is not allowed for the streamable-http transport' }],
+      ['http with args', () => httpServer({ args: ['x'] }), { args: 'are not allowed for the streamable-http transport' }],
+      ['sse with env', () => httpServer({ transport: 'sse', env: { A: { value: 'b' } } }), { env: 'is not allowed for the sse transport' }],
+      ['a non-http url', () => httpServer({ url: 'ftp://files.example/mcp' }), { url: 'must be an http(s) URL, not ftp' }],
+      ['a relative url', () => httpServer({ url: '/mcp' }), { url: 'must be an absolute http(s) URL' }],
+      ['credentials in the url', () => httpServer({ url: 'https://user:pw@x.example/mcp' }), { url: 'must not contain credentials' }],
+      [
+        'a bad env name',
+        () => everything({ env: { '1BAD': { value: 'x' }, 'A-B': { value: 'y' } } }),
+        {
+          'env.1BAD': 'is not a valid environment variable name',
+          'env.A-B': 'is not a valid environment variable name',
+        },
+      ],
+      ['a NUL in an env value', () => everything({ env: { A: { value: 'x\u0000y' } } }), { 'env.A.value': 'must not contain NUL' }],
+      [
+        'a bad header name',
+        () => httpServer({ headers: { 'Bad Header': { value: 'x' } } }),
+        { 'headers.Bad Header': 'is not a valid HTTP header name' },
+      ],
+      [
+        'gateway-owned headers',
+        () =>
+          httpServer({
+            headers: {
+              host: { value: 'x' },
+              'Content-Length': { value: '1' },
+              Connection: { value: 'close' },
+              'Transfer-Encoding': { value: 'chunked' },
+              'MCP-Session-Id': { value: 's' },
+            },
+          }),
+        {
+          'headers.host': 'cannot be set',
+          'headers.Content-Length': 'cannot be set',
+          'headers.Connection': 'cannot be set',
+          'headers.Transfer-Encoding': 'cannot be set',
+          'headers.MCP-Session-Id': 'cannot be set',
+        },
+      ],
+      [
+        'a header twice in different case',
+        () => httpServer({ headers: { 'X-Key': { value: 'a' }, 'x-key': { value: 'b' } } }),
+        {
+          'headers.x-key': 'duplicates header X-Key',
+        },
+      ],
+      [
+        'a line break in a header value',
+        () => httpServer({ headers: { 'X-A': { value: 'a\r\nX-Injected: 1' } } }),
+        {
+          'headers.X-A.value': 'must not contain control characters',
+        },
+      ],
+      [
+        'a value source with both value and secret',
+        () => httpServer({ headers: { 'X-A': { value: 'a', secret: 'B' } } }),
+        { 'headers.X-A': '' },
+      ],
+      ['a timeout below 1 s', () => everything({ timeoutMs: 999 }), { timeoutMs: 'at least 1000' }],
+      ['a timeout above 5 min', () => everything({ timeoutMs: 300_001 }), { timeoutMs: 'at most 300000' }],
+      ['a fractional timeout', () => everything({ timeoutMs: 1500.5 }), { timeoutMs: 'must be an integer' }],
+      ['a bad slug', () => everything({ slug: 'Bad_Slug' }), { slug: 'lowercase' }],
+      ['a slug with --', () => everything({ slug: 'a--b' }), { slug: 'consecutive hyphens' }],
+      ['an unknown transport', () => everything({ transport: 'websocket' }), { transport: '' }],
+      ['an empty name', () => everything({ name: '   ' }), { name: 'must not be empty' }],
+      ['duplicate tags', () => everything({ tags: ['a', 'a'] }), { tags: 'must not contain duplicates' }],
+      ['args that are not strings', () => everything({ args: [1] }), { 'args.0': '' }],
+      ['an unknown field', () => everything({ owner: 'me' }), { '': 'unknown field: owner' }],
+    ];
+    it.each(matrix)('answers 400 with field errors for %s', async (_name, body, expected) => {
+      const res = await api.req().post(serversUrl()).set(t.owner.auth).send(body());
+      expectProblem(res, 400, 'validation_failed');
+      const errors = res.body.errors as Array<{ path: string; message: string }>;
+      expect(errors.map((e) => e.path).sort()).toEqual(Object.keys(expected).sort());
+      for (const [path, fragment] of Object.entries(expected)) {
+        expect(errors.find((e) => e.path === path)!.message).toContain(fragment);
+      }
+    });
+
+    it('answers 400 for a body that is not an object', async () => {
+      const res = await api.req().post(serversUrl()).set(t.owner.auth).send([1, 2]);
+      expectProblem(res, 400, 'validation_failed');
+    });
+
+    it('lets owner and admin create; refuses member and billing (403), strangers (404) and anonymous callers (401)', async () => {
+      await create(everything(), t.owner);
+      await create(everything(), t.admin);
+      for (const user of [t.member, t.billing]) {
+        expectProblem(await api.req().post(serversUrl()).set(user.auth).send(everything()), 403, 'forbidden');
+      }
+      expectProblem(await api.req().post(serversUrl()).set(t.stranger.auth).send(everything()), 404, 'not_found');
+      expectProblem(await api.req().post(serversUrl('no-such-org-anywhere')).set(t.owner.auth).send(everything()), 404, 'not_found');
+      expectProblem(await api.req().post(serversUrl()).send(everything()), 401, 'unauthenticated');
+    });
+  });
+
+  // ---------------------------------------------------------------- GET
+
+  describe('GET /v1/orgs/:org/servers[/:id]', () => {
+    let a: ServerBody;
+    let b: ServerBody;
+    beforeAll(async () => {
+      a = await create(everything({ slug: uniq('aaa'), tags: ['alpha'] }));
+      b = await create(
+        httpServer({ slug: uniq('bbb'), tags: ['beta'], enabled: false, headers: { 'X-Token': { value: 'hidden-literal' } } }),
+      );
+    });
+
+    it('lists the org servers for owner, admin and member, sorted by slug, with masked literals', async () => {
+      for (const user of [t.owner, t.admin, t.member]) {
+        const res = await api.req().get(serversUrl()).set(user.auth).expect(200);
+        const items = res.body.items as ServerBody[];
+        const slugs = items.map((s) => s.slug);
+        expect(slugs).toEqual([...slugs].sort());
+        expect(slugs).toEqual(expect.arrayContaining([a.slug, b.slug]));
+        expect(items.find((s) => s.id === b.id)!.headers).toEqual({ 'X-Token': { value: MASK } });
+        expect(JSON.stringify(res.body)).not.toContain('hidden-literal');
+      }
+    });
+
+    it('filters by tag and by enabled', async () => {
+      const alpha = await api.req().get(serversUrl()).query({ tag: 'alpha' }).set(t.member.auth).expect(200);
+      expect(alpha.body.items.map((s: ServerBody) => s.id)).toContain(a.id);
+      expect(alpha.body.items.every((s: ServerBody) => s.tags.includes('alpha'))).toBe(true);
+      const disabled = await api.req().get(serversUrl()).query({ enabled: 'false' }).set(t.member.auth).expect(200);
+      expect(disabled.body.items.map((s: ServerBody) => s.id)).toContain(b.id);
+      expect(disabled.body.items.every((s: ServerBody) => !s.enabled)).toBe(true);
+    });
+
+    it('answers 400 for a bad or unknown query parameter', async () => {
+      const bad = await api.req().get(serversUrl()).query({ enabled: 'maybe' }).set(t.owner.auth);
+      expectProblem(bad, 400, 'validation_failed');
+      expect(paths(bad)).toEqual(['query.enabled']);
+      expectProblem(await api.req().get(serversUrl()).query({ sort: 'slug' }).set(t.owner.auth), 400, 'validation_failed');
+    });
+
+    it('gets one server for owner, admin and member', async () => {
+      for (const user of [t.owner, t.admin, t.member]) {
+        const res = await api.req().get(serverUrl(a.id)).set(user.auth).expect(200);
+        expect(res.body).toMatchObject({ id: a.id, slug: a.slug, health: 'unknown', endpoints: a.endpoints });
+      }
+      // Ids are case-insensitive UUIDs.
+      await api.req().get(serverUrl(a.id.toUpperCase())).set(t.member.auth).expect(200);
+    });
+
+    it('refuses billing (403) and strangers (404), and never leaks another org’s servers', async () => {
+      expectProblem(await api.req().get(serversUrl()).set(t.billing.auth), 403, 'forbidden');
+      expectProblem(await api.req().get(serverUrl(a.id)).set(t.billing.auth), 403, 'forbidden');
+      expectProblem(await api.req().get(serversUrl()).set(t.stranger.auth), 404, 'not_found');
+      expectProblem(await api.req().get(serverUrl(a.id)).set(t.stranger.auth), 404, 'not_found');
+      // The stranger asks for our server through their own org: 404, not 403.
+      const cross = await api.req().get(serverUrl(a.id, t.strangerOrg.slug)).set(t.stranger.auth);
+      expectProblem(cross, 404, 'not_found');
+      const theirs = await api.req().get(serversUrl(t.strangerOrg.slug)).set(t.stranger.auth).expect(200);
+      expect(theirs.body.items.map((s: ServerBody) => s.id)).not.toContain(a.id);
+      expectProblem(await api.req().get(serversUrl()), 401, 'unauthenticated');
+    });
+
+    it('answers 404 for a bad UUID and for an unknown id', async () => {
+      const bad = await api.req().get(serverUrl('not-a-uuid')).set(t.owner.auth);
+      expectProblem(bad, 404, 'not_found');
+      expect(bad.body.detail).toBe('Server not found');
+      expectProblem(await api.req().get(serverUrl('00000000-0000-4000-8000-000000000000')).set(t.owner.auth), 404, 'not_found');
+    });
+  });
+
+  // ---------------------------------------------------------------- PATCH
+
+  describe('PATCH /v1/orgs/:org/servers/:id', () => {
+    it('updates fields (admin), logs before/after and recompiles the snapshot', async () => {
+      const s = await create(everything({ tags: ['x'] }));
+      const before = await snapshotVersion(t.org.id);
+      const res = await api
+        .req()
+        .patch(serverUrl(s.id))
+        .set(t.admin.auth)
+        .send({ name: 'Renamed', description: 'now described', tags: ['y', 'z'], timeoutMs: 60_000, enabled: false })
+        .expect(200);
+      expect(res.body).toMatchObject({
+        id: s.id,
+        name: 'Renamed',
+        description: 'now described',
+        tags: ['y', 'z'],
+        timeoutMs: 60_000,
+        enabled: false,
+      });
+      const [entry] = await activity(t.org.id, 'server.updated', s.id);
+      expect(entry).toMatchObject({
+        actorId: t.admin.id,
+        before: { name: 'Everything', tags: ['x'], enabled: true },
+        after: { name: 'Renamed', tags: ['y', 'z'], enabled: false },
+      });
+      expect(await snapshotVersion(t.org.id)).toBe(before + 1);
+      expect((await redisSnapshot(t.org.id)).servers.map((x) => x.id)).not.toContain(s.id);
+      // description: null clears it.
+      const cleared = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ description: null }).expect(200);
+      expect(cleared.body.description).toBeNull();
+    });
+
+    it('keeps a masked literal when the masked value is sent back, and refuses the mask for a new name', async () => {
+      const s = await create(httpServer({ headers: { Authorization: { value: 'Bearer keep-me' }, 'X-Plain': { value: 'p' } } }));
+      expect(s.headers.Authorization).toEqual({ value: MASK });
+      // A dashboard sends the whole map back with one change.
+      const res = await api
+        .req()
+        .patch(serverUrl(s.id))
+        .set(t.owner.auth)
+        .send({ headers: { ...s.headers, 'X-Plain': { value: 'changed' } } })
+        .expect(200);
+      expect(res.body.headers).toEqual({ Authorization: { value: MASK }, 'X-Plain': { value: 'changed' } });
+      const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: s.id } });
+      expect(row.headers).toEqual({ Authorization: { value: 'Bearer keep-me' }, 'X-Plain': { value: 'changed' } });
+
+      const bad = await api
+        .req()
+        .patch(serverUrl(s.id))
+        .set(t.owner.auth)
+        .send({ headers: { 'X-Api-Key': { value: MASK } } });
+      expectProblem(bad, 400, 'validation_failed');
+      expect(paths(bad)).toEqual(['headers.X-Api-Key.value']);
+    });
+
+    it('switches transport: the old transport’s fields are cleared unless the patch sets them', async () => {
+      const s = await create(everything({ env: { MODE: { value: 'x' } } }));
+      const res = await api
+        .req()
+        .patch(serverUrl(s.id))
+        .set(t.owner.auth)
+        .send({ transport: 'streamable-http', url: fixture.url })
+        .expect(200);
+      expect(res.body).toMatchObject({ transport: 'streamable-http', url: fixture.url, command: null, args: [], env: {} });
+      const back = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ transport: 'stdio' });
+      expectProblem(back, 400, 'validation_failed');
+      expect(back.body.errors).toEqual([{ path: 'command', message: 'is required for the stdio transport' }]);
+      const ok = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ transport: 'stdio', command: 'node' }).expect(200);
+      expect(ok.body).toMatchObject({ transport: 'stdio', command: 'node', url: null, headers: {} });
+    });
+
+    it('validates the merged config', async () => {
+      const s = await create(everything());
+      const url = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ url: 'https://x.example/mcp' });
+      expectProblem(url, 400, 'validation_failed');
+      expect(paths(url)).toEqual(['url']);
+      const cmd = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ command: null });
+      expectProblem(cmd, 400, 'validation_failed');
+      expect(paths(cmd)).toEqual(['command']);
+      const missing = await api
+        .req()
+        .patch(serverUrl(s.id))
+        .set(t.owner.auth)
+        .send({ env: { T: { secret: 'PATCH_MISSING' } } });
+      expectProblem(missing, 400, 'validation_failed');
+      expect(missing.body.detail).toContain('PATCH_MISSING');
+      const empty = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({});
+      expectProblem(empty, 400, 'validation_failed');
+      expect(empty.body.detail).toContain('nothing to update');
+      const unknown = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ catalog: {} });
+      expectProblem(unknown, 400, 'validation_failed');
+      expect(unknown.body.detail).toContain('unknown field: catalog');
+      expectProblem(await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ timeoutMs: 10 }), 400, 'validation_failed');
+    });
+
+    it('answers 409 when renaming onto a slug in use', async () => {
+      const [one, two] = [await create(everything()), await create(everything())];
+      const res = await api.req().patch(serverUrl(two.id)).set(t.owner.auth).send({ slug: one.slug });
+      expectProblem(res, 409, 'conflict');
+      // Keeping its own slug is not a conflict.
+      await api.req().patch(serverUrl(two.id)).set(t.owner.auth).send({ slug: two.slug, name: 'same' }).expect(200);
+    });
+
+    it('refuses member, billing (403), strangers and other orgs’ servers (404), bad ids (404)', async () => {
+      const s = await create(everything());
+      for (const user of [t.member, t.billing]) {
+        expectProblem(await api.req().patch(serverUrl(s.id)).set(user.auth).send({ name: 'x' }), 403, 'forbidden');
+      }
+      expectProblem(await api.req().patch(serverUrl(s.id)).set(t.stranger.auth).send({ name: 'x' }), 404, 'not_found');
+      const cross = await api.req().patch(serverUrl(s.id, t.strangerOrg.slug)).set(t.stranger.auth).send({ name: 'hijack' });
+      expectProblem(cross, 404, 'not_found');
+      expectProblem(await api.req().patch(serverUrl('123')).set(t.owner.auth).send({ name: 'x' }), 404, 'not_found');
+      const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: s.id } });
+      expect(row.name).toBe('Everything');
+    });
+  });
+
+  // ---------------------------------------------------------------- DELETE
+
+  describe('DELETE /v1/orgs/:org/servers/:id', () => {
+    it('deletes (owner and admin), logs the config it had, and drops it from the snapshot', async () => {
+      for (const user of [t.owner, t.admin]) {
+        const s = await create(everything({ env: { API_TOKEN: { value: 'delete-me-literal' } } }));
+        expect((await redisSnapshot(t.org.id)).servers.map((x) => x.id)).toContain(s.id);
+        await api.req().delete(serverUrl(s.id)).set(user.auth).expect(204);
+        expectProblem(await api.req().get(serverUrl(s.id)).set(t.owner.auth), 404, 'not_found');
+        const [entry] = await activity(t.org.id, 'server.deleted', s.id);
+        expect(entry).toMatchObject({ actorId: user.id, before: { slug: s.slug, env: { API_TOKEN: { value: MASK } } }, after: null });
+        expect(JSON.stringify(entry)).not.toContain('delete-me-literal');
+        expect((await redisSnapshot(t.org.id)).servers.map((x) => x.id)).not.toContain(s.id);
+        expectProblem(await api.req().delete(serverUrl(s.id)).set(user.auth), 404, 'not_found');
+      }
+    });
+
+    it('refuses member, billing (403), strangers and cross-tenant ids (404), bad ids (404)', async () => {
+      const s = await create(everything());
+      for (const user of [t.member, t.billing]) expectProblem(await api.req().delete(serverUrl(s.id)).set(user.auth), 403, 'forbidden');
+      expectProblem(await api.req().delete(serverUrl(s.id)).set(t.stranger.auth), 404, 'not_found');
+      expectProblem(await api.req().delete(serverUrl(s.id, t.strangerOrg.slug)).set(t.stranger.auth), 404, 'not_found');
+      expectProblem(await api.req().delete(serverUrl('zzz')).set(t.owner.auth), 404, 'not_found');
+      await api.req().get(serverUrl(s.id)).set(t.owner.auth).expect(200);
+    });
+  });
+
+  // ---------------------------------------------------------------- probe
+
+  describe('POST /v1/orgs/:org/servers/:id/probe', () => {
+    it('probes the real server-everything over stdio: tools with input schemas, prompts, resources', async () => {
+      const s = await create(everything());
+      const version = await snapshotVersion(t.org.id);
+      const res = await probe(s.id).expect(200);
+      const body = res.body as ServerBody;
+      expect(body).toMatchObject({
+        id: s.id,
+        health: 'ok',
+        lastProbeError: null,
+        catalogFetchedAt: expect.any(String),
+        lastProbeAt: expect.any(String),
+      });
+      // updatedAt tells when the config changed; a probe does not change it.
+      expect(body.updatedAt).toBe(s.updatedAt);
+      const catalog = body.catalog!;
+      expect(catalog.serverInfo).toMatchObject({ name: expect.stringContaining('everything'), version: expect.any(String) });
+      expect(catalog.protocolVersion).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      const echo = catalog.tools.find((x) => x.name === 'echo');
+      expect(echo?.inputSchema).toMatchObject({ type: 'object', properties: { message: expect.any(Object) }, required: ['message'] });
+      const sum = catalog.tools.find((x) => x.name === 'get-sum');
+      expect(sum?.inputSchema).toMatchObject({ type: 'object', properties: { a: expect.any(Object), b: expect.any(Object) } });
+      expect(catalog.prompts.map((p) => p.name)).toEqual(expect.arrayContaining(['simple-prompt', 'args-prompt']));
+      expect(catalog.resources.length).toBeGreaterThan(0);
+      expect(catalog.resourceTemplates.length).toBeGreaterThan(0);
+
+      // Stored, and served by GET; the probe changes no snapshot.
+      const got = await api.req().get(serverUrl(s.id)).set(t.member.auth).expect(200);
+      expect(got.body.catalog.tools.length).toBe(catalog.tools.length);
+      expect(await snapshotVersion(t.org.id)).toBe(version);
+      const [entry] = await activity(t.org.id, 'server.probed', s.id);
+      expect(entry).toMatchObject({
+        actorId: t.owner.id,
+        after: { ok: true, tools: catalog.tools.length, prompts: catalog.prompts.length },
+      });
+    });
+
+    it('probes the HTTP fixture with its X-Api-Key taken from a secret, and ends the session', async () => {
+      await addSecret(t.org.id, 'HTTP_FIXTURE_KEY', FIXTURE_KEY);
+      const s = await create(httpServer({ headers: { 'X-Api-Key': { secret: 'HTTP_FIXTURE_KEY' } } }), t.admin);
+      const { rejected, sessionsDeleted } = fixture.stats;
+      const res = await probe(s.id, t.admin).expect(200);
+      const catalog = (res.body as ServerBody).catalog!;
+      expect(catalog.serverInfo).toMatchObject(FIXTURE_SERVER_INFO);
+      expect(catalog.tools.map((x) => x.name).sort()).toEqual(['add', 'reverse']);
+      expect(catalog.tools.find((x) => x.name === 'add')!.inputSchema).toMatchObject({
+        type: 'object',
+        properties: { a: { type: 'number' }, b: { type: 'number' } },
+        required: ['a', 'b'],
+      });
+      // Capabilities the server does not advertise are not asked for.
+      expect(catalog).toMatchObject({ prompts: [], resources: [], resourceTemplates: [] });
+      expect(fixture.stats.rejected).toBe(rejected);
+      expect(fixture.stats.sessionsDeleted).toBe(sessionsDeleted + 1);
+      expect(fixture.stats.openSessions()).toBe(0);
+    });
+
+    it('probes over the legacy SSE transport, with secret headers too', async () => {
+      await addSecret(t.org.id, 'SSE_FIXTURE_KEY', FIXTURE_KEY);
+      const s = await create({
+        slug: uniq('sse'),
+        name: 'SSE',
+        transport: 'sse',
+        url: fixture.sseUrl,
+        headers: { 'X-Api-Key': { secret: 'SSE_FIXTURE_KEY' } },
+      });
+      const res = await probe(s.id).expect(200);
+      expect(res.body.catalog.tools.map((x: { name: string }) => x.name).sort()).toEqual(['add', 'reverse']);
+    });
+
+    it('follows nextCursor pagination', async () => {
+      await addSecret(t.org.id, 'PAGED_KEY', FIXTURE_KEY);
+      const s = await create(httpServer({ url: fixture.pagedUrl, headers: { 'X-Api-Key': { secret: 'PAGED_KEY' } } }));
+      const res = await probe(s.id).expect(200);
+      expect(res.body.catalog.tools.map((x: { name: string }) => x.name)).toEqual([1, 2, 3, 4, 5, 6, 7].map((n) => `tool_${n}`));
+    });
+
+    it('reports a wrong credential as the upstream’s 401, without the secret value', async () => {
+      await addSecret(t.org.id, 'WRONG_KEY', 'wrong-secret-value-987');
+      const s = await create(httpServer({ headers: { 'X-Api-Key': { secret: 'WRONG_KEY' } } }));
+      const res = await probe(s.id);
+      expectProblem(res, 502, 'probe_failed');
+      expect(res.body.detail).toContain(`${fixture.url} answered HTTP 401`);
+      expect(JSON.stringify(res.body)).not.toContain('wrong-secret-value-987');
+    });
+
+    it('fails with "command not found", stores the error and keeps the last good catalog', async () => {
+      const s = await create(everything());
+      await probe(s.id).expect(200);
+      await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ command: 'toolgate-no-such-command', args: [] }).expect(200);
+      const res = await probe(s.id);
+      expectProblem(res, 502, 'probe_failed');
+      expect(res.body.detail).toBe('command not found: toolgate-no-such-command');
+      expect(res.body.serverId).toBe(s.id);
+      const got = await api.req().get(serverUrl(s.id)).set(t.owner.auth).expect(200);
+      expect(got.body).toMatchObject({ health: 'error', lastProbeError: 'command not found: toolgate-no-such-command' });
+      expect(got.body.catalog.tools.length).toBeGreaterThan(0);
+      expect(got.body.lastProbeAt > got.body.catalogFetchedAt).toBe(true);
+      const entries = await activity(t.org.id, 'server.probed', s.id);
+      expect(entries.map((e) => (e.after as { ok: boolean }).ok)).toEqual([true, false]);
+      // A later successful probe clears the error.
+      await api
+        .req()
+        .patch(serverUrl(s.id))
+        .set(t.owner.auth)
+        .send({ command: process.execPath, args: [EVERYTHING, 'stdio'] })
+        .expect(200);
+      const again = await probe(s.id).expect(200);
+      expect(again.body).toMatchObject({ health: 'ok', lastProbeError: null });
+    });
+
+    it('reports a server that exits at once with its exit code and stderr', async () => {
+      const s = await create(script('console.error("fatal: config file missing"); process.exit(3)'));
+      const res = await probe(s.id);
+      expectProblem(res, 502, 'probe_failed');
+      expect(res.body.detail).toMatch(/^server exited with code 3 .*: fatal: config file missing$/);
+    });
+
+    it('starts stdio servers with a minimal environment plus their env, and redacts secrets from errors', async () => {
+      await addSecret(t.org.id, 'ECHOED_TOKEN', 'super-secret-token-value');
+      const code =
+        'console.error("keys=" + Object.keys(process.env).sort().join(",") + " token=" + process.env.API_TOKEN + " mode=" + process.env.MODE); process.exit(2)';
+      const s = await create(script(code, { env: { API_TOKEN: { secret: 'ECHOED_TOKEN' }, MODE: { value: 'probe' } } }));
+      const res = await probe(s.id);
+      expectProblem(res, 502, 'probe_failed');
+      expect(res.body.detail).toContain(`token=${MASK} mode=probe`);
+      expect(JSON.stringify(res.body)).not.toContain('super-secret-token-value');
+      const keys = /keys=(\S*)/.exec(res.body.detail)![1]!.split(',');
+      expect(keys).toEqual(expect.arrayContaining(['API_TOKEN', 'MODE', 'PATH']));
+      // Nothing of the API's own environment (database URL, JWT and sealing keys) leaks in.
+      expect(keys.every((k) => ['API_TOKEN', 'MODE', 'PATH', 'HOME', 'LANG'].includes(k))).toBe(true);
+      const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: s.id } });
+      expect(row.lastProbeError).not.toContain('super-secret-token-value');
+    });
+
+    it('reports connection refused for an HTTP URL on a closed port', async () => {
+      const url = `http://127.0.0.1:${await closedPort()}/mcp`;
+      const s = await create(httpServer({ url }));
+      const res = await probe(s.id);
+      expectProblem(res, 502, 'probe_failed');
+      expect(res.body.detail).toBe(`connection refused to ${url}`);
+    });
+
+    it('reports a secret that disappeared since the server was saved', async () => {
+      // Its own org: an enabled server referencing a missing secret makes the snapshot uncompilable.
+      const owner = await signup(api, 'srv-gone');
+      const org = await createOrg(api, owner);
+      await addSecret(org.id, 'GONE', 'v');
+      const s = await create(everything({ env: { GONE_TOKEN: { secret: 'GONE' } } }), owner, org.slug);
+      await api.prisma.db.secret.deleteMany({ where: { orgId: org.id, name: 'GONE' } });
+      const res = await probe(s.id, owner, org.slug);
+      expectProblem(res, 502, 'probe_failed');
+      expect(res.body.detail).toBe('secret "GONE" referenced by env.GONE_TOKEN does not exist in this organization');
+    });
+
+    it('refuses member and billing (403), strangers and cross-tenant ids (404), bad ids (404)', async () => {
+      const s = await create(everything());
+      for (const user of [t.member, t.billing]) expectProblem(await probe(s.id, user), 403, 'forbidden');
+      expectProblem(await probe(s.id, t.stranger), 404, 'not_found');
+      expectProblem(await probe(s.id, t.stranger, t.strangerOrg.slug), 404, 'not_found');
+      expectProblem(await api.req().post(probeUrl('nope')).set(t.owner.auth), 404, 'not_found');
+      expectProblem(await api.req().post(probeUrl('00000000-0000-4000-8000-000000000000')).set(t.owner.auth), 404, 'not_found');
+      expect(await activity(t.org.id, 'server.probed', s.id)).toHaveLength(0);
+    });
+
+    describe('with PROBE_TIMEOUT_MS=1500', () => {
+      let slow: Api;
+      beforeAll(async () => {
+        slow = await startApi({ PROBE_TIMEOUT_MS: '1500' });
+      });
+      afterAll(() => slow.close());
+
+      it('times out a server that never answers, kills it and what it started, and allows one probe at a time', async () => {
+        const pidFile = join(tmp, 'pids');
+        // The server starts a helper of its own, then never says a word.
+        const code = [
+          'const { spawn } = require("node:child_process");',
+          'const helper = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });',
+          'require("node:fs").writeFileSync(process.env.PID_FILE, process.pid + " " + helper.pid);',
+          'setInterval(() => {}, 1000);',
+        ].join(' ');
+        const s = await create(script(code, { env: { PID_FILE: { value: pidFile } } }));
+        const started = Date.now();
+        const [first, second] = await Promise.all([
+          probe(s.id, t.owner, t.org.slug, slow),
+          new Promise((r) => setTimeout(r, 300)).then(() => probe(s.id, t.owner, t.org.slug, slow)),
+        ]);
+        expectProblem(first, 502, 'probe_failed');
+        expect(first.body.detail).toBe('timed out after 1500 ms waiting for the server to initialize');
+        expect(Date.now() - started).toBeLessThan(8000);
+        expectProblem(second, 409, 'conflict');
+        const pids = readFileSync(pidFile, 'utf8').split(' ').map(Number);
+        expect(pids).toHaveLength(2);
+        expect(await allGone(pids)).toBe(true);
+        const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: s.id } });
+        expect(row.lastProbeError).toBe('timed out after 1500 ms waiting for the server to initialize');
+      });
+
+      it('does not store the result of a probe whose config changed meanwhile (409)', async () => {
+        const s = await create(script('setInterval(() => {}, 1000)'));
+        // .then() sends the request now (supertest sends lazily).
+        const pending = probe(s.id, t.owner, t.org.slug, slow).then((r) => r);
+        await new Promise((r) => setTimeout(r, 300));
+        await api
+          .req()
+          .patch(serverUrl(s.id))
+          .set(t.owner.auth)
+          .send({ args: ['-e', 'process.exit(0)'] })
+          .expect(200);
+        const res = await pending;
+        expectProblem(res, 409, 'conflict');
+        expect(res.body.detail).toContain('changed while it was being probed');
+        const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: s.id } });
+        expect(row).toMatchObject({ lastProbeAt: null, lastProbeError: null });
+      });
+    });
+  });
+
+  it('leaves no child processes behind', () => {
+    expect(childProcesses()).toEqual([]);
+  });
+});

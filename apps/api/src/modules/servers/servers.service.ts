@@ -1,0 +1,304 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { openSecret, type ValueSource } from '@toolgate/contracts';
+import { isPrismaError, PrismaErrorCode, type Tx } from '@toolgate/db';
+import type { AuthUser, OrgContext } from '../../common/auth';
+import { ErrorCode, type FieldError, Problem } from '../../common/problem';
+import { ENV, type Env } from '../../config/env';
+import { OrgChangeService } from '../snapshots/org-change.service';
+import { ProbeFailure, type ProbeTarget, probeMcpServer } from './mcp-probe';
+import { type CreateServerInput, type ListServersInput, MASK, transportIssues, type UpdateServerInput } from './servers.dto';
+import { type ServerRecord, ServersRepository, type ServerWrite } from './servers.repository';
+import { configView, serverView } from './servers.view';
+
+/** Variables a stdio server inherits from the API process; everything else comes from its config. */
+const BASE_ENV_VARS = ['PATH', 'HOME', 'LANG'] as const;
+
+type ValueMap = Record<string, ValueSource>;
+
+@Injectable()
+export class ServersService {
+  /** Servers being probed by this process: one probe per server at a time. */
+  private readonly probing = new Set<string>();
+
+  constructor(
+    private readonly repo: ServersRepository,
+    private readonly changes: OrgChangeService,
+    @Inject(ENV) private readonly env: Env,
+  ) {}
+
+  private view(org: OrgContext, s: ServerRecord) {
+    return serverView(s, { gatewayUrl: this.env.PUBLIC_GATEWAY_URL, orgSlug: org.slug });
+  }
+
+  async list(org: OrgContext, q: ListServersInput) {
+    const rows = await this.repo.list(org.id, q);
+    return { items: rows.map((s) => this.view(org, s)) };
+  }
+
+  async get(org: OrgContext, id: string) {
+    return this.view(org, await this.mustGet(org.id, id));
+  }
+
+  async create(user: AuthUser, org: OrgContext, dto: CreateServerInput) {
+    const headers = keepMasked(dto.headers ?? {}, {}, 'headers', false);
+    const env = keepMasked(dto.env ?? {}, {}, 'env', true);
+    throwIfAny([...headers.errors, ...env.errors]);
+    const data: ServerWrite = {
+      slug: dto.slug,
+      name: dto.name,
+      description: dto.description || null,
+      transport: dto.transport,
+      command: dto.command ?? null,
+      args: dto.args ?? [],
+      url: dto.url ?? null,
+      headers: headers.values,
+      env: env.values,
+      enabled: dto.enabled ?? true,
+      tags: dto.tags ?? [],
+      timeoutMs: dto.timeoutMs ?? 30_000,
+    };
+    const created = await this.changes.run(org.id, user.id, { affectsDataPlane: true }, async (tx, log) => {
+      await this.repo.lockOrg(tx, org.id);
+      await this.assertSlugFree(tx, org.id, data.slug);
+      await this.assertSecretsExist(tx, org.id, { headers: data.headers, env: data.env });
+      const server = await this.writeOrConflict(data.slug, () => this.repo.create(tx, org.id, data));
+      await log({ action: 'server.created', targetType: 'server', targetId: server.id, after: configView(server) });
+      return server;
+    });
+    return this.view(org, created);
+  }
+
+  /**
+   * A partial update, validated as a whole: the patch is merged onto the stored config and the
+   * result must satisfy the transport rules. When the transport changes, fields that belong only
+   * to the old transport and that the patch does not mention are cleared.
+   */
+  async update(user: AuthUser, org: OrgContext, id: string, dto: UpdateServerInput) {
+    const updated = await this.changes.run(org.id, user.id, { affectsDataPlane: true }, async (tx, log) => {
+      await this.repo.lockOrg(tx, org.id);
+      const before = await this.repo.get(org.id, id, tx);
+      if (!before) throw Problem.notFound('Server');
+
+      const headers = dto.headers && keepMasked(dto.headers, before.headers, 'headers', false);
+      const env = dto.env && keepMasked(dto.env, before.env, 'env', true);
+      throwIfAny([...(headers?.errors ?? []), ...(env?.errors ?? [])]);
+
+      const next: ServerWrite = {
+        slug: dto.slug ?? before.slug,
+        name: dto.name ?? before.name,
+        description: dto.description !== undefined ? dto.description || null : before.description,
+        transport: dto.transport ?? before.transport,
+        command: dto.command !== undefined ? dto.command : before.command,
+        args: dto.args ?? before.args,
+        url: dto.url !== undefined ? dto.url : before.url,
+        headers: headers?.values ?? before.headers,
+        env: env?.values ?? before.env,
+        enabled: dto.enabled ?? before.enabled,
+        tags: dto.tags ?? before.tags,
+        timeoutMs: dto.timeoutMs ?? before.timeoutMs,
+      };
+      if (next.transport !== before.transport) {
+        if (next.transport === 'stdio') {
+          if (dto.url === undefined) next.url = null;
+          if (dto.headers === undefined) next.headers = {};
+        } else if (before.transport === 'stdio') {
+          if (dto.command === undefined) next.command = null;
+          if (dto.args === undefined) next.args = [];
+          if (dto.env === undefined) next.env = {};
+        }
+      }
+      throwIfAny(transportIssues(next));
+      if (next.slug !== before.slug) await this.assertSlugFree(tx, org.id, next.slug, id);
+      // Only references this patch sets are checked, so a server whose secret was deleted can
+      // still be disabled or renamed.
+      await this.assertSecretsExist(tx, org.id, { headers: dto.headers ? next.headers : {}, env: dto.env ? next.env : {} });
+
+      const after = await this.writeOrConflict(next.slug, () => this.repo.update(tx, org.id, id, next));
+      await log({ action: 'server.updated', targetType: 'server', targetId: id, before: configView(before), after: configView(after) });
+      return after;
+    });
+    return this.view(org, updated);
+  }
+
+  async remove(user: AuthUser, org: OrgContext, id: string): Promise<void> {
+    await this.changes.run(org.id, user.id, { affectsDataPlane: true }, async (tx, log) => {
+      const before = await this.repo.get(org.id, id, tx);
+      if (!before) throw Problem.notFound('Server');
+      await this.repo.delete(tx, org.id, id);
+      await log({ action: 'server.deleted', targetType: 'server', targetId: id, before: configView(before) });
+    });
+  }
+
+  /**
+   * Connect to the server for real and refresh its cached catalog. The outcome (catalog or
+   * error) is stored either way; a failure answers 502 `probe_failed`. The catalog is not part
+   * of the snapshot, so nothing is recompiled.
+   */
+  async probe(user: AuthUser, org: OrgContext, id: string) {
+    const server = await this.mustGet(org.id, id);
+    if (this.probing.has(id)) throw Problem.conflict('A probe of this server is already running; try again when it finishes');
+    this.probing.add(id);
+    let outcome: { catalog: Awaited<ReturnType<typeof probeMcpServer>> } | { error: string };
+    try {
+      const target = await this.probeTarget(org.id, server);
+      outcome = { catalog: await probeMcpServer(target, this.env.PROBE_TIMEOUT_MS) };
+    } catch (e) {
+      if (!(e instanceof ProbeFailure)) throw e;
+      outcome = { error: e.message };
+    } finally {
+      this.probing.delete(id);
+    }
+
+    const at = new Date();
+    const stored = await this.changes.run(org.id, user.id, { affectsDataPlane: false }, async (tx, log) => {
+      const probed = 'catalog' in outcome ? { at, catalog: outcome.catalog } : { at, error: outcome.error };
+      const result = await this.repo.recordProbe(tx, org.id, id, server.updatedAt, probed);
+      if (result === 'gone') throw Problem.notFound('Server');
+      // A catalog of the previous URL or command must not be shown as the current one's.
+      if (result === 'changed') throw Problem.conflict('The server was changed while it was being probed; probe it again');
+      const c = 'catalog' in outcome ? outcome.catalog : null;
+      await log({
+        action: 'server.probed',
+        targetType: 'server',
+        targetId: id,
+        after: c
+          ? {
+              ok: true,
+              serverInfo: c.serverInfo,
+              protocolVersion: c.protocolVersion,
+              tools: c.tools.length,
+              prompts: c.prompts.length,
+              resources: c.resources.length,
+              resourceTemplates: c.resourceTemplates.length,
+            }
+          : { ok: false, error: 'error' in outcome ? outcome.error : null },
+      });
+      return this.mustGet(org.id, id, tx);
+    });
+
+    if ('error' in outcome) {
+      throw new Problem(502, ErrorCode.ProbeFailed, outcome.error, { serverId: id, probedAt: at.toISOString() });
+    }
+    return this.view(org, stored);
+  }
+
+  private async mustGet(orgId: string, id: string, tx?: Tx): Promise<ServerRecord> {
+    const server = await this.repo.get(orgId, id, tx);
+    if (!server) throw Problem.notFound('Server');
+    return server;
+  }
+
+  /** Everything the prober needs, with secrets opened (in memory only, for this probe). */
+  private async probeTarget(orgId: string, s: ServerRecord): Promise<ProbeTarget> {
+    const names = [...secretRefs(s.headers), ...secretRefs(s.env)].map((r) => r.secret);
+    const sealed = await this.repo.sealedSecrets(orgId, [...new Set(names)]);
+    const redact: string[] = [];
+    const open = (source: ValueSource, where: string): string => {
+      if ('value' in source) return source.value;
+      const value = sealed.get(source.secret);
+      if (value === undefined) {
+        throw new ProbeFailure(`secret "${source.secret}" referenced by ${where} does not exist in this organization`);
+      }
+      try {
+        const plain = openSecret(this.env.TOOLGATE_SECRET_KEY, orgId, value);
+        redact.push(plain);
+        return plain;
+      } catch {
+        throw new ProbeFailure(
+          `secret "${source.secret}" referenced by ${where} could not be decrypted (was TOOLGATE_SECRET_KEY changed?)`,
+        );
+      }
+    };
+    const resolve = (map: ValueMap, field: string) =>
+      Object.fromEntries(Object.entries(map).map(([name, v]) => [name, open(v, `${field}.${name}`)]));
+
+    const base: Record<string, string> = {};
+    for (const name of BASE_ENV_VARS) {
+      const v = process.env[name];
+      if (v !== undefined) base[name] = v;
+    }
+    return {
+      transport: s.transport,
+      command: s.command,
+      args: s.args,
+      url: s.url,
+      headers: resolve(s.headers, 'header'),
+      env: s.transport === 'stdio' ? { ...base, ...resolve(s.env, 'env') } : {},
+      redact,
+    };
+  }
+
+  private async assertSlugFree(tx: Tx, orgId: string, slug: string, exceptId?: string): Promise<void> {
+    if (await this.repo.slugTaken(tx, orgId, slug, exceptId)) throw slugConflict(slug);
+  }
+
+  /** The pre-check above cannot see a concurrent insert; the unique index can. */
+  private async writeOrConflict<T>(slug: string, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (e) {
+      if (isPrismaError(e, PrismaErrorCode.UniqueViolation)) throw slugConflict(slug);
+      throw e;
+    }
+  }
+
+  /** Every `{secret}` reference must name a secret of the org: 400 naming the missing ones. */
+  private async assertSecretsExist(tx: Tx, orgId: string, maps: { headers: ValueMap; env: ValueMap }): Promise<void> {
+    const refs = [
+      ...secretRefs(maps.headers).map((r) => ({ ...r, path: `headers.${r.name}.secret` })),
+      ...secretRefs(maps.env).map((r) => ({ ...r, path: `env.${r.name}.secret` })),
+    ];
+    if (refs.length === 0) return;
+    const existing = await this.repo.existingSecretNames(tx, orgId, [...new Set(refs.map((r) => r.secret))]);
+    throwIfAny(
+      refs
+        .filter((r) => !existing.has(r.secret))
+        .map((r) => ({ path: r.path, message: `secret "${r.secret}" does not exist in this organization` })),
+    );
+  }
+}
+
+function secretRefs(map: ValueMap): { name: string; secret: string }[] {
+  return Object.entries(map).flatMap(([name, v]) => ('secret' in v ? [{ name, secret: v.secret }] : []));
+}
+
+function slugConflict(slug: string): Problem {
+  return Problem.conflict(`A server with slug "${slug}" already exists in this organization`);
+}
+
+function throwIfAny(errors: FieldError[]): void {
+  if (errors.length > 0) throw Problem.validation(errors);
+}
+
+/**
+ * Responses show credential-like literals as MASK; a client that sends such a map back
+ * unchanged means "keep the stored value". MASK is never stored: where there is no stored
+ * literal to keep, it is refused. Header names match case-insensitively, env names exactly.
+ */
+function keepMasked(
+  incoming: ValueMap,
+  stored: ValueMap,
+  field: 'headers' | 'env',
+  caseSensitive: boolean,
+): { values: ValueMap; errors: FieldError[] } {
+  const errors: FieldError[] = [];
+  const values: ValueMap = {};
+  const find = (name: string) =>
+    caseSensitive ? stored[name] : Object.entries(stored).find(([k]) => k.toLowerCase() === name.toLowerCase())?.[1];
+  for (const [name, v] of Object.entries(incoming)) {
+    if ('value' in v && v.value === MASK) {
+      const prev = find(name);
+      if (prev && 'value' in prev) {
+        values[name] = prev;
+        continue;
+      }
+      errors.push({
+        path: `${field}.${name}.value`,
+        message: `is the masked placeholder ${MASK}; send the real value or a {secret} reference`,
+      });
+      continue;
+    }
+    values[name] = v;
+  }
+  return { values, errors };
+}

@@ -1,0 +1,831 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename } from 'node:path';
+import type { SnapshotServer } from '@toolgate/contracts';
+import type { JsonRpcMessage, JsonRpcNotification } from '../core/jsonrpc';
+import { RpcCode } from '../core/jsonrpc';
+import { CallCancelledError, RpcPeer } from './rpc-peer';
+import {
+  type Backend,
+  BackendError,
+  type BackendHealth,
+  type BackendSpec,
+  type CallContext,
+  GATEWAY_CLIENT_CAPABILITIES,
+  GATEWAY_CLIENT_INFO,
+  type InitializeInfo,
+} from './types';
+
+/**
+ * A stdio MCP server run as a child process: newline-delimited JSON-RPC on its stdin/stdout.
+ * One child per backend (per org + server + config), shared by every agent session; the
+ * RpcPeer on top of it keeps concurrent calls apart.
+ *
+ * Lifecycle:
+ * - Lazy start: the first ready()/request() spawns the child and runs initialize +
+ *   notifications/initialized. Concurrent callers share that attempt.
+ * - Crash: when the child exits, every pending call fails with BackendError kind 'crashed'
+ *   whose message has the exit code or signal and the tail of its stderr; health becomes
+ *   'down'. The next call restarts it, but not before a backoff delay (250 ms doubling up to
+ *   30 s; the count resets once a child has run for 60 s). Calls inside the backoff window fail
+ *   at once with UpstreamUnavailable and say when the next attempt is due.
+ * - close(): stdin is ended (the MCP way to ask a stdio server to stop), then SIGTERM, then
+ *   SIGKILL after a grace period, and close() resolves only once the child has exited.
+ *
+ * Process hygiene:
+ * - No shell. The child gets a minimal environment: PATH, HOME, LANG, TMPDIR of the gateway (never
+ *   its NODE_OPTIONS or anything else), then spec.env (secrets already opened by the caller;
+ *   this class never logs env values). Its working directory is the OS temp directory unless
+ *   `cwd` is given, so it never starts inside the gateway's own directory.
+ * - The child leads its own process group (detached), and every signal goes to the group, so
+ *   wrappers such as `npx` do not leave the real server behind. A gateway that dies abruptly
+ *   leaves the group running until it notices its stdin closed, as every stdio server should.
+ *
+ * Memory cap (`memoryLimitMb`):
+ * - For Node commands (node, nodejs, npx, npm, pnpm, pnpx, yarn, tsx, ts-node or this very
+ *   executable) NODE_OPTIONS gets `--max-old-space-size=<MB>`, so V8 collects harder and fails
+ *   with a clean "heap out of memory" before the watchdog has to act.
+ * - For every command, a watchdog reads VmRSS from /proc/<pid>/status for the child and all its
+ *   descendants every `memoryPollMs` (default 2 s) and SIGKILLs the group when the sum is over
+ *   the cap; pending calls then fail with a message naming the cap. Between two polls a child
+ *   can overshoot: the watchdog bounds a leak, it is not a hard limit (use cgroups for that).
+ *   On systems without /proc the watchdog is off.
+ *
+ * Framing: stdout is split on '\n' (a trailing '\r' is dropped); a partial line waits for the
+ * rest. A line longer than `maxLineBytes` (16 MiB) kills the child: the gateway will not buffer
+ * without bound. Lines that are not JSON (a stray console.log) are kept in the stderr tail and
+ * otherwise ignored. stderr is kept as a ring of its last `stderrTailBytes` (8 KiB).
+ */
+
+export interface BackendLogger {
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface StdioBackendOptions {
+  /** RSS cap for the child and its descendants, MiB. No cap when unset. */
+  memoryLimitMb?: number;
+  /** How often the memory watchdog looks (ms). Default 2000. */
+  memoryPollMs?: number;
+  /** Deadline for initialize (ms). Default 30 s. */
+  initTimeoutMs?: number;
+  /** Longest stdout line accepted (bytes). Default 16 MiB. */
+  maxLineBytes?: number;
+  /** How much of stderr is kept for error messages (bytes). Default 8 KiB. */
+  stderrTailBytes?: number;
+  /** close(): wait this long after ending stdin before SIGTERM (ms). Default 100. */
+  eofGraceMs?: number;
+  /** close(): wait this long after SIGTERM before SIGKILL (ms). Default 2000. */
+  killGraceMs?: number;
+  /** Restart backoff: first delay, ceiling, and how long a child must run for the count to reset (ms). */
+  restartBackoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number };
+  /** Working directory of the child. Default: the OS temp directory. */
+  cwd?: string;
+  logger?: BackendLogger;
+}
+
+/** The revision the gateway asks for; servers may answer with any version below. */
+export const STDIO_PROTOCOL_VERSION = '2025-11-25';
+/** Revisions the gateway can speak to an upstream (the 2025 era and before). */
+export const SUPPORTED_UPSTREAM_VERSIONS: ReadonlySet<string> = new Set([
+  '2025-11-25',
+  '2025-06-18',
+  '2025-03-26',
+  '2024-11-05',
+  '2024-10-07',
+]);
+
+const MIB = 1024 * 1024;
+const NODE_COMMANDS = new Set(['node', 'nodejs', 'npx', 'npm', 'pnpm', 'pnpx', 'yarn', 'tsx', 'ts-node']);
+const BASE_ENV_KEYS = ['PATH', 'HOME', 'LANG', 'TMPDIR'] as const;
+const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+/** After exit, how long to wait for the rest of stdout (responses written just before exiting). */
+const STDOUT_DRAIN_MS = 250;
+/** A child that closes stdout but does not exit within this is killed (ms). */
+const STDOUT_CLOSED_GRACE_MS = 1000;
+/** How much of the stderr tail goes into an error message (the rest stays in stderrTail()). */
+const MESSAGE_TAIL_CHARS = 1000;
+const NO_LOGGER: BackendLogger = { info: () => undefined, warn: () => undefined };
+
+interface ChildConfig {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  label: string;
+  defaultTimeoutMs: number;
+  maxLineBytes: number;
+  stderrTailBytes: number;
+  memoryLimitMb: number | undefined;
+  memoryPollMs: number;
+  logger: BackendLogger;
+}
+
+export class StdioBackend implements Backend {
+  readonly key: string;
+  readonly server: SnapshotServer;
+  private readonly childConfig: ChildConfig;
+  private readonly initTimeoutMs: number;
+  private readonly eofGraceMs: number;
+  private readonly killGraceMs: number;
+  private readonly backoffInitialMs: number;
+  private readonly backoffMaxMs: number;
+  private readonly backoffResetMs: number;
+  private readonly logger: BackendLogger;
+  private readonly listeners = new Set<(n: JsonRpcNotification) => void>();
+
+  private conn: ChildConnection | undefined;
+  private info: InitializeInfo | undefined;
+  private starting: Promise<InitializeInfo> | undefined;
+  private _health: BackendHealth = 'starting';
+  /** Consecutive failed or short-lived children (drives the backoff). */
+  private failures = 0;
+  private retryAt = 0;
+  private lastFailure: BackendError | undefined;
+  private upSince = 0;
+  /** Calls waiting for the child to be ready (not yet in the peer). */
+  private waiting = 0;
+  /** The gateway's own initialize is in the peer (not an agent call: inFlight leaves it out). */
+  private initializing = 0;
+  private lastUsed = Date.now();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+  private _starts = 0;
+  private lastTail = '';
+
+  /** Throws BackendError kind 'unavailable' if the server has no command. */
+  constructor(spec: BackendSpec, options: StdioBackendOptions = {}) {
+    const server = spec.server;
+    if (!server.command) {
+      throw new BackendError(
+        { code: RpcCode.UpstreamUnavailable, message: `Server "${server.slug}" is a stdio server without a command` },
+        'unavailable',
+      );
+    }
+    this.key = spec.key;
+    this.server = server;
+    this.logger = options.logger ?? NO_LOGGER;
+    this.initTimeoutMs = options.initTimeoutMs ?? 30_000;
+    this.eofGraceMs = options.eofGraceMs ?? 100;
+    this.killGraceMs = options.killGraceMs ?? 2000;
+    this.backoffInitialMs = options.restartBackoff?.initialMs ?? 250;
+    this.backoffMaxMs = options.restartBackoff?.maxMs ?? 30_000;
+    this.backoffResetMs = options.restartBackoff?.resetAfterMs ?? 60_000;
+    this.childConfig = {
+      command: server.command,
+      args: server.args,
+      env: childEnv(spec.env, server.command, options.memoryLimitMb),
+      cwd: options.cwd ?? tmpdir(),
+      label: `MCP server "${server.slug}"`,
+      defaultTimeoutMs: server.timeoutMs,
+      maxLineBytes: options.maxLineBytes ?? 16 * MIB,
+      stderrTailBytes: options.stderrTailBytes ?? 8192,
+      memoryLimitMb: options.memoryLimitMb,
+      memoryPollMs: options.memoryPollMs ?? 2000,
+      logger: this.logger,
+    };
+  }
+
+  get health(): BackendHealth {
+    return this.closed ? 'down' : this._health;
+  }
+
+  get inFlight(): number {
+    const conn = this.conn;
+    return this.waiting + (conn === undefined ? 0 : conn.peer.inFlight - this.initializing);
+  }
+
+  get lastUsedAt(): number {
+    return Math.max(this.conn?.peer.lastUsedAt ?? 0, this.lastUsed);
+  }
+
+  /** The running child's pid, if any. */
+  get pid(): number | undefined {
+    return this.conn?.pid;
+  }
+
+  /** How many children have been spawned (1 + restarts). */
+  get starts(): number {
+    return this._starts;
+  }
+
+  /** Last RSS the watchdog measured for the running child's process tree, MiB (0 before the first poll). */
+  get rssMb(): number {
+    return this.conn ? Math.round(this.conn.lastRssKb / 1024) : 0;
+  }
+
+  /** The child's recent stderr (for operators' logs; may hold anything the server printed). */
+  stderrTail(): string {
+    return this.conn ? this.conn.stderrTail() : this.lastTail;
+  }
+
+  ready(): Promise<InitializeInfo> {
+    if (this.closed) return Promise.reject(this.closedError());
+    if (this._health === 'up' && this.info !== undefined) return Promise.resolve(this.info);
+    if (this.starting) return this.starting;
+    const now = Date.now();
+    if (now < this.retryAt) return Promise.reject(this.backoffError(now));
+    const attempt = this.start();
+    this.starting = attempt;
+    const clear = () => {
+      if (this.starting === attempt) this.starting = undefined;
+    };
+    attempt.then(clear, clear);
+    return attempt;
+  }
+
+  async request(method: string, params: Record<string, unknown> | undefined, ctx: CallContext): Promise<Record<string, unknown>> {
+    let conn = this.conn;
+    if (this._health !== 'up' || conn === undefined) conn = await this.connectFor(ctx);
+    return conn.peer.request(method, params, ctx);
+  }
+
+  /**
+   * Sends when the child is up. A notification for a child that is not running is dropped:
+   * a fresh child learns everything again through initialize.
+   */
+  async notify(method: string, params?: Record<string, unknown>): Promise<void> {
+    if (this.closed) throw this.closedError();
+    const conn = this.conn;
+    if (this._health === 'up' && conn !== undefined) await conn.peer.notify(method, params);
+  }
+
+  onUnsolicited(listener: (n: JsonRpcNotification) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  // ---- internals --------------------------------------------------------------------------
+
+  private async shutdown(): Promise<void> {
+    this.closed = true;
+    this._health = 'down';
+    const conn = this.conn;
+    if (conn) {
+      conn.peer.fail(this.closedError());
+      await conn.terminate(this.eofGraceMs, this.killGraceMs);
+    }
+    this.listeners.clear();
+  }
+
+  /** Wait for the child to be ready on behalf of one call, honouring its abort signal. */
+  private async connectFor(ctx: CallContext): Promise<ChildConnection> {
+    this.waiting++;
+    this.lastUsed = Date.now();
+    try {
+      const ready = this.ready();
+      if (ctx.signal) await raceAbort(ready, ctx.signal);
+      else await ready;
+    } finally {
+      this.waiting--;
+      this.lastUsed = Date.now();
+    }
+    const conn = this.conn;
+    if (conn === undefined || this._health !== 'up') throw this.lastFailure ?? this.closedError();
+    return conn;
+  }
+
+  private async start(): Promise<InitializeInfo> {
+    this._health = 'starting';
+    this._starts++;
+    const conn = new ChildConnection(
+      this.childConfig,
+      (n) => this.dispatchUnsolicited(n),
+      (c, error) => this.onChildEnd(c, error),
+    );
+    this.conn = conn;
+    try {
+      this.initializing = 1;
+      const result = await conn.peer
+        .request(
+          'initialize',
+          { protocolVersion: STDIO_PROTOCOL_VERSION, capabilities: GATEWAY_CLIENT_CAPABILITIES, clientInfo: GATEWAY_CLIENT_INFO },
+          { sessionId: '', timeoutMs: this.initTimeoutMs },
+        )
+        .finally(() => {
+          this.initializing = 0;
+        });
+      const info = this.parseInitializeResult(result);
+      await conn.peer.notify('notifications/initialized');
+      if (this.closed) throw this.closedError();
+      if (conn.done) throw conn.peer.failed ?? this.closedError();
+      this.info = info;
+      this._health = 'up';
+      this.upSince = Date.now();
+      this.logger.info('stdio backend up', {
+        key: this.key,
+        server: this.server.slug,
+        pid: conn.pid,
+        protocolVersion: info.protocolVersion,
+      });
+      return info;
+    } catch (e) {
+      const error =
+        e instanceof BackendError
+          ? e
+          : new BackendError(
+              { code: RpcCode.UpstreamUnavailable, message: `${this.childConfig.label} failed to initialize: ${String(e)}` },
+              'unavailable',
+            );
+      // A child that failed initialize but still runs is of no use: stop it, and let its end
+      // be recorded (backoff) before the callers hear about the failure.
+      if (!conn.done) {
+        conn.markFatal(`failed to initialize (${error.message})`);
+        conn.peer.fail(error);
+        await conn.terminate(0, this.killGraceMs);
+      }
+      throw error;
+    }
+  }
+
+  private parseInitializeResult(result: Record<string, unknown>): InitializeInfo {
+    const label = this.childConfig.label;
+    const version = result.protocolVersion;
+    if (typeof version !== 'string') {
+      throw new BackendError(
+        { code: RpcCode.UpstreamUnavailable, message: `${label} answered initialize without a protocolVersion` },
+        'upstream',
+      );
+    }
+    if (!SUPPORTED_UPSTREAM_VERSIONS.has(version)) {
+      throw new BackendError(
+        { code: RpcCode.UpstreamUnavailable, message: `${label} speaks MCP ${version}, which the gateway does not support over stdio` },
+        'upstream',
+      );
+    }
+    const capabilities = isObject(result.capabilities) ? result.capabilities : {};
+    const si = isObject(result.serverInfo) ? result.serverInfo : {};
+    const serverInfo = {
+      ...si,
+      name: typeof si.name === 'string' ? si.name : this.server.slug,
+      version: typeof si.version === 'string' ? si.version : '',
+    };
+    const info: InitializeInfo = { protocolVersion: version, capabilities, serverInfo };
+    if (typeof result.instructions === 'string') info.instructions = result.instructions;
+    return info;
+  }
+
+  private onChildEnd(conn: ChildConnection, error: BackendError): void {
+    if (conn !== this.conn) return;
+    const peerUsed = conn.peer.lastUsedAt;
+    if (peerUsed > this.lastUsed) this.lastUsed = peerUsed;
+    this.lastTail = conn.stderrTail();
+    this.conn = undefined;
+    this.info = undefined;
+    this._health = 'down';
+    if (this.closed) return;
+    const now = Date.now();
+    if (this.upSince !== 0 && now - this.upSince >= this.backoffResetMs) this.failures = 0;
+    this.failures++;
+    const delay = Math.min(this.backoffMaxMs, this.backoffInitialMs * 2 ** Math.min(this.failures - 1, 30));
+    this.retryAt = now + delay;
+    this.upSince = 0;
+    this.lastFailure = error;
+    this.logger.warn('stdio backend down', { key: this.key, server: this.server.slug, reason: error.message, retryInMs: delay });
+  }
+
+  private dispatchUnsolicited(n: JsonRpcNotification): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(n);
+      } catch (e) {
+        this.logger.warn('unsolicited listener threw', { key: this.key, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+  }
+
+  private backoffError(now: number): BackendError {
+    const waitMs = this.retryAt - now;
+    const last = this.lastFailure ? ` (last failure: ${this.lastFailure.message})` : '';
+    return new BackendError(
+      {
+        code: RpcCode.UpstreamUnavailable,
+        message: `${this.childConfig.label} is down${last}; the next restart attempt is in ${formatMs(waitMs)}`,
+        data: { retryAt: new Date(this.retryAt).toISOString(), retryAfterMs: waitMs },
+      },
+      'unavailable',
+    );
+  }
+
+  private closedError(): BackendError {
+    return new BackendError({ code: RpcCode.UpstreamUnavailable, message: `${this.childConfig.label} backend was closed` }, 'unavailable');
+  }
+}
+
+/**
+ * One child process and the JSON-RPC connection over its pipes. Ends exactly once (exit,
+ * failed spawn), then reports to the backend through `onEnd` and resolves `exited`.
+ */
+class ChildConnection {
+  readonly peer: RpcPeer;
+  readonly exited: Promise<void>;
+  lastRssKb = 0;
+  private readonly proc: ChildProcess | undefined;
+  private readonly stderr: TailRing;
+  private resolveExited!: () => void;
+  private ended = false;
+  private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  private stdoutEnded = false;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private stdoutEndTimer: NodeJS.Timeout | undefined;
+  private memoryTimer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private fatal: string | undefined;
+  /** Bytes of an unfinished stdout line, waiting for its '\n'. */
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  private discarding = false;
+  private warnedNotJson = false;
+
+  constructor(
+    private readonly cfg: ChildConfig,
+    onUnsolicited: (n: JsonRpcNotification) => void,
+    private readonly onEnd: (conn: ChildConnection, error: BackendError) => void,
+  ) {
+    this.stderr = new TailRing(cfg.stderrTailBytes);
+    this.exited = new Promise((resolve) => {
+      this.resolveExited = resolve;
+    });
+    this.peer = new RpcPeer({
+      send: (m) => this.write(m),
+      defaultTimeoutMs: cfg.defaultTimeoutMs,
+      label: cfg.label,
+      onProtocolError: (message) => cfg.logger.warn('stdio protocol error', { server: cfg.label, message }),
+    });
+    this.peer.onUnsolicited(onUnsolicited);
+
+    let proc: ChildProcess;
+    try {
+      proc = spawn(cfg.command, cfg.args, {
+        env: cfg.env,
+        cwd: cfg.cwd,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        detached: true,
+        windowsHide: true,
+      });
+    } catch (e) {
+      // Synchronous failures (e.g. an argument with a NUL byte): end on the next tick, like async ones.
+      this.proc = undefined;
+      queueMicrotask(() => this.end(`could not be started: ${e instanceof Error ? e.message : String(e)}`, 'unavailable'));
+      return;
+    }
+    this.proc = proc;
+    proc.on('error', (e: NodeJS.ErrnoException) => {
+      if (proc.pid === undefined) this.end(`could not be started: ${describeSpawnError(e, cfg.command)}`, 'unavailable');
+      else cfg.logger.warn('stdio child error', { server: cfg.label, error: e.message });
+    });
+    proc.on('exit', (code, signal) => this.onExit(code, signal));
+    proc.stdin!.on('error', () => undefined); // EPIPE after the child died: the exit handler reports.
+    proc.stdout!.on('data', (chunk: Buffer) => this.onStdout(chunk));
+    proc.stdout!.on('end', () => this.onStdoutEnd());
+    proc.stdout!.on('error', () => undefined);
+    proc.stderr!.on('data', (chunk: Buffer) => this.stderr.push(chunk));
+    proc.stderr!.on('error', () => undefined);
+    if (cfg.memoryLimitMb !== undefined && proc.pid !== undefined && process.platform === 'linux') {
+      this.memoryTimer = setInterval(() => void this.checkMemory(), cfg.memoryPollMs);
+      this.memoryTimer.unref();
+    }
+  }
+
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
+  /** The connection has ended (child gone, pending calls failed). */
+  get done(): boolean {
+    return this.ended;
+  }
+
+  stderrTail(): string {
+    return this.stderr.text();
+  }
+
+  /** Record why the gateway is about to kill the child (used in the crash message). */
+  markFatal(reason: string): void {
+    this.fatal ??= reason;
+  }
+
+  /** Stop the child: end stdin, SIGTERM after eofGraceMs, SIGKILL after killGraceMs more. */
+  async terminate(eofGraceMs: number, killGraceMs: number): Promise<void> {
+    if (this.ended) return;
+    this.proc?.stdin?.end();
+    if (await this.waitEnded(eofGraceMs)) return;
+    this.signal('SIGTERM');
+    if (await this.waitEnded(killGraceMs)) return;
+    this.signal('SIGKILL');
+    await this.exited;
+  }
+
+  private write(message: JsonRpcMessage): void {
+    const stdin = this.proc?.stdin;
+    if (this.ended || this.exitInfo !== undefined || !stdin || !stdin.writable) throw new Error('the process is not running');
+    // Node queues what the pipe cannot take yet; a stdio server reads as it goes.
+    stdin.write(JSON.stringify(message) + '\n');
+  }
+
+  private onStdout(chunk: Buffer): void {
+    if (this.discarding) return;
+    let start = 0;
+    let nl = chunk.indexOf(10);
+    while (nl !== -1) {
+      if (this.partBytes + (nl - start) > this.cfg.maxLineBytes) {
+        this.tooLong();
+        return;
+      }
+      if (this.partBytes > 0) {
+        this.parts.push(chunk.subarray(start, nl));
+        const line = Buffer.concat(this.parts, this.partBytes + (nl - start));
+        this.parts = [];
+        this.partBytes = 0;
+        this.onLine(line.toString('utf8'));
+      } else if (nl > start) {
+        this.onLine(chunk.toString('utf8', start, nl));
+      }
+      if (this.discarding) return;
+      start = nl + 1;
+      nl = chunk.indexOf(10, start);
+    }
+    if (start < chunk.length) {
+      this.partBytes += chunk.length - start;
+      if (this.partBytes > this.cfg.maxLineBytes) {
+        this.tooLong();
+        return;
+      }
+      this.parts.push(start === 0 ? chunk : chunk.subarray(start));
+    }
+  }
+
+  private onLine(raw: string): void {
+    const line = raw.charCodeAt(raw.length - 1) === 13 ? raw.slice(0, -1) : raw;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(line);
+    } catch {
+      if (line.trim().length === 0) return;
+      // A server that prints to stdout breaks the protocol; keep it visible, do not die of it.
+      this.stderr.push(Buffer.from(`[stdout, not JSON-RPC] ${line.slice(0, 500)}\n`));
+      if (!this.warnedNotJson) {
+        this.warnedNotJson = true;
+        this.cfg.logger.warn('stdio server wrote a non-JSON line on stdout', { server: this.cfg.label });
+      }
+      return;
+    }
+    if (Array.isArray(parsed)) for (const m of parsed) this.peer.handleMessage(m as JsonRpcMessage);
+    else this.peer.handleMessage(parsed as JsonRpcMessage);
+  }
+
+  private tooLong(): void {
+    this.discarding = true;
+    this.parts = [];
+    this.partBytes = 0;
+    this.markFatal(`wrote a line longer than ${formatBytes(this.cfg.maxLineBytes)} on stdout`);
+    this.cfg.logger.warn('stdio server line too long, killing it', { server: this.cfg.label, maxLineBytes: this.cfg.maxLineBytes });
+    this.signal('SIGKILL');
+  }
+
+  private onStdoutEnd(): void {
+    this.stdoutEnded = true;
+    if (this.exitInfo !== undefined) {
+      this.finishExit();
+      return;
+    }
+    // Usually the child is exiting and its 'exit' event is on its way. If it is not, a server
+    // without stdout cannot answer anything: treat it as dead.
+    this.stdoutEndTimer = setTimeout(() => {
+      if (this.exitInfo !== undefined) return;
+      this.markFatal('closed its stdout');
+      this.signal('SIGKILL');
+    }, STDOUT_CLOSED_GRACE_MS);
+    this.stdoutEndTimer.unref();
+  }
+
+  private onExit(code: number | null, signal: NodeJS.Signals | null): void {
+    this.exitInfo = { code, signal };
+    if (this.memoryTimer) clearInterval(this.memoryTimer);
+    if (this.stdoutEndTimer) clearTimeout(this.stdoutEndTimer);
+    // Sweep what is left of the process group (grandchildren of a wrapper such as npx).
+    const pid = this.proc?.pid;
+    if (pid !== undefined) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // ESRCH: nothing left.
+      }
+    }
+    // Responses written just before exiting may still sit in the pipe: read them first.
+    if (this.stdoutEnded) this.finishExit();
+    else {
+      this.drainTimer = setTimeout(() => this.finishExit(), STDOUT_DRAIN_MS);
+      this.drainTimer.unref();
+    }
+  }
+
+  private finishExit(): void {
+    if (this.ended || this.exitInfo === undefined) return;
+    const { code, signal } = this.exitInfo;
+    const how = this.fatal
+      ? `was stopped by the gateway: it ${this.fatal}`
+      : code !== null
+        ? `exited with code ${code}`
+        : `was killed by ${signal ?? 'a signal'}`;
+    this.end(how, 'crashed', { exitCode: code, signal });
+  }
+
+  /** The one place a connection ends: fail the peer, stop timers, tell the backend. */
+  private end(how: string, kind: 'crashed' | 'unavailable', data?: Record<string, unknown>): void {
+    if (this.ended) return;
+    this.ended = true;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    if (this.stdoutEndTimer) clearTimeout(this.stdoutEndTimer);
+    if (this.memoryTimer) clearInterval(this.memoryTimer);
+    this.parts = [];
+    const tail = this.stderr.text().trim();
+    const tailPart = tail ? `. Last stderr output: ${tail.length > MESSAGE_TAIL_CHARS ? `…${tail.slice(-MESSAGE_TAIL_CHARS)}` : tail}` : '';
+    const error = new BackendError({ code: RpcCode.UpstreamUnavailable, message: `${this.cfg.label} ${how}${tailPart}`, data }, kind);
+    this.peer.fail(error);
+    this.onEnd(this, error);
+    this.resolveExited();
+  }
+
+  private async checkMemory(): Promise<void> {
+    const pid = this.proc?.pid;
+    if (this.polling || this.ended || this.exitInfo !== undefined || pid === undefined) return;
+    this.polling = true;
+    try {
+      const kb = await treeRssKb(pid);
+      this.lastRssKb = kb;
+      const limitKb = this.cfg.memoryLimitMb! * 1024;
+      if (kb > limitKb && !this.ended && this.exitInfo === undefined) {
+        this.markFatal(`used ${Math.round(kb / 1024)} MiB of memory (RSS), over its ${this.cfg.memoryLimitMb} MiB cap`);
+        this.cfg.logger.warn('stdio server over its memory cap, killing it', {
+          server: this.cfg.label,
+          rssMb: Math.round(kb / 1024),
+          limitMb: this.cfg.memoryLimitMb,
+        });
+        this.signal('SIGKILL');
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    const proc = this.proc;
+    if (!proc || proc.pid === undefined || this.exitInfo !== undefined) return;
+    try {
+      process.kill(-proc.pid, sig);
+    } catch {
+      proc.kill(sig);
+    }
+  }
+
+  private waitEnded(ms: number): Promise<boolean> {
+    if (this.ended) return Promise.resolve(true);
+    if (ms <= 0) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.exited.then(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+}
+
+/** The last N bytes written to it (stderr of a child), overwriting the oldest. */
+class TailRing {
+  private readonly buf: Buffer;
+  private pos = 0;
+  private full = false;
+
+  constructor(size: number) {
+    this.buf = Buffer.alloc(size);
+  }
+
+  push(chunk: Buffer): void {
+    const size = this.buf.length;
+    if (size === 0) return;
+    if (chunk.length >= size) {
+      chunk.copy(this.buf, 0, chunk.length - size);
+      this.pos = 0;
+      this.full = true;
+      return;
+    }
+    const first = Math.min(chunk.length, size - this.pos);
+    chunk.copy(this.buf, this.pos, 0, first);
+    if (first < chunk.length) {
+      chunk.copy(this.buf, 0, first);
+      this.pos = chunk.length - first;
+      this.full = true;
+    } else {
+      this.pos += first;
+      if (this.pos === size) {
+        this.pos = 0;
+        this.full = true;
+      }
+    }
+  }
+
+  text(): string {
+    if (!this.full) return this.buf.toString('utf8', 0, this.pos);
+    const s = Buffer.concat([this.buf.subarray(this.pos), this.buf.subarray(0, this.pos)]).toString('utf8');
+    // The oldest line was cut: start at the next full one when there is one.
+    const nl = s.indexOf('\n');
+    return nl !== -1 && nl < s.length - 1 ? s.slice(nl + 1) : s;
+  }
+}
+
+/** The child's environment: a minimal base of the gateway's, then the server's own. */
+function childEnv(specEnv: Record<string, string>, command: string, memoryLimitMb: number | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const k of BASE_ENV_KEYS) {
+    const v = process.env[k];
+    if (v !== undefined) env[k] = v;
+  }
+  env.PATH ??= DEFAULT_PATH;
+  Object.assign(env, specEnv);
+  if (memoryLimitMb !== undefined && isNodeCommand(command)) {
+    const flag = `--max-old-space-size=${Math.max(16, Math.floor(memoryLimitMb))}`;
+    env.NODE_OPTIONS = env.NODE_OPTIONS ? `${env.NODE_OPTIONS} ${flag}` : flag;
+  }
+  return env;
+}
+
+function isNodeCommand(command: string): boolean {
+  if (command === process.execPath) return true;
+  const name = basename(command).replace(/\.(exe|cmd)$/i, '');
+  return NODE_COMMANDS.has(name);
+}
+
+/** Sum of VmRSS over a process and its descendants (kB), from /proc. */
+async function treeRssKb(rootPid: number): Promise<number> {
+  let total = 0;
+  const stack = [rootPid];
+  // A bound on the walk, in case of a fork bomb: the cap is enforced on what was seen.
+  for (let seen = 0; stack.length > 0 && seen < 256; seen++) {
+    const pid = stack.pop()!;
+    let status: string;
+    try {
+      status = await readFile(`/proc/${pid}/status`, 'latin1');
+    } catch {
+      continue; // Gone meanwhile.
+    }
+    const at = status.indexOf('VmRSS:');
+    if (at !== -1) total += Number.parseInt(status.slice(at + 6, status.indexOf('\n', at)), 10) || 0;
+    try {
+      const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'latin1');
+      for (const c of children.split(' ')) if (c.length > 0) stack.push(Number(c));
+    } catch {
+      // No children file (kernel without CONFIG_PROC_CHILDREN): the leader alone is measured.
+    }
+  }
+  return total;
+}
+
+function describeSpawnError(e: NodeJS.ErrnoException, command: string): string {
+  if (e.code === 'ENOENT') return `command not found: "${command}" (is it installed and on the PATH the gateway gives servers?)`;
+  if (e.code === 'EACCES') return `permission denied running "${command}"`;
+  return e.message;
+}
+
+/** Resolve with the promise, or reject with CallCancelledError when the signal aborts first. */
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => undefined);
+    return Promise.reject(new CallCancelledError('The call was cancelled while the server was starting'));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new CallCancelledError('The call was cancelled while the server was starting'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function formatMs(ms: number): string {
+  return ms < 1000 ? `${Math.max(0, Math.round(ms))} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+function formatBytes(n: number): string {
+  return n >= MIB && n % MIB === 0 ? `${n / MIB} MiB` : `${n} bytes`;
+}

@@ -1,0 +1,614 @@
+import { createHash } from 'node:crypto';
+import {
+  type AuditEvent,
+  type Decision as EventDecision,
+  openSecret,
+  type Outcome,
+  type PolicySnapshot,
+  type SnapshotKey,
+  type SnapshotServer,
+} from '@toolgate/contracts';
+import {
+  type Decision,
+  decide,
+  type Principal,
+  type RequestKind,
+  rateLimitsFor,
+  redactionPatternsFor,
+  ruleLabel,
+  visible,
+} from '@toolgate/policy';
+import { uuidv7 } from 'uuidv7';
+import type { BackendPool } from '../backends/pool';
+import { type Backend, BackendError, type BackendSpec, type CallContext } from '../backends/types';
+import { type JsonRpcNotification, type JsonRpcRequest, RpcCode, RpcError } from './jsonrpc';
+import { exposedName, exposedUri, splitExposed, splitUri } from './naming';
+import type { EventSink, RateLimiterPort } from './ports';
+import { makeRedactor, type Redactor } from './redact';
+import type { SessionState } from './sessions';
+
+/** Protocol revisions the gateway speaks with agents (2025 era; stateful Streamable HTTP). */
+export const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
+export const LATEST_VERSION = SUPPORTED_VERSIONS[0];
+export const GATEWAY_INFO = { name: 'toolgate', title: 'Toolgate MCP gateway', version: '0.1.0' } as const;
+
+/** Who is calling, resolved by the transport from the bearer key and the route. */
+export interface Caller {
+  snapshot: PolicySnapshot;
+  key: SnapshotKey;
+  principal: Principal;
+  ip: string | null;
+  /** `/mcp/{org}/{server}` → that server's slug; `/mcp/{org}` → null (aggregated, namespaced). */
+  scope: string | null;
+}
+
+/** The way back to the agent for the request being served (SSE stream or session stream). */
+export interface AgentChannel {
+  notify(n: JsonRpcNotification): void;
+  /** A server-to-client request relayed to the agent; resolves with the agent's result. */
+  request(method: string, params: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<Record<string, unknown>>;
+}
+
+/** What the transport needs to finish the audit record once it knows the response size. */
+export interface CallRecord {
+  method: string;
+  server: SnapshotServer | null;
+  target: string | null;
+  arguments: unknown;
+  decision: EventDecision;
+  rule: string | null;
+  outcome: Outcome;
+  error: string | null;
+  startedAt: number;
+}
+
+const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+
+/** Methods agents may send; anything else is -32601 before it reaches any upstream. */
+export const REQUEST_METHODS = new Set([
+  'initialize',
+  'ping',
+  'tools/list',
+  'tools/call',
+  'prompts/list',
+  'prompts/get',
+  'resources/list',
+  'resources/templates/list',
+  'resources/read',
+  'resources/subscribe',
+  'resources/unsubscribe',
+  'completion/complete',
+  'logging/setLevel',
+]);
+
+type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list' | 'resources/templates/list';
+const LIST_KEY: Record<ListMethod, string> = {
+  'tools/list': 'tools',
+  'prompts/list': 'prompts',
+  'resources/list': 'resources',
+  'resources/templates/list': 'resourceTemplates',
+};
+const LIST_CAPABILITY: Record<ListMethod, string> = {
+  'tools/list': 'tools',
+  'prompts/list': 'prompts',
+  'resources/list': 'resources',
+  'resources/templates/list': 'resources',
+};
+const LIST_CHANGED: Record<string, ListMethod[]> = {
+  'notifications/tools/list_changed': ['tools/list'],
+  'notifications/prompts/list_changed': ['prompts/list'],
+  'notifications/resources/list_changed': ['resources/list', 'resources/templates/list'],
+};
+/** Catalogue pages fetched from one upstream at most (a broken paginator cannot loop us forever). */
+const MAX_PAGES = 50;
+const LIST_TTL_MS = 60_000;
+
+export interface CoreDeps {
+  pool: BackendPool;
+  limiter: RateLimiterPort;
+  events: EventSink;
+  secretKey: Buffer;
+  /** Unsolicited upstream notifications (list_changed, resources/updated) to fan out to sessions. */
+  onUpstreamNotification?: (orgId: string, server: string, n: JsonRpcNotification) => void;
+}
+
+/**
+ * The MCP logic of the gateway, independent of the transport: aggregation and namespacing,
+ * authorization, rate limits, forwarding, redaction and the audit record of every call.
+ */
+export class McpCore {
+  /** Opened backend specs per snapshot object (secrets decrypted once per snapshot version). */
+  private readonly specs = new WeakMap<PolicySnapshot, Map<string, { spec: BackendSpec; secrets: string[] }>>();
+  private readonly lists = new Map<string, Map<ListMethod, { items: Record<string, unknown>[]; at: number }>>();
+  private readonly watched = new Set<string>();
+  private readonly redactors = new WeakMap<PolicySnapshot, Map<string, Redactor>>();
+
+  constructor(private readonly deps: CoreDeps) {}
+
+  // ---- initialize --------------------------------------------------------------------------
+
+  negotiate(requested: unknown): string {
+    return typeof requested === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(requested) ? requested : LATEST_VERSION;
+  }
+
+  initializeResult(caller: Caller, protocolVersion: string): Record<string, unknown> {
+    const where = caller.scope ? `the "${caller.scope}" server` : 'every server your key may use, as {server}__{name}';
+    return {
+      protocolVersion,
+      capabilities: {
+        tools: { listChanged: true },
+        prompts: { listChanged: true },
+        resources: { subscribe: true, listChanged: true },
+        completions: {},
+        logging: {},
+      },
+      serverInfo: GATEWAY_INFO,
+      instructions: `Toolgate gateway for ${caller.snapshot.orgSlug}: ${where}. Calls are authorized, rate-limited and audited.`,
+    };
+  }
+
+  // ---- requests ----------------------------------------------------------------------------
+
+  /**
+   * Serve one request of an initialized session. Throws RpcError for anything the agent should
+   * see as a JSON-RPC error; `record` is filled in for the audit trail either way.
+   */
+  async handle(
+    caller: Caller,
+    session: SessionState,
+    req: JsonRpcRequest,
+    channel: AgentChannel,
+    signal: AbortSignal,
+    record: CallRecord,
+  ): Promise<Record<string, unknown>> {
+    const params = req.params ?? {};
+    switch (req.method) {
+      case 'ping':
+        return {};
+      case 'tools/list':
+      case 'prompts/list':
+      case 'resources/list':
+      case 'resources/templates/list':
+        return this.list(caller, req.method);
+      case 'tools/call':
+        return this.call(caller, session, 'tool', 'tools/call', params, channel, signal, record);
+      case 'prompts/get':
+        return this.call(caller, session, 'prompt', 'prompts/get', params, channel, signal, record);
+      case 'resources/read':
+      case 'resources/subscribe':
+      case 'resources/unsubscribe':
+        return this.call(caller, session, 'resource', req.method, params, channel, signal, record);
+      case 'completion/complete':
+        return this.complete(caller, session, params, channel, signal, record);
+      case 'logging/setLevel': {
+        const level = params.level;
+        if (typeof level !== 'string' || !LOG_LEVELS.includes(level)) {
+          throw new RpcError(RpcCode.InvalidParams, `level must be one of ${LOG_LEVELS.join(', ')}`);
+        }
+        session.logLevel = level;
+        return {};
+      }
+      default:
+        throw new RpcError(RpcCode.MethodNotFound, `Method not found: ${req.method}`);
+    }
+  }
+
+  /** Should a log message of `level` reach a session that asked for `min`? */
+  static logPasses(level: unknown, min: string | null): boolean {
+    if (!min) return true;
+    const l = LOG_LEVELS.indexOf(String(level));
+    return l === -1 || l >= LOG_LEVELS.indexOf(min);
+  }
+
+  private serversInScope(caller: Caller): SnapshotServer[] {
+    if (!caller.scope) return caller.snapshot.servers;
+    const s = caller.snapshot.servers.find((x) => x.slug === caller.scope);
+    return s ? [s] : [];
+  }
+
+  private async list(caller: Caller, method: ListMethod): Promise<Record<string, unknown>> {
+    const field = LIST_KEY[method];
+    const servers = this.serversInScope(caller);
+    const results = await Promise.all(
+      servers.map(async (server) => {
+        try {
+          return { server, items: await this.upstreamList(caller.snapshot, server, method) };
+        } catch (e) {
+          // One broken upstream must not take the aggregated endpoint down; a single-server
+          // endpoint has nothing else to show, so the agent gets the error.
+          if (caller.scope) throw toRpcError(e);
+          return { server, items: [] as Record<string, unknown>[] };
+        }
+      }),
+    );
+    const out: Record<string, unknown>[] = [];
+    for (const { server, items } of results) {
+      for (const item of items) {
+        const shown = this.present(caller, server, method, item);
+        if (shown) out.push(shown);
+      }
+    }
+    return { [field]: out };
+  }
+
+  /** Filter one catalogue item by policy and namespace it for the aggregated endpoint. */
+  private present(caller: Caller, server: SnapshotServer, method: ListMethod, item: Record<string, unknown>) {
+    const { snapshot, principal, scope } = caller;
+    if (method === 'tools/list' || method === 'prompts/list') {
+      const name = String(item.name);
+      const kind: RequestKind = method === 'tools/list' ? 'tool' : 'prompt';
+      if (!visible(snapshot, principal, kind, server.slug, name)) return null;
+      return scope ? item : { ...item, name: exposedName(server.slug, name) };
+    }
+    if (method === 'resources/list') {
+      const uri = String(item.uri);
+      if (!visible(snapshot, principal, 'resource', server.slug, uri)) return null;
+      return scope ? item : { ...item, uri: exposedUri(server.slug, uri) };
+    }
+    // Templates: listed when the policy could allow some URI of the server (checked on read).
+    const template = String(item.uriTemplate);
+    return scope ? item : { ...item, uriTemplate: exposedUri(server.slug, template) };
+  }
+
+  private async upstreamList(snapshot: PolicySnapshot, server: SnapshotServer, method: ListMethod): Promise<Record<string, unknown>[]> {
+    const backend = this.backend(snapshot, server);
+    const info = await backend.ready();
+    if (!info.capabilities[LIST_CAPABILITY[method]]) return [];
+    const byMethod = this.lists.get(backend.key);
+    const hit = byMethod?.get(method);
+    if (hit && Date.now() - hit.at < LIST_TTL_MS) return hit.items;
+    const items: Record<string, unknown>[] = [];
+    let cursor: unknown;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const res = await backend.request(method, cursor === undefined ? {} : { cursor }, { sessionId: 'gateway' });
+      const got = res[LIST_KEY[method]];
+      if (Array.isArray(got)) items.push(...(got as Record<string, unknown>[]));
+      cursor = res.nextCursor;
+      if (typeof cursor !== 'string' || cursor === '') break;
+    }
+    const map = byMethod ?? new Map();
+    map.set(method, { items, at: Date.now() });
+    this.lists.set(backend.key, map);
+    return items;
+  }
+
+  /** Resolve what a call names into the server and the upstream's own name. */
+  private async resolve(caller: Caller, kind: RequestKind, name: string): Promise<{ server: SnapshotServer; name: string }> {
+    const { snapshot } = caller;
+    const label = kind === 'resource' ? 'resource' : kind;
+    if (caller.scope) {
+      const server = snapshot.servers.find((s) => s.slug === caller.scope);
+      if (!server) throw new RpcError(RpcCode.InvalidParams, `Unknown server: ${caller.scope}`);
+      return { server, name };
+    }
+    if (kind === 'resource') {
+      const parts = splitUri(name);
+      const server = parts && snapshot.servers.find((s) => s.slug === parts.server);
+      if (!parts || !server) throw new RpcError(RpcCode.ResourceNotFound, `Resource not found: ${name} (expected tg://{server}/{uri})`);
+      return { server, name: parts.uri };
+    }
+    const parts = splitExposed(name);
+    const server = parts && snapshot.servers.find((s) => s.slug === parts.server);
+    if (!parts || !server) throw new RpcError(RpcCode.InvalidParams, `Unknown ${label}: ${name} (expected {server}__{name})`);
+    if (exposedName(server.slug, parts.rest) === name) return { server, name: parts.rest };
+    // A sanitised or hashed name: find the original in the server's catalogue.
+    const items = await this.upstreamList(snapshot, server, kind === 'tool' ? 'tools/list' : 'prompts/list');
+    const match = items.find((i) => exposedName(server.slug, String(i.name)) === name);
+    if (!match) throw new RpcError(RpcCode.InvalidParams, `Unknown ${label}: ${name}`);
+    return { server, name: String(match.name) };
+  }
+
+  private async call(
+    caller: Caller,
+    session: SessionState,
+    kind: RequestKind,
+    method: string,
+    params: Record<string, unknown>,
+    channel: AgentChannel,
+    signal: AbortSignal,
+    record: CallRecord,
+  ): Promise<Record<string, unknown>> {
+    const field = kind === 'resource' ? 'uri' : 'name';
+    const named = params[field];
+    if (typeof named !== 'string' || named.length === 0)
+      throw new RpcError(RpcCode.InvalidParams, `params.${field} must be a non-empty string`);
+    const args = kind === 'resource' ? undefined : params.arguments;
+    if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
+      throw new RpcError(RpcCode.InvalidParams, 'params.arguments must be an object');
+    }
+    const { server, name } = await this.resolve(caller, kind, named);
+    record.server = server;
+    record.target = name;
+    const redact = this.redactor(caller, server);
+    record.arguments = args === undefined ? undefined : redact(args);
+
+    const decision: Decision = decide(caller.snapshot, caller.principal, {
+      kind,
+      server: server.slug,
+      name,
+      arguments: args as Record<string, unknown> | undefined,
+    });
+    record.rule = decision.rule ? ruleLabel(decision.rule) : null;
+    if (!decision.allowed) {
+      record.decision = 'deny';
+      record.outcome = 'denied';
+      record.error = decision.reason;
+      throw new RpcError(RpcCode.Denied, `Denied by policy: ${decision.reason}`, { rule: record.rule, reason: decision.reason });
+    }
+
+    if (kind === 'tool') {
+      const limits = rateLimitsFor(caller.snapshot, caller.principal, server.slug, name);
+      if (limits.length > 0) {
+        const rate = await this.deps.limiter.check(caller.snapshot.orgId, limits);
+        if (!rate.allowed) {
+          const retryAfterSeconds = Math.max(1, Math.ceil(rate.retryAfterMs / 1000));
+          record.decision = 'rate_limited';
+          record.outcome = 'denied';
+          record.error = `rate limit ${rate.bucket}`;
+          throw new RpcError(RpcCode.RateLimited, `Rate limit exceeded; retry in ${retryAfterSeconds}s`, {
+            retryAfterSeconds,
+            bucket: rate.bucket,
+          });
+        }
+      }
+    }
+
+    const upstreamParams = { ...params, [field]: name };
+    const result = await this.forward(caller, session, server, method, upstreamParams, channel, signal, record);
+    const clean = redact(result);
+    if (kind === 'resource' && !caller.scope && method === 'resources/read') return this.exposeContents(server, clean);
+    return clean;
+  }
+
+  private async complete(
+    caller: Caller,
+    session: SessionState,
+    params: Record<string, unknown>,
+    channel: AgentChannel,
+    signal: AbortSignal,
+    record: CallRecord,
+  ): Promise<Record<string, unknown>> {
+    const ref = params.ref as { type?: unknown; name?: unknown; uri?: unknown } | undefined;
+    if (!ref || (ref.type !== 'ref/prompt' && ref.type !== 'ref/resource')) {
+      throw new RpcError(RpcCode.InvalidParams, 'params.ref must be a ref/prompt or ref/resource');
+    }
+    const kind: RequestKind = ref.type === 'ref/prompt' ? 'prompt' : 'resource';
+    const named = kind === 'prompt' ? ref.name : ref.uri;
+    if (typeof named !== 'string') throw new RpcError(RpcCode.InvalidParams, 'params.ref needs a name (prompt) or uri (resource)');
+    const { server, name } = await this.resolve(caller, kind, named);
+    record.server = server;
+    record.target = name;
+    // Completing a prompt's or resource's arguments reveals nothing the caller may not list.
+    if (kind === 'prompt' && !visible(caller.snapshot, caller.principal, 'prompt', server.slug, name)) {
+      record.decision = 'deny';
+      record.outcome = 'denied';
+      throw new RpcError(RpcCode.Denied, `Denied by policy: no rule allows prompt ${server.slug}__${name}`);
+    }
+    const upstream = { ...params, ref: kind === 'prompt' ? { ...ref, name } : { ...ref, uri: name } };
+    return this.redactor(
+      caller,
+      server,
+    )(await this.forward(caller, session, server, 'completion/complete', upstream, channel, signal, record));
+  }
+
+  private async forward(
+    caller: Caller,
+    session: SessionState,
+    server: SnapshotServer,
+    method: string,
+    params: Record<string, unknown>,
+    channel: AgentChannel,
+    signal: AbortSignal,
+    record: CallRecord,
+  ): Promise<Record<string, unknown>> {
+    const backend = this.backend(caller.snapshot, server);
+    const ctx: CallContext = {
+      sessionId: session.id,
+      signal,
+      onNotification: (n) => {
+        if (n.method === 'notifications/message' && !McpCore.logPasses(n.params?.level, session.logLevel)) return;
+        channel.notify(n);
+      },
+      onServerRequest: (r) => this.relayServerRequest(session, r, channel, signal),
+    };
+    try {
+      await backend.ready();
+      return await backend.request(method, params, ctx);
+    } catch (e) {
+      const err = toRpcError(e);
+      record.outcome =
+        e instanceof BackendError && e.kind === 'timeout'
+          ? 'timeout'
+          : e instanceof BackendError && e.kind !== 'upstream'
+            ? 'upstream_error'
+            : 'error';
+      record.error = err.message;
+      throw err;
+    }
+  }
+
+  /** Sampling, elicitation and roots requests go to the agent only if it declared the capability. */
+  private relayServerRequest(session: SessionState, r: JsonRpcRequest, channel: AgentChannel, signal: AbortSignal) {
+    const caps = session.clientCapabilities;
+    const needs =
+      r.method === 'sampling/createMessage'
+        ? 'sampling'
+        : r.method === 'elicitation/create'
+          ? 'elicitation'
+          : r.method === 'roots/list'
+            ? 'roots'
+            : null;
+    if (needs && !caps[needs]) {
+      return Promise.reject(new RpcError(RpcCode.MethodNotFound, `The agent does not support ${r.method}`));
+    }
+    return channel.request(r.method, r.params, signal);
+  }
+
+  private exposeContents(server: SnapshotServer, result: Record<string, unknown>): Record<string, unknown> {
+    const contents = result.contents;
+    if (!Array.isArray(contents)) return result;
+    return {
+      ...result,
+      contents: contents.map((c: Record<string, unknown>) =>
+        typeof c.uri === 'string' ? { ...c, uri: exposedUri(server.slug, c.uri) } : c,
+      ),
+    };
+  }
+
+  // ---- backends, secrets, redaction ----------------------------------------------------------
+
+  private specFor(snapshot: PolicySnapshot, server: SnapshotServer): { spec: BackendSpec; secrets: string[] } {
+    let bySnapshot = this.specs.get(snapshot);
+    if (!bySnapshot) {
+      bySnapshot = new Map();
+      this.specs.set(snapshot, bySnapshot);
+    }
+    let entry = bySnapshot.get(server.id);
+    if (!entry) {
+      const secrets: string[] = [];
+      const open = (sources: Record<string, { value: string } | { secret: string }>) => {
+        const out: Record<string, string> = {};
+        for (const [k, src] of Object.entries(sources)) {
+          if ('value' in src) out[k] = src.value;
+          else {
+            const sealed = snapshot.secrets[src.secret];
+            if (!sealed)
+              throw new RpcError(RpcCode.UpstreamUnavailable, `Server ${server.slug} is misconfigured: secret ${src.secret} is missing`);
+            const value = openSecret(this.deps.secretKey, snapshot.orgId, sealed);
+            secrets.push(value);
+            out[k] = value;
+          }
+        }
+        return out;
+      };
+      const env = open(server.env);
+      const headers = open(server.headers);
+      // The key changes when anything that shapes the running backend changes, secrets included.
+      const key = `${snapshot.orgId}:${server.id}:${createHash('sha256')
+        .update(JSON.stringify([server.transport, server.command, server.args, server.url, env, headers, server.timeoutMs]))
+        .digest('hex')
+        .slice(0, 16)}`;
+      entry = { spec: { orgId: snapshot.orgId, server, env, headers, key }, secrets };
+      bySnapshot.set(server.id, entry);
+    }
+    return entry;
+  }
+
+  /** The backend keys a snapshot wants (the pool closes the others). */
+  backendKeys(snapshot: PolicySnapshot): string[] {
+    return snapshot.servers.map((s) => {
+      try {
+        return this.specFor(snapshot, s).spec.key;
+      } catch {
+        return '';
+      }
+    });
+  }
+
+  private backend(snapshot: PolicySnapshot, server: SnapshotServer): Backend {
+    const { spec } = this.specFor(snapshot, server);
+    const backend = this.deps.pool.get(spec);
+    if (!this.watched.has(backend.key)) {
+      this.watched.add(backend.key);
+      backend.onUnsolicited((n: JsonRpcNotification) => {
+        for (const m of LIST_CHANGED[n.method] ?? []) this.lists.get(backend.key)?.delete(m);
+        this.deps.onUpstreamNotification?.(snapshot.orgId, server.slug, n);
+      });
+    }
+    return backend;
+  }
+
+  /** Forget per-backend state of backends the pool closed. */
+  forgetBackend(key: string): void {
+    this.watched.delete(key);
+    this.lists.delete(key);
+  }
+
+  private redactor(caller: Caller, server: SnapshotServer): Redactor {
+    let bySnapshot = this.redactors.get(caller.snapshot);
+    if (!bySnapshot) {
+      bySnapshot = new Map();
+      this.redactors.set(caller.snapshot, bySnapshot);
+    }
+    const k = `${server.id}|${caller.key.roleIds.join(',')}`;
+    let r = bySnapshot.get(k);
+    if (!r) {
+      r = makeRedactor(this.specFor(caller.snapshot, server).secrets, redactionPatternsFor(caller.snapshot, caller.principal));
+      bySnapshot.set(k, r);
+    }
+    return r;
+  }
+
+  // ---- events --------------------------------------------------------------------------------
+
+  /** Emit the audit and usage events of one finished request (never blocks). */
+  emit(
+    caller: Caller | null,
+    orgId: string,
+    session: Pick<SessionState, 'id' | 'clientInfo'> | null,
+    rec: CallRecord,
+    bytesIn: number,
+    bytesOut: number,
+  ): void {
+    const at = new Date().toISOString();
+    const latencyMs = Math.round((performance.now() - rec.startedAt) * 1000) / 1000;
+    const audit: AuditEvent = {
+      schemaVersion: 1,
+      id: uuidv7(),
+      orgId,
+      keyId: caller?.key.id ?? null,
+      serverId: rec.server?.id ?? null,
+      serverSlug: rec.server?.slug ?? null,
+      method: rec.method,
+      target: rec.target,
+      arguments: rec.arguments,
+      decision: rec.decision,
+      rule: rec.rule,
+      outcome: rec.outcome,
+      error: rec.error,
+      latencyMs,
+      bytesIn,
+      bytesOut,
+      clientName: session?.clientInfo?.name ?? null,
+      clientVersion: session?.clientInfo?.version ?? null,
+      sessionId: session?.id ?? null,
+      ip: caller?.ip ?? null,
+      at,
+    };
+    this.deps.events.emit(audit, {
+      schemaVersion: 1,
+      id: audit.id,
+      orgId,
+      keyId: audit.keyId,
+      serverId: audit.serverId,
+      target: audit.target,
+      method: audit.method,
+      decision: audit.decision,
+      outcome: audit.outcome,
+      durationMs: latencyMs,
+      bytesIn,
+      bytesOut,
+      at,
+    });
+  }
+}
+
+export function newRecord(method: string): CallRecord {
+  return {
+    method,
+    server: null,
+    target: null,
+    arguments: undefined,
+    decision: 'allow',
+    rule: null,
+    outcome: 'ok',
+    error: null,
+    startedAt: performance.now(),
+  };
+}
+
+export function toRpcError(e: unknown): RpcError {
+  if (e instanceof RpcError) return e;
+  if (e instanceof BackendError) return new RpcError(e.error.code, e.error.message, e.error.data);
+  return new RpcError(RpcCode.InternalError, 'Internal gateway error');
+}

@@ -1,0 +1,15 @@
+import type { AuditEvent, UsageEvent } from '@toolgate/contracts';
+import type { RateLimit } from '@toolgate/policy';
+
+/** Where per-call events go (BullMQ, batched, spooled to disk while Redis is away). */
+export interface EventSink {
+  /** Never blocks and never throws: the hot path hands the events over and moves on. */
+  emit(audit: AuditEvent, usage: UsageEvent): void;
+}
+
+export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number; bucket: string };
+
+/** Token buckets: every applicable bucket is checked and charged in one atomic step. */
+export interface RateLimiterPort {
+  check(orgId: string, limits: readonly RateLimit[]): Promise<RateDecision>;
+}

@@ -1,0 +1,320 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { redisKeys } from '@toolgate/contracts';
+import type { RateLimit } from '@toolgate/policy';
+import Redis from 'ioredis';
+import { InMemoryRateLimiter, RedisRateLimiter } from './ratelimit';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A port nobody listens on (bound then released). */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as net.AddressInfo;
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/** A throwaway redis-server child on `port`, ready to accept connections. */
+async function startRedis(port: number, dir: string): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
+    stdio: 'ignore',
+  });
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return child;
+    await sleep(25);
+  }
+  child.kill('SIGKILL');
+  throw new Error(`redis-server did not start on ${port}`);
+}
+
+async function stopRedis(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGKILL');
+  await once(child, 'exit');
+}
+
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(10);
+  }
+}
+
+describe('InMemoryRateLimiter', () => {
+  it('allows a burst, then refuses with the time until the next token, and refills', () => {
+    let now = 1_000;
+    const limiter = new InMemoryRateLimiter(() => now);
+    const limits: RateLimit[] = [{ bucket: 'key:k1', perMinute: 60, burst: 3 }];
+    for (let i = 0; i < 3; i++) expect(limiter.take('o1', limits)).toEqual({ allowed: true });
+    expect(limiter.take('o1', limits)).toEqual({ allowed: false, retryAfterMs: 1000, bucket: 'key:k1' });
+    now += 400;
+    expect(limiter.take('o1', limits)).toEqual({ allowed: false, retryAfterMs: 600, bucket: 'key:k1' });
+    now += 600;
+    expect(limiter.take('o1', limits)).toEqual({ allowed: true });
+    // Another org has its own bucket of the same name.
+    expect(limiter.take('o2', limits)).toEqual({ allowed: true });
+  });
+
+  it('charges all buckets or none, reporting the first empty one', () => {
+    const now = 0;
+    const limiter = new InMemoryRateLimiter(() => now);
+    const key: RateLimit = { bucket: 'key:k1', perMinute: 1, burst: 5 };
+    const tool: RateLimit = { bucket: 'tool:k1:s__t', perMinute: 1, burst: 1 };
+    expect(limiter.take('o', [key, tool])).toEqual({ allowed: true });
+    expect(limiter.take('o', [key, tool])).toEqual({ allowed: false, retryAfterMs: 60_000, bucket: 'tool:k1:s__t' });
+    expect(limiter.take('o', [key, tool])).toMatchObject({ allowed: false, bucket: 'tool:k1:s__t' });
+    // The refusals took nothing from the key bucket: 4 tokens remain.
+    for (let i = 0; i < 4; i++) expect(limiter.take('o', [key])).toEqual({ allowed: true });
+    expect(limiter.take('o', [key])).toMatchObject({ allowed: false, bucket: 'key:k1' });
+  });
+
+  it('never exceeds the burst after a long idle time, and forgets refilled buckets', () => {
+    let now = 0;
+    const limiter = new InMemoryRateLimiter(() => now);
+    const limits: RateLimit[] = [{ bucket: 'b', perMinute: 600, burst: 2 }];
+    expect(limiter.take('o', limits).allowed).toBe(true);
+    now += 3_600_000;
+    expect(limiter.take('o', limits).allowed).toBe(true);
+    expect(limiter.take('o', limits).allowed).toBe(true);
+    expect(limiter.take('o', limits).allowed).toBe(false);
+    expect(limiter.size).toBe(1);
+    now += 60_000; // long past full; the next check sweeps
+    expect(limiter.take('other', limits).allowed).toBe(true);
+    expect(limiter.size).toBe(1);
+  });
+
+  it('allows calls with no limits', async () => {
+    await expect(new InMemoryRateLimiter().check('o', [])).resolves.toEqual({ allowed: true });
+  });
+});
+
+describe('RedisRateLimiter (real Redis)', () => {
+  let admin: Redis;
+  let org: string;
+  const limiters: RedisRateLimiter[] = [];
+  const make = (opts: Partial<ConstructorParameters<typeof RedisRateLimiter>[0]> = {}) => {
+    const limiter = new RedisRateLimiter({ connection: REDIS_URL, ...opts });
+    limiters.push(limiter);
+    return limiter;
+  };
+
+  beforeAll(() => {
+    admin = new Redis(REDIS_URL);
+  });
+  beforeEach(() => {
+    org = `tgtest-${randomBytes(6).toString('hex')}`;
+  });
+  afterEach(async () => {
+    await Promise.all(limiters.splice(0).map((l) => l.close()));
+    const keys = await admin.keys(`tg:rl:${org}:*`);
+    if (keys.length) await admin.del(...keys);
+  });
+  afterAll(async () => {
+    await admin.quit();
+  });
+
+  it('allows the burst, then refuses with a sensible retryAfterMs', async () => {
+    const limiter = make();
+    expect(await limiter.ready()).toBe(true);
+    const limits: RateLimit[] = [{ bucket: 'key:k1', perMinute: 60, burst: 3 }];
+    for (let i = 0; i < 3; i++) expect(await limiter.check(org, limits)).toEqual({ allowed: true });
+    const refused = await limiter.check(org, limits);
+    expect(refused).toMatchObject({ allowed: false, bucket: 'key:k1' });
+    if (refused.allowed) throw new Error('unreachable');
+    // One token per second: the next one is at most a second away, and not immediately.
+    expect(refused.retryAfterMs).toBeGreaterThan(800);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(1000);
+    expect(limiter.stats()).toMatchObject({ mode: 'redis', memoryChecks: 0, redisFailures: 0 });
+  });
+
+  it('refills over time (5 tokens/s)', async () => {
+    const limiter = make();
+    await limiter.ready();
+    const limits: RateLimit[] = [{ bucket: 'key:k2', perMinute: 300, burst: 2 }];
+    expect((await limiter.check(org, limits)).allowed).toBe(true);
+    expect((await limiter.check(org, limits)).allowed).toBe(true);
+    const refused = await limiter.check(org, limits);
+    if (refused.allowed) throw new Error('expected a refusal');
+    expect(refused.retryAfterMs).toBeGreaterThan(0);
+    expect(refused.retryAfterMs).toBeLessThanOrEqual(200);
+    await sleep(refused.retryAfterMs + 5);
+    expect((await limiter.check(org, limits)).allowed).toBe(true);
+    expect((await limiter.check(org, limits)).allowed).toBe(false);
+    await sleep(410); // two tokens' worth, and never more than the burst
+    expect((await limiter.check(org, limits)).allowed).toBe(true);
+    expect((await limiter.check(org, limits)).allowed).toBe(true);
+    expect((await limiter.check(org, limits)).allowed).toBe(false);
+  });
+
+  it('is all-or-nothing across buckets: a refusal by one bucket does not consume the others', async () => {
+    const limiter = make();
+    await limiter.ready();
+    const key: RateLimit = { bucket: 'key:k3', perMinute: 1, burst: 5 };
+    const tool: RateLimit = { bucket: 'tool:k3:srv__t', perMinute: 1, burst: 1 };
+    expect(await limiter.check(org, [key, tool])).toEqual({ allowed: true });
+    for (let i = 0; i < 3; i++) {
+      const refused = await limiter.check(org, [key, tool]);
+      expect(refused).toMatchObject({ allowed: false, bucket: 'tool:k3:srv__t' });
+      if (!refused.allowed) expect(refused.retryAfterMs).toBeGreaterThan(59_000);
+    }
+    // The key bucket lost exactly one token (to the allowed call), none to the refusals.
+    const tokens = Number(await admin.hget(redisKeys.bucket(org, key.bucket), 't'));
+    expect(tokens).toBeGreaterThanOrEqual(4);
+    expect(tokens).toBeLessThan(4.01);
+    for (let i = 0; i < 4; i++) expect((await limiter.check(org, [key])).allowed).toBe(true);
+    expect(await limiter.check(org, [key])).toMatchObject({ allowed: false, bucket: 'key:k3' });
+  });
+
+  it('shares buckets between workers (two limiter instances)', async () => {
+    const a = make();
+    const b = make();
+    await Promise.all([a.ready(), b.ready()]);
+    const limits: RateLimit[] = [{ bucket: 'key:k4', perMinute: 60, burst: 4 }];
+    expect((await a.check(org, limits)).allowed).toBe(true);
+    expect((await b.check(org, limits)).allowed).toBe(true);
+    expect((await a.check(org, limits)).allowed).toBe(true);
+    expect((await b.check(org, limits)).allowed).toBe(true);
+    expect(await a.check(org, limits)).toMatchObject({ allowed: false, bucket: 'key:k4' });
+    expect(await b.check(org, limits)).toMatchObject({ allowed: false, bucket: 'key:k4' });
+    // Concurrent checks from both workers never over-grant.
+    const other: RateLimit[] = [{ bucket: 'key:k5', perMinute: 1, burst: 10 }];
+    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => (i % 2 ? a : b).check(org, other)));
+    expect(results.filter((r) => r.allowed)).toHaveLength(10);
+  });
+
+  it('lets keys expire once the bucket would be full again', async () => {
+    const limiter = make();
+    await limiter.ready();
+    const limits: RateLimit[] = [{ bucket: 'key:k6', perMinute: 600, burst: 2 }];
+    const key = redisKeys.bucket(org, 'key:k6');
+    await limiter.check(org, limits);
+    const ttl1 = await admin.pttl(key);
+    expect(ttl1).toBeGreaterThan(0);
+    expect(ttl1).toBeLessThanOrEqual(100); // one token to refill at 10/s
+    await limiter.check(org, limits);
+    const ttl2 = await admin.pttl(key);
+    expect(ttl2).toBeGreaterThan(100);
+    expect(ttl2).toBeLessThanOrEqual(200);
+    await sleep(250);
+    expect(await admin.exists(key)).toBe(0);
+    // A vanished bucket is a full one.
+    expect((await limiter.check(org, limits)).allowed).toBe(true);
+    expect((await limiter.check(org, limits)).allowed).toBe(true);
+    expect((await limiter.check(org, limits)).allowed).toBe(false);
+  });
+
+  it('falls back to memory at once while Redis is unreachable, then returns to Redis when it answers', async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'tg-rl-'));
+    const limiter = make({ connection: { host: '127.0.0.1', port } });
+    const limits: RateLimit[] = [{ bucket: 'key:k7', perMinute: 60, burst: 2 }];
+    const started = performance.now();
+    const first = await limiter.check(org, limits);
+    const elapsed = performance.now() - started;
+    expect(first).toEqual({ allowed: true });
+    expect(elapsed).toBeLessThan(100);
+    // Limits still hold (per worker) while degraded.
+    expect((await limiter.check(org, limits)).allowed).toBe(true);
+    expect(await limiter.check(org, limits)).toMatchObject({ allowed: false, bucket: 'key:k7' });
+    expect(limiter.stats()).toMatchObject({ mode: 'memory', memoryChecks: 3, redisChecks: 0 });
+
+    const server = await startRedis(port, dir);
+    try {
+      expect(await limiter.ready(5000)).toBe(true);
+      const fresh: RateLimit[] = [{ bucket: 'key:k8', perMinute: 60, burst: 1 }];
+      expect((await limiter.check(org, fresh)).allowed).toBe(true);
+      expect(limiter.stats()).toMatchObject({ mode: 'redis', redisChecks: 1 });
+      const probe = new Redis({ host: '127.0.0.1', port });
+      try {
+        expect(await probe.exists(redisKeys.bucket(org, 'key:k8'))).toBe(1);
+      } finally {
+        probe.disconnect();
+      }
+    } finally {
+      await limiter.close();
+      await stopRedis(server);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('decides in memory when Redis is too slow, then probes and switches back', async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'tg-rl-'));
+    const server = await startRedis(port, dir);
+    const errors: Error[] = [];
+    const limiter = make({ connection: { host: '127.0.0.1', port }, timeoutMs: 50, retryMs: 200, onError: (e) => errors.push(e) });
+    try {
+      await limiter.ready();
+      const limits: RateLimit[] = [{ bucket: 'key:k9', perMinute: 600, burst: 100 }];
+      expect((await limiter.check(org, limits)).allowed).toBe(true);
+      server.kill('SIGSTOP'); // connected but silent
+      let started = performance.now();
+      expect((await limiter.check(org, limits)).allowed).toBe(true);
+      const slow = performance.now() - started;
+      expect(slow).toBeGreaterThanOrEqual(45);
+      expect(slow).toBeLessThan(400);
+      expect(errors.some((e) => /timed out/i.test(e.message))).toBe(true);
+      expect(limiter.stats()).toMatchObject({ mode: 'memory', redisFailures: 1 });
+      // Degraded: the next checks are decided in memory without asking Redis (no new timeout).
+      const { memoryChecks } = limiter.stats();
+      started = performance.now();
+      for (let i = 0; i < 10; i++) await limiter.check(org, limits);
+      expect(performance.now() - started).toBeLessThan(250); // ten timeouts would take ≥ 500 ms
+      expect(limiter.stats()).toMatchObject({ mode: 'memory', redisFailures: 1, memoryChecks: memoryChecks + 10 });
+      server.kill('SIGCONT');
+      await sleep(250); // past retryMs: the next check probes Redis
+      await until(async () => {
+        await limiter.check(org, limits);
+        return limiter.stats().mode === 'redis';
+      });
+      expect(limiter.stats().redisFailures).toBeGreaterThanOrEqual(1);
+    } finally {
+      server.kill('SIGCONT');
+      await limiter.close();
+      await stopRedis(server);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('measures check() latency against local Redis (10k sequential calls)', async () => {
+    const limiter = make();
+    await limiter.ready();
+    const limits: RateLimit[] = [
+      { bucket: 'key:bench', perMinute: 1_000_000, burst: 1_000_000 },
+      { bucket: 'tool:bench:srv__t', perMinute: 1_000_000, burst: 1_000_000 },
+    ];
+    for (let i = 0; i < 500; i++) await limiter.check(org, limits); // warm-up (script load, JIT)
+    const samples = new Float64Array(10_000);
+    for (let i = 0; i < samples.length; i++) {
+      const t0 = performance.now();
+      const decision = await limiter.check(org, limits);
+      samples[i] = performance.now() - t0;
+      if (!decision.allowed) throw new Error('unexpected refusal');
+    }
+    samples.sort();
+    const median = samples[samples.length >> 1]!;
+    const p99 = samples[Math.floor(samples.length * 0.99)]!;
+    console.log(`RedisRateLimiter.check (2 buckets): median ${(median * 1000).toFixed(0)} µs, p99 ${(p99 * 1000).toFixed(0)} µs`);
+    expect(median).toBeLessThan(5);
+    expect(limiter.stats()).toMatchObject({ mode: 'redis', memoryChecks: 0 });
+  });
+});

@@ -1,0 +1,154 @@
+import { randomBytes } from 'node:crypto';
+import { channels } from '@toolgate/contracts';
+import type Redis from 'ioredis';
+import { type JsonRpcId, type JsonRpcResponse, RpcCode, RpcError } from './jsonrpc';
+
+type RelayMessage =
+  | { t: 'response'; id: string; message: JsonRpcResponse }
+  | { t: 'cancel'; sessionId: string; requestId: JsonRpcId; reason?: string }
+  | { t: 'push'; sessionId: string; message: unknown };
+
+interface Pending {
+  sessionId: string;
+  resolve: (r: Record<string, unknown>) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * What one worker holds for its connections (in-flight calls, server-to-client requests waiting
+ * for the agent, open streams) and the Redis channel that lets any other worker reach them: the
+ * agent's answer to a sampling request, a cancellation, or a legacy-SSE write may arrive on a
+ * different worker than the one holding the call or the stream.
+ */
+export class Relay {
+  readonly workerId = randomBytes(4).toString('hex');
+  private seq = 0;
+  private readonly pending = new Map<string, Pending>();
+  private readonly inflight = new Map<string, AbortController>();
+  private readonly pushTargets = new Map<string, (message: unknown) => void>();
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly sub: Redis,
+  ) {}
+
+  async start(): Promise<void> {
+    this.sub.on('message', (channel: string, raw: string) => {
+      if (channel !== channels.gatewayRelay) return;
+      let msg: RelayMessage;
+      try {
+        msg = JSON.parse(raw) as RelayMessage;
+      } catch {
+        return;
+      }
+      this.deliver(msg);
+    });
+    await this.sub.subscribe(channels.gatewayRelay);
+  }
+
+  private deliver(msg: RelayMessage): boolean {
+    switch (msg.t) {
+      case 'response':
+        return this.resolveLocal(msg.id, msg.message);
+      case 'cancel': {
+        const c = this.inflight.get(`${msg.sessionId}\u0000${String(msg.requestId)}`);
+        c?.abort(new RpcError(RpcCode.InternalError, msg.reason ?? 'cancelled by the client'));
+        return c !== undefined;
+      }
+      case 'push': {
+        const target = this.pushTargets.get(msg.sessionId);
+        target?.(msg.message);
+        return target !== undefined;
+      }
+    }
+  }
+
+  /** Deliver locally, or publish for the worker that can. */
+  private route(msg: RelayMessage): void {
+    if (!this.deliver(msg)) this.redis.publish(channels.gatewayRelay, JSON.stringify(msg)).catch(() => undefined);
+  }
+
+  // ---- server-to-client requests (sampling, elicitation, roots) --------------------------------
+
+  /** Allocate a gateway-wide unique id for a request the gateway sends to an agent. */
+  newRequest(sessionId: string, timeoutMs: number): { id: string; result: Promise<Record<string, unknown>> } {
+    const id = `tg-${this.workerId}-${++this.seq}`;
+    const result = new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new RpcError(RpcCode.InternalError, `The agent did not answer ${id} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref();
+      this.pending.set(id, { sessionId, resolve, reject, timer });
+    });
+    return { id, result };
+  }
+
+  cancelRequest(id: string, reason: string): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    p.reject(new RpcError(RpcCode.InternalError, reason));
+  }
+
+  /** The agent answered a server-to-client request (on any worker). */
+  agentResponse(message: JsonRpcResponse): void {
+    const id = String(message.id);
+    if (!id.startsWith('tg-')) return;
+    this.route({ t: 'response', id, message });
+  }
+
+  private resolveLocal(id: string, message: JsonRpcResponse): boolean {
+    const p = this.pending.get(id);
+    if (!p) return false;
+    clearTimeout(p.timer);
+    this.pending.delete(id);
+    if ('result' in message) p.resolve(message.result);
+    else p.reject(new RpcError(message.error.code, message.error.message, message.error.data));
+    return true;
+  }
+
+  // ---- in-flight calls and cancellation -------------------------------------------------------
+
+  track(sessionId: string, requestId: JsonRpcId): AbortController {
+    const c = new AbortController();
+    this.inflight.set(`${sessionId}\u0000${String(requestId)}`, c);
+    return c;
+  }
+
+  untrack(sessionId: string, requestId: JsonRpcId): void {
+    this.inflight.delete(`${sessionId}\u0000${String(requestId)}`);
+  }
+
+  cancel(sessionId: string, requestId: JsonRpcId, reason?: string): void {
+    this.route({ t: 'cancel', sessionId, requestId, reason });
+  }
+
+  // ---- streams owned by this worker (legacy SSE, GET streams) -------------------------------
+
+  registerPush(sessionId: string, write: (message: unknown) => void): () => void {
+    this.pushTargets.set(sessionId, write);
+    return () => {
+      if (this.pushTargets.get(sessionId) === write) this.pushTargets.delete(sessionId);
+    };
+  }
+
+  hasPush(sessionId: string): boolean {
+    return this.pushTargets.has(sessionId);
+  }
+
+  push(sessionId: string, message: unknown): void {
+    this.route({ t: 'push', sessionId, message });
+  }
+
+  get stats() {
+    return { pendingAgentRequests: this.pending.size, inflight: this.inflight.size, streams: this.pushTargets.size };
+  }
+
+  close(): void {
+    for (const [id] of this.pending) this.cancelRequest(id, 'gateway shutting down');
+    for (const c of this.inflight.values()) c.abort();
+  }
+}

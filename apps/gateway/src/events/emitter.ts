@@ -1,0 +1,513 @@
+import { type AuditEvent, QueueName, queueCatalog, type UsageEvent } from '@toolgate/contracts';
+import { Queue } from 'bullmq';
+import Redis, { type RedisOptions } from 'ioredis';
+import type { EventSink } from '../core/ports';
+import { Spool, type SpoolContents, type SpoolFile, spoolLine } from './spool';
+
+/**
+ * Per-call events (one audit + one usage event per call) on their way to the BullMQ queues
+ * `tg-audit` and `tg-usage`.
+ *
+ * - emit() only pushes two references into in-memory batches: no I/O, no validation, no await.
+ * - One flusher sends them with `Queue.addBulk` every `flushMs`, or as soon as `batchSize`
+ *   calls are waiting; one send at a time, at most `batchSize` jobs per queue per addBulk.
+ *   Job id = event id (BullMQ ignores a job whose id it already holds, so re-sent events are
+ *   deduplicated); job name = the org id; job options come from `queueCatalog`.
+ * - If Redis cannot take a batch (disconnected, error, or no answer within `sendTimeoutMs`) the
+ *   batch is appended to the local spool (see spool.ts) and Redis is left alone for `retryMs`;
+ *   while Redis is down every batch goes straight to the spool, so at most `flushMs` worth of
+ *   events lives only in memory. Beyond `maxBuffered` waiting events, emit() spools directly.
+ * - Once Redis answers again the spool is replayed, oldest file first, and each file is deleted
+ *   only after all of its events were accepted. Spools left by a previous process (crash,
+ *   restart, or a close() that could not reach Redis) are claimed and replayed on start().
+ *
+ * Delivery is at least once: a batch whose answer was lost is sent again, and BullMQ drops the
+ * copy while it still holds the job (completed jobs are kept per queueCatalog's
+ * `removeOnComplete`); consumers are idempotent on the event id for the rest.
+ */
+
+export interface QueueEventSinkOptions {
+  /**
+   * Redis URL or ioredis options. The sink opens one connection of its own, shared by both
+   * queues. It sets `enableOfflineQueue: false` and `maxRetriesPerRequest: 1`, so a send to an
+   * absent Redis fails at once instead of waiting.
+   */
+  connection: RedisOptions | string;
+  /** BullMQ key prefix. Default 'bull'. */
+  prefix?: string;
+  /** Send what is waiting at least this often. Default 50 ms. */
+  flushMs?: number;
+  /** Jobs per queue per addBulk; a send starts as soon as this many calls are waiting. Default 500. */
+  batchSize?: number;
+  /** Directory for the spool (local to this host). */
+  spoolDir: string;
+  /** Events (audit + usage) held in memory at most; beyond that emit() spools. Default 100,000. */
+  maxBuffered?: number;
+  /** Spool files rotate at this size. Default 8 MiB. */
+  maxSpoolFileBytes?: number;
+  /** A send that Redis has not acknowledged within this long counts as failed. Default 5000 ms. */
+  sendTimeoutMs?: number;
+  /** After a failed send, spool without trying Redis for this long. Default 1000 ms. */
+  retryMs?: number;
+  /** Errors worth logging (Redis unreachable, disk trouble). Called at most once per failure. */
+  onError?: (err: Error) => void;
+}
+
+/** Counters for Prometheus. Events are counted singly (one emit() = 2 events). */
+export interface EventSinkStats {
+  /** Waiting in memory. */
+  buffered: number;
+  /** In the spool (on disk or being written). */
+  spooledEvents: number;
+  spoolBytes: number;
+  /** Accepted by Redis since start (replayed ones included). */
+  flushed: number;
+  /** Sends that failed (then spooled, or left in the spool when replaying). */
+  failedFlushes: number;
+  /** Spool lines skipped at replay because they were not a valid event. */
+  corruptSpoolLines: number;
+  /** Events lost: not serialisable, or refused by the disk for longer than the spool can hold. */
+  droppedEvents: number;
+  /** The sink's Redis connection is up (readiness). */
+  redisConnected: boolean;
+}
+
+interface Queues {
+  audit: Queue<AuditEvent>;
+  usage: Queue<UsageEvent>;
+}
+
+/** A batch taken from memory and not yet acknowledged: close() spools it if time runs out. */
+interface InFlight {
+  audit: AuditEvent[];
+  usage: UsageEvent[];
+  spooled: boolean;
+}
+
+type State = 'new' | 'started' | 'closing' | 'closed';
+
+function toJobs<T extends { id: string; orgId: string }>(events: readonly T[]) {
+  const jobs = new Array<{ name: string; data: T; opts: { jobId: string } }>(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    jobs[i] = { name: e.orgId || 'event', data: e, opts: { jobId: e.id } };
+  }
+  return jobs;
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer from Redis within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+export class QueueEventSink implements EventSink {
+  private audit: AuditEvent[] = [];
+  private usage: UsageEvent[] = [];
+  private readonly spool: Spool;
+  private readonly redisOptions: RedisOptions;
+  private readonly redisUrl: string | null;
+  private readonly prefix: string;
+  private readonly flushMs: number;
+  private readonly batchSize: number;
+  private readonly maxCalls: number;
+  private readonly sendTimeoutMs: number;
+  private readonly retryMs: number;
+  private readonly onError: (err: Error) => void;
+
+  private state: State = 'new';
+  private redis: Redis | null = null;
+  private queues: Promise<Queues> | null = null;
+  private createdQueues: Queues[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private immediate: NodeJS.Immediate | null = null;
+  private pumping: Promise<void> | null = null;
+  private flushDue = false;
+  /** Redis failed recently: spool instead of sending until then (ms epoch). */
+  private downUntil = 0;
+  private inFlight: InFlight | null = null;
+  /** A connection attempt failed since Redis last answered (as opposed to still connecting). */
+  private unreachable = false;
+  private starting: Promise<void> | null = null;
+  private closing: Promise<void> | null = null;
+  private readonly counters = { flushed: 0, failedFlushes: 0, corruptSpoolLines: 0, droppedEvents: 0 };
+
+  constructor(options: QueueEventSinkOptions) {
+    this.prefix = options.prefix ?? 'bull';
+    this.flushMs = options.flushMs ?? 50;
+    this.batchSize = Math.max(1, options.batchSize ?? 500);
+    this.maxCalls = Math.max(1, Math.floor((options.maxBuffered ?? 100_000) / 2));
+    this.sendTimeoutMs = options.sendTimeoutMs ?? 5000;
+    this.retryMs = options.retryMs ?? 1000;
+    this.onError = options.onError ?? (() => undefined);
+    this.redisUrl = typeof options.connection === 'string' ? options.connection : null;
+    const base = typeof options.connection === 'string' ? {} : options.connection;
+    this.redisOptions = {
+      connectionName: 'toolgate-events',
+      connectTimeout: 2000,
+      retryStrategy: (times) => Math.min(100 * times, 2000),
+      ...base,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      // Commands caught in flight by a disconnect are re-sent after the reconnect (or failed by
+      // maxRetriesPerRequest): with `false`, ioredis 6 drops them unsettled when the first
+      // reconnect succeeds, which would leave a queue setup hanging for good. A batch re-sent
+      // after its send timed out and was spooled is deduplicated by job id.
+      autoResendUnfulfilledCommands: true,
+    };
+    this.spool = new Spool({
+      dir: options.spoolDir,
+      maxFileBytes: options.maxSpoolFileBytes,
+      maxPendingEvents: options.maxBuffered,
+      onError: (err) => this.onError(err),
+    });
+  }
+
+  /**
+   * Takes the spool (claiming files left by previous processes), connects to Redis and starts
+   * the flusher. Events emitted before start() wait in memory. Rejects if the spool directory
+   * cannot be used.
+   */
+  start(): Promise<void> {
+    this.starting ??= this.open();
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
+    try {
+      await this.spool.open();
+    } catch (err) {
+      this.starting = null; // let the caller retry once the directory is usable
+      throw err;
+    }
+    if (this.state !== 'new') return; // closed meanwhile
+    const redis = this.redisUrl === null ? new Redis(this.redisOptions) : new Redis(this.redisUrl, this.redisOptions);
+    // Expected while Redis is away; without a listener ioredis would log every retry itself.
+    redis.on('error', (err: Error) => {
+      if (redis.status !== 'ready') this.unreachable = true;
+      this.onError(err);
+    });
+    redis.on('ready', () => {
+      this.unreachable = false;
+      this.downUntil = 0;
+      this.kick();
+    });
+    this.redis = redis;
+    this.state = 'started';
+    this.timer = setInterval(() => {
+      this.flushDue = true;
+      this.kick();
+    }, this.flushMs);
+    this.timer.unref();
+    this.kick();
+  }
+
+  emit(audit: AuditEvent, usage: UsageEvent): void {
+    if (this.audit.length >= this.maxCalls || this.state === 'closed') {
+      this.spoolEvents([audit], [usage]);
+      return;
+    }
+    this.audit.push(audit);
+    this.usage.push(usage);
+    if (this.audit.length >= this.batchSize && this.immediate === null && this.pumping === null && this.state === 'started') {
+      this.immediate = setImmediate(() => {
+        this.immediate = null;
+        this.kick();
+      });
+    }
+  }
+
+  stats(): EventSinkStats {
+    return {
+      buffered: this.audit.length + this.usage.length,
+      spooledEvents: this.spool.events,
+      spoolBytes: this.spool.bytes,
+      flushed: this.counters.flushed,
+      failedFlushes: this.counters.failedFlushes,
+      corruptSpoolLines: this.counters.corruptSpoolLines,
+      droppedEvents: this.counters.droppedEvents + this.spool.droppedEvents,
+      redisConnected: this.redis !== null && this.redis.status === 'ready',
+    };
+  }
+
+  /**
+   * Sends what is buffered; whatever Redis has not taken after `deadlineMs` (or at once, when
+   * Redis is down) is spooled for the next process. Then closes the queues and the connection.
+   */
+  close(deadlineMs = 5000): Promise<void> {
+    this.closing ??= this.shutdown(deadlineMs);
+    return this.closing;
+  }
+
+  private async shutdown(deadlineMs: number): Promise<void> {
+    const wasStarted = this.state === 'started';
+    this.state = 'closing';
+    if (this.timer) clearInterval(this.timer);
+    if (this.immediate) clearImmediate(this.immediate);
+    this.timer = null;
+    this.immediate = null;
+    if (wasStarted) {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, deadlineMs);
+      });
+      await Promise.race([this.connected().then(() => this.drain()), deadline]);
+      clearTimeout(timer);
+    }
+    // What Redis did not take in time goes to disk (a late success is deduplicated by job id).
+    const inFlight = this.inFlight;
+    if (inFlight !== null && !inFlight.spooled) {
+      inFlight.spooled = true;
+      this.spoolEvents(inFlight.audit, inFlight.usage);
+    }
+    if (this.audit.length > 0) {
+      const audit = this.audit;
+      const usage = this.usage;
+      this.audit = [];
+      this.usage = [];
+      this.spoolEvents(audit, usage);
+    }
+    this.state = 'closed';
+    await this.spool.close();
+    await this.disconnect();
+  }
+
+  /**
+   * Resolves once the connection is up, or at once when Redis is known to be unreachable: a
+   * sink closed right after start() should not spool what Redis is about to accept.
+   */
+  private connected(): Promise<void> {
+    const redis = this.redis;
+    if (redis === null || redis.status === 'ready' || this.unreachable || this.audit.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        redis.off('ready', done);
+        redis.off('error', done);
+        redis.off('end', done);
+        resolve();
+      };
+      redis.on('ready', done);
+      redis.on('error', done);
+      redis.on('end', done);
+    });
+  }
+
+  /** Runs the flusher until memory is empty (used by close). */
+  private async drain(): Promise<void> {
+    for (;;) {
+      this.kick();
+      if (this.pumping === null) return;
+      await this.pumping;
+      if (this.audit.length === 0) return;
+    }
+  }
+
+  private kick(): void {
+    if (this.pumping === null && (this.state === 'started' || this.state === 'closing')) {
+      this.pumping = this.pump().finally(() => {
+        this.pumping = null;
+      });
+    }
+  }
+
+  /** The one flusher: memory batches first, then spool replay while Redis is usable. */
+  private async pump(): Promise<void> {
+    for (;;) {
+      if (this.state === 'closed') return;
+      const waiting = this.audit.length;
+      if (waiting > 0 && (this.flushDue || waiting >= this.batchSize || this.state === 'closing')) {
+        await this.flushBatch();
+        continue;
+      }
+      this.flushDue = false;
+      if (this.state === 'started' && !this.spool.isEmpty && this.usable() && (await this.replayOldest())) continue;
+      return;
+    }
+  }
+
+  private usable(): boolean {
+    return this.redis !== null && this.redis.status === 'ready' && Date.now() >= this.downUntil;
+  }
+
+  /** Sends (or, while Redis is down, spools) up to one batch from memory. */
+  private async flushBatch(): Promise<void> {
+    const n = Math.min(this.audit.length, this.batchSize);
+    let audit: AuditEvent[];
+    let usage: UsageEvent[];
+    if (n === this.audit.length) {
+      audit = this.audit;
+      usage = this.usage;
+      this.audit = [];
+      this.usage = [];
+    } else {
+      audit = this.audit.splice(0, n);
+      usage = this.usage.splice(0, n);
+    }
+    if (!this.usable()) {
+      this.spoolEvents(audit, usage);
+      return;
+    }
+    const batch: InFlight = { audit, usage, spooled: false };
+    this.inFlight = batch;
+    const ok = await this.send(audit, usage);
+    if (this.inFlight === batch) this.inFlight = null;
+    if (batch.spooled) return; // close() already put it on disk
+    this.spoolEvents(ok.audit ? [] : audit, ok.usage ? [] : usage);
+  }
+
+  /** Replays the oldest spool file. False when the spool is empty or Redis failed meanwhile. */
+  private async replayOldest(): Promise<boolean> {
+    let file: SpoolFile | null = null;
+    let contents: SpoolContents;
+    try {
+      file = await this.spool.oldest();
+      if (file === null) return false;
+      contents = await this.spool.read(file);
+    } catch (err) {
+      if (file === null) {
+        this.onError(err as Error);
+        return false;
+      }
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        // Deleted by someone else: nothing left to replay from it.
+        await this.spool.remove(file).catch(() => undefined);
+      } else {
+        // Unreadable here: leave it on disk for the next process, go on with the next file.
+        this.onError(err as Error);
+        this.spool.skip(file);
+      }
+      return true;
+    }
+    const { audit, usage } = contents;
+    const total = Math.max(audit.length, usage.length);
+    for (let i = 0; i < total; i += this.batchSize) {
+      if (this.state !== 'started' || !this.usable()) return false;
+      const ok = await this.send(audit.slice(i, i + this.batchSize), usage.slice(i, i + this.batchSize));
+      if (!ok.audit || !ok.usage) return false; // the file stays; already accepted jobs are deduplicated next time
+      // Fresh events do not wait for a long replay.
+      if (this.audit.length >= this.batchSize || (this.flushDue && this.audit.length > 0)) await this.flushBatch();
+    }
+    try {
+      await this.spool.remove(file);
+    } catch (err) {
+      this.onError(err as Error);
+      return false;
+    }
+    this.counters.corruptSpoolLines += contents.corrupt;
+    return true;
+  }
+
+  /** One round trip per queue (in parallel). Reports which queue accepted its part. */
+  private async send(audit: AuditEvent[], usage: UsageEvent[]): Promise<{ audit: boolean; usage: boolean }> {
+    let error: unknown = null;
+    let ok = { audit: false, usage: false };
+    try {
+      const queues = await withTimeout(this.getQueues(), this.sendTimeoutMs, 'queue setup');
+      const [a, u] = await withTimeout(
+        Promise.allSettled([
+          audit.length > 0 ? queues.audit.addBulk(toJobs(audit)) : null,
+          usage.length > 0 ? queues.usage.addBulk(toJobs(usage)) : null,
+        ]),
+        this.sendTimeoutMs,
+        'addBulk',
+      );
+      ok = { audit: a.status === 'fulfilled', usage: u.status === 'fulfilled' };
+      if (a.status === 'rejected') error = a.reason;
+      else if (u.status === 'rejected') error = u.reason;
+    } catch (err) {
+      error = err;
+    }
+    if (ok.audit) this.counters.flushed += audit.length;
+    if (ok.usage) this.counters.flushed += usage.length;
+    if (error !== null) {
+      this.counters.failedFlushes++;
+      this.downUntil = Date.now() + this.retryMs;
+      this.onError(error instanceof Error ? error : new Error(String(error)));
+    }
+    return ok;
+  }
+
+  /** The two queues on the sink's connection, created once Redis first answers. */
+  private getQueues(): Promise<Queues> {
+    if (this.queues === null) {
+      const connection = this.redis!;
+      const queues: Queues = {
+        audit: new Queue<AuditEvent>(QueueName.Audit, {
+          connection,
+          prefix: this.prefix,
+          defaultJobOptions: queueCatalog[QueueName.Audit].jobOptions,
+        }),
+        usage: new Queue<UsageEvent>(QueueName.Usage, {
+          connection,
+          prefix: this.prefix,
+          defaultJobOptions: queueCatalog[QueueName.Usage].jobOptions,
+        }),
+      };
+      // Connection errors reach onError through the sink's own listener; failed commands
+      // reject their addBulk. The queues' copies of those errors are not needed.
+      queues.audit.on('error', () => undefined);
+      queues.usage.on('error', () => undefined);
+      this.createdQueues.push(queues);
+      const ready = Promise.all([queues.audit.waitUntilReady(), queues.usage.waitUntilReady()]).then(
+        () => queues,
+        (err: unknown) => {
+          // Setup failed (connection lost during it): start over with new queues next time.
+          if (this.queues === ready) this.queues = null;
+          this.createdQueues = this.createdQueues.filter((q) => q !== queues);
+          void Promise.all([queues.audit.close(), queues.usage.close()]).catch(() => undefined);
+          throw err;
+        },
+      );
+      this.queues = ready;
+    }
+    return this.queues;
+  }
+
+  private async disconnect(): Promise<void> {
+    const settle = (p: Promise<unknown>) =>
+      withTimeout(p, 1000, 'close').then(
+        () => true,
+        () => false,
+      );
+    for (const q of this.createdQueues) await settle(Promise.all([q.audit.close(), q.usage.close()]));
+    this.createdQueues = [];
+    this.queues = null;
+    const redis = this.redis;
+    this.redis = null;
+    if (redis === null) return;
+    if (!(redis.status === 'ready' && (await settle(redis.quit())))) redis.disconnect();
+  }
+
+  /** Appends events to the spool; one that cannot be serialised is dropped and counted. */
+  private spoolEvents(audit: readonly AuditEvent[], usage: readonly UsageEvent[]): void {
+    let text = '';
+    let n = 0;
+    for (const e of audit) {
+      const line = this.line(QueueName.Audit, e);
+      if (line !== null) {
+        text += line;
+        n++;
+      }
+    }
+    for (const e of usage) {
+      const line = this.line(QueueName.Usage, e);
+      if (line !== null) {
+        text += line;
+        n++;
+      }
+    }
+    if (n > 0) this.spool.append(text, n);
+  }
+
+  private line(queue: QueueName, event: AuditEvent | UsageEvent): string | null {
+    try {
+      return spoolLine(queue, event);
+    } catch (err) {
+      this.counters.droppedEvents++;
+      this.onError(err as Error);
+      return null;
+    }
+  }
+}

@@ -1,0 +1,155 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import Redis from 'ioredis';
+import { BackendPool } from './backends/pool';
+import { StdioBackend } from './backends/stdio';
+import { StreamableHttpBackend } from './backends/http';
+import { SseBackend } from './backends/sse';
+import type { GatewayConfig } from './config';
+import { McpCore } from './core/mcp';
+import { RedisRateLimiter } from './core/ratelimit';
+import { Relay } from './core/relay';
+import { SessionStore } from './core/sessions';
+import { QueueEventSink } from './events/emitter';
+import { createHttpServer } from './http/server';
+import { McpTransport } from './http/transport';
+import { createGatewayMetrics, type GatewayMetrics } from './metrics';
+import { SnapshotStore } from './snapshots/store';
+
+export interface Gateway {
+  server: Server;
+  config: GatewayConfig;
+  metrics: GatewayMetrics;
+  snapshots: SnapshotStore;
+  pool: BackendPool;
+  events: QueueEventSink;
+  listen(): Promise<{ port: number; url: string }>;
+  close(): Promise<void>;
+}
+
+/** Wire one gateway worker: Redis, snapshots, sessions, backends, events, HTTP. */
+export async function createGateway(config: GatewayConfig): Promise<Gateway> {
+  const redis = new Redis(config.REDIS_URL, {
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    enableOfflineQueue: true,
+    retryStrategy: (n) => Math.min(n * 100, 2000),
+  });
+  const sub = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 100, 2000) });
+  redis.on('error', () => undefined);
+  sub.on('error', () => undefined);
+
+  const metrics = createGatewayMetrics();
+  const snapshots = new SnapshotStore(redis, sub);
+  const relay = new Relay(redis, sub);
+  const sessions = new SessionStore(redis, config.SESSION_TTL_SECONDS);
+  let core: McpCore | null = null;
+  const pool = new BackendPool({
+    // A retired backend's per-backend state (catalogue cache, notification subscription) goes too.
+    onRetire: (key) => core?.forgetBackend(key),
+    idleMs: config.BACKEND_IDLE_MS,
+    maxBackends: config.MAX_BACKENDS,
+    factories: {
+      stdio: (spec) => new StdioBackend(spec, { memoryLimitMb: config.STDIO_MEMORY_LIMIT_MB }),
+      'streamable-http': (spec) => new StreamableHttpBackend(spec),
+      sse: (spec) => new SseBackend(spec),
+    },
+  });
+  const limiter = new RedisRateLimiter({ connection: config.REDIS_URL });
+  const events = new QueueEventSink({
+    connection: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    flushMs: config.EVENT_FLUSH_MS,
+    batchSize: config.EVENT_BATCH_SIZE,
+    spoolDir: config.SPOOL_DIR,
+  });
+
+  let transport: McpTransport | null = null;
+  core = new McpCore({
+    pool,
+    limiter,
+    events,
+    secretKey: config.TOOLGATE_SECRET_KEY,
+    onUpstreamNotification: (orgId, server, n) => transport?.broadcast(orgId, server, n),
+  });
+  transport = new McpTransport(core, snapshots, sessions, relay, metrics, {
+    publicUrl: config.PUBLIC_GATEWAY_URL,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    limits: { maxDepth: config.MAX_JSON_DEPTH, maxStringLength: config.MAX_STRING_LENGTH, maxMethodLength: 128 },
+    allowedOrigins: new Set(
+      config.ALLOWED_ORIGINS.split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    ),
+    agentRequestTimeoutMs: 120_000,
+  });
+
+  // A snapshot change (server edited, disabled or removed; secret rotated) retires the
+  // backends nobody wants any more.
+  snapshots.onChange(() => {
+    const wanted = new Set<string>();
+    for (const orgId of snapshots.orgIds()) {
+      const snap = snapshots.get(orgId);
+      if (snap) for (const k of core!.backendKeys(snap)) wanted.add(k);
+    }
+    pool.retain(wanted);
+  });
+
+  await Promise.all([snapshots.start(), relay.start()]);
+  await events.start();
+
+  const server = createHttpServer({
+    transport,
+    publicUrl: config.PUBLIC_GATEWAY_URL,
+    authorizationServer: config.PUBLIC_API_URL,
+    ready: async () => {
+      const redisOk = await redis
+        .ping()
+        .then(() => true)
+        .catch(() => false);
+      return { ok: redisOk, checks: { redis: redisOk, snapshotsSubscribed: sub.status === 'ready' } };
+    },
+    metrics: async () => {
+      metrics.backends.reset();
+      for (const s of pool.stats()) metrics.backends.set({ transport: s.transport, health: s.health }, s.count);
+      const e = events.stats();
+      metrics.eventsBuffered.set(e.buffered);
+      metrics.spoolEvents.set(e.spooledEvents);
+      metrics.spoolBytes.set(e.spoolBytes);
+      metrics.snapshots.set(snapshots.size);
+      metrics.streams.set(transport?.openStreams ?? 0);
+      return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
+    },
+  });
+
+  let closed = false;
+  return {
+    server,
+    config,
+    metrics,
+    snapshots,
+    pool,
+    events,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(config.PORT, config.HOST, () => {
+          const { port } = server.address() as AddressInfo;
+          resolve({ port, url: `http://${config.HOST}:${port}` });
+        });
+      }),
+    close: async () => {
+      if (closed) return;
+      closed = true;
+      relay.close();
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      });
+      await pool.closeAll();
+      await events.close();
+      redis.disconnect();
+      sub.disconnect();
+    },
+  };
+}

@@ -1,0 +1,94 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { RpcCode } from '../core/jsonrpc';
+import type { McpTransport } from './transport';
+import { sendJson, sendRpcError } from './util';
+
+export interface HttpDeps {
+  transport: McpTransport;
+  publicUrl: string;
+  authorizationServer: string;
+  ready: () => Promise<{ ok: boolean; checks: Record<string, boolean> }>;
+  metrics: () => Promise<{ contentType: string; body: string }>;
+}
+
+const SLUG = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?';
+const MCP_PATH = new RegExp(`^/mcp/(${SLUG})(?:/(${SLUG}))?/?$`);
+const SSE_PATH = new RegExp(`^/sse/(${SLUG})(?:/(${SLUG}))?/?$`);
+const PRM_PATH = new RegExp(`^/\\.well-known/oauth-protected-resource/mcp/(${SLUG})(?:/(${SLUG}))?/?$`);
+
+/**
+ * The gateway's HTTP front: routing only. Every failure is a JSON(-RPC) error with the right
+ * status; an unexpected exception is logged and answered 500 without taking the process down.
+ */
+export function createHttpServer(deps: HttpDeps): Server {
+  const { transport } = deps;
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const q = req.url?.indexOf('?') ?? -1;
+    const path = q === -1 ? (req.url ?? '/') : req.url!.slice(0, q);
+    const method = req.method ?? 'GET';
+
+    let m = MCP_PATH.exec(path);
+    if (m) {
+      const org = m[1]!;
+      const server = m[2] ?? null;
+      if (method === 'POST') return transport.post(req, res, org, server);
+      if (method === 'GET') return transport.get(req, res, org, server);
+      if (method === 'DELETE') return transport.delete(req, res, org, server);
+      sendRpcError(
+        res,
+        405,
+        null,
+        { code: RpcCode.InvalidRequest, message: `${method} is not allowed here` },
+        { Allow: 'GET, POST, DELETE' },
+      );
+      return;
+    }
+    m = SSE_PATH.exec(path);
+    if (m && method === 'GET') return transport.legacyStream(req, res, m[1]!, m[2] ?? null);
+    if (path === '/messages' && method === 'POST') {
+      const sessionId = new URLSearchParams(q === -1 ? '' : req.url!.slice(q + 1)).get('sessionId');
+      return transport.legacyMessage(req, res, sessionId);
+    }
+    m = PRM_PATH.exec(path);
+    if (m && method === 'GET') {
+      // RFC 9728 protected-resource metadata: names the control plane as authorization server.
+      const resource = `${deps.publicUrl}/mcp/${m[1]}${m[2] ? `/${m[2]}` : ''}`;
+      sendJson(res, 200, {
+        resource,
+        authorization_servers: [deps.authorizationServer],
+        bearer_methods_supported: ['header'],
+        resource_name: `Toolgate MCP endpoint for ${m[1]}${m[2] ? `/${m[2]}` : ''}`,
+        resource_documentation: `${deps.authorizationServer}/docs`,
+      });
+      return;
+    }
+    if (path === '/healthz') {
+      sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (path === '/readyz') {
+      const r = await deps.ready();
+      sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not_ready', checks: r.checks });
+      return;
+    }
+    if (path === '/metrics') {
+      const { contentType, body } = await deps.metrics();
+      res.writeHead(200, { 'Content-Type': contentType, 'Cache-Control': 'no-store' });
+      res.end(body);
+      return;
+    }
+    sendJson(res, 404, { error: 'not_found', message: `No route for ${method} ${path}` });
+  };
+
+  const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+    route(req, res).catch((e: unknown) => {
+      console.error('gateway: unhandled error', e);
+      if (!res.headersSent) sendRpcError(res, 500, null, { code: RpcCode.InternalError, message: 'Internal gateway error' });
+      else res.destroy();
+    });
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+  });
+  return server;
+}

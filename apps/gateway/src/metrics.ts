@@ -1,0 +1,43 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The gateway's Prometheus metrics (one registry per gateway instance). */
+export function createGatewayMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'toolgate_gateway_' });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'toolgate_gateway_requests_total',
+      help: 'MCP requests by org, method and outcome',
+      labelNames: ['org', 'method', 'outcome'] as const,
+      registers: [registry],
+    }),
+    latency: new Histogram({
+      name: 'toolgate_gateway_request_duration_seconds',
+      help: 'Time to answer an MCP request (gateway + upstream)',
+      labelNames: ['method'] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30],
+      registers: [registry],
+    }),
+    backends: new Gauge({
+      name: 'toolgate_gateway_backends',
+      help: 'Upstream connections by transport and health (up, down, circuit-open, starting)',
+      labelNames: ['transport', 'health'] as const,
+      registers: [registry],
+    }),
+    eventsBuffered: new Gauge({
+      name: 'toolgate_gateway_events_buffered',
+      help: 'Audit/usage events waiting to be sent',
+      registers: [registry],
+    }),
+    spoolEvents: new Gauge({
+      name: 'toolgate_gateway_spool_events',
+      help: 'Events spooled to disk while Redis is unreachable',
+      registers: [registry],
+    }),
+    spoolBytes: new Gauge({ name: 'toolgate_gateway_spool_bytes', help: 'Size of the local event spool', registers: [registry] }),
+    snapshots: new Gauge({ name: 'toolgate_gateway_snapshots_loaded', help: 'Org snapshots held in memory', registers: [registry] }),
+    streams: new Gauge({ name: 'toolgate_gateway_open_streams', help: 'Open agent SSE streams on this worker', registers: [registry] }),
+  };
+}
+export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;

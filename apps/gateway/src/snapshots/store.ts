@@ -1,0 +1,142 @@
+import { channels, PolicySnapshot, redisKeys, SnapshotNotice } from '@toolgate/contracts';
+import type Redis from 'ioredis';
+
+export interface OrgEntry {
+  snapshot: PolicySnapshot;
+  loadedAt: number;
+}
+
+type Listener = (orgId: string, next: PolicySnapshot | null, prev: PolicySnapshot | null) => void;
+
+/**
+ * Every org snapshot this worker has needed, kept in memory. Loaded lazily on first use,
+ * replaced when a newer version is announced on `tg:snapshots`, re-checked against
+ * `tg:snapshot-versions` after every Redis reconnect (notices sent while we were away are
+ * lost), and kept as the last good copy while Redis is unreachable.
+ */
+export class SnapshotStore {
+  private readonly byOrg = new Map<string, OrgEntry>();
+  private readonly slugToOrg = new Map<string, string>();
+  /** Lookups in progress, so a burst of first requests for one org makes one Redis round trip. */
+  private readonly loading = new Map<string, Promise<PolicySnapshot | null>>();
+  private readonly listeners = new Set<Listener>();
+  private subscribed = false;
+
+  constructor(
+    private readonly redis: Redis,
+    /** A dedicated connection in subscriber mode. */
+    private readonly sub: Redis,
+  ) {}
+
+  async start(): Promise<void> {
+    this.sub.on('message', (channel: string, message: string) => {
+      if (channel !== channels.snapshots) return;
+      try {
+        const notice = SnapshotNotice.parse(JSON.parse(message));
+        const have = this.byOrg.get(notice.orgId);
+        if (have && have.snapshot.version < notice.version) void this.reload(notice.orgId);
+      } catch {
+        // A malformed notice is ignored; the version re-check on reconnect catches real changes.
+      }
+    });
+    // After a reconnect, notices published while we were away are gone: compare versions.
+    this.sub.on('ready', () => {
+      if (this.subscribed) void this.recheckAll();
+    });
+    await this.sub.subscribe(channels.snapshots);
+    this.subscribed = true;
+  }
+
+  onChange(listener: Listener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Number of orgs loaded (readiness and metrics). */
+  get size(): number {
+    return this.byOrg.size;
+  }
+
+  orgIds(): IterableIterator<string> {
+    return this.byOrg.keys();
+  }
+
+  get(orgId: string): PolicySnapshot | null {
+    return this.byOrg.get(orgId)?.snapshot ?? null;
+  }
+
+  /** Resolve `/mcp/{slug}`: memory first, then Redis. The snapshot's own slug is authoritative. */
+  async bySlug(slug: string): Promise<PolicySnapshot | null> {
+    const known = this.slugToOrg.get(slug);
+    if (known) {
+      const snap = this.byOrg.get(known)?.snapshot;
+      if (snap && snap.orgSlug === slug) return snap;
+    }
+    let orgId: string | null;
+    try {
+      orgId = await this.redis.hget(redisKeys.orgSlugs, slug);
+    } catch {
+      return null; // Redis away and org never seen by this worker: nothing to serve.
+    }
+    if (!orgId) return null;
+    const snap = this.byOrg.get(orgId)?.snapshot ?? (await this.load(orgId));
+    return snap && snap.orgSlug === slug ? snap : null;
+  }
+
+  private load(orgId: string): Promise<PolicySnapshot | null> {
+    let p = this.loading.get(orgId);
+    if (!p) {
+      p = this.fetch(orgId).finally(() => this.loading.delete(orgId));
+      this.loading.set(orgId, p);
+    }
+    return p;
+  }
+
+  private async fetch(orgId: string): Promise<PolicySnapshot | null> {
+    const raw = await this.redis.get(redisKeys.snapshot(orgId)).catch(() => undefined);
+    if (raw === undefined) return this.byOrg.get(orgId)?.snapshot ?? null; // Redis error: keep the last good.
+    const prev = this.byOrg.get(orgId)?.snapshot ?? null;
+    if (raw === null) {
+      // Deleted org.
+      if (prev) {
+        this.byOrg.delete(orgId);
+        this.slugToOrg.delete(prev.orgSlug);
+        this.emit(orgId, null, prev);
+      }
+      return null;
+    }
+    let snap: PolicySnapshot;
+    try {
+      snap = PolicySnapshot.parse(JSON.parse(raw));
+    } catch {
+      return prev; // A snapshot we cannot read (newer schema?) never replaces a good one.
+    }
+    if (prev && prev.version >= snap.version) return prev;
+    this.byOrg.set(orgId, { snapshot: snap, loadedAt: Date.now() });
+    if (prev && prev.orgSlug !== snap.orgSlug) this.slugToOrg.delete(prev.orgSlug);
+    this.slugToOrg.set(snap.orgSlug, orgId);
+    this.emit(orgId, snap, prev);
+    return snap;
+  }
+
+  reload(orgId: string): Promise<PolicySnapshot | null> {
+    return this.load(orgId);
+  }
+
+  /** Compare every loaded org's version with Redis and reload the stale ones. */
+  async recheckAll(): Promise<void> {
+    if (this.byOrg.size === 0) return;
+    const versions = await this.redis.hgetall(redisKeys.snapshotVersions).catch(() => null);
+    if (!versions) return;
+    await Promise.all(
+      [...this.byOrg].map(([orgId, entry]) => {
+        const v = versions[orgId];
+        return v === undefined || Number(v) > entry.snapshot.version ? this.reload(orgId) : undefined;
+      }),
+    );
+  }
+
+  private emit(orgId: string, next: PolicySnapshot | null, prev: PolicySnapshot | null): void {
+    for (const l of this.listeners) l(orgId, next, prev);
+  }
+}

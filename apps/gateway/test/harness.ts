@@ -1,0 +1,130 @@
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { randomBytes } from 'node:crypto';
+import { bootstrap } from '../../api/src/app';
+import { loadEnv } from '../../api/src/config/env';
+import { loadGatewayConfig } from '../src/config';
+import { createGateway, type Gateway } from '../src/gateway';
+
+/** The real control plane and a real gateway worker, both in this process, on loopback. */
+export interface Stack {
+  api: Awaited<ReturnType<typeof bootstrap>>;
+  apiUrl: string;
+  gateways: Gateway[];
+  gatewayUrl: string;
+  queuePrefix: string;
+  close(): Promise<void>;
+}
+
+export const uniq = (base: string) => `${base}-${randomBytes(4).toString('hex')}`;
+
+export async function startStack(opts: { gateways?: number; gatewayEnv?: Record<string, string> } = {}): Promise<Stack> {
+  const env = loadEnv({ ...process.env, PORT: '0' });
+  const api = await bootstrap(env, { logger: false });
+  await api.listen(0, '127.0.0.1');
+  const apiUrl = `http://127.0.0.1:${(api.getHttpServer().address() as AddressInfo).port}`;
+  const queuePrefix = uniq('tgtest');
+  const gateways: Gateway[] = [];
+  let gatewayUrl = '';
+  for (let i = 0; i < (opts.gateways ?? 1); i++) {
+    const gw = await createGateway(
+      loadGatewayConfig({
+        ...process.env,
+        PORT: '0',
+        QUEUE_PREFIX: queuePrefix,
+        SPOOL_DIR: path.join(require('node:os').tmpdir(), `${queuePrefix}-${i}`),
+        PUBLIC_API_URL: apiUrl,
+        ...opts.gatewayEnv,
+      }),
+    );
+    const { url } = await gw.listen();
+    gatewayUrl ||= url;
+    gateways.push(gw);
+  }
+  return {
+    api,
+    apiUrl,
+    gateways,
+    gatewayUrl,
+    queuePrefix,
+    close: async () => {
+      for (const g of gateways) await g.close();
+      await api.close();
+    },
+  };
+}
+
+/** A tiny client of the control plane's REST API, as the dashboard or CLI would use it. */
+export class ApiClient {
+  token = '';
+  constructor(private readonly base: string) {}
+
+  // biome-ignore lint/suspicious/noExplicitAny: test client; each test knows the shape it asked for.
+  async call<T = any>(method: string, p: string, body?: unknown, expect = [200, 201, 204]): Promise<T> {
+    const res = await fetch(`${this.base}${p}`, {
+      method,
+      headers: { 'Content-Type': 'application/json', ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!expect.includes(res.status)) throw new Error(`${method} ${p} → ${res.status}: ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  async signup(): Promise<void> {
+    const r = await this.call('POST', '/v1/auth/signup', {
+      email: `${uniq('u')}@example.test`,
+      password: 'correct horse battery',
+      name: 'Tester',
+    });
+    this.token = r.accessToken;
+  }
+}
+
+/** Path of server-everything's stdio entry point. */
+export const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js');
+
+/** An org with one stdio server-everything, a role allowing everything on it, and a key. */
+export async function setupOrg(
+  stack: Stack,
+  opts: { rules?: unknown; servers?: Array<Record<string, unknown>> } = {},
+): Promise<{ api: ApiClient; org: { id: string; slug: string }; key: string; keyId: string; roleId: string }> {
+  const api = new ApiClient(stack.apiUrl);
+  await api.signup();
+  const org = await api.call('POST', '/v1/orgs', { name: 'Gateway test', slug: uniq('gw') });
+  const servers = opts.servers ?? [
+    { slug: 'everything', name: 'Everything', transport: 'stdio', command: process.execPath, args: [EVERYTHING, 'stdio'] },
+  ];
+  for (const s of servers) await api.call('POST', `/v1/orgs/${org.slug}/servers`, s);
+  const role = await api.call('POST', `/v1/orgs/${org.slug}/roles`, {
+    name: 'agents',
+    rules: opts.rules ?? {
+      tools: [{ effect: 'allow', match: '*' }],
+      prompts: [{ effect: 'allow', match: '*' }],
+      resources: [{ effect: 'allow', uri: '*' }],
+    },
+  });
+  const key = await api.call('POST', `/v1/orgs/${org.slug}/keys`, { name: 'agent', roleIds: [role.id] });
+  return { api, org, key: key.key, keyId: key.id ?? key.apiKey?.id, roleId: role.id };
+}
+
+export async function connect(
+  url: string,
+  key: string,
+  opts: { transport?: 'http' | 'sse'; capabilities?: Record<string, unknown> } = {},
+): Promise<Client> {
+  const client = new Client({ name: 'toolgate-e2e', version: '1.0.0' }, { capabilities: opts.capabilities ?? {} });
+  const headers = { Authorization: `Bearer ${key}` };
+  const transport =
+    opts.transport === 'sse'
+      ? new SSEClientTransport(new URL(url), {
+          requestInit: { headers },
+          eventSourceInit: { fetch: (u, init) => fetch(u, { ...init, headers: { ...(init?.headers as object), ...headers } }) },
+        })
+      : new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } });
+  await client.connect(transport);
+  return client;
+}

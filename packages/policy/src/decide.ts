@@ -1,0 +1,161 @@
+import type { PolicySnapshot } from '@toolgate/contracts';
+import { type CompiledPolicy, type CompiledRole, type CompiledRule, compiledPolicy } from './compiled';
+import { explainFailedParam, firstFailedParam } from './constraints';
+import { cidrContains, parseIp } from './ip';
+import { type Decision, type PolicyRequest, type Principal, type RequestKind, ruleLabel } from './types';
+
+/**
+ * Authorization for one request. Evaluation order:
+ *  1. a key without any role known to the snapshot is denied everything;
+ *  2. ip allow-lists: if any of the key's roles has a non-empty `ipAllow`, the client ip must be
+ *     inside at least one block of those lists (union across roles), else deny;
+ *  3. rules of the request's kind, across ALL the key's roles: any matching deny rule wins;
+ *     otherwise the first matching allow rule whose constraints are satisfied allows; otherwise,
+ *     if allow rules matched but all failed their constraints, deny naming the first failure;
+ *     otherwise default deny.
+ * "First" means in the order of `principal.roleIds`, then rule order within the role; it only
+ * affects which rule is reported, never whether the call is allowed.
+ *
+ * Cost: O(rules of that kind in the key's roles). An allowed call allocates only the
+ * `server__name` string (plus the parsed ip when an allow-list applies); allow decisions are
+ * shared frozen objects, so treat every Decision as read-only.
+ */
+export function decide(snapshot: PolicySnapshot, principal: Principal, request: PolicyRequest): Decision {
+  const policy = compiledPolicy(snapshot);
+  if (!hasKnownRole(policy, principal)) return NO_ROLES;
+  const ipDenied = checkIp(policy, principal);
+  if (ipDenied !== null) return ipDenied;
+
+  const { kind, server, name } = request;
+  const subject = subjectOf(kind, server, name);
+  let allowedBy: CompiledRule | null = null;
+  let firstFailure: CompiledRule | null = null;
+  let firstFailureParam = -1;
+
+  for (const roleId of principal.roleIds) {
+    const role = policy.roles.get(roleId);
+    if (role === undefined) continue;
+    for (const rule of rulesOf(role, kind)) {
+      if (!ruleMatches(rule, server, subject)) continue;
+      if (rule.effect === 'deny') {
+        return deny(`${describeRequest(kind, server, name)} is denied by ${rule.label}`, rule);
+      }
+      // Keep scanning after an allow: a deny later on (any role) still wins.
+      if (allowedBy !== null) continue;
+      if (rule.params === null) {
+        allowedBy = rule;
+        continue;
+      }
+      const failed = firstFailedParam(rule.params, request.arguments, principal.metadata);
+      if (failed === -1) {
+        allowedBy = rule;
+      } else if (firstFailure === null) {
+        firstFailure = rule;
+        firstFailureParam = failed;
+      }
+    }
+  }
+
+  if (allowedBy !== null) return allowedBy.allowDecision;
+  if (firstFailure !== null && firstFailure.params !== null) {
+    const param = firstFailure.params[firstFailureParam];
+    if (param !== undefined) {
+      return deny(explainFailedParam(param, request.arguments, principal.metadata), firstFailure);
+    }
+  }
+  return { allowed: false, effect: 'deny', reason: `no rule allows ${describeRequest(kind, server, name)}`, rule: null };
+}
+
+/**
+ * Whether to list a tool / prompt / resource to the principal (tools/list, prompts/list,
+ * resources/list): true iff some allow rule matches and no deny rule matches. Parameter
+ * constraints are NOT evaluated (a tool allowed only with certain arguments is still listed).
+ * A key without known roles, or calling from outside its ip allow-lists, sees nothing —
+ * consistent with decide(), which would deny every call anyway.
+ * For 'resource', `name` is the resource URI.
+ */
+export function visible(snapshot: PolicySnapshot, principal: Principal, kind: RequestKind, server: string, name: string): boolean {
+  const policy = compiledPolicy(snapshot);
+  if (!hasKnownRole(policy, principal) || checkIp(policy, principal) !== null) return false;
+  const subject = subjectOf(kind, server, name);
+  let allowed = false;
+  for (const roleId of principal.roleIds) {
+    const role = policy.roles.get(roleId);
+    if (role === undefined) continue;
+    for (const rule of rulesOf(role, kind)) {
+      if (!ruleMatches(rule, server, subject)) continue;
+      if (rule.effect === 'deny') return false;
+      allowed = true;
+    }
+  }
+  return allowed;
+}
+
+const NO_RULES: readonly CompiledRule[] = [];
+
+const NO_ROLES: Decision = Object.freeze({
+  allowed: false,
+  effect: 'deny',
+  reason: 'the key has no roles',
+  rule: null,
+});
+
+function hasKnownRole(policy: CompiledPolicy, principal: Principal): boolean {
+  for (const roleId of principal.roleIds) if (policy.roles.has(roleId)) return true;
+  return false;
+}
+
+function rulesOf(role: CompiledRole, kind: RequestKind): readonly CompiledRule[] {
+  switch (kind) {
+    case 'tool':
+      return role.tools;
+    case 'prompt':
+      return role.prompts;
+    case 'resource':
+      return role.resources;
+    default:
+      return NO_RULES; // an unknown kind from an untyped caller matches nothing: default deny
+  }
+}
+
+/** What the rule globs are matched against: `server__name`, or the URI for resources. */
+function subjectOf(kind: RequestKind, server: string, name: string): string {
+  return kind === 'resource' ? name : `${server}__${name}`;
+}
+
+function ruleMatches(rule: CompiledRule, server: string, subject: string): boolean {
+  return subject.startsWith(rule.targetPrefix) && (rule.server === null || rule.server(server)) && rule.target(subject);
+}
+
+function describeRequest(kind: RequestKind, server: string, name: string): string {
+  return kind === 'resource'
+    ? `resource ${JSON.stringify(name)} on server ${JSON.stringify(server)}`
+    : `${kind} ${JSON.stringify(`${server}__${name}`)}`;
+}
+
+function deny(reason: string, rule: CompiledRule): Decision {
+  return { allowed: false, effect: 'deny', reason, rule: rule.ref };
+}
+
+/**
+ * Enforces ip allow-lists: null when the principal may connect from where it is, else the denial.
+ * The ip is parsed only when some role restricts addresses.
+ */
+function checkIp(policy: CompiledPolicy, principal: Principal): Decision | null {
+  let firstRestricting: CompiledRole | null = null;
+  let ip: ReturnType<typeof parseIp> | undefined;
+  for (const roleId of principal.roleIds) {
+    const role = policy.roles.get(roleId);
+    if (role === undefined || !role.restrictsIp) continue;
+    firstRestricting ??= role;
+    if (ip === undefined) ip = principal.ip ? parseIp(principal.ip) : null;
+    if (ip === null) break;
+    for (const block of role.ipAllow) if (cidrContains(block, ip)) return null;
+  }
+  if (firstRestricting === null) return null;
+  const where = firstRestricting.ipRef;
+  const reason = principal.ip
+    ? `client ip ${principal.ip} is not in an allowed range (${ruleLabel(where)})`
+    : `the client ip is unknown but ${ruleLabel(where)} restricts addresses`;
+  return { allowed: false, effect: 'deny', reason, rule: where };
+}

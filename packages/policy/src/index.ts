@@ -1,0 +1,16 @@
+/**
+ * @toolgate/policy — pure policy code, no I/O.
+ *  - API (control plane): compile() an org's data into a PolicySnapshot.
+ *  - Gateway (data plane, per message): findKeyByHash/checkKey to authenticate, decide/visible to
+ *    authorize, rateLimitsFor and redactionPatternsFor for the rest of the pipeline.
+ * Everything that reads a snapshot precompiles it once (cached per snapshot object), so treat
+ * snapshots as immutable and call prepare() when a worker loads a new one.
+ */
+export { type CompileInput, type CompileKeyInput, type CompileRoleInput, type CompileServerInput, compile } from './compile';
+export { prepare, type RedactionPattern } from './compiled';
+export { decide, visible } from './decide';
+export { PolicyCompileError, type PolicyCompileErrorCode } from './errors';
+export { checkKey, findKeyByHash, type KeyStatus } from './keys';
+export { type RateLimit, rateLimitsFor } from './rate-limits';
+export { redactionPatternsFor } from './redaction';
+export { type Decision, type PolicyRequest, type Principal, type RequestKind, type RuleRef, ruleLabel } from './types';

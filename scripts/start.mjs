@@ -1,0 +1,80 @@
+#!/usr/bin/env node
+// Starts the whole product on local Postgres/Redis: writes a .env with fresh secrets on first
+// run, creates and migrates the database, then runs every process with prefixed logs.
+import { spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const envFile = path.join(root, '.env');
+
+if (!existsSync(envFile)) {
+  const example = readFileSync(path.join(root, '.env.example'), 'utf8');
+  const filled = example
+    .replace(/^JWT_SECRET=.*$/m, `JWT_SECRET=${randomBytes(32).toString('hex')}`)
+    .replace(/^TOOLGATE_SECRET_KEY=.*$/m, `TOOLGATE_SECRET_KEY=${randomBytes(32).toString('hex')}`);
+  writeFileSync(envFile, filled, { mode: 0o600 });
+  console.log('wrote .env with freshly generated secrets');
+}
+for (const line of readFileSync(envFile, 'utf8').split('\n')) {
+  const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
+  if (m && process.env[m[1]] === undefined) process.env[m[1]] = m[2];
+}
+
+// Create the database if needed, then apply migrations (no engine download: see packages/db).
+const url = new URL(process.env.DATABASE_URL);
+const dbName = url.pathname.slice(1);
+const adminUrl = new URL(url);
+adminUrl.pathname = '/postgres';
+const client = new pg.Client({ connectionString: adminUrl.toString() });
+await client.connect();
+const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [dbName]);
+if (exists.rowCount === 0) await client.query(`CREATE DATABASE "${dbName.replace(/"/g, '')}"`);
+await client.end();
+const step = (args) => {
+  const r = spawnSync('pnpm', args, { cwd: root, stdio: 'inherit', env: process.env });
+  if (r.status !== 0) process.exit(r.status ?? 1);
+};
+step(['--filter', '@toolgate/db', 'run', 'db:generate']);
+step(['--filter', '@toolgate/db', 'run', 'db:migrate']);
+
+const processes = [
+  { name: 'api', cwd: 'apps/api', cmd: ['pnpm', 'run', 'start'] },
+  { name: 'worker', cwd: 'apps/api', cmd: ['pnpm', 'run', 'start:worker'], optional: 'apps/api/src/worker.ts' },
+  { name: 'gateway', cwd: 'apps/gateway', cmd: ['pnpm', 'run', 'start'], optional: 'apps/gateway/package.json' },
+  { name: 'web', cwd: 'apps/web', cmd: ['pnpm', 'run', 'start'], optional: 'apps/web/package.json' },
+].filter((p) => !p.optional || existsSync(path.join(root, p.optional)));
+
+const colors = [36, 35, 33, 32];
+const children = processes.map((p, i) => {
+  const child = spawn(p.cmd[0], p.cmd.slice(1), { cwd: path.join(root, p.cwd), env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const tag = `\x1b[${colors[i % colors.length]}m${p.name.padEnd(8)}\x1b[0m|`;
+  const pipe = (stream, out) => {
+    let buf = '';
+    stream.on('data', (d) => {
+      buf += d;
+      const lines = buf.split('\n');
+      buf = lines.pop();
+      for (const l of lines) out.write(`${tag} ${l}\n`);
+    });
+  };
+  pipe(child.stdout, process.stdout);
+  pipe(child.stderr, process.stderr);
+  child.on('exit', (code, signal) => {
+    console.log(`${tag} exited (${signal ?? code})`);
+    if (!stopping) stop(code ?? 1);
+  });
+  return child;
+});
+
+let stopping = false;
+function stop(code = 0) {
+  stopping = true;
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  setTimeout(() => process.exit(code), 3000).unref();
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
