@@ -150,7 +150,7 @@ export interface RedisRateLimiterOptions {
   timeoutMs?: number;
   /** After a failed or slow check, stay in memory this long before trying Redis again. Default 1000 ms. */
   retryMs?: number;
-  /** Called with Redis errors (for logging); never on the request path's critical section. */
+  /** Called with Redis errors, for logging. Keep it cheap: a failed check calls it inline. */
   onError?: (err: Error) => void;
 }
 

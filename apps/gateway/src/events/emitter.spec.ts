@@ -132,8 +132,8 @@ describe('QueueEventSink', () => {
     spoolDir = mkdtempSync(join(tmpdir(), 'tg-events-'));
   });
   afterEach(async () => {
-    await Promise.all(sinks.splice(0).map((s) => s.close(1000)));
     for (const c of cleanups.splice(0).reverse()) await c();
+    await Promise.all(sinks.splice(0).map((s) => s.close(1000)));
     jest.restoreAllMocks();
     const keys = await admin.keys(`${prefix}:*`);
     if (keys.length) await admin.del(...keys);
@@ -293,6 +293,15 @@ describe('QueueEventSink', () => {
     expect(await admin.llen(waitKey(prefix, QueueName.Audit))).toBe(1000);
     expect(await admin.llen(waitKey(prefix, QueueName.Usage))).toBe(1000);
     expect(readdirSync(spoolDir)).toEqual([]);
+
+    // A call that finishes after close() is not lost: it lands in a file the next process replays.
+    const late = [call(), call()];
+    for (const c of late) sink.emit(c.audit, c.usage);
+    expect(spoolFiles()).toHaveLength(1);
+    const next = make();
+    await next.start();
+    await until(() => spoolFiles().length === 0 && next.stats().flushed === 4);
+    expect(await admin.llen(waitKey(prefix, QueueName.Audit))).toBe(1002);
   });
 
   it('spools beyond maxBuffered instead of growing memory, and still delivers everything once', async () => {
@@ -355,7 +364,9 @@ describe('QueueEventSink', () => {
           sink.emit(c.audit, c.usage);
         }
       }, everyMs);
-      return { made, stop: () => clearInterval(timer) };
+      const stop = () => clearInterval(timer);
+      cleanups.push(stop); // stopped even if the test fails half-way
+      return { made, stop };
     }
 
     it('Redis killed while events flow and restarted on the same port: every event exactly once, spool gone', async () => {
@@ -382,7 +393,7 @@ describe('QueueEventSink', () => {
 
       // Redis is gone: what is emitted now goes to the spool.
       await until(() => sink.stats().spooledEvents > 200, 10_000, 'events spooled');
-      expect(sink.stats().failedFlushes).toBeGreaterThan(0);
+      expect(sink.stats().redisConnected).toBe(false);
       await sleep(300);
 
       server = await startRedis(port, dataDir); // loads the snapshot

@@ -20,6 +20,8 @@ import { Spool, type SpoolContents, type SpoolFile, spoolLine } from './spool';
  * - Once Redis answers again the spool is replayed, oldest file first, and each file is deleted
  *   only after all of its events were accepted. Spools left by a previous process (crash,
  *   restart, or a close() that could not reach Redis) are claimed and replayed on start().
+ * - emit() after close() still loses nothing: the events are appended synchronously to a spool
+ *   file that the next process replays.
  *
  * Delivery is at least once: a batch whose answer was lost is sent again, and BullMQ drops the
  * copy while it still holds the job (completed jobs are kept per queueCatalog's
@@ -29,8 +31,9 @@ import { Spool, type SpoolContents, type SpoolFile, spoolLine } from './spool';
 export interface QueueEventSinkOptions {
   /**
    * Redis URL or ioredis options. The sink opens one connection of its own, shared by both
-   * queues. It sets `enableOfflineQueue: false` and `maxRetriesPerRequest: 1`, so a send to an
-   * absent Redis fails at once instead of waiting.
+   * queues. It sets `enableOfflineQueue: false` and `maxRetriesPerRequest: 1`, so a send while
+   * Redis is away fails at once instead of queueing (and a send caught by a disconnect fails
+   * within `sendTimeoutMs`).
    */
   connection: RedisOptions | string;
   /** BullMQ key prefix. Default 'bull'. */
@@ -49,7 +52,10 @@ export interface QueueEventSinkOptions {
   sendTimeoutMs?: number;
   /** After a failed send, spool without trying Redis for this long. Default 1000 ms. */
   retryMs?: number;
-  /** Errors worth logging (Redis unreachable, disk trouble). Called at most once per failure. */
+  /**
+   * Errors worth logging: failed sends, Redis connection errors (one per reconnect attempt, so
+   * rate-limit the logging), disk trouble, events that could not be serialised.
+   */
   onError?: (err: Error) => void;
 }
 
@@ -389,13 +395,13 @@ export class QueueEventSink implements EventSink {
       // Fresh events do not wait for a long replay.
       if (this.audit.length >= this.batchSize || (this.flushDue && this.audit.length > 0)) await this.flushBatch();
     }
+    // Every valid line was accepted: the file is done (counted once, before it disappears).
+    this.counters.corruptSpoolLines += contents.corrupt;
     try {
       await this.spool.remove(file);
     } catch (err) {
-      this.onError(err as Error);
-      return false;
+      this.onError(err as Error); // forgotten anyway; a later process re-sends duplicates at worst
     }
-    this.counters.corruptSpoolLines += contents.corrupt;
     return true;
   }
 

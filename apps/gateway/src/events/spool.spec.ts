@@ -243,11 +243,13 @@ describe('Spool', () => {
     expect(readdirSync(dir).some((n) => n.endsWith('.lock'))).toBe(false);
     const late = events().usage;
     spool.append(spoolLine(QueueName.Usage, late), 1); // synchronous after close
+    const later = events().usage;
+    spool.append(spoolLine(QueueName.Usage, later), 1); // same file
     expect(ndjson(dir)).toHaveLength(2);
 
     const next = make();
     await next.open();
-    expect(next.events).toBe(2);
+    expect(next.events).toBe(3);
     const audit: string[] = [];
     const usage: string[] = [];
     for (let f = await next.oldest(); f !== null; f = await next.oldest()) {
@@ -257,7 +259,7 @@ describe('Spool', () => {
       await next.remove(f);
     }
     expect(audit).toEqual([before.id]);
-    expect(usage).toEqual([late.id]);
+    expect(usage).toEqual([late.id, later.id]);
   });
 
   it('writes appends made before open() once it opens', async () => {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, writeSync } from 'node:fs';
 import { type FileHandle, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type AuditEvent, QueueName, queueCatalog, type UsageEvent } from '@toolgate/contracts';
@@ -20,9 +20,6 @@ import { type AuditEvent, QueueName, queueCatalog, type UsageEvent } from '@tool
  * pid is not running — by renaming them into its own name space (rename is atomic, so two
  * starting processes never both claim a file), oldest first and ahead of its own new files.
  */
-
-/** One spool line once read back and validated. */
-export type SpoolRecord = { q: QueueName.Audit; e: AuditEvent } | { q: QueueName.Usage; e: UsageEvent };
 
 /** A spool file and what it holds. */
 export interface SpoolFile {
@@ -141,6 +138,8 @@ export class Spool {
   private dropped = 0;
   /** The last write failed: the disk is refusing data. */
   private failing = false;
+  /** The one file that receives appends made after close(). */
+  private afterClosePath: string | null = null;
 
   constructor(options: SpoolOptions) {
     this.dir = options.dir;
@@ -196,7 +195,7 @@ export class Spool {
   /**
    * Queues `text` (complete lines) for the disk. Returns at once; the data is written and
    * fsync'd by the writer, batched with whatever else arrives meanwhile. Before open() the data
-   * waits in memory; after close() it is written synchronously to a file of its own, which the
+   * waits in memory; after close() it is appended synchronously to a file of its own, which the
    * next process claims.
    */
   append(text: string, events: number): void {
@@ -408,17 +407,26 @@ export class Spool {
     for (const name of locks) await unlink(join(this.dir, name)).catch(() => undefined);
   }
 
-  /** Last resort after close(): a file of its own, written and fsync'd synchronously. */
+  /**
+   * Last resort after close() (e.g. a call that finished during shutdown): one file of its own,
+   * appended synchronously. Only the first write is fsync'd: an fsync per call would stall the
+   * caller for milliseconds each time. Later writes survive the process exiting (they are in
+   * the kernel), not a power cut.
+   */
   private appendAfterClose(text: string, events: number): void {
-    const path = join(this.dir, `${this.instance}.${String(this.nextSeq++).padStart(8, '0')}.ndjson`);
     try {
-      mkdirSync(this.dir, { recursive: true });
-      const fd = openSync(path, 'a');
-      try {
-        writeSync(fd, text);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
+      if (this.afterClosePath === null) {
+        mkdirSync(this.dir, { recursive: true });
+        this.afterClosePath = join(this.dir, `${this.instance}.${String(this.nextSeq++).padStart(8, '0')}.ndjson`);
+        const fd = openSync(this.afterClosePath, 'a');
+        try {
+          writeSync(fd, text);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+      } else {
+        appendFileSync(this.afterClosePath, text);
       }
     } catch (err) {
       this.dropped += events;
