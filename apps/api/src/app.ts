@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { AppModule } from './app.module';
 import { ProblemFilter } from './common/problem.filter';
 import type { Env } from './config/env';
+import { STRIPE_WEBHOOK_PATH } from './modules/billing/stripe-webhook.controller';
 import { type ApiMetrics, METRICS } from './modules/health/metrics';
 
 /**
@@ -33,6 +34,9 @@ export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Prom
     });
     next();
   });
+  // Stripe signs the exact bytes it sends: its webhook keeps the raw body (a Buffer), and the JSON
+  // parser below then skips the already-read request.
+  app.use(STRIPE_WEBHOOK_PATH, express.raw({ limit: env.BODY_LIMIT_BYTES, type: () => true }));
   // Strict JSON (objects and arrays only) with a size cap; errors become problem JSON.
   app.use(express.json({ limit: env.BODY_LIMIT_BYTES, strict: true, type: ['application/json', 'application/*+json'] }));
   app.useGlobalFilters(new ProblemFilter());

@@ -19,7 +19,10 @@ export const GatewayConfigSchema = z.object({
   PUBLIC_API_URL: z.string().url().default('http://127.0.0.1:4000'),
   /** This gateway's public base URL (resource identifiers). */
   PUBLIC_GATEWAY_URL: z.string().url().default('http://127.0.0.1:8080'),
-  /** Extra allowed browser origins (comma-separated); same-host origins are always allowed. */
+  /**
+   * Extra allowed browser origins (comma-separated). Always allowed: PUBLIC_GATEWAY_URL's origin,
+   * and loopback origins on loopback connections (DNS-rebinding protection).
+   */
   ALLOWED_ORIGINS: z.string().default(''),
   MAX_BODY_BYTES: int(4 * 1024 * 1024),
   MAX_JSON_DEPTH: int(64),

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import type { PolicySnapshot } from '@toolgate/contracts';
 import type { Server } from 'node:http';
 import Redis from 'ioredis';
 import { BackendPool } from './backends/pool';
@@ -8,6 +9,7 @@ import { SseBackend } from './backends/sse';
 import type { GatewayConfig } from './config';
 import { McpCore } from './core/mcp';
 import { RedisRateLimiter } from './core/ratelimit';
+import { RedisQuota } from './core/quota';
 import { Relay } from './core/relay';
 import { SessionStore } from './core/sessions';
 import { QueueEventSink } from './events/emitter';
@@ -42,7 +44,9 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   const metrics = createGatewayMetrics();
   const snapshots = new SnapshotStore(redis, sub);
   const relay = new Relay(redis, sub);
-  const sessions = new SessionStore(redis, config.SESSION_TTL_SECONDS);
+  // A session changed or deleted on one worker must not live on in another worker's local cache.
+  const sessions = new SessionStore(redis, config.SESSION_TTL_SECONDS, (id) => relay.sessionChanged(id));
+  relay.onSessionChanged((id) => sessions.forget(id));
   let core: McpCore | null = null;
   const pool = new BackendPool({
     // A retired backend's per-backend state (catalogue cache, notification subscription) goes too.
@@ -56,6 +60,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     },
   });
   const limiter = new RedisRateLimiter({ connection: config.REDIS_URL });
+  const quota = new RedisQuota({ connection: config.REDIS_URL });
   const events = new QueueEventSink({
     connection: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,
@@ -68,10 +73,13 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   core = new McpCore({
     pool,
     limiter,
+    quota,
     events,
     secretKey: config.TOOLGATE_SECRET_KEY,
-    onUpstreamNotification: (orgId, server, n) => transport?.broadcast(orgId, server, n),
+    // Every worker's streams, not only this worker's: the agent's stream may be held elsewhere.
+    onUpstreamNotification: (orgId, server, n) => relay.fanOut(orgId, server, n),
   });
+  relay.onFanOut((orgId, server, n) => transport?.broadcast(orgId, server, n));
   transport = new McpTransport(core, snapshots, sessions, relay, metrics, {
     publicUrl: config.PUBLIC_GATEWAY_URL,
     maxBodyBytes: config.MAX_BODY_BYTES,
@@ -93,6 +101,11 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       if (snap) for (const k of core!.backendKeys(snap)) wanted.add(k);
     }
     pool.retain(wanted);
+  });
+
+  // Roles, servers or a key's roles changed: the org's agents may now see other lists.
+  snapshots.onChange((orgId, next, prev) => {
+    if (next && prev && listShaping(next) !== listShaping(prev)) transport?.listsChanged(orgId);
   });
 
   await Promise.all([snapshots.start(), relay.start()]);
@@ -148,8 +161,15 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       });
       await pool.closeAll();
       await events.close();
+      await quota.close();
+      await limiter.close();
       redis.disconnect();
       sub.disconnect();
     },
   };
+}
+
+/** The parts of a snapshot that decide what an agent may list. */
+function listShaping(s: PolicySnapshot): string {
+  return JSON.stringify([s.roles, s.servers, s.keys.map((k) => [k.id, k.roleIds])]);
 }

@@ -15,6 +15,11 @@ export const redisKeys = {
   bucket: (orgId: string, scope: string) => `tg:rl:${orgId}:${scope}`,
   /** Login attempt counter (API). */
   loginAttempts: (subject: string) => `tg:login:${subject}`,
+  /**
+   * Billable calls of one org in one UTC month (`YYYY-MM`): counted by the gateway against the
+   * plan's monthlyCallQuota, raised to the rolled-up total by the usage worker (never lowered).
+   */
+  quota: (orgId: string, month: string) => `tg:quota:${orgId}:${month}`,
 } as const;
 
 export const channels = {
@@ -30,4 +35,6 @@ export const channels = {
 export enum QueueName {
   Audit = 'tg-audit',
   Usage = 'tg-usage',
+  /** Messages a consumer could not use (invalid payload, retries exhausted), with the error. */
+  DeadLetter = 'tg-dead-letter',
 }

@@ -18,6 +18,12 @@ export enum ErrorCode {
   PolicyInvalid = 'policy_invalid',
   ProbeFailed = 'probe_failed',
   UnsupportedMediaType = 'unsupported_media_type',
+  /** Billing: Stripe is not configured on this server (local ledger only). */
+  BillingNotConfigured = 'billing_not_configured',
+  /** Billing: the payment provider (Stripe) failed or refused the request. */
+  PaymentProviderError = 'payment_provider_error',
+  /** A webhook whose signature does not verify. */
+  InvalidSignature = 'invalid_signature',
   Internal = 'internal_error',
 }
 

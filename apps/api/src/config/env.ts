@@ -3,9 +3,23 @@ import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
+/** Unset and empty (`KEY=` in a .env file) both mean "not configured". */
+const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
+const optionalString = z.preprocess(unsetIfEmpty, z.string().optional());
 
 /** Secrets that must never reach production (copied from docs and examples). */
 const KNOWN_INSECURE = new Set(['secret', 'changeme', 'change-me', 'development', 'toolgate']);
+
+/** A Stripe key without a price or a webhook secret would half work: refuse it at boot. */
+function requireCompleteStripe(
+  env: { STRIPE_SECRET_KEY?: string; STRIPE_PRICE_ID?: string; STRIPE_WEBHOOK_SECRET?: string },
+  ctx: z.RefinementCtx,
+) {
+  if (!env.STRIPE_SECRET_KEY) return;
+  for (const k of ['STRIPE_PRICE_ID', 'STRIPE_WEBHOOK_SECRET'] as const) {
+    if (!env[k]) ctx.addIssue({ code: 'custom', path: [k], message: 'required when STRIPE_SECRET_KEY is set' });
+  }
+}
 
 export const EnvSchema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -44,13 +58,89 @@ export const EnvSchema = z.object({
   /** How often unpublished snapshots are retried. */
   SNAPSHOT_RETRY_MS: int(1000),
   LOG_REQUESTS: bool.default(false),
+  /** BullMQ key prefix of the event queues; must match the gateway's QUEUE_PREFIX. */
+  QUEUE_PREFIX: z.string().min(1).default('bull'),
+
+  // ---- Usage roll-ups and quotas (worker) ----
+  /** Usage event ids are remembered this many days, so a redelivery within the window never counts twice. */
+  USAGE_DEDUPE_DAYS: z.coerce.number().int().min(1).default(7),
+  /** How often remembered usage event ids older than the window are pruned. */
+  USAGE_PRUNE_INTERVAL_MS: int(3_600_000),
+  /** Usage events rolled up per database transaction (also the BullMQ worker's concurrency). */
+  USAGE_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  /** A partial batch is written once it has waited this long for more events. */
+  USAGE_BATCH_WAIT_MS: int(50),
+  /** BullMQ job lock: jobs held by a worker that died are taken over after about this long. */
+  USAGE_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** Quota alert webhooks: request timeout, first retry delay (doubling) and attempts before giving up. */
+  QUOTA_ALERT_TIMEOUT_MS: int(5000),
+  QUOTA_ALERT_RETRY_MS: int(30_000),
+  QUOTA_ALERT_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(8),
+
+  // ---- Billing (Stripe, or the local ledger when STRIPE_SECRET_KEY is unset) ----
+  STRIPE_SECRET_KEY: optionalString,
+  /** Signing secret of the webhook endpoint (`whsec_…`); required with STRIPE_SECRET_KEY. */
+  STRIPE_WEBHOOK_SECRET: optionalString,
+  /** The metered price every subscription gets; required with STRIPE_SECRET_KEY. */
+  STRIPE_PRICE_ID: optionalString,
+  /** `event_name` of the Stripe billing meter the price is attached to. */
+  STRIPE_METER_EVENT_NAME: z.string().min(1).max(100).default('toolgate_calls'),
+  /** Where the Stripe API is (tests point these at a local fake); Stripe's defaults when unset. */
+  STRIPE_API_HOST: optionalString,
+  STRIPE_API_PORT: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).max(65535).optional()),
+  STRIPE_API_PROTOCOL: z.preprocess(unsetIfEmpty, z.enum(['http', 'https']).optional()),
+  STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
+  /** Retries the Stripe SDK makes itself (same idempotency key) before an attempt counts as failed. */
+  STRIPE_MAX_NETWORK_RETRIES: int(2),
+  /** Price per 1,000 billable calls (cents) for the local estimate; an org's BillingAccount may override it. */
+  BILLING_ESTIMATE_CENTS_PER_1K: int(50),
+  /** Currency of the local estimate (ISO 4217, lower case as Stripe writes it). */
+  BILLING_CURRENCY: z
+    .string()
+    .regex(/^[a-z]{3}$/, 'must be a lower-case ISO 4217 code, e.g. usd')
+    .default('usd'),
+  /** How often the worker reports closed hours to Stripe and retries failed reports. */
+  METER_REPORT_INTERVAL_MS: z.coerce.number().int().min(100).default(60_000),
+  /** An hour is reported this long after it ends, so late events (spooled at a gateway) still count. */
+  METER_GRACE_MS: int(600_000),
+  /** First retry delay of a failed meter report (doubling, capped at one hour). */
+  METER_RETRY_BASE_MS: z.coerce.number().int().min(10).default(10_000),
+  METER_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(12),
+
+  // ---- Audit chain (worker: tg-audit consumer, activity mirror, retention, SIEM webhooks) ----
+  /** Audit events appended per batch (one transaction per org per batch). */
+  AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  /** A partial batch is written once it has waited this long for more events. */
+  AUDIT_BATCH_WAIT_MS: int(50),
+  /** BullMQ job lock: jobs held by a worker that died are taken over after about this long. */
+  AUDIT_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** Events older than this many days (by receipt) are pruned behind a signed checkpoint; unset keeps them forever. */
+  AUDIT_RETENTION_DAYS: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).optional()),
+  /** How often retention pruning runs (0 = never on a timer). */
+  AUDIT_RETENTION_INTERVAL_MS: int(3_600_000),
+  /** HMAC key of retention checkpoints; when unset it is derived from TOOLGATE_SECRET_KEY (HKDF-SHA256). */
+  AUDIT_SIGNING_KEY: z.preprocess(unsetIfEmpty, z.string().min(32, 'AUDIT_SIGNING_KEY must be at least 32 characters').optional()),
+  /** How often new ActivityLog rows (admin actions) are mirrored into the chain (0 = never on a timer). */
+  AUDIT_ACTIVITY_INTERVAL_MS: int(5000),
+  /**
+   * Activity rows are mirrored once they are this old, so a transaction that wrote one and
+   * commits late (the API's longest runs 15 s) can never be passed over by the cursor.
+   */
+  AUDIT_ACTIVITY_SETTLE_MS: int(30_000),
+  /** SIEM webhooks: how often due deliveries are sent (0 = never on a timer), events per delivery, request timeout. */
+  AUDIT_WEBHOOK_INTERVAL_MS: int(2000),
+  AUDIT_WEBHOOK_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
+  AUDIT_WEBHOOK_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  /** First retry delay of a failed delivery (doubling per attempt, capped at AUDIT_WEBHOOK_MAX_BACKOFF_MS; retried until it succeeds). */
+  AUDIT_WEBHOOK_RETRY_MS: z.coerce.number().int().min(10).default(5000),
+  AUDIT_WEBHOOK_MAX_BACKOFF_MS: z.coerce.number().int().min(10).default(3_600_000),
 });
 export type Env = z.infer<typeof EnvSchema>;
 
 /** Parse the environment once at boot; refuse to start with a clear list of what is wrong. */
 export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
   // Each app has its own port variable so one .env serves them all; PORT works as usual too.
-  const parsed = EnvSchema.safeParse({ ...source, PORT: source.API_PORT ?? source.PORT });
+  const parsed = EnvSchema.superRefine(requireCompleteStripe).safeParse({ ...source, PORT: source.API_PORT ?? source.PORT });
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
     throw new Error(`Invalid configuration:\n${lines.join('\n')}`);

@@ -1,4 +1,6 @@
 import type { Type } from '@nestjs/common';
+import { AuditModule } from './audit/audit.module';
+import { BillingModule } from './billing/billing.module';
 import { InvitationsModule } from './invitations/invitations.module';
 import { KeysModule } from './keys/keys.module';
 import { MembersModule } from './members/members.module';
@@ -7,6 +9,7 @@ import { PolicyModule } from './policy/policy.module';
 import { RolesModule } from './roles/roles.module';
 import { SecretsModule } from './secrets/secrets.module';
 import { ServersModule } from './servers/servers.module';
+import { UsageModule } from './usage/usage.module';
 
 /**
  * The domain modules of the control plane. Each lives in its own folder
@@ -21,4 +24,7 @@ export const DOMAIN_MODULES: Type[] = [
   KeysModule,
   SecretsModule,
   ServersModule,
+  UsageModule,
+  BillingModule,
+  AuditModule,
 ];

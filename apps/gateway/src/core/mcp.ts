@@ -24,6 +24,7 @@ import { type Backend, BackendError, type BackendSpec, type CallContext } from '
 import { type JsonRpcNotification, type JsonRpcRequest, RpcCode, RpcError } from './jsonrpc';
 import { exposedName, exposedUri, splitExposed, splitUri } from './naming';
 import type { EventSink, RateLimiterPort } from './ports';
+import { enforceQuota, type QuotaPort } from './quota';
 import { makeRedactor, type Redactor } from './redact';
 import type { SessionState } from './sessions';
 
@@ -102,10 +103,14 @@ const LIST_CHANGED: Record<string, ListMethod[]> = {
 /** Catalogue pages fetched from one upstream at most (a broken paginator cannot loop us forever). */
 const MAX_PAGES = 50;
 const LIST_TTL_MS = 60_000;
+/** Resource subscriptions one session may hold. */
+const MAX_SUBSCRIPTIONS = 256;
 
 export interface CoreDeps {
   pool: BackendPool;
   limiter: RateLimiterPort;
+  /** Monthly call quotas (plan.monthlyCallQuota); none = not enforced. */
+  quota?: QuotaPort;
   events: EventSink;
   secretKey: Buffer;
   /** Unsolicited upstream notifications (list_changed, resources/updated) to fan out to sessions. */
@@ -353,8 +358,18 @@ export class McpCore {
       }
     }
 
+    if (method === 'resources/subscribe' && (session.subscriptions?.length ?? 0) >= MAX_SUBSCRIPTIONS) {
+      // The list lives in the session state (Redis): keep it bounded.
+      if (!session.subscriptions!.includes(exposedUri(server.slug, name))) {
+        throw new RpcError(RpcCode.InvalidRequest, `A session may subscribe to at most ${MAX_SUBSCRIPTIONS} resources`);
+      }
+    }
+
+    await enforceQuota(this.deps.quota, caller.snapshot, method, record);
+
     const upstreamParams = { ...params, [field]: name };
     const result = await this.forward(caller, session, server, method, upstreamParams, channel, signal, record);
+    if (method === 'resources/subscribe' || method === 'resources/unsubscribe') trackSubscription(session, method, server, name);
     const clean = redact(result);
     if (kind === 'resource' && !caller.scope && method === 'resources/read') return this.exposeContents(server, clean);
     return clean;
@@ -402,22 +417,28 @@ export class McpCore {
     record: CallRecord,
   ): Promise<Record<string, unknown>> {
     const backend = this.backend(caller.snapshot, server);
+    // What the upstream says besides its result (logs, progress messages, sampling prompts) leaves
+    // through the same filter as the result.
+    const redact = this.redactor(caller, server);
     const ctx: CallContext = {
       sessionId: session.id,
       signal,
       onNotification: (n) => {
         if (n.method === 'notifications/message' && !McpCore.logPasses(n.params?.level, session.logLevel)) return;
-        channel.notify(n);
+        channel.notify(redact(n));
       },
-      onServerRequest: (r) => this.relayServerRequest(session, r, channel, signal),
+      onServerRequest: (r) => this.relayServerRequest(session, redact(r), channel, signal),
     };
     try {
       await backend.ready();
       return await backend.request(method, params, ctx);
     } catch (e) {
       const err = toRpcError(e);
-      record.outcome =
-        e instanceof BackendError && e.kind === 'timeout'
+      // A call the agent cancelled failed on the agent's side: the upstream did nothing wrong
+      // (the backend reports it as a failure to reach the upstream, kind 'unavailable').
+      record.outcome = signal.aborted
+        ? 'error'
+        : e instanceof BackendError && e.kind === 'timeout'
           ? 'timeout'
           : e instanceof BackendError && e.kind !== 'upstream'
             ? 'upstream_error'
@@ -510,9 +531,12 @@ export class McpCore {
     const backend = this.deps.pool.get(spec);
     if (!this.watched.has(backend.key)) {
       this.watched.add(backend.key);
+      // Notifications outside any call go to many sessions: no role's patterns apply, but the
+      // secrets injected into this backend (fixed by its key) never leave.
+      const scrub = makeRedactor(this.specFor(snapshot, server).secrets, []);
       backend.onUnsolicited((n: JsonRpcNotification) => {
         for (const m of LIST_CHANGED[n.method] ?? []) this.lists.get(backend.key)?.delete(m);
-        this.deps.onUpstreamNotification?.(snapshot.orgId, server.slug, n);
+        this.deps.onUpstreamNotification?.(snapshot.orgId, server.slug, scrub(n));
       });
     }
     return backend;
@@ -590,6 +614,20 @@ export class McpCore {
       bytesOut,
       at,
     });
+  }
+}
+
+/**
+ * Remember what the session subscribed to (the transport persists the session when the list
+ * changes), so upstream resources/updated notifications reach only the subscribers.
+ */
+function trackSubscription(session: SessionState, method: string, server: SnapshotServer, uri: string): void {
+  const id = exposedUri(server.slug, uri);
+  const current = session.subscriptions ?? [];
+  if (method === 'resources/subscribe') {
+    if (!current.includes(id)) session.subscriptions = [...current, id];
+  } else if (current.includes(id)) {
+    session.subscriptions = current.filter((s) => s !== id);
   }
 }
 

@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { channels } from '@toolgate/contracts';
 import type Redis from 'ioredis';
-import { type JsonRpcId, type JsonRpcResponse, RpcCode, RpcError } from './jsonrpc';
+import { type JsonRpcId, type JsonRpcNotification, type JsonRpcResponse, RpcCode, RpcError } from './jsonrpc';
 
 type RelayMessage =
   | { t: 'response'; id: string; message: JsonRpcResponse }
   | { t: 'cancel'; sessionId: string; requestId: JsonRpcId; reason?: string }
-  | { t: 'push'; sessionId: string; message: unknown };
+  | { t: 'push'; sessionId: string; message: unknown }
+  | { t: 'session'; sessionId: string; from: string }
+  | { t: 'fanout'; orgId: string; server: string; message: JsonRpcNotification; from: string };
+
+type FanOutListener = (orgId: string, server: string, message: JsonRpcNotification) => void;
 
 interface Pending {
   sessionId: string;
@@ -27,6 +31,8 @@ export class Relay {
   private readonly pending = new Map<string, Pending>();
   private readonly inflight = new Map<string, AbortController>();
   private readonly pushTargets = new Map<string, (message: unknown) => void>();
+  private readonly sessionListeners = new Set<(sessionId: string) => void>();
+  private readonly fanOutListeners = new Set<FanOutListener>();
 
   constructor(
     private readonly redis: Redis,
@@ -61,6 +67,13 @@ export class Relay {
         target?.(msg.message);
         return target !== undefined;
       }
+      case 'session':
+        // Our own notice comes back through the subscription: this worker's cache is current.
+        if (msg.from !== this.workerId) for (const l of this.sessionListeners) l(msg.sessionId);
+        return true;
+      case 'fanout':
+        if (msg.from !== this.workerId) for (const l of this.fanOutListeners) l(msg.orgId, msg.server, msg.message);
+        return true;
     }
   }
 
@@ -141,6 +154,44 @@ export class Relay {
 
   push(sessionId: string, message: unknown): void {
     this.route({ t: 'push', sessionId, message });
+  }
+
+  // ---- session state changes -------------------------------------------------------------------
+
+  /**
+   * Tell every other worker that a session's state changed or the session ended, so none keeps
+   * serving it from a stale local cache (capabilities from a legacy `initialize`, the log level,
+   * a deletion). Resolves once Redis has taken the notice, so an agent answered after this cannot
+   * reach a worker that has not heard of it, short of a Redis failure (then the cache's own short
+   * TTL bounds the staleness).
+   */
+  async sessionChanged(sessionId: string): Promise<void> {
+    const msg: RelayMessage = { t: 'session', sessionId, from: this.workerId };
+    await this.redis.publish(channels.gatewayRelay, JSON.stringify(msg)).catch(() => undefined);
+  }
+
+  /** Listen for other workers' session changes. */
+  onSessionChanged(listener: (sessionId: string) => void): () => void {
+    this.sessionListeners.add(listener);
+    return () => this.sessionListeners.delete(listener);
+  }
+
+  // ---- upstream notifications for every worker's streams ------------------------------------------
+
+  /**
+   * An upstream's unsolicited notification (resources/updated, list_changed, …) concerns agent
+   * streams on every worker, not only those held by the worker whose backend received it: hand it
+   * to this worker's listeners now and to the other workers through Redis.
+   */
+  fanOut(orgId: string, server: string, message: JsonRpcNotification): void {
+    for (const l of this.fanOutListeners) l(orgId, server, message);
+    const msg: RelayMessage = { t: 'fanout', orgId, server, message, from: this.workerId };
+    this.redis.publish(channels.gatewayRelay, JSON.stringify(msg)).catch(() => undefined);
+  }
+
+  onFanOut(listener: FanOutListener): () => void {
+    this.fanOutListeners.add(listener);
+    return () => this.fanOutListeners.delete(listener);
   }
 
   get stats() {

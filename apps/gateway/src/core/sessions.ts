@@ -14,6 +14,11 @@ export interface SessionState {
   clientCapabilities: Record<string, unknown>;
   /** Minimum level of log messages relayed (logging/setLevel). */
   logLevel: string | null;
+  /**
+   * Resources this session subscribed to, as `tg://{server}/{uri}` whatever the endpoint: only
+   * these sessions receive notifications/resources/updated. Replaced (never mutated) on change.
+   */
+  subscriptions?: readonly string[];
   createdAt: number;
 }
 
@@ -32,6 +37,11 @@ export class SessionStore {
   constructor(
     private readonly redis: Redis,
     private readonly ttlSeconds: number,
+    /**
+     * Tells the other workers that a session was updated or deleted, so they drop their cached
+     * copy (see Relay.sessionChanged); awaited before the change is reported done.
+     */
+    private readonly announce: (id: string) => Promise<void> = async () => undefined,
   ) {}
 
   static newId(): string {
@@ -80,11 +90,18 @@ export class SessionStore {
     await this.redis.set(redisKeys.session(state.id), JSON.stringify(state), 'EX', this.ttlSeconds);
     const now = Date.now();
     this.cache.set(state.id, { state, at: now, touched: now });
+    await this.announce(state.id);
   }
 
   async delete(id: string): Promise<void> {
     this.cache.delete(id);
     await this.redis.del(redisKeys.session(id));
+    await this.announce(id);
+  }
+
+  /** Drop a session from this worker's cache (another worker changed or deleted it). */
+  forget(id: string): void {
+    this.cache.delete(id);
   }
 
   private evictOldest(): void {

@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import { jsonText } from './util';
 
 /** A text/event-stream response: one JSON-RPC message per `message` event. */
 export class SseStream {
@@ -29,7 +30,7 @@ export class SseStream {
 
   send(message: unknown, event = 'message'): void {
     if (this.closed) return;
-    const data = typeof message === 'string' ? message : JSON.stringify(message);
+    const data = typeof message === 'string' ? message : jsonText(message);
     const chunk = `id: ${this.nextId++}\nevent: ${event}\ndata: ${data}\n\n`;
     this.bytes += chunk.length;
     this.res.write(chunk);

@@ -25,18 +25,34 @@ import { type SessionState, SessionStore } from '../core/sessions';
 import type { SnapshotStore } from '../snapshots/store';
 import type { GatewayMetrics } from '../metrics';
 import { SseStream } from './sse';
-import { acceptsMcp, BodyTooLarge, bearer, clientIp, isJsonContentType, originAllowed, readBody, sendJson, sendRpcError } from './util';
+import {
+  acceptsMcp,
+  BodyTooLarge,
+  bearer,
+  clientIp,
+  isJsonContentType,
+  isLoopbackAddress,
+  normalizeOrigins,
+  originAllowed,
+  readBody,
+  sendJson,
+  sendRpcError,
+  serializeOnce,
+} from './util';
 
 export interface TransportOptions {
   publicUrl: string;
   maxBodyBytes: number;
   limits: FrameLimits;
+  /** Browser origins allowed besides the public URL's own and, on loopback connections, loopback ones. */
   allowedOrigins: ReadonlySet<string>;
   /** How long the gateway waits for an agent to answer a sampling/elicitation request. */
   agentRequestTimeoutMs: number;
 }
 
 const KEEPALIVE_MS = 25_000;
+/** Strict UTF-8 (invalid bytes throw). Stateless between decode() calls, so one serves every request. */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * The agent-facing transports: Streamable HTTP (`/mcp/{org}[/{server}]`: POST, GET, DELETE) and
@@ -46,6 +62,8 @@ const KEEPALIVE_MS = 25_000;
 export class McpTransport {
   /** Open streams on this worker: orgId → sessionId → scope (for upstream notification fan-out). */
   private readonly streams = new Map<string, Map<string, string | null>>();
+  /** Browser origins allowed besides loopback ones: the configured ones and the gateway's public origin. */
+  private readonly origins: ReadonlySet<string>;
 
   constructor(
     private readonly core: McpCore,
@@ -54,7 +72,9 @@ export class McpTransport {
     private readonly relay: Relay,
     private readonly metrics: GatewayMetrics,
     private readonly opts: TransportOptions,
-  ) {}
+  ) {
+    this.origins = normalizeOrigins([...opts.allowedOrigins, opts.publicUrl]);
+  }
 
   // ---- shared: authentication ------------------------------------------------------------------
 
@@ -101,7 +121,7 @@ export class McpTransport {
   }
 
   private checkOrigin(req: IncomingMessage, res: ServerResponse): boolean {
-    if (originAllowed(req.headers.origin, req.headers.host, this.opts.allowedOrigins)) return true;
+    if (originAllowed(req.headers.origin, this.origins, isLoopbackAddress(req.socket.localAddress))) return true;
     sendRpcError(res, 403, null, { code: RpcCode.InvalidRequest, message: `Origin not allowed: ${req.headers.origin}` });
     return false;
   }
@@ -131,7 +151,7 @@ export class McpTransport {
     }
     let text: string;
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(body);
+      text = UTF8.decode(body);
     } catch {
       sendRpcError(res, 400, null, { code: RpcCode.ParseError, message: 'The body is not valid UTF-8' });
       return null;
@@ -376,9 +396,11 @@ export class McpTransport {
     const end = this.metrics.latency.startTimer({ method: msg.method });
     let response: JsonRpcResponse;
     try {
-      const logLevel = session.logLevel;
+      const { logLevel, subscriptions } = session;
       const result = await this.core.handle(caller, session, msg, channel, controller.signal, rec);
-      if (session.logLevel !== logLevel) await this.sessions.update(session).catch(() => undefined);
+      if (session.logLevel !== logLevel || session.subscriptions !== subscriptions) {
+        await this.sessions.update(session).catch(() => undefined);
+      }
       response = success(msg.id, result);
     } catch (e) {
       const err = toRpcError(e);
@@ -394,7 +416,8 @@ export class McpTransport {
     if (disconnected() && rec.outcome === 'ok') rec.outcome = 'error';
     this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: msg.method, outcome: rec.outcome });
     if (msg.method !== 'ping') {
-      const bytesOut = JSON.stringify(response).length;
+      // Serialised once: sendJson / SseStream reuse this text when the response goes out.
+      const bytesOut = serializeOnce(response).length;
       this.core.emit(caller, caller.snapshot.orgId, session, rec, bytesIn, bytesOut);
     }
     return response;
@@ -558,9 +581,41 @@ export class McpTransport {
     if (!byOrg) return;
     const uri = n.params?.uri;
     const aggregated = typeof uri === 'string' ? { ...n, params: { ...n.params, uri: exposedUri(server, uri) } } : n;
+    // Two kinds depend on the session's state: resources/updated goes only to sessions that
+    // subscribed to that resource (a subscription passed the policy check; other sessions, keys
+    // and roles of the org must not learn of it), a log message only to sessions whose
+    // logging/setLevel lets it through.
+    const subscription = n.method === 'notifications/resources/updated' && typeof uri === 'string' ? exposedUri(server, uri) : null;
+    const logLevel = n.method === 'notifications/message' ? n.params?.level : undefined;
+    const wanted = (s: SessionState | null): boolean =>
+      s !== null &&
+      (subscription === null || (s.subscriptions?.includes(subscription) ?? false)) &&
+      (logLevel === undefined || McpCore.logPasses(logLevel, s.logLevel));
     for (const [sessionId, scope] of byOrg) {
-      if (scope === null) this.relay.push(sessionId, aggregated);
-      else if (scope === server) this.relay.push(sessionId, n);
+      if (scope !== null && scope !== server) continue;
+      const message = scope === null ? aggregated : n;
+      if (subscription === null && logLevel === undefined) this.relay.push(sessionId, message);
+      else {
+        this.sessions.get(sessionId).then(
+          (s) => {
+            if (wanted(s)) this.relay.push(sessionId, message);
+          },
+          () => undefined,
+        );
+      }
+    }
+  }
+
+  /**
+   * The org's policy or servers changed: what each of its sessions may list may have changed too.
+   * Tell this worker's streams of the org (every worker hears of the snapshot itself), so agents
+   * that cache their lists re-list instead of calling what they may no longer call.
+   */
+  listsChanged(orgId: string): void {
+    const byOrg = this.streams.get(orgId);
+    if (!byOrg) return;
+    for (const sessionId of byOrg.keys()) {
+      for (const method of LIST_CHANGED_NOTIFICATIONS) this.relay.push(sessionId, { jsonrpc: '2.0', method });
     }
   }
 
@@ -570,6 +625,12 @@ export class McpTransport {
     return n;
   }
 }
+
+const LIST_CHANGED_NOTIFICATIONS = [
+  'notifications/tools/list_changed',
+  'notifications/prompts/list_changed',
+  'notifications/resources/list_changed',
+] as const;
 
 /** Calls inside a batch cannot stream: server-to-client requests are refused. */
 const noChannel: AgentChannel = {

@@ -28,8 +28,31 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/**
+ * JSON text of response objects that were already serialised once: the transport measures each
+ * response for the audit record before sending it, and sendJson / SseStream reuse that text
+ * instead of serialising a (possibly large) tool result a second time. Entries live as long as
+ * the response object they belong to.
+ */
+const serialized = new WeakMap<object, string>();
+
+/** JSON.stringify(value), remembered for `value`, which must not be modified afterwards. */
+export function serializeOnce(value: object): string {
+  let json = serialized.get(value);
+  if (json === undefined) {
+    json = JSON.stringify(value);
+    serialized.set(value, json);
+  }
+  return json;
+}
+
+/** The JSON text of `value`: the remembered one if serializeOnce() saw it, else a fresh one. */
+export function jsonText(value: unknown): string {
+  return (typeof value === 'object' && value !== null && serialized.get(value)) || JSON.stringify(value);
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): number {
-  const payload = JSON.stringify(body);
+  const payload = jsonText(body);
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(payload), ...headers });
   res.end(payload);
   return payload.length;
@@ -60,12 +83,24 @@ export function isJsonContentType(ct: string | undefined): boolean {
   return base === 'application/json' || base.endsWith('+json');
 }
 
+/** Host names of loopback origins, as WHATWG URL spells them (IPv6 in brackets). */
+const LOOPBACK_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/** Is this socket address a loopback one (127.0.0.0/8, ::1, or IPv4-mapped 127.x)? */
+export function isLoopbackAddress(address: string | undefined): boolean {
+  if (!address) return false;
+  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
+}
+
 /**
  * DNS-rebinding protection (MCP 2025-11-25: an invalid Origin gets 403). Requests without an
- * Origin (non-browser clients) pass; a browser Origin must be the gateway's own host, a loopback
- * origin when the gateway listens on loopback, or one of the configured origins.
+ * Origin (non-browser clients) pass. A browser Origin must be one of `allowed` (the configured
+ * origins and the gateway's own public origin), or a loopback origin on a request that reached
+ * the gateway over loopback. The request's Host header proves nothing: under DNS rebinding the
+ * attacker's page sends its own name as both Host and Origin, so "Origin matches Host" would
+ * let it in.
  */
-export function originAllowed(origin: string | undefined, host: string | undefined, allowed: ReadonlySet<string>): boolean {
+export function originAllowed(origin: string | undefined, allowed: ReadonlySet<string>, viaLoopback: boolean): boolean {
   if (!origin) return true;
   if (allowed.has(origin)) return true;
   let url: URL;
@@ -74,7 +109,21 @@ export function originAllowed(origin: string | undefined, host: string | undefin
   } catch {
     return false;
   }
-  return host !== undefined && url.host === host;
+  if (allowed.has(url.origin)) return true;
+  return viaLoopback && LOOPBACK_HOSTNAMES.has(url.hostname);
+}
+
+/** Normalised origins (scheme://host[:port]) of the given URLs or origins; unparsable entries are kept as they are. */
+export function normalizeOrigins(entries: Iterable<string>): Set<string> {
+  const out = new Set<string>();
+  for (const e of entries) {
+    try {
+      out.add(new URL(e).origin);
+    } catch {
+      out.add(e);
+    }
+  }
+  return out;
 }
 
 export function bearer(req: IncomingMessage): string | null {

@@ -1,0 +1,223 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type Api, startApi } from '../../../test/harness';
+import { queuePrefix, startTestWorker, UsageProducer, usageEvent, waitFor } from './usage.test-fixtures';
+
+jest.setTimeout(120_000);
+
+const API_DIR = path.resolve(__dirname, '../../..');
+
+/** The worker entry point as production runs it (`pnpm --filter @toolgate/api start:worker`), as a child process. */
+function spawnWorker(env: Record<string, string>): { child: ChildProcess; ready: Promise<void>; output: () => string } {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/worker.ts'], {
+    cwd: API_DIR,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('Worker consuming queues')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${out}`)));
+  });
+  return { child, ready, output: () => out };
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const seen = (api: Api, orgId: string) => api.prisma.db.usageEventSeen.count({ where: { orgId } });
+const calls = async (api: Api, orgId: string) =>
+  (await api.prisma.db.usageHourly.aggregate({ where: { orgId }, _sum: { calls: true } }))._sum.calls ?? 0;
+
+describe('tg-usage consumer resilience', () => {
+  let api: Api;
+  beforeAll(async () => {
+    api = await startApi();
+  });
+  afterAll(() => api.close());
+
+  it('counts every event exactly once when the worker process is killed mid-batch and restarted', async () => {
+    const orgId = randomUUID();
+    const prefix = queuePrefix();
+    const producer = new UsageProducer(prefix);
+    const total = 6000;
+    const env = { QUEUE_PREFIX: prefix, USAGE_BATCH_SIZE: '500', USAGE_LOCK_MS: '1500', NODE_ENV: 'test' };
+    const children: ChildProcess[] = [];
+    try {
+      await producer.add(Array.from({ length: total }, (_, i) => usageEvent({ orgId, keyId: `k${i % 7}`, target: `t${i % 3}` })));
+
+      // 1st worker: SIGKILL right after its first batch committed, before it acknowledged the jobs.
+      const first = spawnWorker(env);
+      children.push(first.child);
+      await first.ready;
+      await waitFor(async () => (await seen(api, orgId)) > 0, 30_000, 'the first committed batch');
+      first.child.kill('SIGKILL');
+      await exited(first.child);
+      const committed = await seen(api, orgId);
+      const acknowledged = (await producer.counts()).completed;
+      // The kill landed between the commit and the acknowledgements: those events will be redelivered.
+      expect(committed).toBeGreaterThan(acknowledged);
+      expect(committed).toBeLessThan(total);
+
+      // 2nd worker: killed at an arbitrary moment (possibly mid-transaction).
+      const second = spawnWorker(env);
+      children.push(second.child);
+      await second.ready;
+      await waitFor(async () => (await seen(api, orgId)) > committed, 30_000, 'progress of the second worker');
+      await new Promise((r) => setTimeout(r, 37));
+      second.child.kill('SIGKILL');
+      await exited(second.child);
+
+      // 3rd worker: takes over the stalled jobs and finishes.
+      const third = spawnWorker(env);
+      children.push(third.child);
+      await third.ready;
+      await producer.drained(60_000);
+
+      expect(await seen(api, orgId)).toBe(total);
+      expect(await calls(api, orgId)).toBe(total);
+      const rows = await api.prisma.db.usageHourly.findMany({ where: { orgId } });
+      // 7 keys × 3 tools (× the hours the run spanned), each with exactly its share.
+      const perCombo = new Map<string, number>();
+      for (const r of rows) perCombo.set(`${r.keyId}|${r.target}`, (perCombo.get(`${r.keyId}|${r.target}`) ?? 0) + r.calls);
+      expect(perCombo.size).toBe(21);
+      for (let i = 0; i < 21; i++) {
+        const expected = Array.from({ length: total }, (_, j) => j).filter((j) => j % 7 === i % 7 && j % 3 === i % 3).length;
+        expect(perCombo.get(`k${i % 7}|t${i % 3}`)).toBe(expected);
+      }
+      // Nothing failed or is left over (completed jobs are trimmed to the catalog's removeOnComplete).
+      const c = await producer.counts();
+      expect({ waiting: c.waiting, active: c.active, delayed: c.delayed, failed: c.failed }).toEqual({
+        waiting: 0,
+        active: 0,
+        delayed: 0,
+        failed: 0,
+      });
+    } finally {
+      for (const c of children) c.kill('SIGKILL');
+      await producer.close();
+    }
+  });
+
+  it('loses nothing when Redis restarts while events flow; the consumer resumes on its own', async () => {
+    // A private Redis with an append-only file, so a restart keeps the queue (as production Redis must).
+    const port = await freePort();
+    const dir = mkdtempSync(path.join(tmpdir(), 'tg-redis-'));
+    const startRedis = () =>
+      spawn(
+        'redis-server',
+        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
+        {
+          stdio: 'ignore',
+        },
+      );
+    let redis = startRedis();
+    const redisUrl = `redis://127.0.0.1:${port}`;
+    const prefix = queuePrefix();
+    const producer = new UsageProducer(prefix, redisUrl);
+    const orgId = randomUUID();
+    let worker: Awaited<ReturnType<typeof startTestWorker>> | null = null;
+    try {
+      await waitFor(
+        () =>
+          producer.connection.ping().then(
+            () => true,
+            () => false,
+          ),
+        10_000,
+        'private redis',
+      );
+      worker = await startTestWorker({ QUEUE_PREFIX: prefix, REDIS_URL: redisUrl, USAGE_BATCH_SIZE: '100', USAGE_LOCK_MS: '1500' });
+
+      // The producer plays the gateway: batches every few ms; a batch Redis does not take is kept and re-sent.
+      let produced = 0;
+      let stop = false;
+      const flow = (async () => {
+        while (!stop) {
+          const batch = Array.from({ length: 25 }, () => usageEvent({ orgId }));
+          for (;;) {
+            try {
+              await producer.add(batch);
+              break;
+            } catch {
+              await new Promise((r) => setTimeout(r, 50));
+            }
+          }
+          produced += batch.length;
+          await new Promise((r) => setTimeout(r, 5));
+        }
+      })();
+
+      await waitFor(async () => (await calls(api, orgId)) > 200, 20_000, 'events to flow');
+      redis.kill('SIGTERM');
+      await exited(redis);
+      const duringOutage = produced;
+      await new Promise((r) => setTimeout(r, 1500));
+      redis = startRedis();
+      await waitFor(async () => produced > duringOutage + 200, 20_000, 'the flow to resume after the restart');
+      stop = true;
+      await flow;
+
+      await producer.drained(60_000);
+      await waitFor(async () => (await calls(api, orgId)) === produced, 20_000, `all ${produced} events counted`);
+      expect(await seen(api, orgId)).toBe(produced);
+      expect((await producer.counts()).failed).toBe(0);
+    } finally {
+      await worker?.close();
+      await producer.close().catch(() => undefined);
+      redis.kill('SIGKILL');
+      await exited(redis);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('keeps up: measures roll-up throughput end to end (queue → database)', async () => {
+    const prefix = queuePrefix();
+    const producer = new UsageProducer(prefix);
+    const orgIds = Array.from({ length: 4 }, () => randomUUID());
+    const total = 20_000;
+    await producer.add(
+      Array.from({ length: total }, (_, i) =>
+        usageEvent({ orgId: orgIds[i % 4]!, keyId: `k${i % 5}`, serverId: `s${i % 3}`, target: `t${i % 11}` }),
+      ),
+    );
+    const started = performance.now();
+    const worker = await startTestWorker({ QUEUE_PREFIX: prefix });
+    try {
+      await producer.drained(120_000);
+      const seconds = (performance.now() - started) / 1000;
+      const rate = Math.round(total / seconds);
+      console.log(`usage consumer: ${total} events in ${seconds.toFixed(2)} s = ${rate} events/s`);
+      let sum = 0;
+      for (const o of orgIds) sum += await calls(api, o);
+      expect(sum).toBe(total);
+      expect(rate).toBeGreaterThan(1000);
+    } finally {
+      await worker.close();
+      await producer.close();
+    }
+  });
+});

@@ -1,0 +1,125 @@
+import { Injectable } from '@nestjs/common';
+import { PrismaService } from '../../infra/prisma.service';
+import { hourStart, type StorableUsageEvent, tally } from './usage.rules';
+
+export interface RollupResult {
+  /** Events of the batch not seen before (counted now). */
+  counted: number;
+  /** Events of the batch already counted earlier (redeliveries) or repeated within the batch. */
+  duplicates: number;
+}
+
+/** `2026-11-24 13:00:00`: a timestamp literal for the `timestamp(3)` (UTC) columns. */
+export const pgTimestamp = (d: Date) => d.toISOString().slice(0, 23).replace('T', ' ');
+
+/**
+ * Writes batches of usage events into the hourly roll-ups, exactly once per event id.
+ *
+ * One SQL statement per batch (so one implicit transaction, one round trip): the event ids go
+ * into UsageEventSeen with ON CONFLICT DO NOTHING RETURNING id, and only the ids that statement
+ * returned — events never counted before — are summed into UsageHourly with
+ * INSERT … ON CONFLICT DO UPDATE SET calls = calls + EXCLUDED.calls, …. Either both happen or
+ * neither: a worker that dies before the commit leaves nothing behind and the redelivered events
+ * count then; a worker that dies after the commit but before acknowledging the jobs gets its
+ * events redelivered, and they are already in UsageEventSeen, so they change nothing.
+ *
+ * Rows are written in primary-key order so concurrent batches (several workers) lock them in the
+ * same order and cannot deadlock each other.
+ */
+@Injectable()
+export class UsageRollupWriter {
+  constructor(private readonly prisma: PrismaService) {}
+
+  async write(events: readonly StorableUsageEvent[]): Promise<RollupResult> {
+    // Repeats of one id inside the batch would otherwise join the inserted id twice.
+    const unique = new Map<string, StorableUsageEvent>();
+    for (const e of events) if (!unique.has(e.id.toLowerCase())) unique.set(e.id.toLowerCase(), e);
+    const batch = [...unique.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    if (batch.length === 0) return { counted: 0, duplicates: events.length };
+
+    const n = batch.length;
+    const cols = {
+      id: new Array<string>(n),
+      orgId: new Array<string>(n),
+      hour: new Array<string>(n),
+      keyId: new Array<string>(n),
+      serverId: new Array<string>(n),
+      target: new Array<string>(n),
+      calls: new Array<number>(n),
+      errors: new Array<number>(n),
+      denied: new Array<number>(n),
+      bytesIn: new Array<number>(n),
+      bytesOut: new Array<number>(n),
+      durationMs: new Array<number>(n),
+    };
+    for (let i = 0; i < n; i++) {
+      const e = batch[i]!;
+      const t = tally(e);
+      cols.id[i] = e.id.toLowerCase();
+      cols.orgId[i] = e.orgId.toLowerCase();
+      cols.hour[i] = pgTimestamp(hourStart(new Date(e.at)));
+      // Empty string, not NULL, stands for "none": NULLs never conflict in a unique index.
+      cols.keyId[i] = e.keyId ?? '';
+      cols.serverId[i] = e.serverId ?? '';
+      cols.target[i] = e.target ?? '';
+      cols.calls[i] = t.calls;
+      cols.errors[i] = t.errors;
+      cols.denied[i] = t.denied;
+      cols.bytesIn[i] = e.bytesIn;
+      cols.bytesOut[i] = e.bytesOut;
+      cols.durationMs[i] = e.durationMs;
+    }
+
+    const [row] = await this.prisma.db.$queryRaw<Array<{ counted: number }>>`
+      WITH ev AS (
+        SELECT * FROM unnest(
+          ${cols.id}::uuid[], ${cols.orgId}::uuid[], ${cols.hour}::timestamp(3)[], ${cols.keyId}::text[],
+          ${cols.serverId}::text[], ${cols.target}::text[], ${cols.calls}::int[], ${cols.errors}::int[],
+          ${cols.denied}::int[], ${cols.bytesIn}::bigint[], ${cols.bytesOut}::bigint[], ${cols.durationMs}::float8[]
+        ) AS e(id, "orgId", hour, "keyId", "serverId", target, calls, errors, denied, "bytesIn", "bytesOut", "durationMs")
+      ),
+      seen AS (
+        INSERT INTO "UsageEventSeen" (id, "orgId", "seenAt")
+        SELECT id, "orgId", ${pgTimestamp(new Date())}::timestamp(3) FROM ev ORDER BY id
+        ON CONFLICT (id) DO NOTHING
+        RETURNING id
+      ),
+      rolled AS (
+        INSERT INTO "UsageHourly" ("orgId", hour, "keyId", "serverId", target, calls, errors, denied, "bytesIn", "bytesOut", "durationMs")
+        SELECT ev."orgId", ev.hour, ev."keyId", ev."serverId", ev.target,
+               sum(ev.calls)::int, sum(ev.errors)::int, sum(ev.denied)::int,
+               sum(ev."bytesIn")::bigint, sum(ev."bytesOut")::bigint, sum(ev."durationMs")::float8
+        FROM ev JOIN seen ON seen.id = ev.id
+        GROUP BY ev."orgId", ev.hour, ev."keyId", ev."serverId", ev.target
+        ORDER BY ev."orgId", ev.hour, ev."keyId", ev."serverId", ev.target
+        ON CONFLICT ("orgId", hour, "keyId", "serverId", target) DO UPDATE SET
+          calls = "UsageHourly".calls + EXCLUDED.calls,
+          errors = "UsageHourly".errors + EXCLUDED.errors,
+          denied = "UsageHourly".denied + EXCLUDED.denied,
+          "bytesIn" = "UsageHourly"."bytesIn" + EXCLUDED."bytesIn",
+          "bytesOut" = "UsageHourly"."bytesOut" + EXCLUDED."bytesOut",
+          "durationMs" = "UsageHourly"."durationMs" + EXCLUDED."durationMs"
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM seen)::int AS counted, (SELECT count(*) FROM rolled)::int AS rows`;
+    const counted = row?.counted ?? 0;
+    return { counted, duplicates: events.length - counted };
+  }
+
+  /**
+   * Forget ids remembered before `olderThan` (redeliveries are not expected that late), in chunks
+   * so a large backlog never holds one long transaction. Returns how many were removed.
+   */
+  async prune(olderThan: Date, chunk = 10_000): Promise<number> {
+    const cutoff = pgTimestamp(olderThan);
+    let total = 0;
+    for (;;) {
+      const removed = await this.prisma.db.$executeRaw`
+        DELETE FROM "UsageEventSeen" WHERE id IN (
+          SELECT id FROM "UsageEventSeen" WHERE "seenAt" < ${cutoff}::timestamp(3) LIMIT ${chunk}
+        )`;
+      total += removed;
+      if (removed < chunk) return total;
+    }
+  }
+}

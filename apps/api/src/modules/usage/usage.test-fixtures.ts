@@ -1,0 +1,159 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { INestApplicationContext } from '@nestjs/common';
+import { QueueName, queueCatalog, type UsageEvent } from '@toolgate/contracts';
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
+import type { MemberRole } from '@toolgate/db';
+import { type Api, createOrg, signup, type TestUser } from '../../../test/harness';
+import { type Env, loadEnv } from '../../config/env';
+import { startWorker } from '../../worker';
+
+/**
+ * Test helpers for the usage consumer and billing specs: events shaped exactly as the gateway
+ * emits them, a producer queue standing in for the gateway, and the real worker started
+ * in-process on a private BullMQ prefix.
+ */
+
+export const HOUR = 3_600_000;
+
+export function usageEvent(overrides: Partial<UsageEvent> & { orgId: string }): UsageEvent {
+  return {
+    schemaVersion: 1,
+    id: randomUUID(),
+    keyId: null,
+    serverId: null,
+    target: 'echo',
+    method: 'tools/call',
+    decision: 'allow',
+    outcome: 'ok',
+    durationMs: 10,
+    bytesIn: 100,
+    bytesOut: 200,
+    at: new Date().toISOString(),
+    ...overrides,
+  };
+}
+
+export const queuePrefix = () => `tgtest-${randomBytes(4).toString('hex')}`;
+
+/** Test job options: the catalog's, with retries fast enough for a test. */
+export const FAST_RETRY = { ...queueCatalog[QueueName.Usage].jobOptions, attempts: 3, backoff: { type: 'fixed', delay: 100 } };
+
+/** Puts events on `tg-usage` as the gateway does (job id = event id, job name = org id). */
+export class UsageProducer {
+  readonly connection: Redis;
+  readonly queue: Queue;
+
+  constructor(
+    readonly prefix: string,
+    redisUrl = process.env.REDIS_URL!,
+  ) {
+    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    this.connection.on('error', () => undefined);
+    this.queue = new Queue(QueueName.Usage, { connection: this.connection, prefix });
+    this.queue.on('error', () => undefined);
+  }
+
+  /** `jobId` overrides the job id (a redelivery of the same event under another job). */
+  async add(events: Array<UsageEvent | Record<string, unknown>>, opts: { jobId?: (e: UsageEvent, i: number) => string } = {}) {
+    for (let i = 0; i < events.length; i += 1000) {
+      await this.queue.addBulk(
+        events.slice(i, i + 1000).map((e, j) => ({
+          name: String((e as UsageEvent).orgId ?? 'event'),
+          data: e,
+          opts: { ...FAST_RETRY, jobId: opts.jobId ? opts.jobId(e as UsageEvent, i + j) : String((e as UsageEvent).id ?? randomUUID()) },
+        })),
+      );
+    }
+  }
+
+  async counts() {
+    return this.queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed', 'prioritized');
+  }
+
+  /** Resolves when nothing is waiting, active or delayed (every job completed or failed). */
+  async drained(timeoutMs = 20_000): Promise<void> {
+    await waitFor(
+      async () => {
+        const c = await this.counts();
+        return c.waiting + c.active + c.delayed + (c.prioritized ?? 0) === 0;
+      },
+      timeoutMs,
+      'usage queue to drain',
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.queue.obliterate({ force: true }).catch(() => undefined);
+    await this.queue.close();
+    this.connection.disconnect();
+  }
+}
+
+export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs = 15_000, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The real worker (WorkerModule) in this process, on the test's database and prefix. */
+export async function startTestWorker(overrides: Partial<Record<keyof Env, string>>): Promise<INestApplicationContext> {
+  return startWorker(loadEnv({ ...process.env, ...overrides }), { logger: false });
+}
+
+/** An org with one member of each role, and a stranger with an org of their own. */
+export interface Team {
+  org: { id: string; slug: string };
+  owner: TestUser;
+  admin: TestUser;
+  member: TestUser;
+  billing: TestUser;
+  stranger: TestUser;
+  strangerOrg: { id: string; slug: string };
+}
+
+export async function team(api: Api, name: string): Promise<Team> {
+  const [owner, admin, member, billing, stranger] = await Promise.all(
+    ['owner', 'admin', 'member', 'billing', 'stranger'].map((r) => signup(api, `${name}-${r}`)),
+  );
+  const org = await createOrg(api, owner!);
+  const strangerOrg = await createOrg(api, stranger!);
+  const add = (user: TestUser, role: MemberRole) => api.prisma.db.membership.create({ data: { orgId: org.id, userId: user.id, role } });
+  await Promise.all([add(admin!, 'admin'), add(member!, 'member'), add(billing!, 'billing')]);
+  return { org, owner: owner!, admin: admin!, member: member!, billing: billing!, stranger: stranger!, strangerOrg };
+}
+
+export interface HourlyRow {
+  hour: Date;
+  keyId?: string;
+  serverId?: string;
+  target?: string;
+  calls?: number;
+  errors?: number;
+  denied?: number;
+  bytesIn?: number;
+  bytesOut?: number;
+  durationMs?: number;
+}
+
+/** Roll-up rows written directly (as the consumer would have), for API and billing specs. */
+export async function seedHourly(api: Api, orgId: string, rows: HourlyRow[]): Promise<void> {
+  await api.prisma.db.usageHourly.createMany({
+    data: rows.map((r) => ({
+      orgId,
+      hour: r.hour,
+      keyId: r.keyId ?? '',
+      serverId: r.serverId ?? '',
+      target: r.target ?? '',
+      calls: r.calls ?? 0,
+      errors: r.errors ?? 0,
+      denied: r.denied ?? 0,
+      bytesIn: BigInt(r.bytesIn ?? 0),
+      bytesOut: BigInt(r.bytesOut ?? 0),
+      durationMs: r.durationMs ?? 0,
+    })),
+  });
+}
