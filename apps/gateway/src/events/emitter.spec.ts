@@ -9,7 +9,7 @@ import { type AuditEvent, EVENT_SCHEMA_VERSION, QueueName, queueCatalog, type Us
 import { Queue } from 'bullmq';
 import Redis, { type RedisOptions } from 'ioredis';
 import { uuidv7 } from 'uuidv7';
-import { QueueEventSink, type QueueEventSinkOptions } from './emitter';
+import { JOBS_PER_TURN, QueueEventSink, type QueueEventSinkOptions } from './emitter';
 import { spoolLine } from './spool';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -173,7 +173,7 @@ describe('QueueEventSink', () => {
     expect(sink.stats()).toMatchObject({ buffered: 0, spooledEvents: 0, failedFlushes: 0 });
   });
 
-  it('batches: 5,000 calls make 10 addBulk round trips per queue, and a lone event waits at most ~flushMs', async () => {
+  it('batches: 5,000 calls make 10 batches per queue, each handed to BullMQ in slices of JOBS_PER_TURN, and a lone event waits at most ~flushMs', async () => {
     const addBulk = jest.spyOn(Queue.prototype, 'addBulk');
     const sink = make({ flushMs: 10_000, batchSize: 500 });
     await sink.start();
@@ -181,8 +181,10 @@ describe('QueueEventSink', () => {
     for (const c of calls) sink.emit(c.audit, c.usage);
     expect(sink.stats().buffered).toBe(10_000); // emit() never sends by itself
     await until(() => sink.stats().flushed === 10_000);
-    expect(addBulk).toHaveBeenCalledTimes(20);
-    for (const [jobs] of addBulk.mock.calls) expect(jobs).toHaveLength(500);
+    // 2 queues × 10 batches of 500, each batch in ⌈500 / JOBS_PER_TURN⌉ slices (one per event-loop turn).
+    expect(addBulk).toHaveBeenCalledTimes(20 * Math.ceil(500 / JOBS_PER_TURN));
+    for (const [jobs] of addBulk.mock.calls) expect(jobs.length).toBeLessThanOrEqual(JOBS_PER_TURN);
+    expect(addBulk.mock.calls.reduce((n, [jobs]) => n + jobs.length, 0)).toBe(10_000);
     expect(await admin.llen(waitKey(prefix, QueueName.Audit))).toBe(5000);
     expect(await admin.llen(waitKey(prefix, QueueName.Usage))).toBe(5000);
 
