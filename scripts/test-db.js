@@ -72,7 +72,8 @@ function testEnv(prefix, worker) {
   return {
     NODE_ENV: 'test',
     DATABASE_URL: `${PG}/${prefix}_${worker}`,
-    REDIS_URL: `${REDIS}/${worker % 16}`,
+    // TEST_REDIS_DB_BASE keeps concurrent runs on one machine apart (BullMQ queues are shared by name).
+    REDIS_URL: `${REDIS}/${(Number(process.env.TEST_REDIS_DB_BASE ?? 0) + worker) % 16}`,
     JWT_SECRET: 'test-jwt-secret-0123456789abcdef0123456789abcdef',
     TOOLGATE_SECRET_KEY: '0'.repeat(63) + '1',
   };

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Organization } from '@toolgate/db';
 import type { AuthUser, OrgContext } from '../../common/auth';
 import { ErrorCode, Problem } from '../../common/problem';
+import { ENV, type Env } from '../../config/env';
 import { OrgChangeService } from '../snapshots/org-change.service';
 import { SnapshotService } from '../snapshots/snapshot.service';
 import type { CreateOrgDto, DeleteOrgDto, UpdateOrgDto } from './orgs.dto';
@@ -26,6 +27,7 @@ export class OrgsService {
     private readonly repo: OrgsRepository,
     private readonly changes: OrgChangeService,
     private readonly snapshots: SnapshotService,
+    @Inject(ENV) private readonly env: Env,
   ) {}
 
   async list(user: AuthUser) {
@@ -46,7 +48,9 @@ export class OrgsService {
 
   async get(org: OrgContext) {
     const [row, counts] = await Promise.all([this.repo.get(org.id), this.repo.counts(org.id)]);
-    return { ...view(row, org.role), counts: counts._count };
+    // The aggregated MCP endpoint agents connect to (the dashboard shows it with client snippets).
+    const endpoint = `${this.env.PUBLIC_GATEWAY_URL.replace(/\/+$/, '')}/mcp/${row.slug}`;
+    return { ...view(row, org.role), counts: counts._count, endpoint };
   }
 
   async update(user: AuthUser, org: OrgContext, dto: UpdateOrgDto) {

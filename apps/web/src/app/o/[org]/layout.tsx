@@ -1,0 +1,30 @@
+import { notFound } from 'next/navigation';
+import type { ReactNode } from 'react';
+import { type NavItem, Shell } from '@/components/shell';
+import { can, getMembership } from '@/lib/me';
+
+export default async function OrgLayout({ children, params }: { children: ReactNode; params: Promise<{ org: string }> }) {
+  const { org: slug } = await params;
+  const { me, org } = await getMembership(slug);
+  if (!org) notFound();
+  const base = `/o/${org.slug}`;
+  const r = org.role;
+  const nav: (NavItem | false)[] = [
+    { href: base, label: 'Overview' },
+    can.read(r) && { href: `${base}/servers`, label: 'MCP servers' },
+    can.read(r) && { href: `${base}/keys`, label: 'Agent keys' },
+    can.read(r) && { href: `${base}/roles`, label: 'Roles & policies' },
+    can.read(r) && { href: `${base}/secrets`, label: 'Secrets' },
+    can.read(r) && { href: `${base}/audit`, label: 'Audit log' },
+    { href: `${base}/usage`, label: 'Usage' },
+    can.billing(r) && { href: `${base}/billing`, label: 'Billing' },
+    { href: `${base}/members`, label: 'Members' },
+    can.manage(r) && { href: `${base}/activity`, label: 'Activity' },
+    { href: `${base}/settings`, label: 'Settings' },
+  ];
+  return (
+    <Shell nav={nav.filter((n): n is NavItem => !!n)} orgs={me.orgs} current={org} user={{ name: me.name, email: me.email }}>
+      {children}
+    </Shell>
+  );
+}

@@ -1,0 +1,29 @@
+import { cache } from 'react';
+import { api } from './api';
+
+export type MemberRole = 'owner' | 'admin' | 'member' | 'billing';
+export interface Me {
+  id: string;
+  email: string;
+  name: string;
+  createdAt: string;
+  orgs: { id: string; slug: string; name: string; role: MemberRole }[];
+}
+
+/** The signed-in person and their organisations, fetched once per request. */
+export const getMe = cache(() => api<Me>('/v1/me'));
+
+/** The person's membership in `slug`, or notFound() when they are not a member. */
+export const getMembership = cache(async (slug: string) => {
+  const me = await getMe();
+  const org = me.orgs.find((o) => o.slug === slug.toLowerCase());
+  return { me, org };
+});
+
+/** What each role may do; mirrors the API's guards (the API stays the authority). */
+export const can = {
+  read: (r: MemberRole) => r === 'owner' || r === 'admin' || r === 'member',
+  manage: (r: MemberRole) => r === 'owner' || r === 'admin',
+  billing: (r: MemberRole) => r === 'owner' || r === 'billing',
+  owner: (r: MemberRole) => r === 'owner',
+};

@@ -1,0 +1,85 @@
+import { apiBase, secureCookies } from './config';
+
+export const ACCESS_COOKIE = 'tg_at';
+export const REFRESH_COOKIE = 'tg_rt';
+
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+  refreshExpiresAt: string;
+}
+
+/** Seconds until the JWT's `exp` (negative when expired); -Infinity when it cannot be read. */
+export function secondsLeft(jwt: string | undefined, now = Date.now()): number {
+  if (!jwt) return Number.NEGATIVE_INFINITY;
+  try {
+    const payload = JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as { exp?: number };
+    return typeof payload.exp === 'number' ? payload.exp - now / 1000 : Number.NEGATIVE_INFINITY;
+  } catch {
+    return Number.NEGATIVE_INFINITY;
+  }
+}
+
+type RefreshResult = { ok: true; pair: TokenPair } | { ok: false; status: number };
+interface Inflight {
+  promise: Promise<RefreshResult>;
+  settledAt?: number;
+}
+
+// The API rotates refresh tokens and treats a reused one as theft (it revokes the whole family).
+// Pages and API calls arrive in parallel, so one refresh per token is shared by everyone holding
+// it, and its result is remembered briefly for requests that still carry the old cookie.
+const REMEMBER_MS = 60_000;
+const g = globalThis as typeof globalThis & { __tgRefresh?: Map<string, Inflight> };
+if (!g.__tgRefresh) g.__tgRefresh = new Map<string, Inflight>();
+const inflight = g.__tgRefresh;
+
+export function refreshSession(refreshToken: string): Promise<RefreshResult> {
+  const now = Date.now();
+  for (const [k, v] of inflight) if (v.settledAt && now - v.settledAt > REMEMBER_MS) inflight.delete(k);
+  const known = inflight.get(refreshToken);
+  if (known) return known.promise;
+  const entry: Inflight = { promise: Promise.resolve({ ok: false, status: 503 }) };
+  entry.promise = (async (): Promise<RefreshResult> => {
+    try {
+      const res = await fetch(`${apiBase()}/v1/auth/refresh`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ refreshToken }),
+        cache: 'no-store',
+      });
+      if (!res.ok) return { ok: false, status: res.status };
+      return { ok: true, pair: (await res.json()) as TokenPair };
+    } catch {
+      return { ok: false, status: 503 };
+    } finally {
+      entry.settledAt = Date.now();
+    }
+  })();
+  inflight.set(refreshToken, entry);
+  return entry.promise;
+}
+
+export interface CookieJar {
+  set(name: string, value: string, options: Record<string, unknown>): unknown;
+}
+
+/** Both tokens live in httpOnly cookies; the browser's JavaScript never sees them. */
+export function writeSessionCookies(jar: CookieJar, pair: TokenPair): void {
+  const base = { httpOnly: true, sameSite: 'lax', secure: secureCookies(), path: '/' };
+  jar.set(ACCESS_COOKIE, pair.accessToken, { ...base, maxAge: pair.expiresIn });
+  jar.set(REFRESH_COOKIE, pair.refreshToken, { ...base, expires: new Date(pair.refreshExpiresAt) });
+}
+
+export function clearSessionCookies(jar: CookieJar): void {
+  const base = { httpOnly: true, sameSite: 'lax', secure: secureCookies(), path: '/', maxAge: 0 };
+  jar.set(ACCESS_COOKIE, '', base);
+  jar.set(REFRESH_COOKIE, '', base);
+}
+
+/** Only same-site paths may be a post-login destination (no open redirects). */
+export function safeNext(next: string | null | undefined): string {
+  if (!next?.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
+  return next;
+}

@@ -1,0 +1,1 @@
+module.exports = require('../../../scripts/test-db.js').jestDatabaseHooks('web').teardown;

@@ -1,0 +1,36 @@
+import type { Browser } from 'playwright-core';
+import { launch, newContext, shot } from './browser';
+import { type FullStack, startFullStack, uniq } from './stack';
+
+describe('dashboard smoke', () => {
+  let stack: FullStack;
+  let browser: Browser;
+  beforeAll(async () => {
+    [stack, browser] = await Promise.all([startFullStack(), launch()]);
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await stack?.close();
+  });
+
+  it('signs up, creates an organisation and shows its endpoint', async () => {
+    const ctx = await newContext(browser, stack.webUrl);
+    const page = await ctx.newPage();
+    await page.goto('/');
+    await page.waitForURL(/\/login/);
+    await page.getByRole('link', { name: 'Create an account' }).click();
+    await page.getByLabel('Name').fill('Ada Admin');
+    await page.getByLabel('Email').fill(`${uniq('ada')}@example.test`);
+    await page.getByLabel('Password').fill('correct horse battery');
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.waitForURL(/\/orgs/);
+    const slug = uniq('acme');
+    await page.getByLabel('Organisation name').fill('Acme');
+    await page.getByLabel('URL name').fill(slug);
+    await page.getByRole('button', { name: 'Create organisation' }).click();
+    await page.waitForURL(new RegExp(`/o/${slug}$`));
+    await expect(page.getByTestId('endpoint-url').first().textContent()).resolves.toBe(`${stack.gatewayUrl}/mcp/${slug}`);
+    await shot(page, 'smoke-overview');
+    await ctx.close();
+  });
+});
