@@ -1,0 +1,56 @@
+import type { BrowserContext } from 'playwright-core';
+import { uniq } from './stack';
+
+export const PASSWORD = 'correct horse battery';
+
+/** A person talking to the API directly: sets up what a test is not about. */
+export class ApiUser {
+  token = '';
+  refreshToken = '';
+  email = '';
+  constructor(readonly base: string) {}
+
+  // biome-ignore lint/suspicious/noExplicitAny: test client; each test knows the shape it asked for.
+  async call<T = any>(method: string, p: string, body?: unknown, expect = [200, 201, 204]): Promise<T> {
+    const res = await fetch(`${this.base}${p}`, {
+      method,
+      headers: { 'Content-Type': 'application/json', ...(this.token ? { Authorization: `Bearer ${this.token}` } : {}) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    if (!expect.includes(res.status)) throw new Error(`${method} ${p} → ${res.status}: ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+
+  static async signup(base: string, name = 'Tester'): Promise<ApiUser> {
+    const u = new ApiUser(base);
+    u.email = `${uniq(name.toLowerCase().replace(/\W+/g, ''))}@example.test`;
+    const r = await u.call('POST', '/v1/auth/signup', { email: u.email, password: PASSWORD, name });
+    u.token = r.accessToken;
+    u.refreshToken = r.refreshToken;
+    return u;
+  }
+
+  async createOrg(name = 'Acme'): Promise<{ id: string; slug: string; name: string }> {
+    return this.call('POST', '/v1/orgs', { name, slug: uniq(name.toLowerCase().replace(/\W+/g, '-')) });
+  }
+
+  /** A new person who joins `org` with `role` through a real invitation. */
+  async addMember(org: string, role: 'owner' | 'admin' | 'member' | 'billing', name = role): Promise<ApiUser> {
+    const other = await ApiUser.signup(this.base, name);
+    const inv = await this.call('POST', `/v1/orgs/${org}/invitations`, { email: other.email, role });
+    await other.call('POST', `/v1/invitations/${inv.token}/accept`, {});
+    return other;
+  }
+}
+
+/** Logs `user` into the dashboard in `ctx` through the real login form. */
+export async function loginAs(ctx: BrowserContext, user: ApiUser): Promise<void> {
+  const page = await ctx.newPage();
+  await page.goto('/login');
+  await page.getByLabel('Email').fill(user.email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+  await page.close();
+}
