@@ -2,7 +2,7 @@
 // Runs every test in the repo (all Jest projects) against local Postgres and Redis, then prints
 // the totals as the last line: `N passed, M failed`.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +16,13 @@ if (gen.status !== 0) {
   console.error('prisma generate failed');
   console.log('0 passed, 1 failed');
   process.exit(1);
+}
+
+// The dashboard's browser tests drive Debian's Chromium (playwright-core never downloads one).
+if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) {
+  const asRoot = process.getuid?.() === 0;
+  console.error(asRoot ? 'installing Debian chromium for the browser tests…' : 'Chromium is missing: run `sudo apt-get install -y chromium`');
+  if (asRoot) run('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
 const out = path.join(mkdtempSync(path.join(tmpdir(), 'tg-test-')), 'jest.json');
