@@ -4,12 +4,14 @@
 // method; results are printed as tables and written to bench/results/latest.json.
 //
 //   node scripts/bench.mjs [--seconds 5] [--rounds 3] [--concurrency 1,10,32] [--warmup 1]
-//                          [--targets direct,gateway,mcp-proxy,supergateway] [--memory-sessions 32]
+//                          [--targets direct,gateway,mcp-proxy,supergateway,events] [--memory-sessions 32]
+//                          [--event-workers 2] [--event-sessions 32] [--event-seconds 15] [--event-drain-limit 5]
 //                          [--profile]   (gateway child under --cpu-prof; report in bench/results/)
 //                          [--max-foreign-cpu 10]  (repeat a round when other work took more than this % of CPU)
 //                          [--patience 90]  (seconds the run may spend in all waiting for a quiet machine / repeating)
 //   Experiments (not for the published numbers): [--gateway-env K=V,K=V] extra gateway env;
-//   [--no-ratelimit] the role without its rate-limit rule (no Redis call per request).
+//   [--no-ratelimit] the role without its rate-limit rule (no Redis call per request);
+//   [--worker-env K=V,K=V] extra env for the events case's worker processes (e.g. AUDIT_BATCH_SIZE=1000).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,7 +45,7 @@ const OPTS = {
   rounds: Number(opt('rounds', process.env.BENCH_ROUNDS ?? 3)),
   warmup: Number(opt('warmup', 1)),
   concurrency: String(opt('concurrency', '1,10,32')).split(',').map(Number),
-  targets: String(opt('targets', 'direct,gateway,mcp-proxy,supergateway')).split(','),
+  targets: String(opt('targets', 'direct,gateway,mcp-proxy,supergateway,events')).split(','),
   memorySessions: Number(opt('memory-sessions', 32)),
   profile: argv.includes('--profile'),
   gatewayEnv: Object.fromEntries(
@@ -57,6 +59,23 @@ const OPTS = {
   maxForeignCpu: Number(opt('max-foreign-cpu', 10)),
   /** Seconds the whole run may spend waiting for a quiet machine and repeating rounds. */
   patience: Number(opt('patience', 90)),
+  // The `events` case: gateway → tg-audit / tg-usage → worker process(es) → Postgres.
+  /** Worker processes (apps/api/src/worker.ts) consuming the gateway's events: replicas, as production may run. */
+  eventWorkers: Number(opt('event-workers', 2)),
+  /** Concurrent sessions driving the gateway (its peak is at 32). */
+  eventSessions: Number(opt('event-sessions', 32)),
+  /** Seconds of load (default: one concurrency step's measured time, rounds × seconds). */
+  eventSeconds:
+    Number(opt('event-seconds', 0)) ||
+    Number(opt('seconds', process.env.BENCH_SECONDS ?? 5)) * Number(opt('rounds', process.env.BENCH_ROUNDS ?? 3)),
+  /** The worker keeps up if it stores ≥ 95 % of the event rate during load and drains within this many seconds after. */
+  eventDrainLimit: Number(opt('event-drain-limit', 5)),
+  workerEnv: Object.fromEntries(
+    String(opt('worker-env', ''))
+      .split(',')
+      .filter(Boolean)
+      .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
+  ),
 };
 const TOOL = { direct: 'echo', gateway: 'echo__echo', 'mcp-proxy': 'echo', supergateway: 'echo' };
 const PROTOCOL = '2025-11-25';
@@ -464,6 +483,19 @@ async function startGateway() {
   const driver = new Driver();
 
   const { Queue } = gwRequire('bullmq');
+  /** What the events case needs to start workers on this stack and count what they stored. */
+  const stack = {
+    orgId: org.id,
+    databaseUrl: `${PG}/${dbPrefix}_1`,
+    redisUrl,
+    queuePrefix,
+    workerEnv: {
+      ...common,
+      QUEUE_PREFIX: queuePrefix,
+      DATABASE_URL: `${PG}/${dbPrefix}_1`,
+      JWT_SECRET: randomBytes(32).toString('hex'),
+    },
+  };
   const queues = ['tg-audit', 'tg-usage'].map((name) => new Queue(name, { connection: { url: redisUrl }, prefix: queuePrefix }));
   const count = async (name) => {
     const k = `${queuePrefix}:${name}`;
@@ -482,8 +514,19 @@ async function startGateway() {
     driver,
     binding: `gateway listens on ${listeners(gw.pid, gwPort).join(', ')}, API on ${listeners(api.pid, apiPort).join(', ')}`,
     profileDir: OPTS.profile ? profileDir : null,
+    stack,
     events: {
       counts: async () => ({ audit: await count('tg-audit'), usage: await count('tg-usage') }),
+      /** Jobs not yet completed: waiting, prioritized, delayed and active. */
+      backlog: async () => {
+        const [a, u, aa, ua] = await Promise.all([
+          count('tg-audit'),
+          count('tg-usage'),
+          redis.llen(`${queuePrefix}:tg-audit:active`),
+          redis.llen(`${queuePrefix}:tg-usage:active`),
+        ]);
+        return { audit: a + aa, usage: u + ua };
+      },
       drain: () => Promise.all(queues.map((q) => q.drain(true))),
     },
     sessionBytes: async (ids) => {
@@ -721,6 +764,172 @@ async function benchTarget(name) {
   return result;
 }
 
+// ---- events: gateway → tg-audit / tg-usage → worker(s) → Postgres, end to end -------------------
+
+/** The real worker entry (apps/api/src/worker.ts, as `start:worker` runs it), `n` replicas. */
+async function startWorkers(t, n) {
+  const workers = Array.from({ length: n }, () =>
+    start(process.execPath, ['-r', '@swc-node/register', 'src/worker.ts'], {
+      cwd: API_DIR,
+      env: childEnv({ ...t.stack.workerEnv, ...OPTS.workerEnv }),
+    }),
+  );
+  await Promise.all(workers.map((w) => firstLine(w, /Worker consuming queues/, 60_000)));
+  return workers;
+}
+
+/**
+ * Events end to end: the gateway under closed-loop load emits one audit and one usage event per
+ * request; the worker process(es) consume them. While the load runs, the bench samples (every
+ * 500 ms) what is stored in Postgres (audit: the chain heads' seq; usage: the roll-ups' calls) and
+ * the queues' backlog (waiting + active + delayed jobs). After the load, it waits for every event
+ * to be stored and reports how long that took.
+ */
+async function benchEvents() {
+  const n = OPTS.eventSessions;
+  log(`events: starting the gateway stack and ${OPTS.eventWorkers} worker process(es)`);
+  const t = await startGateway();
+  const result = { target: 'events', binding: t.binding, workers: OPTS.eventWorkers, sessions: n, seconds: OPTS.eventSeconds };
+  const { Client } = require('pg');
+  const pg = new Client({ connectionString: t.stack.databaseUrl });
+  await pg.connect();
+  let workers = [];
+  const stored = async () => {
+    const { rows } = await pg.query(
+      `SELECT (SELECT coalesce(sum(seq), 0) FROM "AuditHead")::bigint AS audit,
+              (SELECT coalesce(sum(calls), 0) FROM "UsageHourly")::bigint AS usage`,
+    );
+    return { audit: Number(rows[0].audit), usage: Number(rows[0].usage) };
+  };
+  const sample = async (since) => {
+    const [st, b] = await Promise.all([stored(), t.events.backlog()]);
+    return { ms: Math.round(performance.now() - since), audit: st.audit, usage: st.usage, backlogAudit: b.audit, backlogUsage: b.usage };
+  };
+  /** Until every event sent so far is stored and nothing is queued; ms it took, or null (timeout). */
+  const drained = async (expected, timeoutMs) => {
+    const since = performance.now();
+    for (;;) {
+      const x = await sample(since);
+      if (x.audit >= expected.audit && x.usage >= expected.usage && x.backlogAudit === 0 && x.backlogUsage === 0)
+        return { ms: x.ms, last: x };
+      if (x.ms > timeoutMs) return { ms: null, last: x };
+      await sleep(100);
+    }
+  };
+  try {
+    workers = await startWorkers(t, OPTS.eventWorkers);
+    result.binding += `; ${OPTS.eventWorkers} worker process(es) (apps/api/src/worker.ts)`;
+    // Warm-up (lazy parts of the gateway and the workers), then wait until its events are stored.
+    await openWithRetry(t, n);
+    await t.driver.send({ cmd: 'run', ms: Math.max(1, OPTS.warmup) * 1000, record: false });
+    const warmDrain = await drained({ audit: 0, usage: 0 }, 60_000);
+    if (warmDrain.ms === null) throw new Error('events: the warm-up events were not stored within 60 s');
+    result.idleMachineBusy = Math.round(100 * (await quiet()));
+
+    const s0 = await stored();
+    const c0 = eventsCpu(t, workers);
+    const since = performance.now();
+    const samples = [];
+    let loading = true;
+    const sampler = (async () => {
+      while (loading) {
+        await sleep(500);
+        if (loading) samples.push(await sample(since));
+      }
+    })();
+    const load = await t.driver.send({ cmd: 'run', ms: OPTS.eventSeconds * 1000, record: true });
+    loading = false;
+    await sampler;
+    const end = await sample(since);
+    const cpu = eventsCpuDelta(c0, eventsCpu(t, workers));
+    await t.driver.send({ cmd: 'close' });
+
+    // Each request is one audit and one usage event (warm-up ones are already stored).
+    const requests = load.calls + load.errors;
+    const drain = await drained({ audit: s0.audit + requests, usage: s0.usage + requests }, 120_000);
+    const seconds = load.elapsedMs / 1000;
+    const auditPerSec = (end.audit - s0.audit) / seconds;
+    const usagePerSec = (end.usage - s0.usage) / seconds;
+    // Backlog growth over the second half of the load (jobs/s; ≤ 0 = the workers hold their ground).
+    const mid = samples.find((x) => x.ms >= end.ms / 2) ?? end;
+    const growth = (k) => ((end[k] - mid[k]) / Math.max(0.001, end.ms - mid.ms)) * 1000;
+    result.load = {
+      calls: load.calls,
+      errors: load.errors,
+      callsPerSec: load.callsPerSec,
+      p50: load.p50,
+      p99: load.p99,
+      elapsedMs: load.elapsedMs,
+    };
+    result.stored = {
+      auditPerSec: Math.round(auditPerSec),
+      usagePerSec: Math.round(usagePerSec),
+      auditRatio: Math.round((auditPerSec / load.callsPerSec) * 100) / 100,
+      usageRatio: Math.round((usagePerSec / load.callsPerSec) * 100) / 100,
+    };
+    result.backlog = {
+      atEnd: { audit: end.backlogAudit, usage: end.backlogUsage },
+      max: {
+        audit: Math.max(end.backlogAudit, ...samples.map((x) => x.backlogAudit)),
+        usage: Math.max(end.backlogUsage, ...samples.map((x) => x.backlogUsage)),
+      },
+      growthPerSecSecondHalf: { audit: Math.round(growth('backlogAudit')), usage: Math.round(growth('backlogUsage')) },
+    };
+    result.drain = {
+      ms: drain.ms,
+      expected: { audit: s0.audit + requests, usage: s0.usage + requests },
+      found: { audit: drain.last.audit, usage: drain.last.usage },
+    };
+    result.cpu = cpu;
+    result.samples = samples;
+    result.keptUp =
+      drain.ms !== null && drain.ms <= OPTS.eventDrainLimit * 1000 && result.stored.auditRatio >= 0.95 && result.stored.usageRatio >= 0.95;
+    log(
+      `events: ${load.callsPerSec} calls/s; stored ${result.stored.auditPerSec} audit/s (${result.stored.auditRatio}×), ${result.stored.usagePerSec} usage/s (${result.stored.usageRatio}×); backlog at end ${end.backlogAudit}/${end.backlogUsage}; drained in ${drain.ms === null ? 'NOT within 120 s' : `${drain.ms} ms`}; foreign CPU ${cpu.foreign}%`,
+    );
+  } finally {
+    log('events: stopping');
+    await pg.end().catch(() => undefined);
+    for (const w of workers) await stop(w);
+    result.killedAfterGrace = (await t.stop()).length;
+  }
+  for (const w of workers) if (liveTree(w.pid).length > 0) throw new Error(`events: worker ${w.pid} survived`);
+  return result;
+}
+
+/** CPU (ms) of the gateway tree, the workers, Redis, Postgres, the load generator and the machine. */
+function eventsCpu(t, workers) {
+  return {
+    gateway: treeCpuMs(t.rootPid),
+    workers: workers.reduce((a, w) => a + treeCpuMs(w.pid).root + treeCpuMs(w.pid).children, 0),
+    redis: pidsByName('redis-server').reduce((a, pid) => a + processCpuMs(pid), 0),
+    postgres: pidsByName('postgres').reduce((a, pid) => a + processCpuMs(pid), 0),
+    driver: processCpuMs(t.driver.child.pid),
+    system: systemCpuMs(),
+  };
+}
+
+/** Shares of the machine (%) during the load; `foreign` is what none of the measured processes used. */
+function eventsCpuDelta(a, b) {
+  const capacity = b.system.total - a.system.total;
+  const pct = (ms) => Math.round((100 * ms) / capacity);
+  const gateway = b.gateway.root + b.gateway.children - a.gateway.root - a.gateway.children;
+  const workers = b.workers - a.workers;
+  const redis = b.redis - a.redis;
+  const postgres = b.postgres - a.postgres;
+  const driver = b.driver - a.driver;
+  const busy = b.system.busy - a.system.busy;
+  return {
+    gateway: pct(gateway),
+    workers: pct(workers),
+    redis: pct(redis),
+    postgres: pct(postgres),
+    driver: pct(driver),
+    busy: pct(busy),
+    foreign: pct(Math.max(0, busy - gateway - workers - redis - postgres - driver)),
+  };
+}
+
 // ---- report ------------------------------------------------------------------------------------
 
 const MB = 1024 * 1024;
@@ -728,7 +937,10 @@ const fmt = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? '�
 const kib = (b) => (b === null || b === undefined ? '—' : `${(b / 1024).toFixed(0)} KiB`);
 const pad = (s, n, right = false) => (right ? String(s).padEnd(n) : String(s).padStart(n));
 
-function report(results) {
+function report(allResults) {
+  // The events case has no concurrency steps: it has a section of its own at the end.
+  const results = allResults.filter((r) => r.steps);
+  const events = allResults.find((r) => r.target === 'events');
   const by = Object.fromEntries(results.map((r) => [r.target, r]));
   const step = (t, n) => by[t]?.steps.find((s) => s.sessions === n);
   const lines = [];
@@ -741,8 +953,8 @@ function report(results) {
   out(
     `waited ${Math.round(waited / 1000)} s in all for a quiet machine / repeated rounds; ${discarded} round(s) discarded for > ${OPTS.maxForeignCpu}% foreign CPU`,
   );
-  for (const r of results) out(`  ${pad(r.target, 13, true)} ${r.binding}`);
-  for (const n of OPTS.concurrency) {
+  for (const r of allResults) out(`  ${pad(r.target, 13, true)} ${r.binding}`);
+  for (const n of results.length > 0 ? OPTS.concurrency : []) {
     out();
     out(`── ${n} concurrent session${n === 1 ? '' : 's'} ──────────────────────────────────────────────────────────────`);
     out(
@@ -756,31 +968,32 @@ function report(results) {
       );
     }
   }
-  out();
-  out('── CPU per call (µs, all rounds): serving process / its children / Redis / load generator / anything else ──');
-  out(`${pad('target', 13, true)} ${OPTS.concurrency.map((n) => pad(`${n} session${n === 1 ? '' : 's'}`, 34)).join(' ')}`);
-  for (const r of results) {
-    const cells = OPTS.concurrency.map((n) => {
-      const s = step(r.target, n);
-      if (!s) return pad('—', 34);
-      const c = s.cpuPerCallUs;
-      return pad(`${c.serverRoot}/${c.serverChildren}/${c.redis}/${c.driver}/${c.other} (${s.machineBusy}% busy)`, 34);
-    });
-    out(`${pad(r.target, 13, true)} ${cells.join(' ')}`);
-  }
-  out();
-  out(`── idle sessions (${OPTS.memorySessions} opened on a just-warmed process, memory of the serving process tree) ──`);
-  out(
-    `${pad('target', 13, true)} ${pad('RSS before', 11)} ${pad('RSS after', 11)} ${pad('RSS/session', 12)} ${pad('PSS/session', 12)} ${pad('procs', 6)} ${pad('Redis/session', 14)}`,
-  );
-  for (const r of results) {
-    const i = r.idle;
-    if (!i) continue;
+  if (results.length > 0) {
+    out();
+    out('── CPU per call (µs, all rounds): serving process / its children / Redis / load generator / anything else ──');
+    out(`${pad('target', 13, true)} ${OPTS.concurrency.map((n) => pad(`${n} session${n === 1 ? '' : 's'}`, 34)).join(' ')}`);
+    for (const r of results) {
+      const cells = OPTS.concurrency.map((n) => {
+        const s = step(r.target, n);
+        if (!s) return pad('—', 34);
+        const c = s.cpuPerCallUs;
+        return pad(`${c.serverRoot}/${c.serverChildren}/${c.redis}/${c.driver}/${c.other} (${s.machineBusy}% busy)`, 34);
+      });
+      out(`${pad(r.target, 13, true)} ${cells.join(' ')}`);
+    }
+    out();
+    out(`── idle sessions (${OPTS.memorySessions} opened on a just-warmed process, memory of the serving process tree) ──`);
     out(
-      `${pad(r.target, 13, true)} ${pad(`${(i.before.rss / MB).toFixed(1)} MB`, 11)} ${pad(`${(i.after.rss / MB).toFixed(1)} MB`, 11)} ${pad(kib(i.rssPerSession), 12)} ${pad(kib(i.pssPerSession), 12)} ${pad(`${i.before.processes}→${i.after.processes}`, 6)} ${pad(i.redisBytesPerSession === null ? '—' : `${Math.round(i.redisBytesPerSession)} B`, 14)}`,
+      `${pad('target', 13, true)} ${pad('RSS before', 11)} ${pad('RSS after', 11)} ${pad('RSS/session', 12)} ${pad('PSS/session', 12)} ${pad('procs', 6)} ${pad('Redis/session', 14)}`,
     );
+    for (const r of results) {
+      const i = r.idle;
+      if (!i) continue;
+      out(
+        `${pad(r.target, 13, true)} ${pad(`${(i.before.rss / MB).toFixed(1)} MB`, 11)} ${pad(`${(i.after.rss / MB).toFixed(1)} MB`, 11)} ${pad(kib(i.rssPerSession), 12)} ${pad(kib(i.pssPerSession), 12)} ${pad(`${i.before.processes}→${i.after.processes}`, 6)} ${pad(i.redisBytesPerSession === null ? '—' : `${Math.round(i.redisBytesPerSession)} B`, 14)}`,
+      );
+    }
   }
-
   const ratios = {};
   const verdicts = [];
   const gw = by.gateway;
@@ -824,7 +1037,7 @@ function report(results) {
     for (const v of verdicts) out(`${v.pass ? 'PASS' : 'MISS'}  ${pad(v.target, 48, true)} ${v.value}`);
 
     out();
-    out('── events end to end (gateway → BullMQ tg-audit / tg-usage; no consumers yet) ──────');
+    out('── events end to end (gateway → BullMQ tg-audit / tg-usage; gateway target: no consumers) ──────');
     out(
       `${pad('sessions', 9, true)} ${pad('calls/s', 9)} ${pad('audit jobs/s', 13)} ${pad('ratio', 6)} ${pad('audit jobs', 11)} ${pad('expected', 9)} ${pad('usage jobs', 11)} ${pad('settled', 8)}`,
     );
@@ -836,6 +1049,31 @@ function report(results) {
       );
     }
   }
+  if (events?.load) {
+    const e = events;
+    out();
+    out(
+      `── events end to end with consumers (gateway → tg-audit / tg-usage → ${e.workers} worker process${e.workers === 1 ? '' : 'es'} → Postgres) ──`,
+    );
+    out(`${e.sessions} sessions, ${e.seconds} s of load; stored = audit rows chained / usage events rolled up, per second of load`);
+    out(
+      `${pad('calls/s', 9)} ${pad('audit stored/s', 15)} ${pad('ratio', 6)} ${pad('usage stored/s', 15)} ${pad('ratio', 6)} ${pad('backlog end (max)', 22)} ${pad('growth/s 2nd half', 18)} ${pad('drained after', 14)}`,
+    );
+    const b = e.backlog;
+    out(
+      `${pad(fmt(e.load.callsPerSec), 9)} ${pad(e.stored.auditPerSec, 15)} ${pad(fmt(e.stored.auditRatio, 2), 6)} ${pad(e.stored.usagePerSec, 15)} ${pad(fmt(e.stored.usageRatio, 2), 6)} ${pad(`${b.atEnd.audit}/${b.atEnd.usage} (${b.max.audit}/${b.max.usage})`, 22)} ${pad(`${b.growthPerSecSecondHalf.audit}/${b.growthPerSecSecondHalf.usage}`, 18)} ${pad(e.drain.ms === null ? '> 120 s' : `${(e.drain.ms / 1000).toFixed(1)} s`, 14)}`,
+    );
+    const c = e.cpu;
+    out(
+      `CPU share of the machine during the load: gateway ${c.gateway}%, workers ${c.workers}%, Redis ${c.redis}%, Postgres ${c.postgres}%, load generator ${c.driver}%, foreign ${c.foreign}% (busy ${c.busy}%)`,
+    );
+    verdicts.push({
+      target: `worker keeps up (≥ 0.95× stored, drained ≤ ${OPTS.eventDrainLimit} s)`,
+      value: `${fmt(Math.min(e.stored.auditRatio, e.stored.usageRatio), 2)}×, ${e.drain.ms === null ? '> 120 s' : `${(e.drain.ms / 1000).toFixed(1)} s`}`,
+      pass: e.keptUp,
+    });
+    out(`${e.keptUp ? 'PASS' : 'MISS'}  ${verdicts.at(-1).target}: ${verdicts.at(-1).value}`);
+  }
   return { text: lines.join('\n'), ratios, verdicts };
 }
 
@@ -845,8 +1083,9 @@ async function main() {
   log(`options: ${JSON.stringify(OPTS)}`);
   const results = [];
   for (const name of OPTS.targets) {
-    if (!STARTERS[name]) throw new Error(`unknown target ${name}`);
-    results.push(await benchTarget(name));
+    if (name === 'events') results.push(await benchEvents());
+    else if (!STARTERS[name]) throw new Error(`unknown target ${name}`);
+    else results.push(await benchTarget(name));
     // Each target's cleanups (database, Redis keys) run before the next target starts.
     await cleanup();
     cleaning = null;

@@ -21,7 +21,9 @@ if (gen.status !== 0) {
 // The dashboard's browser tests drive Debian's Chromium (playwright-core never downloads one).
 if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) {
   const asRoot = process.getuid?.() === 0;
-  console.error(asRoot ? 'installing Debian chromium for the browser tests…' : 'Chromium is missing: run `sudo apt-get install -y chromium`');
+  console.error(
+    asRoot ? 'installing Debian chromium for the browser tests…' : 'Chromium is missing: run `sudo apt-get install -y chromium`',
+  );
   if (asRoot) run('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 

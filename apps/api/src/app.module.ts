@@ -5,6 +5,7 @@ import { ActivityModule } from './modules/activity/activity.module';
 import { AuthModule } from './modules/auth/auth.module';
 import { HealthModule } from './modules/health/health.module';
 import { createMetrics, METRICS } from './modules/health/metrics';
+import { LiveModule } from './modules/live/live.module';
 import { SnapshotsModule } from './modules/snapshots/snapshots.module';
 import { DOMAIN_MODULES } from './modules';
 
@@ -14,7 +15,7 @@ export class AppModule {
     return {
       module: AppModule,
       global: true,
-      imports: [InfraModule, ActivityModule, SnapshotsModule, AuthModule, HealthModule, ...DOMAIN_MODULES],
+      imports: [InfraModule, ActivityModule, SnapshotsModule, AuthModule, HealthModule, ...DOMAIN_MODULES, LiveModule],
       providers: [
         { provide: ENV, useValue: env },
         { provide: METRICS, useValue: createMetrics() },

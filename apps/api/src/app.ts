@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppModule } from './app.module';
@@ -22,6 +23,8 @@ export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Prom
   app.disable('x-powered-by');
   app.enableCors({ origin: env.CORS_ORIGINS.split(',').map((o) => o.trim()), credentials: true });
   app.enableShutdownHooks();
+  // The live audit gateway (modules/live) shares this HTTP server: `ws`, not socket.io.
+  app.useWebSocketAdapter(new WsAdapter(app));
 
   const metrics = app.get<ApiMetrics>(METRICS);
   app.use((req: Request, res: Response, next: NextFunction) => {

@@ -36,7 +36,7 @@ export class ApiUser {
   }
 
   /** A new person who joins `org` with `role` through a real invitation. */
-  async addMember(org: string, role: 'owner' | 'admin' | 'member' | 'billing', name = role): Promise<ApiUser> {
+  async addMember(org: string, role: 'owner' | 'admin' | 'member' | 'billing', name: string = role): Promise<ApiUser> {
     const other = await ApiUser.signup(this.base, name);
     const inv = await this.call('POST', `/v1/orgs/${org}/invitations`, { email: other.email, role });
     await other.call('POST', `/v1/invitations/${inv.token}/accept`, {});

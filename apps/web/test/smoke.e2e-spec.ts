@@ -2,6 +2,8 @@ import type { Browser } from 'playwright-core';
 import { launch, newContext, shot } from './browser';
 import { type FullStack, startFullStack, uniq } from './stack';
 
+jest.setTimeout(120_000);
+
 describe('dashboard smoke', () => {
   let stack: FullStack;
   let browser: Browser;

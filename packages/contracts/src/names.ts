@@ -20,6 +20,11 @@ export const redisKeys = {
    * plan's monthlyCallQuota, raised to the rolled-up total by the usage worker (never lowered).
    */
   quota: (orgId: string, month: string) => `tg:quota:${orgId}:${month}`,
+  /**
+   * Single-use ticket of the live audit WebSocket, keyed by the ticket's sha256 (hex) so Redis
+   * never holds a usable ticket; value LiveTicketGrant, expires after ~30 s (API).
+   */
+  liveTicket: (ticketHash: string) => `tg:live-ticket:${ticketHash}`,
 } as const;
 
 export const channels = {
@@ -30,6 +35,8 @@ export const channels = {
    * and legacy-SSE writes that arrive on a worker other than the one holding the stream.
    */
   gatewayRelay: 'tg:gateway-relay',
+  /** Published by the audit chain writer after each committed append of an org: payload AuditLiveNotice. */
+  auditLive: (orgId: string) => `tg:audit-live:${orgId}`,
 } as const;
 
 export enum QueueName {

@@ -1,6 +1,9 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
+import type { AuditLiveEvent } from '@toolgate/contracts';
 import type { Tx } from '@toolgate/db';
 import { PrismaService } from '../../infra/prisma.service';
+import { RedisService } from '../../infra/redis.service';
+import { liveEvent, publishAuditLive } from '../live/live.publish';
 import { canonicalJson, GENESIS_HASH } from './audit.canonical';
 import { columnsOf } from './audit.rules';
 import { createHash } from 'node:crypto';
@@ -59,15 +62,38 @@ const cursorAfter = (a: ActivityCursor, b: { at: Date | null; id: string | null 
  */
 @Injectable()
 export class AuditChainWriter {
-  constructor(private readonly prisma: PrismaService) {}
+  private readonly logger = new Logger('AuditChainWriter');
 
-  /** Appends events of one org (arrival order), optionally moving its activity-mirror cursor. */
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly redis: RedisService,
+  ) {}
+
+  /**
+   * Appends events of one org (arrival order), optionally moving its activity-mirror cursor.
+   * After the commit, the new events' summaries are published for live dashboards (best effort,
+   * see live.publish.ts); a rolled-back append publishes nothing.
+   */
   async append(orgId: string, entries: readonly ChainEntry[], activity?: ActivityCursor): Promise<AppendResult> {
     const org = orgId.toLowerCase();
-    return this.prisma.db.$transaction((tx) => this.appendInTx(tx, org, entries, activity), { maxWait: 10_000, timeout: 60_000 });
+    const live: AuditLiveEvent[] = [];
+    const result = await this.prisma.db.$transaction((tx) => this.appendInTx(tx, org, entries, activity, live), {
+      maxWait: 10_000,
+      timeout: 60_000,
+    });
+    await publishAuditLive(this.redis.client, org, live, (e) =>
+      this.logger.warn(`live audit notice for org ${org} not published: ${e.message}`),
+    );
+    return result;
   }
 
-  private async appendInTx(tx: Tx, orgId: string, entries: readonly ChainEntry[], activity?: ActivityCursor): Promise<AppendResult> {
+  private async appendInTx(
+    tx: Tx,
+    orgId: string,
+    entries: readonly ChainEntry[],
+    activity: ActivityCursor | undefined,
+    live: AuditLiveEvent[],
+  ): Promise<AppendResult> {
     // 1. The chain lock (and the batch's receipt time, read back as text: no time-zone games).
     const [head] = await tx.$queryRaw<
       Array<{ seq: bigint; hash: string; now: string; activityAt: string | null; activityId: string | null }>
@@ -155,6 +181,7 @@ export class AuditChainWriter {
       col.bytesOut[i] = c.bytesOut;
       col.clientName[i] = c.clientName;
       col.clientVersion[i] = c.clientVersion;
+      live.push(liveEvent(seq, c, e.payload));
       prev = hash;
     }
 

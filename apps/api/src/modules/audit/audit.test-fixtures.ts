@@ -47,8 +47,11 @@ export class AuditProducer {
   readonly queue: Queue;
   readonly dlq: Queue;
 
-  constructor(readonly prefix: string) {
-    this.connection = new Redis(process.env.REDIS_URL!, { maxRetriesPerRequest: null });
+  constructor(
+    readonly prefix: string,
+    redisUrl = process.env.REDIS_URL!,
+  ) {
+    this.connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
     this.connection.on('error', () => undefined);
     this.queue = new Queue(QueueName.Audit, {
       connection: this.connection,

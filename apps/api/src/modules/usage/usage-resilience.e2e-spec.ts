@@ -1,10 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type Api, startApi } from '../../../test/harness';
+import { exited, sendUntilTaken, startPrivateRedis } from '../../../test/private-redis';
 import { queuePrefix, startTestWorker, UsageProducer, usageEvent, waitFor } from './usage.test-fixtures';
 
 jest.setTimeout(120_000);
@@ -31,21 +29,6 @@ function spawnWorker(env: Record<string, string>): { child: ChildProcess; ready:
     child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${out}`)));
   });
   return { child, ready, output: () => out };
-}
-
-function exited(child: ChildProcess): Promise<void> {
-  return child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', () => r()));
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const seen = (api: Api, orgId: string) => api.prisma.db.usageEventSeen.count({ where: { orgId } });
@@ -123,33 +106,14 @@ describe('tg-usage consumer resilience', () => {
   });
 
   it('loses nothing when Redis restarts while events flow; the consumer resumes on its own', async () => {
-    // A private Redis with an append-only file, so a restart keeps the queue (as production Redis must).
-    const port = await freePort();
-    const dir = mkdtempSync(path.join(tmpdir(), 'tg-redis-'));
-    const startRedis = () =>
-      spawn(
-        'redis-server',
-        ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--appendfsync', 'always', '--save', ''],
-        {
-          stdio: 'ignore',
-        },
-      );
-    let redis = startRedis();
-    const redisUrl = `redis://127.0.0.1:${port}`;
+    // A private Redis (append-only file: a restart keeps the queue, as production Redis must).
+    const redis = await startPrivateRedis();
+    const redisUrl = redis.url;
     const prefix = queuePrefix();
     const producer = new UsageProducer(prefix, redisUrl);
     const orgId = randomUUID();
     let worker: Awaited<ReturnType<typeof startTestWorker>> | null = null;
     try {
-      await waitFor(
-        () =>
-          producer.connection.ping().then(
-            () => true,
-            () => false,
-          ),
-        10_000,
-        'private redis',
-      );
       worker = await startTestWorker({ QUEUE_PREFIX: prefix, REDIS_URL: redisUrl, USAGE_BATCH_SIZE: '100', USAGE_LOCK_MS: '1500' });
 
       // The producer plays the gateway: batches every few ms; a batch Redis does not take is kept and re-sent.
@@ -158,25 +122,17 @@ describe('tg-usage consumer resilience', () => {
       const flow = (async () => {
         while (!stop) {
           const batch = Array.from({ length: 25 }, () => usageEvent({ orgId }));
-          for (;;) {
-            try {
-              await producer.add(batch);
-              break;
-            } catch {
-              await new Promise((r) => setTimeout(r, 50));
-            }
-          }
+          await sendUntilTaken(() => producer.add(batch));
           produced += batch.length;
           await new Promise((r) => setTimeout(r, 5));
         }
       })();
 
       await waitFor(async () => (await calls(api, orgId)) > 200, 20_000, 'events to flow');
-      redis.kill('SIGTERM');
-      await exited(redis);
+      await redis.stop();
       const duringOutage = produced;
       await new Promise((r) => setTimeout(r, 1500));
-      redis = startRedis();
+      await redis.restart();
       await waitFor(async () => produced > duringOutage + 200, 20_000, 'the flow to resume after the restart');
       stop = true;
       await flow;
@@ -188,9 +144,7 @@ describe('tg-usage consumer resilience', () => {
     } finally {
       await worker?.close();
       await producer.close().catch(() => undefined);
-      redis.kill('SIGKILL');
-      await exited(redis);
-      rmSync(dir, { recursive: true, force: true });
+      await redis.close();
     }
   });
 

@@ -1,0 +1,173 @@
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import { forbidden, notFound } from 'next/navigation';
+import type { MemberView } from '@/components/members/types';
+import { ACTIONS, type ActivityRow, actionWords, changedFields, formerActor, targetLabel } from '@/components/settings/activity-format';
+import { Card, Empty, formatDate, PageHeader } from '@/components/ui';
+import { api } from '@/lib/api';
+import { can, getMembership } from '@/lib/me';
+
+export const metadata: Metadata = { title: 'Activity' };
+
+const PAGE = 50;
+
+/** The admin activity log: who changed what in the organisation (owners and admins). */
+export default async function ActivityPage({
+  params,
+  searchParams,
+}: {
+  params: Promise<{ org: string }>;
+  searchParams: Promise<{ action?: string; before?: string }>;
+}) {
+  const { org: slug } = await params;
+  const sp = await searchParams;
+  const { me, org } = await getMembership(slug);
+  if (!org) notFound();
+  if (!can.manage(org.role)) forbidden();
+  const action = ACTIONS.includes(sp.action as (typeof ACTIONS)[number]) ? sp.action : undefined;
+  const before = sp.before && !Number.isNaN(Date.parse(sp.before)) ? sp.before : undefined;
+  const q = new URLSearchParams({ limit: String(PAGE) });
+  if (action) q.set('action', action);
+  if (before) q.set('before', before);
+  const o = encodeURIComponent(org.slug);
+  const [log, members] = await Promise.all([
+    api<{ items: ActivityRow[]; nextBefore: string | null }>(`/v1/orgs/${o}/activity?${q}`),
+    api<{ items: MemberView[] }>(`/v1/orgs/${o}/members`),
+  ]);
+  const people = new Map(members.items.map((m) => [m.userId, { name: m.name, email: m.email }]));
+  people.set(me.id, { name: me.name, email: me.email });
+  const base = `/o/${org.slug}/activity`;
+  const link = (p: Record<string, string | undefined>) => {
+    const s = new URLSearchParams(Object.entries(p).filter((e): e is [string, string] => !!e[1]));
+    return s.size ? `${base}?${s}` : base;
+  };
+
+  return (
+    <>
+      <PageHeader
+        title="Activity"
+        description="Changes people made to this organisation: members, settings, servers, secrets, roles and keys. Tool calls by agents are in the audit log."
+      />
+      <Card>
+        <form className="row" method="get" action={base} aria-label="Filter activity" style={{ marginBottom: 12 }}>
+          <label className="row small" style={{ gap: 6 }}>
+            <span>Action</span>
+            <select name="action" defaultValue={action ?? ''}>
+              <option value="">All actions</option>
+              {ACTIONS.map((a) => (
+                <option key={a} value={a}>
+                  {a}
+                </option>
+              ))}
+            </select>
+          </label>
+          <button className="btn small" type="submit">
+            Filter
+          </button>
+          {action || before ? (
+            <Link className="btn small ghost" href={base}>
+              Clear
+            </Link>
+          ) : null}
+        </form>
+        {log.items.length === 0 ? (
+          <Empty title={before ? 'No older activity' : 'No activity yet'}>
+            {action ? `Nothing recorded for ${action}.` : 'Changes people make appear here.'}
+          </Empty>
+        ) : (
+          <div className="table-wrap">
+            <table data-testid="activity-table">
+              <thead>
+                <tr>
+                  <th scope="col">Time</th>
+                  <th scope="col">Who</th>
+                  <th scope="col">Action</th>
+                  <th scope="col">Target</th>
+                  <th scope="col">Details</th>
+                </tr>
+              </thead>
+              <tbody>
+                {log.items.map((row) => {
+                  const actor = row.actorId ? people.get(row.actorId) : undefined;
+                  const fields = changedFields(row.before, row.after);
+                  return (
+                    <tr key={row.id} data-testid="activity-row" data-action={row.action} style={{ verticalAlign: 'top' }}>
+                      <td className="small muted" style={{ whiteSpace: 'nowrap' }}>
+                        {formatDate(row.createdAt)}
+                      </td>
+                      <td className="small">
+                        {actor ? (
+                          <>
+                            {actor.name}
+                            <div className="muted mono">{actor.email}</div>
+                          </>
+                        ) : row.actorId ? (
+                          <>
+                            <span className="muted">Former member</span>
+                            {formerActor(row) ? <div className="muted mono">{formerActor(row)}</div> : null}
+                          </>
+                        ) : (
+                          <span className="muted">System</span>
+                        )}
+                      </td>
+                      <td>
+                        <span className="badge mono">{row.action}</span>
+                        <div className="small muted">{actionWords(row)}</div>
+                      </td>
+                      <td className="small" style={{ minWidth: 180, overflowWrap: 'anywhere' }}>
+                        {targetLabel(row, people)}
+                        {fields.length ? <div className="muted">changed: {fields.join(', ')}</div> : null}
+                      </td>
+                      <td className="small" style={{ minWidth: 140 }}>
+                        {row.before == null && row.after == null ? (
+                          <span className="muted">—</span>
+                        ) : (
+                          <details>
+                            <summary>Before / after</summary>
+                            <div className="stack" style={{ gap: 6, marginTop: 6 }}>
+                              {row.before != null ? (
+                                <div>
+                                  <div className="muted">Before</div>
+                                  <pre style={{ margin: 0, maxWidth: 360, whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
+                                    {JSON.stringify(row.before, null, 2)}
+                                  </pre>
+                                </div>
+                              ) : null}
+                              {row.after != null ? (
+                                <div>
+                                  <div className="muted">After</div>
+                                  <pre style={{ margin: 0, maxWidth: 360, whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
+                                    {JSON.stringify(row.after, null, 2)}
+                                  </pre>
+                                </div>
+                              ) : null}
+                            </div>
+                          </details>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+        {before || log.nextBefore ? (
+          <nav className="row" aria-label="Pages" style={{ marginTop: 12 }}>
+            {before ? (
+              <Link className="btn small" href={link({ action })}>
+                Newest
+              </Link>
+            ) : null}
+            <span className="spacer" />
+            {log.nextBefore ? (
+              <Link className="btn small" href={link({ action, before: log.nextBefore })}>
+                Older
+              </Link>
+            ) : null}
+          </nav>
+        ) : null}
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,185 @@
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import { forbidden } from 'next/navigation';
+import type { ReactNode } from 'react';
+import styles from '@/components/audit/audit.module.css';
+import { DecisionBadge, formatBytes, formatLatency, OutcomeBadge } from '@/components/audit/format';
+import type { AuditRecord } from '@/components/audit/types';
+import { CopyButton } from '@/components/client-ui';
+import { Badge, Card, formatDate, PageHeader } from '@/components/ui';
+import { api, apiResult } from '@/lib/api';
+import { can, getMembership } from '@/lib/me';
+
+export const metadata: Metadata = { title: 'Audit event' };
+
+const json = (v: unknown) => JSON.stringify(v, null, 2);
+
+function Field({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    <>
+      <dt>{label}</dt>
+      <dd>{children}</dd>
+    </>
+  );
+}
+
+const none = <span className="muted">—</span>;
+
+export default async function AuditEventPage({ params }: { params: Promise<{ org: string; id: string }> }) {
+  const { org: slug, id } = await params;
+  const { org: membership } = await getMembership(slug);
+  if (!membership || !can.read(membership.role)) forbidden();
+  const o = encodeURIComponent(membership.slug);
+  const e = await api<AuditRecord>(`/v1/orgs/${o}/audit/${encodeURIComponent(id)}`);
+  const admin = e.kind === 'admin';
+  const base = `/o/${membership.slug}`;
+
+  // Names for ids; the event stays readable if a lookup fails (a deleted key, say).
+  const [key, members] = await Promise.all([
+    e.keyId ? apiResult<{ id: string; name: string; prefix: string; status: string }>(`/v1/orgs/${o}/keys/${e.keyId}`) : null,
+    admin && e.actorId ? apiResult<{ items: { userId: string; name: string; email: string }[] }>(`/v1/orgs/${o}/members`) : null,
+  ]);
+  const actor = members?.ok ? members.data.items.find((m) => m.userId === e.actorId) : undefined;
+  const p = e.payload;
+  const targetLabel = e.method.startsWith('prompts/')
+    ? 'Prompt'
+    : e.method.startsWith('resources/')
+      ? 'Resource'
+      : admin
+        ? 'Target'
+        : 'Tool';
+
+  return (
+    <>
+      <p style={{ margin: '0 0 8px' }}>
+        <Link href={`${base}/audit`}>← Audit log</Link>
+      </p>
+      <PageHeader
+        title={`${e.target ?? e.method} · event #${e.seq}`}
+        description={`${admin ? 'Admin action' : 'Gateway call'} at ${formatDate(e.at)}`}
+        actions={
+          <>
+            <DecisionBadge decision={e.decision} />
+            <OutcomeBadge outcome={e.outcome} />
+          </>
+        }
+      />
+      <div className="grid" style={{ gridTemplateColumns: 'repeat(auto-fit, minmax(min(100%, 420px), 1fr))', marginBottom: 16 }}>
+        <Card title="What happened" id="what">
+          <dl className={styles.details} data-testid="audit-detail">
+            {admin ? (
+              <Field label="Who">
+                {actor ? `${actor.name} <${actor.email}>` : e.actorId ? <span className="mono">{e.actorId}</span> : 'system'}
+              </Field>
+            ) : (
+              <Field label="Key">
+                {e.keyId ? (
+                  key?.ok ? (
+                    <>
+                      <Link href={`${base}/keys/${e.keyId}`}>{key.data.name}</Link> <span className="mono muted">{key.data.prefix}…</span>
+                      {key.data.status !== 'active' ? (
+                        <>
+                          {' '}
+                          <Badge kind="warn">{key.data.status}</Badge>
+                        </>
+                      ) : null}
+                    </>
+                  ) : (
+                    <span className="mono">{e.keyId}</span>
+                  )
+                ) : (
+                  <span className="muted">no key (unauthenticated)</span>
+                )}
+              </Field>
+            )}
+            {admin ? null : (
+              <Field label="Server">
+                {e.serverId ? <Link href={`${base}/servers/${e.serverId}`}>{e.serverSlug ?? e.serverId}</Link> : (e.serverSlug ?? none)}
+              </Field>
+            )}
+            <Field label="Method">
+              <span className="mono">{e.method}</span>
+            </Field>
+            <Field label={targetLabel}>{e.target ? <span className="mono">{e.target}</span> : none}</Field>
+            <Field label="Decision">
+              <DecisionBadge decision={e.decision} />{' '}
+              {e.rule ? <span className="mono">{e.rule}</span> : <span className="muted">no rule matched (default)</span>}
+            </Field>
+            <Field label="Outcome">
+              <OutcomeBadge outcome={e.outcome} /> {e.error ? <span data-testid="audit-error">{e.error}</span> : null}
+            </Field>
+            {admin ? null : (
+              <>
+                <Field label="Latency">{formatLatency(e.latencyMs)}</Field>
+                <Field label="Bytes in / out">
+                  {formatBytes(e.bytesIn)} / {formatBytes(e.bytesOut)}
+                </Field>
+                <Field label="Client">{e.clientName ? `${e.clientName}${e.clientVersion ? ` ${e.clientVersion}` : ''}` : none}</Field>
+                <Field label="Session">{e.sessionId ? <span className="mono">{e.sessionId}</span> : none}</Field>
+                <Field label="IP address">{e.ip ?? none}</Field>
+              </>
+            )}
+            <Field label="Time (gateway)">{formatDate(e.at)}</Field>
+            <Field label="Received">{formatDate(e.receivedAt)}</Field>
+          </dl>
+        </Card>
+        <Card title="Hash chain" id="chain">
+          <dl className={styles.details}>
+            <Field label="Sequence">
+              <span data-testid="audit-seq">#{e.seq}</span>
+            </Field>
+            <Field label="Event id">
+              <span className={styles.hash}>{e.id}</span>
+            </Field>
+            <Field label="Previous hash">
+              <span className={styles.hash} data-testid="audit-prev-hash">
+                {e.prevHash}
+              </span>
+            </Field>
+            <Field label="Hash">
+              <span className={styles.hash} data-testid="audit-hash">
+                {e.hash}
+              </span>{' '}
+              <CopyButton value={e.hash} label="Copy hash" />
+            </Field>
+          </dl>
+          <p className="muted small" style={{ marginBottom: 0 }}>
+            hash = sha256(previous hash ‖ canonical JSON of the payload below). Changing anything in this event, or removing it, breaks
+            every link after it.
+          </p>
+        </Card>
+      </div>
+      {admin ? (
+        <div className="grid" style={{ gridTemplateColumns: 'repeat(auto-fit, minmax(min(100%, 420px), 1fr))', marginBottom: 16 }}>
+          <Card title="Before">
+            <pre className={styles.json}>{json(p.before ?? null)}</pre>
+          </Card>
+          <Card title="After">
+            <pre className={styles.json}>{json(p.after ?? null)}</pre>
+          </Card>
+        </div>
+      ) : (
+        <Card title="Arguments" id="arguments">
+          <p className="muted small" style={{ marginTop: 0 }}>
+            As stored, after the role&apos;s redaction rules and secret masking.
+          </p>
+          {p.arguments === undefined ? (
+            <span className="muted">No arguments.</span>
+          ) : (
+            <pre className={styles.json} data-testid="audit-arguments">
+              {json(p.arguments)}
+            </pre>
+          )}
+        </Card>
+      )}
+      <Card>
+        <details>
+          <summary>Payload as hashed</summary>
+          <pre className={styles.json} style={{ marginTop: 12 }}>
+            {json(p)}
+          </pre>
+        </details>
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,94 @@
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import { forbidden } from 'next/navigation';
+import type { ReactNode } from 'react';
+import { relativeTime } from '@/components/keys/format';
+import { KeyActions } from '@/components/keys/key-actions';
+import { MetadataList, StatusBadge } from '@/components/keys/key-table';
+import { EditKey } from '@/components/keys/edit-key';
+import { SecretDialogProvider } from '@/components/keys/secret-dialog';
+import type { KeyView, RoleView } from '@/components/roles/types';
+import { Card, formatDate, Notice, PageHeader } from '@/components/ui';
+import { api } from '@/lib/api';
+import { can, getMembership } from '@/lib/me';
+
+export const metadata: Metadata = { title: 'Agent key' };
+
+export default async function KeyPage({ params }: { params: Promise<{ org: string; id: string }> }) {
+  const { org: slug, id } = await params;
+  const { org: membership } = await getMembership(slug);
+  if (!membership || !can.read(membership.role)) forbidden();
+  const manage = can.manage(membership.role);
+  const o = encodeURIComponent(slug);
+  const [k, roles] = await Promise.all([
+    api<KeyView>(`/v1/orgs/${o}/keys/${encodeURIComponent(id)}`),
+    api<{ items: RoleView[] }>(`/v1/orgs/${o}/roles`),
+  ]);
+  const base = `/o/${membership.slug}`;
+  const details: [string, ReactNode][] = [
+    ['Status', <StatusBadge key="s" status={k.status} />],
+    ['Prefix', <code key="p">{k.prefix}…</code>],
+    [
+      'Roles',
+      k.roles.length ? (
+        <span key="r" className="row" style={{ gap: 4 }}>
+          {k.roles.map((r) => (
+            <Link key={r.id} href={`${base}/roles/${r.id}`} className="badge info">
+              {r.name}
+            </Link>
+          ))}
+        </span>
+      ) : (
+        <span key="r" className="muted">
+          none — every call is denied
+        </span>
+      ),
+    ],
+    ['Metadata', <MetadataList key="m" metadata={k.metadata} />],
+    ['Expires', k.expiresAt ? `${formatDate(k.expiresAt)} (${relativeTime(k.expiresAt)})` : 'never'],
+    ['Last used', k.lastUsedAt ? `${formatDate(k.lastUsedAt)} (${relativeTime(k.lastUsedAt)})` : 'never'],
+    ['Created', formatDate(k.createdAt)],
+  ];
+  if (k.revokedAt) details.push(['Revoked', formatDate(k.revokedAt)]);
+
+  return (
+    <SecretDialogProvider>
+      <PageHeader
+        title={k.name}
+        description={
+          <>
+            <Link href={`${base}/keys`}>Agent keys</Link> › {k.name}
+          </>
+        }
+        actions={manage ? <KeyActions org={membership.slug} k={k} showEdit={false} /> : undefined}
+      />
+      {k.rotatedToId ? (
+        <Notice kind="info">
+          This key was rotated and is no longer valid. <Link href={`${base}/keys/${k.rotatedToId}`}>Open the key that replaced it</Link>.
+        </Notice>
+      ) : null}
+      <Card title="Details">
+        <dl className="stack" style={{ margin: 0, gap: 8 }}>
+          {details.map(([label, value]) => (
+            <div key={label} className="row" style={{ alignItems: 'baseline' }}>
+              <dt className="muted" style={{ minWidth: 110 }}>
+                {label}
+              </dt>
+              <dd style={{ margin: 0 }}>{value}</dd>
+            </div>
+          ))}
+        </dl>
+        {k.status !== 'revoked' ? (
+          <p className="small" style={{ marginBottom: 0 }}>
+            <Link href={`${base}/roles?key=${k.id}#test-a-call`}>Test a call with this key</Link>
+          </p>
+        ) : null}
+      </Card>
+      {manage && k.status !== 'revoked' ? (
+        <Card title="Edit">
+          <EditKey org={membership.slug} k={k} roles={roles.items.map((r) => ({ id: r.id, name: r.name, description: r.description }))} />
+        </Card>
+      ) : null}
+    </SecretDialogProvider>
+  );
+}

@@ -1,0 +1,203 @@
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import { forbidden } from 'next/navigation';
+import { ClientSnippets, EndpointLine } from '@/components/client-snippets';
+import { EnabledBadge, HealthBadge } from '@/components/servers/badges';
+import { CatalogView } from '@/components/servers/catalog';
+import { DeleteServer, EnabledSwitch, ProbeButton } from '@/components/servers/server-actions';
+import css from '@/components/servers/servers.module.css';
+import { type ServerView, TRANSPORT_LABEL, type ValueSource } from '@/components/servers/types';
+import { Badge, Card, Empty, formatDate, Notice, PageHeader } from '@/components/ui';
+import { api } from '@/lib/api';
+import { can, getMembership } from '@/lib/me';
+
+export const metadata: Metadata = { title: 'MCP server' };
+
+function ValueList({ map, org, noun }: { map: Record<string, ValueSource>; org: string; noun: string }) {
+  const entries = Object.entries(map);
+  if (entries.length === 0) return <span className="muted">No {noun}.</span>;
+  return (
+    <div className="table-wrap">
+      <table aria-label={noun}>
+        <tbody>
+          {entries.map(([name, v]) => (
+            <tr key={name}>
+              <td>
+                <code>{name}</code>
+              </td>
+              <td>
+                {'secret' in v ? (
+                  <>
+                    <Badge kind="info">secret</Badge>{' '}
+                    <Link href={`/o/${org}/secrets`}>
+                      <code>{v.secret}</code>
+                    </Link>
+                  </>
+                ) : (
+                  <code style={{ overflowWrap: 'anywhere' }}>{v.value || '""'}</code>
+                )}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export default async function ServerPage({ params }: { params: Promise<{ org: string; id: string }> }) {
+  const { org: slug, id } = await params;
+  const { org } = await getMembership(slug);
+  if (!org || !can.read(org.role)) forbidden();
+  const manage = can.manage(org.role);
+  const s = await api<ServerView>(`/v1/orgs/${encodeURIComponent(org.slug)}/servers/${encodeURIComponent(id)}`);
+  const base = `/o/${org.slug}/servers`;
+  const info = s.catalog?.serverInfo;
+
+  return (
+    <>
+      <PageHeader
+        title={s.name}
+        description={
+          <>
+            <Link href={base}>MCP servers</Link> / <span className="mono">{s.slug}</span>
+            {s.description ? <> — {s.description}</> : null}
+          </>
+        }
+        actions={
+          manage ? (
+            <>
+              <EnabledSwitch org={org.slug} id={s.id} enabled={s.enabled} />
+              <Link className="btn" href={`${base}/${s.id}/edit`}>
+                Edit
+              </Link>
+              <DeleteServer org={org.slug} id={s.id} slug={s.slug} />
+            </>
+          ) : (
+            <EnabledBadge enabled={s.enabled} />
+          )
+        }
+      />
+
+      <div className={css.twoCols} style={{ marginBottom: 16, alignItems: 'start' }}>
+        <Card title="Health" id="health">
+          <dl className={css.kv}>
+            <dt>Health</dt>
+            <dd data-testid="server-health">
+              <HealthBadge health={s.health} />
+            </dd>
+            <dt>Agents</dt>
+            <dd>{s.enabled ? 'Can use its tools' : 'Disabled: agents cannot see or call its tools'}</dd>
+            <dt>Last probe</dt>
+            <dd data-testid="last-probe">{s.lastProbeAt ? formatDate(s.lastProbeAt) : 'Never'}</dd>
+            <dt>Catalogue from</dt>
+            <dd>{formatDate(s.catalogFetchedAt)}</dd>
+            {info ? (
+              <>
+                <dt>Reports itself as</dt>
+                <dd>
+                  {info.title ?? info.name} <span className="muted">{info.version}</span>
+                </dd>
+              </>
+            ) : null}
+            {s.catalog?.protocolVersion ? (
+              <>
+                <dt>MCP protocol</dt>
+                <dd className="mono">{s.catalog.protocolVersion}</dd>
+              </>
+            ) : null}
+          </dl>
+          {s.lastProbeError ? (
+            <div style={{ marginTop: 12 }}>
+              <Notice kind="error">
+                <strong>Last probe failed:</strong> <span data-testid="last-probe-error">{s.lastProbeError}</span>
+              </Notice>
+            </div>
+          ) : null}
+          {manage ? (
+            <div style={{ marginTop: 12 }}>
+              <ProbeButton org={org.slug} id={s.id} primary={s.health !== 'ok'} />
+            </div>
+          ) : null}
+        </Card>
+
+        <Card title="Configuration" id="config">
+          <dl className={css.kv}>
+            <dt>Transport</dt>
+            <dd>{TRANSPORT_LABEL[s.transport]}</dd>
+            {s.transport === 'stdio' ? (
+              <>
+                <dt>Command</dt>
+                <dd>
+                  <code data-testid="server-command">{s.command}</code>
+                </dd>
+                <dt>Arguments</dt>
+                <dd>
+                  {s.args.length ? (
+                    <ol className={css.argList}>
+                      {s.args.map((a, i) => (
+                        // biome-ignore lint/suspicious/noArrayIndexKey: arguments are positional and may repeat
+                        <li key={i}>
+                          <code>{a}</code>
+                        </li>
+                      ))}
+                    </ol>
+                  ) : (
+                    <span className="muted">None</span>
+                  )}
+                </dd>
+                <dt>Environment</dt>
+                <dd>
+                  <ValueList map={s.env} org={org.slug} noun="environment variables" />
+                </dd>
+              </>
+            ) : (
+              <>
+                <dt>URL</dt>
+                <dd>
+                  <code>{s.url}</code>
+                </dd>
+                <dt>Headers</dt>
+                <dd>
+                  <ValueList map={s.headers} org={org.slug} noun="headers" />
+                </dd>
+              </>
+            )}
+            <dt>Timeout</dt>
+            <dd>{s.timeoutMs / 1000} s per call</dd>
+            <dt>Tags</dt>
+            <dd>{s.tags.length ? s.tags.map((t) => <Badge key={t}>{t}</Badge>) : <span className="muted">None</span>}</dd>
+            <dt>Registered</dt>
+            <dd>{formatDate(s.createdAt)}</dd>
+            <dt>Changed</dt>
+            <dd>{formatDate(s.updatedAt)}</dd>
+          </dl>
+        </Card>
+      </div>
+
+      <Card title="Connect" id="connect">
+        <div className="stack">
+          <p className="muted" style={{ margin: 0 }}>
+            This server alone, or every server of the organisation at once (tool names are then prefixed with <code>{s.slug}__</code>). A
+            key sees only the tools its roles allow.
+          </p>
+          <EndpointLine label="This server" url={s.endpoints.server} />
+          <EndpointLine label="All servers" url={s.endpoints.aggregated} />
+          <ClientSnippets endpoint={s.endpoints.server} name={`toolgate-${s.slug}`} />
+        </div>
+      </Card>
+
+      <Card title="Catalogue" id="catalogue">
+        {s.catalog ? (
+          <CatalogView catalog={s.catalog} />
+        ) : (
+          <Empty title="No catalogue yet">
+            <p>
+              {manage ? 'Probe the server to connect to it and list its tools, prompts and resources.' : 'An owner or admin can probe it.'}
+            </p>
+          </Empty>
+        )}
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,32 @@
+import type { Metadata } from 'next';
+import Link from 'next/link';
+import { forbidden } from 'next/navigation';
+import { ServerForm } from '@/components/servers/server-form';
+import type { SecretView } from '@/components/servers/types';
+import { Card, PageHeader } from '@/components/ui';
+import { api } from '@/lib/api';
+import { can, getMembership } from '@/lib/me';
+
+export const metadata: Metadata = { title: 'Register an MCP server' };
+
+export default async function NewServerPage({ params }: { params: Promise<{ org: string }> }) {
+  const { org: slug } = await params;
+  const { org } = await getMembership(slug);
+  if (!org || !can.manage(org.role)) forbidden();
+  const { items } = await api<{ items: SecretView[] }>(`/v1/orgs/${encodeURIComponent(org.slug)}/secrets`);
+  return (
+    <>
+      <PageHeader
+        title="Register an MCP server"
+        description={
+          <>
+            <Link href={`/o/${org.slug}/servers`}>MCP servers</Link> / new
+          </>
+        }
+      />
+      <Card>
+        <ServerForm org={org.slug} secrets={items.map((s) => s.name)} />
+      </Card>
+    </>
+  );
+}

@@ -1,0 +1,117 @@
+/** Shapes the API returns for servers (apps/api/src/modules/servers/servers.view.ts). */
+
+export type Transport = 'stdio' | 'streamable-http' | 'sse';
+export type Health = 'unknown' | 'ok' | 'error';
+
+/** A value taken literally or from an org secret, as the API writes it: `{value}` or `{secret}`. */
+export type ValueSource = { value: string } | { secret: string };
+
+/** What the API shows instead of a credential-like literal; sending it back keeps the stored value. */
+export const MASK = '••••';
+
+export interface JsonSchema {
+  type?: string | string[];
+  description?: string;
+  title?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  items?: JsonSchema | JsonSchema[];
+  enum?: unknown[];
+  const?: unknown;
+  default?: unknown;
+  format?: string;
+  pattern?: string;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  allOf?: JsonSchema[];
+  additionalProperties?: boolean | JsonSchema;
+  $ref?: string;
+  [k: string]: unknown;
+}
+
+export interface CatalogTool {
+  name: string;
+  title?: string;
+  description?: string;
+  inputSchema?: JsonSchema;
+  outputSchema?: JsonSchema;
+  annotations?: { title?: string; readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean; openWorldHint?: boolean };
+}
+
+export interface CatalogPrompt {
+  name: string;
+  title?: string;
+  description?: string;
+  arguments?: { name: string; description?: string; required?: boolean }[];
+}
+
+export interface CatalogResource {
+  uri: string;
+  name: string;
+  title?: string;
+  description?: string;
+  mimeType?: string;
+}
+
+export interface CatalogResourceTemplate {
+  uriTemplate: string;
+  name: string;
+  title?: string;
+  description?: string;
+  mimeType?: string;
+}
+
+export interface Catalog {
+  protocolVersion: string | null;
+  serverInfo: { name: string; version: string; title?: string } | null;
+  capabilities: Record<string, unknown>;
+  instructions: string | null;
+  tools: CatalogTool[];
+  prompts: CatalogPrompt[];
+  resources: CatalogResource[];
+  resourceTemplates: CatalogResourceTemplate[];
+}
+
+export interface ServerView {
+  id: string;
+  slug: string;
+  name: string;
+  description: string | null;
+  transport: Transport;
+  command: string | null;
+  args: string[];
+  url: string | null;
+  headers: Record<string, ValueSource>;
+  env: Record<string, ValueSource>;
+  enabled: boolean;
+  tags: string[];
+  timeoutMs: number;
+  catalog: Catalog | null;
+  catalogFetchedAt: string | null;
+  lastProbeAt: string | null;
+  lastProbeError: string | null;
+  health: Health;
+  endpoints: { aggregated: string; server: string };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface SecretView {
+  name: string;
+  description: string | null;
+  createdAt: string;
+  updatedAt: string;
+  usedBy: { serverId: string; slug: string }[];
+}
+
+export const TRANSPORT_LABEL: Record<Transport, string> = {
+  stdio: 'stdio (local command)',
+  'streamable-http': 'Streamable HTTP',
+  sse: 'SSE (legacy HTTP)',
+};
