@@ -332,5 +332,5 @@ describe('RedisRateLimiter (real Redis)', () => {
     console.log(`RedisRateLimiter.check (2 buckets): median ${(median * 1000).toFixed(0)} µs, p99 ${(p99 * 1000).toFixed(0)} µs`);
     expect(median).toBeLessThan(5);
     expect(limiter.stats()).toMatchObject({ mode: 'redis', memoryChecks: 0 });
-  });
+  }, 60_000);
 });
