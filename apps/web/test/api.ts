@@ -1,7 +1,26 @@
+import path from 'node:path';
 import type { BrowserContext } from 'playwright-core';
 import { uniq } from './stack';
 
 export const PASSWORD = 'correct horse battery';
+
+/** server-everything's stdio entry point (installed for the API's tests). */
+export const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js', {
+  paths: [path.resolve(__dirname, '../../api')],
+});
+
+export const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+/** Polls `read` until `ok` accepts its value (the API, worker and gateway catch up asynchronously). */
+export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  let last = await read();
+  while (!ok(last) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    last = await read();
+  }
+  return last;
+}
 
 /** A person talking to the API directly: sets up what a test is not about. */
 export class ApiUser {

@@ -1,19 +1,15 @@
 import { readFileSync } from 'node:fs';
-import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 // The web app has no MCP dependency of its own: use the SDK (and server-everything) the API installs.
 import { Client } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/index.js';
 import { StreamableHTTPClientTransport } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/streamableHttp.js';
-import { ApiUser, loginAs } from './api';
+import { ApiUser, EVERYTHING, loginAs } from './api';
 import { launch, newContext, shot } from './browser';
 import { type FullStack, startFullStack } from './stack';
 
 // The root Jest config runs projects, where a project's testTimeout is not applied.
 jest.setTimeout(120_000);
 
-const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js', {
-  paths: [path.resolve(__dirname, '../../api')],
-});
 const HEX64 = /^[0-9a-f]{64}$/;
 
 interface AuditItem {

@@ -1,25 +1,9 @@
-import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { ApiUser, loginAs } from './api';
+import { ApiUser, EVERYTHING, eventually, loginAs, UUID } from './api';
 import { launch, newContext, shot } from './browser';
 import { type FullStack, startFullStack } from './stack';
 
-const repoRoot = path.resolve(__dirname, '../../..');
-const EVERYTHING = require.resolve('@modelcontextprotocol/server-everything/dist/index.js', { paths: [path.join(repoRoot, 'apps/api')] });
 jest.setTimeout(120_000);
-
-const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
-
-/** Polls `read` until it returns something `ok` accepts (UI actions reach the API asynchronously). */
-async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last = await read();
-  while (!ok(last) && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 200));
-    last = await read();
-  }
-  return last;
-}
 
 describe('MCP servers and secrets pages', () => {
   let stack: FullStack;

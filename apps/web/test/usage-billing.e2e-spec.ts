@@ -1,9 +1,8 @@
-import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 // The web app has no MCP dependency of its own: use the SDK (and server-everything) the API installs.
 import { Client } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/index.js';
 import { StreamableHTTPClientTransport } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/streamableHttp.js';
-import { ApiUser, loginAs } from './api';
+import { ApiUser, EVERYTHING, loginAs } from './api';
 import { launch, newContext, shot } from './browser';
 import { type FullStack, startFullStack } from './stack';
 import { type StripeFake, startStripeStack } from './stripe-stack';
@@ -11,7 +10,6 @@ import { type StripeFake, startStripeStack } from './stripe-stack';
 // The root Jest config runs projects, where a project's testTimeout is not applied.
 jest.setTimeout(120_000);
 
-const EVERYTHING = path.resolve(__dirname, '../../api/node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const month = new Intl.DateTimeFormat('en-US', { month: 'long', year: 'numeric', timeZone: 'UTC' }).format(new Date());
 
 /** Polls `fn` until it returns a truthy value (the worker rolls usage up asynchronously). */
