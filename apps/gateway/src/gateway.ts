@@ -126,7 +126,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       metrics.backends.reset();
       for (const s of pool.stats()) metrics.backends.set({ transport: s.transport, health: s.health }, s.count);
       const e = events.stats();
-      metrics.eventsBuffered.set(e.buffered);
+      metrics.eventsBuffered.set(e.buffered + e.sending);
       metrics.spoolEvents.set(e.spooledEvents);
       metrics.spoolBytes.set(e.spoolBytes);
       metrics.snapshots.set(snapshots.size);

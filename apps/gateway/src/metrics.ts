@@ -27,7 +27,7 @@ export function createGatewayMetrics() {
     }),
     eventsBuffered: new Gauge({
       name: 'toolgate_gateway_events_buffered',
-      help: 'Audit/usage events waiting to be sent',
+      help: 'Audit/usage events in memory: waiting to be sent or being sent',
       registers: [registry],
     }),
     spoolEvents: new Gauge({

@@ -313,7 +313,10 @@ describe('QueueEventSink', () => {
     for (const c of calls) sink.emit(c.audit, c.usage);
     expect(sink.stats().buffered).toBe(100);
     expect(sink.stats().spooledEvents).toBe(900);
-    await until(() => sink.stats().spooledEvents === 0 && sink.stats().buffered === 0 && spoolFiles().length === 0);
+    await until(() => {
+      const s = sink.stats();
+      return s.spooledEvents === 0 && s.buffered === 0 && s.sending === 0 && spoolFiles().length === 0;
+    });
     const audit = await ids(admin, QueueName.Audit);
     expect(audit).toHaveLength(500);
     expect(new Set(audit)).toEqual(new Set(calls.map((c) => c.audit.id)));
@@ -406,7 +409,7 @@ describe('QueueEventSink', () => {
 
       await until(() => {
         const s = sink.stats();
-        return s.buffered === 0 && s.spooledEvents === 0 && spoolFiles().length === 0;
+        return s.buffered === 0 && s.sending === 0 && s.spooledEvents === 0 && spoolFiles().length === 0;
       });
       const audit = await ids(client, QueueName.Audit);
       const usage = await ids(client, QueueName.Usage);
@@ -475,13 +478,15 @@ describe('QueueEventSink', () => {
       const producer = produce(sink, 5, 5);
       await until(() => sink.stats().flushed > 100);
       server!.kill('SIGSTOP'); // connected, but silent
+      // A send hangs: its events count as `sending` until the timeout spools them.
+      await until(() => sink.stats().sending > 0, 5000, 'a send in flight');
       await until(() => sink.stats().failedFlushes > 0 && sink.stats().spooledEvents > 100, 10_000, 'timeouts spooled');
       server!.kill('SIGCONT');
       await sleep(200);
       producer.stop();
       await until(() => {
         const s = sink.stats();
-        return s.buffered === 0 && s.spooledEvents === 0 && spoolFiles().length === 0;
+        return s.buffered === 0 && s.sending === 0 && s.spooledEvents === 0 && spoolFiles().length === 0;
       });
       client = new Redis({ host: '127.0.0.1', port });
       const audit = await ids(client, QueueName.Audit);

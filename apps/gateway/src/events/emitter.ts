@@ -65,6 +65,8 @@ export interface QueueEventSinkOptions {
 export interface EventSinkStats {
   /** Waiting in memory. */
   buffered: number;
+  /** Taken from memory by the send in progress and not yet acknowledged (nor spooled). */
+  sending: number;
   /** In the spool (on disk or being written). */
   spooledEvents: number;
   spoolBytes: number;
@@ -263,6 +265,7 @@ export class QueueEventSink implements EventSink {
   stats(): EventSinkStats {
     return {
       buffered: this.audit.length + this.usage.length,
+      sending: this.inFlight === null || this.inFlight.spooled ? 0 : this.inFlight.audit.length + this.inFlight.usage.length,
       spooledEvents: this.spool.events,
       spoolBytes: this.spool.bytes,
       flushed: this.counters.flushed,
