@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { INestApplicationContext } from '@nestjs/common';
 import { QueueName } from '@toolgate/contracts';
 import { Queue } from 'bullmq';
-import { type Api, startApi } from '../../../test/harness';
+import { type Api, createOrg, signup, startApi } from '../../../test/harness';
 import { UsageConsumer } from './usage.consumer';
 import { hourStart } from './usage.rules';
 import { HOUR, queuePrefix, startTestWorker, UsageProducer, usageEvent, waitFor } from './usage.test-fixtures';
@@ -261,6 +261,57 @@ describe('tg-usage consumer', () => {
       await dlq.close();
       await api.prisma.db.$executeRawUnsafe(`DROP TRIGGER IF EXISTS tg_test_refuse_one ON "UsageEventSeen"`);
     }
+  });
+
+  it("stamps each key's lastUsedAt with its newest event, never moving it back, and only for keys of the event's org", async () => {
+    const owner = await signup(api, 'lastused');
+    const org = await createOrg(api, owner);
+    const other = await createOrg(api, owner);
+    const key = async (orgSlug: string, name: string) =>
+      (await api.req().post(`/v1/orgs/${orgSlug}/keys`).set(owner.auth).send({ name }).expect(201)).body.id as string;
+    const [a, b, foreign] = [await key(org.slug, 'a'), await key(org.slug, 'b'), await key(other.slug, 'foreign')];
+    const base = Date.now();
+    const t = (minutesAgo: number) => new Date(base - minutesAgo * 60_000).toISOString();
+
+    await producer.add([
+      usageEvent({ orgId: org.id, keyId: a, at: t(30) }),
+      usageEvent({ orgId: org.id, keyId: a, at: t(10) }),
+      usageEvent({ orgId: org.id, keyId: a, at: t(20) }),
+      // A denied call still shows the key was presented.
+      usageEvent({ orgId: org.id, keyId: b, at: t(5), decision: 'deny', outcome: 'denied' }),
+      // Claims a key of another org: must not touch it.
+      usageEvent({ orgId: org.id, keyId: foreign, at: t(1) }),
+      // Not a key id at all: ignored, the batch is still counted.
+      usageEvent({ orgId: org.id, keyId: 'anonymous', at: t(1) }),
+    ]);
+    await producer.drained();
+    const lastUsed = async (id: string) =>
+      (await api.prisma.db.apiKey.findUniqueOrThrow({ where: { id } })).lastUsedAt?.toISOString() ?? null;
+    await waitFor(async () => (await lastUsed(b)) !== null, 5000, 'the stamp after the batch');
+    expect({ a: await lastUsed(a), b: await lastUsed(b), foreign: await lastUsed(foreign) }).toEqual({ a: t(10), b: t(5), foreign: null });
+    expect(await sumCalls(api, org.id)).toBe(6);
+
+    // An older event arriving late leaves the newer stamp alone; a newer one moves it forward.
+    const before = await lastUsed(a);
+    // (b's newer event, added after it, tells when the late event's batch has been handled.)
+    await producer.add([usageEvent({ orgId: org.id, keyId: a, at: t(60) }), usageEvent({ orgId: org.id, keyId: b, at: t(2) })]);
+    await producer.drained();
+    await waitFor(async () => (await lastUsed(b)) === t(2), 5000, "b's newer stamp");
+    expect(await lastUsed(a)).toBe(before);
+    const now = new Date().toISOString();
+    await producer.add([usageEvent({ orgId: org.id, keyId: a, at: now })]);
+    await producer.drained();
+    await waitFor(async () => (await lastUsed(a)) === now, 5000, 'the newer stamp');
+
+    // The keys API shows it.
+    const res = await api.req().get(`/v1/orgs/${org.slug}/keys/${a}`).set(owner.auth).expect(200);
+    expect(res.body.lastUsedAt).toBe(now);
+
+    // An event dated in the future (a gateway clock ahead) stamps the time it was handled, no later.
+    await producer.add([usageEvent({ orgId: org.id, keyId: b, at: new Date(Date.now() + 3_600_000).toISOString() })]);
+    await producer.drained();
+    await waitFor(async () => (await lastUsed(b)) !== t(2), 5000, "b's stamp from the future event");
+    expect(Date.parse((await lastUsed(b))!)).toBeLessThanOrEqual(Date.now());
   });
 
   it('prunes remembered event ids older than USAGE_DEDUPE_DAYS', async () => {

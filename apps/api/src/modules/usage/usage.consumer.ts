@@ -91,8 +91,16 @@ export class UsageConsumer extends BatchedQueueConsumer<StorableUsageEvent> {
     return { stored: res.counted, duplicates: res.duplicates };
   }
 
-  /** After the commit and the acknowledgements: alerts and the gateway counter (never throws). */
+  /**
+   * After the commit and the acknowledgements: the keys' last-used times, then alerts and the
+   * gateway counter. Never throws: a failed stamp is caught up by the key's next batch.
+   */
   protected override async afterStored(events: readonly StorableUsageEvent[]): Promise<void> {
+    try {
+      await this.writer.touchKeys(events);
+    } catch (e) {
+      this.logger.warn(`lastUsedAt not updated: ${(e as Error).message}`);
+    }
     await this.quotas.afterBatch(events);
   }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../../infra/prisma.service';
-import { hourStart, type StorableUsageEvent, tally } from './usage.rules';
+import { hourStart, type StorableUsageEvent, tally, UUID } from './usage.rules';
 
 export interface RollupResult {
   /** Events of the batch not seen before (counted now). */
@@ -104,6 +104,40 @@ export class UsageRollupWriter {
       SELECT (SELECT count(*) FROM seen)::int AS counted, (SELECT count(*) FROM rolled)::int AS rows`;
     const counted = row?.counted ?? 0;
     return { counted, duplicates: events.length - counted };
+  }
+
+  /**
+   * Stamp `ApiKey.lastUsedAt` with the newest event time of each key in the batch. The newer time
+   * wins, so redeliveries and out-of-order batches never move it back. Rows are locked in id order
+   * so concurrent workers cannot deadlock on them. Returns how many keys changed.
+   */
+  async touchKeys(events: readonly StorableUsageEvent[]): Promise<number> {
+    const newest = new Map<string, { orgId: string; at: number }>();
+    const now = Date.now();
+    for (const e of events) {
+      if (!e.keyId || !UUID.test(e.keyId)) continue;
+      // A gateway clock ahead of ours must not date a key's last use in the future.
+      const at = Math.min(Date.parse(e.at), now);
+      const id = e.keyId.toLowerCase();
+      const seen = newest.get(id);
+      if (!seen || seen.at < at) newest.set(id, { orgId: e.orgId.toLowerCase(), at });
+    }
+    if (newest.size === 0) return 0;
+    const ids = [...newest.keys()].sort();
+    const orgs = ids.map((id) => newest.get(id)!.orgId);
+    const ats = ids.map((id) => pgTimestamp(new Date(newest.get(id)!.at)));
+    return this.prisma.db.$executeRaw`
+      WITH v AS (
+        SELECT * FROM unnest(${ids}::uuid[], ${orgs}::uuid[], ${ats}::timestamp(3)[]) AS v(id, "orgId", at)
+      ),
+      locked AS (
+        SELECT k.id, v.at FROM "ApiKey" k JOIN v ON v.id = k.id AND v."orgId" = k."orgId"
+        WHERE k."lastUsedAt" IS NULL OR k."lastUsedAt" < v.at
+        ORDER BY k.id
+        FOR UPDATE OF k
+      )
+      UPDATE "ApiKey" k SET "lastUsedAt" = locked.at FROM locked
+      WHERE k.id = locked.id AND (k."lastUsedAt" IS NULL OR k."lastUsedAt" < locked.at)`;
   }
 
   /**

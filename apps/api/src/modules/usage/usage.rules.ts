@@ -27,7 +27,7 @@ export function tally(e: Pick<UsageEvent, 'method' | 'decision' | 'outcome'>): T
   return { calls: 1, errors: ERROR_OUTCOMES.has(e.outcome) ? 1 : 0, denied: e.decision === 'allow' ? 0 : 1 };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * What the consumer accepts: the contract's UsageEvent, plus what the tables need (org id a UUID,
