@@ -46,9 +46,25 @@ describe('session lifecycle', () => {
 
     await setCookie(ctx, 'tg_at', 'garbage.not-a.jwt');
     await setCookie(ctx, 'tg_rt', 'tgr_unknown_refresh_token_that_was_never_issued');
-    // A fresh navigation (not reload) so a slow, loaded machine cannot race the redirect.
-    await page.goto(`/o/${slug}/members`, { waitUntil: 'commit', timeout: 60_000 });
-    await page.waitForURL(/\/login\?/, { timeout: 60_000, waitUntil: 'commit' });
+    // A fresh navigation (not reload) so a slow, loaded machine cannot race the redirect. If the
+    // API itself failed meanwhile (the proxy then keeps the session and the page shows the outage,
+    // see src/proxy.spec.ts), say so with the stack's logs and navigate again: the outage is not
+    // this test's subject, and the next request asks the API again.
+    for (let attempt = 1; ; attempt++) {
+      await page.goto(`/o/${slug}/members`, { waitUntil: 'commit', timeout: 60_000 });
+      const landed = await Promise.race([
+        page.waitForURL(/\/login\?/, { timeout: 60_000, waitUntil: 'commit' }).then(() => 'login' as const),
+        page
+          .getByTestId('error-page')
+          .waitFor({ timeout: 60_000 })
+          .then(() => 'outage' as const),
+      ]);
+      if (landed === 'login') break;
+      const logs = stack.logs();
+      if (attempt === 3) throw new Error(`the outage page three times in a row:\n${logs}`);
+      console.warn(`expired-session test: outage page on attempt ${attempt}; the stack said:\n${logs.slice(-4000)}`);
+      await page.waitForTimeout(1000);
+    }
     const url = new URL(page.url());
     expect(url.searchParams.get('next')).toBe(`/o/${slug}/members`);
     expect(url.searchParams.get('expired')).toBe('1');

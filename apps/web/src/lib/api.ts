@@ -1,6 +1,6 @@
 import { cookies, headers } from 'next/headers';
 import { forbidden, notFound, redirect } from 'next/navigation';
-import { apiBase } from './config';
+import { apiBase, apiTimeoutMs } from './config';
 import { ApiError, type Problem, readProblem } from './problem';
 import { ACCESS_COOKIE } from './session';
 
@@ -12,6 +12,7 @@ export async function apiResult<T>(path: string, init: RequestInit = {}): Promis
   let res: Response;
   try {
     res = await fetch(`${apiBase()}${path}`, {
+      signal: AbortSignal.timeout(apiTimeoutMs()),
       ...init,
       cache: 'no-store',
       headers: {

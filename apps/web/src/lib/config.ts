@@ -4,6 +4,15 @@ export function apiBase(): string {
   return url.replace(/\/+$/, '');
 }
 
+/**
+ * How long the dashboard's server waits for an API answer before it shows the outage instead
+ * (a hung API must not hang every page: the proxy refreshes sessions on the way to each one).
+ */
+export function apiTimeoutMs(): number {
+  const ms = Number(process.env.TOOLGATE_API_TIMEOUT_MS);
+  return Number.isFinite(ms) && ms > 0 ? ms : 30_000;
+}
+
 /** Cookies are `Secure` when the dashboard is served over https. */
 export function secureCookies(): boolean {
   return (process.env.PUBLIC_WEB_URL ?? '').startsWith('https://');

@@ -1,4 +1,4 @@
-import { apiBase, secureCookies } from './config';
+import { apiBase, apiTimeoutMs, secureCookies } from './config';
 
 export const ACCESS_COOKIE = 'tg_at';
 export const REFRESH_COOKIE = 'tg_rt';
@@ -29,7 +29,8 @@ interface Inflight {
 
 // The API rotates refresh tokens and treats a reused one as theft (it revokes the whole family).
 // Pages and API calls arrive in parallel, so one refresh per token is shared by everyone holding
-// it, and its result is remembered briefly for requests that still carry the old cookie.
+// it, and its answer is remembered briefly for requests that still carry the old cookie. A failure
+// of the API itself (5xx, unreachable) is shared only while in flight: the next request asks again.
 const REMEMBER_MS = 60_000;
 const g = globalThis as typeof globalThis & { __tgRefresh?: Map<string, Inflight> };
 if (!g.__tgRefresh) g.__tgRefresh = new Map<string, Inflight>();
@@ -41,23 +42,25 @@ export function refreshSession(refreshToken: string): Promise<RefreshResult> {
   const known = inflight.get(refreshToken);
   if (known) return known.promise;
   const entry: Inflight = { promise: Promise.resolve({ ok: false, status: 503 }) };
+  inflight.set(refreshToken, entry);
   entry.promise = (async (): Promise<RefreshResult> => {
+    let result: RefreshResult = { ok: false, status: 503 };
     try {
       const res = await fetch(`${apiBase()}/v1/auth/refresh`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ refreshToken }),
         cache: 'no-store',
+        signal: AbortSignal.timeout(apiTimeoutMs()),
       });
-      if (!res.ok) return { ok: false, status: res.status };
-      return { ok: true, pair: (await res.json()) as TokenPair };
+      result = res.ok ? { ok: true, pair: (await res.json()) as TokenPair } : { ok: false, status: res.status };
     } catch {
-      return { ok: false, status: 503 };
-    } finally {
-      entry.settledAt = Date.now();
+      // Unreachable, no answer in time, or an unreadable one: a 503 for this round.
     }
+    entry.settledAt = Date.now();
+    if (!result.ok && result.status >= 500 && inflight.get(refreshToken) === entry) inflight.delete(refreshToken);
+    return result;
   })();
-  inflight.set(refreshToken, entry);
   return entry.promise;
 }
 
