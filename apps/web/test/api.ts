@@ -1,5 +1,8 @@
 import path from 'node:path';
 import type { BrowserContext } from 'playwright-core';
+// The web app has no MCP dependency of its own: use the SDK (and server-everything) the API installs.
+import { Client } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/index.js';
+import { StreamableHTTPClientTransport } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/streamableHttp.js';
 import { uniq } from './stack';
 
 export const PASSWORD = 'correct horse battery';
@@ -10,6 +13,17 @@ export const EVERYTHING = require.resolve('@modelcontextprotocol/server-everythi
 });
 
 export const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+
+/** An agent: the MCP SDK's Client connected to the org's gateway endpoint with an agent key. */
+export async function connectAgent(gatewayUrl: string, slug: string, key: string, name: string, version = '1.0.0'): Promise<Client> {
+  const client = new Client({ name, version }, { capabilities: {} });
+  await client.connect(
+    new StreamableHTTPClientTransport(new URL(`${gatewayUrl}/mcp/${slug}`), {
+      requestInit: { headers: { Authorization: `Bearer ${key}` } },
+    }),
+  );
+  return client;
+}
 
 /** Polls `read` until `ok` accepts its value (the API, worker and gateway catch up asynchronously). */
 export async function eventually<T>(read: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
@@ -45,6 +59,16 @@ export class ApiUser {
     const u = new ApiUser(base);
     u.email = `${uniq(name.toLowerCase().replace(/\W+/g, ''))}@example.test`;
     const r = await u.call('POST', '/v1/auth/signup', { email: u.email, password: PASSWORD, name });
+    u.token = r.accessToken;
+    u.refreshToken = r.refreshToken;
+    return u;
+  }
+
+  /** Logs in through the API as someone who already has an account (signed up in the browser, say). */
+  static async login(base: string, email: string, password = PASSWORD): Promise<ApiUser> {
+    const u = new ApiUser(base);
+    u.email = email;
+    const r = await u.call('POST', '/v1/auth/login', { email, password });
     u.token = r.accessToken;
     u.refreshToken = r.refreshToken;
     return u;

@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-// The web app has no MCP dependency of its own: use the SDK (and server-everything) the API installs.
-import { Client } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/index.js';
-import { StreamableHTTPClientTransport } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/streamableHttp.js';
-import { ApiUser, EVERYTHING, loginAs } from './api';
+import type { Client } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/index.js';
+import { ApiUser, connectAgent, EVERYTHING, loginAs } from './api';
 import { launch, newContext, shot } from './browser';
 import { type FullStack, startFullStack } from './stack';
 
@@ -21,15 +19,8 @@ interface AuditItem {
   outcome: string;
 }
 
-async function mcp(stack: FullStack, slug: string, key: string): Promise<Client> {
-  const client = new Client({ name: 'audit-e2e', version: '2.1.0' }, { capabilities: {} });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${stack.gatewayUrl}/mcp/${slug}`), {
-      requestInit: { headers: { Authorization: `Bearer ${key}` } },
-    }),
-  );
-  return client;
-}
+const mcp = (stack: FullStack, slug: string, key: string): Promise<Client> =>
+  connectAgent(stack.gatewayUrl, slug, key, 'audit-e2e', '2.1.0');
 
 const row = (page: Page, target: string) => page.locator(`[data-testid="audit-row"][data-target="${target}"]`);
 

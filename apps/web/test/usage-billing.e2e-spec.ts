@@ -1,8 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-// The web app has no MCP dependency of its own: use the SDK (and server-everything) the API installs.
-import { Client } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/index.js';
-import { StreamableHTTPClientTransport } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/streamableHttp.js';
-import { ApiUser, EVERYTHING, loginAs } from './api';
+import type { Client } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/index.js';
+import { ApiUser, connectAgent, EVERYTHING, loginAs } from './api';
 import { launch, newContext, shot } from './browser';
 import { type FullStack, startFullStack } from './stack';
 import { type StripeFake, startStripeStack } from './stripe-stack';
@@ -52,15 +50,8 @@ async function setupOrg(stack: FullStack) {
   return { owner, org, key: key.key as string };
 }
 
-async function mcp(stack: FullStack, slug: string, key: string): Promise<Client> {
-  const client = new Client({ name: 'usage-e2e', version: '1.0.0' }, { capabilities: {} });
-  await client.connect(
-    new StreamableHTTPClientTransport(new URL(`${stack.gatewayUrl}/mcp/${slug}`), {
-      requestInit: { headers: { Authorization: `Bearer ${key}` } },
-    }),
-  );
-  return client;
-}
+const mcp = (stack: FullStack, slug: string, key: string): Promise<Client> =>
+  connectAgent(stack.gatewayUrl, slug, key, 'usage-e2e', '1.0.0');
 
 const text = (page: Page, testId: string) => page.getByTestId(testId).textContent();
 

@@ -3,7 +3,7 @@
 import Link from 'next/link';
 import { usePathname, useRouter } from 'next/navigation';
 import { type ReactNode, useState } from 'react';
-import type { MemberRole } from '@/lib/me';
+import type { MemberRole } from '@/lib/access';
 
 export interface NavItem {
   href: string;

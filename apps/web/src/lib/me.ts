@@ -1,7 +1,8 @@
 import { cache } from 'react';
+import { type MemberRole } from './access';
 import { api } from './api';
 
-export type MemberRole = 'owner' | 'admin' | 'member' | 'billing';
+export { can, type MemberRole } from './access';
 export interface Me {
   id: string;
   email: string;
@@ -19,11 +20,3 @@ export const getMembership = cache(async (slug: string) => {
   const org = me.orgs.find((o) => o.slug === slug.toLowerCase());
   return { me, org };
 });
-
-/** What each role may do; mirrors the API's guards (the API stays the authority). */
-export const can = {
-  read: (r: MemberRole) => r === 'owner' || r === 'admin' || r === 'member',
-  manage: (r: MemberRole) => r === 'owner' || r === 'admin',
-  billing: (r: MemberRole) => r === 'owner' || r === 'billing',
-  owner: (r: MemberRole) => r === 'owner',
-};

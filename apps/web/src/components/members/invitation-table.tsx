@@ -5,7 +5,7 @@ import { useState } from 'react';
 import { ConfirmButton } from '@/components/client-ui';
 import { Empty, formatDate } from '@/components/ui';
 import { call } from '@/lib/client';
-import type { MemberRole } from '@/lib/me';
+import type { MemberRole } from '@/lib/access';
 import type { InvitationView } from './types';
 
 /** Pending invitations with revoke (only an owner revokes an invitation to become an owner). */

@@ -4,7 +4,7 @@ import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
 import { CopyButton } from '@/components/client-ui';
 import { call, errorMessage } from '@/lib/client';
-import type { MemberRole } from '@/lib/me';
+import type { MemberRole } from '@/lib/access';
 import { grantable } from './types';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;

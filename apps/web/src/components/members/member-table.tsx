@@ -5,7 +5,7 @@ import { useState } from 'react';
 import { ConfirmButton } from '@/components/client-ui';
 import { formatDate } from '@/components/ui';
 import { call, errorMessage } from '@/lib/client';
-import type { MemberRole } from '@/lib/me';
+import type { MemberRole } from '@/lib/access';
 import { grantable, type MemberView } from './types';
 
 /**

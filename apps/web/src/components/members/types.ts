@@ -1,4 +1,4 @@
-import type { MemberRole } from '@/lib/me';
+import type { MemberRole } from '@/lib/access';
 
 /** `GET /v1/orgs/:org/members` items (apps/api members.dto MemberView). */
 export interface MemberView {

@@ -1,12 +1,16 @@
-import { notFound } from 'next/navigation';
+import { headers } from 'next/headers';
+import { forbidden, notFound } from 'next/navigation';
 import type { ReactNode } from 'react';
 import { type NavItem, Shell } from '@/components/shell';
+import { mayOpen } from '@/lib/access';
 import { can, getMembership } from '@/lib/me';
 
 export default async function OrgLayout({ children, params }: { children: ReactNode; params: Promise<{ org: string }> }) {
   const { org: slug } = await params;
   const { me, org } = await getMembership(slug);
   if (!org) notFound();
+  // Before anything streams, so a direct load of a page this role may not open answers 403.
+  if (!mayOpen(org.role, (await headers()).get('x-tg-path') ?? '')) forbidden();
   const base = `/o/${org.slug}`;
   const r = org.role;
   const nav: (NavItem | false)[] = [

@@ -112,7 +112,7 @@ export default async function BillingPage({ params }: { params: Promise<{ org: s
             {formatMoney(estimate.amountCents, estimate.currency)}
           </div>
           <div className="small muted">
-            {formatNumber(estimate.billableCalls)} billable calls × {rate}
+            {formatNumber(estimate.billableCalls)} billable {estimate.billableCalls === 1 ? 'call' : 'calls'} × {rate}
             {billing.estimatedCentsPer1k === null ? ' (server default)' : ''}
           </div>
         </div>

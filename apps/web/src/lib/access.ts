@@ -1,0 +1,39 @@
+/** Pure rules of who may do what: no fetching, so client components and tests can import it. */
+export type MemberRole = 'owner' | 'admin' | 'member' | 'billing';
+
+/** What each role may do; mirrors the API's guards (the API stays the authority). */
+export const can = {
+  read: (r: MemberRole) => r === 'owner' || r === 'admin' || r === 'member',
+  manage: (r: MemberRole) => r === 'owner' || r === 'admin',
+  billing: (r: MemberRole) => r === 'owner' || r === 'billing',
+  owner: (r: MemberRole) => r === 'owner',
+};
+
+/** What a role must be able to do to open an org page (see `can` in lib/me.ts). */
+export type Need = 'read' | 'manage' | 'billing';
+
+/** First match wins. Paths are relative to `/o/{org}`; pages not listed are open to every member. */
+const RULES: ReadonlyArray<readonly [RegExp, Need]> = [
+  [/^\/(servers\/new|servers\/[^/]+\/edit|roles\/new|activity)\/?$/, 'manage'],
+  [/^\/billing\/?$/, 'billing'],
+  [/^\/(servers|keys|roles|secrets|audit)(\/|$)/, 'read'],
+];
+
+export function accessNeeded(orgPath: string): Need | null {
+  for (const [pattern, need] of RULES) if (pattern.test(orgPath)) return need;
+  return null;
+}
+
+/**
+ * Whether `role` may open `path` (a full dashboard path such as `/o/acme/servers/new?x=1`).
+ *
+ * The org layout checks this before anything streams, so a direct load of a page the role may not
+ * open answers HTTP 403 (pages inside the loading boundary can only change the UI, not the status).
+ * Each page still checks its own rule, because layouts are not re-rendered on client navigation.
+ */
+export function mayOpen(role: MemberRole, path: string): boolean {
+  const m = /^\/o\/[^/?#]+([^?#]*)/.exec(path);
+  if (!m) return true;
+  const need = accessNeeded(m[1] ?? '');
+  return need === null || can[need](role);
+}
