@@ -6,7 +6,7 @@
 //   node scripts/bench.mjs [--seconds 5] [--rounds 3] [--concurrency 1,10,32] [--warmup 1]
 //                          [--targets direct,gateway,mcp-proxy,supergateway,events] [--memory-sessions 32]
 //                          [--event-workers 2] [--event-sessions 32] [--event-seconds 15] [--event-drain-limit 5]
-//                          [--profile]   (gateway child under --cpu-prof; report in bench/results/)
+//                          [--profile]   (gateway child and event workers under --cpu-prof; bench/results/profiles)
 //                          [--max-foreign-cpu 10]  (repeat a round when other work took more than this % of CPU)
 //                          [--patience 90]  (seconds the run may spend in all waiting for a quiet machine / repeating)
 //   Experiments (not for the published numbers): [--gateway-env K=V,K=V] extra gateway env;
@@ -499,12 +499,13 @@ async function startGateway() {
   const queues = ['tg-audit', 'tg-usage'].map((name) => new Queue(name, { connection: { url: redisUrl }, prefix: queuePrefix }));
   const count = async (name) => {
     const k = `${queuePrefix}:${name}`;
-    const [wait, prioritized, delayed] = await Promise.all([
+    const [wait, paused, prioritized, delayed] = await Promise.all([
       redis.llen(`${k}:wait`),
+      redis.llen(`${k}:paused`),
       redis.zcard(`${k}:prioritized`),
       redis.zcard(`${k}:delayed`),
     ]);
-    return wait + prioritized + delayed;
+    return wait + paused + prioritized + delayed;
   };
   return {
     name: 'gateway',
@@ -528,6 +529,9 @@ async function startGateway() {
         return { audit: a + aa, usage: u + ua };
       },
       drain: () => Promise.all(queues.map((q) => q.drain(true))),
+      /** Consumers stop taking jobs (they stay up, idle); what the gateway sends piles up. */
+      pause: () => Promise.all(queues.map((q) => q.pause())),
+      resume: () => Promise.all(queues.map((q) => q.resume())),
     },
     sessionBytes: async (ids) => {
       let total = 0;
@@ -769,10 +773,19 @@ async function benchTarget(name) {
 /** The real worker entry (apps/api/src/worker.ts, as `start:worker` runs it), `n` replicas. */
 async function startWorkers(t, n) {
   const workers = Array.from({ length: n }, () =>
-    start(process.execPath, ['-r', '@swc-node/register', 'src/worker.ts'], {
-      cwd: API_DIR,
-      env: childEnv({ ...t.stack.workerEnv, ...OPTS.workerEnv }),
-    }),
+    start(
+      process.execPath,
+      [
+        ...(t.profileDir ? ['--cpu-prof', '--cpu-prof-dir', path.join(t.profileDir, 'workers')] : []),
+        '-r',
+        '@swc-node/register',
+        'src/worker.ts',
+      ],
+      {
+        cwd: API_DIR,
+        env: childEnv({ ...t.stack.workerEnv, ...OPTS.workerEnv }),
+      },
+    ),
   );
   await Promise.all(workers.map((w) => firstLine(w, /Worker consuming queues/, 60_000)));
   return workers;
@@ -805,15 +818,20 @@ async function benchEvents() {
     const [st, b] = await Promise.all([stored(), t.events.backlog()]);
     return { ms: Math.round(performance.now() - since), audit: st.audit, usage: st.usage, backlogAudit: b.audit, backlogUsage: b.usage };
   };
-  /** Until every event sent so far is stored and nothing is queued; ms it took, or null (timeout). */
-  const drained = async (expected, timeoutMs) => {
+  /**
+   * Until every event sent so far is stored and nothing is queued: ms it took (null on timeout),
+   * the last sample, and per queue when it got there ({ ms, stored } or null).
+   */
+  const drained = async (expected, timeoutMs, pollMs = 100) => {
     const since = performance.now();
+    const doneAt = { audit: null, usage: null };
     for (;;) {
       const x = await sample(since);
-      if (x.audit >= expected.audit && x.usage >= expected.usage && x.backlogAudit === 0 && x.backlogUsage === 0)
-        return { ms: x.ms, last: x };
-      if (x.ms > timeoutMs) return { ms: null, last: x };
-      await sleep(100);
+      if (doneAt.audit === null && x.audit >= expected.audit && x.backlogAudit === 0) doneAt.audit = { ms: x.ms, stored: x.audit };
+      if (doneAt.usage === null && x.usage >= expected.usage && x.backlogUsage === 0) doneAt.usage = { ms: x.ms, stored: x.usage };
+      if (doneAt.audit && doneAt.usage) return { ms: x.ms, last: x, doneAt };
+      if (x.ms > timeoutMs) return { ms: null, last: x, doneAt };
+      await sleep(pollMs);
     }
   };
   try {
@@ -882,8 +900,49 @@ async function benchEvents() {
     };
     result.cpu = cpu;
     result.samples = samples;
-    result.keptUp =
+    const colocated =
       drain.ms !== null && drain.ms <= OPTS.eventDrainLimit * 1000 && result.stored.auditRatio >= 0.95 && result.stored.usageRatio >= 0.95;
+
+    // Capacity. Above, the workers share 2 cores with the gateway, which then runs below its peak.
+    // Here each gets the machine in turn: the gateway alone at its peak (consumers paused, idle),
+    // then the workers alone storing what it produced. Keeping up = storing at least as fast as
+    // the gateway at its peak produces.
+    await t.events.pause();
+    await openWithRetry(t, n);
+    const peak = await t.driver.send({ cmd: 'run', ms: OPTS.eventSeconds * 1000, record: true });
+    await t.driver.send({ cmd: 'close' });
+    const produced = peak.calls + peak.errors;
+    const queued = await (async () => {
+      const since = performance.now();
+      for (;;) {
+        const b = await t.events.backlog();
+        if ((b.audit >= produced && b.usage >= produced) || performance.now() - since > 15_000) return b;
+        await sleep(100);
+      }
+    })();
+    const s1 = await stored();
+    await t.events.resume();
+    // Per queue: the two consumers run side by side and finish at different times.
+    const capDrain = await drained({ audit: s1.audit + produced, usage: s1.usage + produced }, 180_000, 50);
+    const { doneAt } = capDrain;
+    const rate = (k) => (doneAt[k] ? (doneAt[k].stored - s1[k]) / Math.max(0.001, doneAt[k].ms / 1000) : 0);
+    result.capacity = {
+      peakCallsPerSec: peak.callsPerSec,
+      produced,
+      queued,
+      drainMs: capDrain.ms,
+      auditDrainMs: doneAt.audit?.ms ?? null,
+      usageDrainMs: doneAt.usage?.ms ?? null,
+      auditPerSec: Math.round(rate('audit')),
+      usagePerSec: Math.round(rate('usage')),
+      auditRatio: Math.round((rate('audit') / peak.callsPerSec) * 100) / 100,
+      usageRatio: Math.round((rate('usage') / peak.callsPerSec) * 100) / 100,
+    };
+    result.colocatedKeptUp = colocated;
+    result.keptUp = colocated && capDrain.ms !== null && result.capacity.auditRatio >= 1 && result.capacity.usageRatio >= 1;
+    log(
+      `events capacity: gateway alone ${peak.callsPerSec} calls/s (${produced} requests); workers alone stored them at ${result.capacity.auditPerSec} audit/s (${result.capacity.auditRatio}×), ${result.capacity.usagePerSec} usage/s (${result.capacity.usageRatio}×)`,
+    );
     log(
       `events: ${load.callsPerSec} calls/s; stored ${result.stored.auditPerSec} audit/s (${result.stored.auditRatio}×), ${result.stored.usagePerSec} usage/s (${result.stored.usageRatio}×); backlog at end ${end.backlogAudit}/${end.backlogUsage}; drained in ${drain.ms === null ? 'NOT within 120 s' : `${drain.ms} ms`}; foreign CPU ${cpu.foreign}%`,
     );
@@ -1067,12 +1126,27 @@ function report(allResults) {
     out(
       `CPU share of the machine during the load: gateway ${c.gateway}%, workers ${c.workers}%, Redis ${c.redis}%, Postgres ${c.postgres}%, load generator ${c.driver}%, foreign ${c.foreign}% (busy ${c.busy}%)`,
     );
+    const k = e.capacity;
+    out();
+    out('capacity, each alone on the machine: the gateway at its peak with consumers paused, then the workers draining it');
+    out(
+      `${pad('peak calls/s', 13)} ${pad('requests', 9)} ${pad('audit stored/s', 15)} ${pad('ratio', 6)} ${pad('usage stored/s', 15)} ${pad('ratio', 6)} ${pad('drained in', 11)}`,
+    );
+    out(
+      `${pad(fmt(k.peakCallsPerSec), 13)} ${pad(k.produced, 9)} ${pad(k.auditPerSec, 15)} ${pad(fmt(k.auditRatio, 2), 6)} ${pad(k.usagePerSec, 15)} ${pad(fmt(k.usageRatio, 2), 6)} ${pad(k.drainMs === null ? '> 180 s' : `${(k.drainMs / 1000).toFixed(1)} s`, 11)}`,
+    );
+    verdicts.push({
+      target: 'worker capacity ≥ gateway peak (each alone)',
+      value: `audit ${fmt(k.auditRatio, 2)}×, usage ${fmt(k.usageRatio, 2)}×`,
+      pass: k.drainMs !== null && k.auditRatio >= 1 && k.usageRatio >= 1,
+    });
+    out(`${verdicts.at(-1).pass ? 'PASS' : 'MISS'}  ${verdicts.at(-1).target}: ${verdicts.at(-1).value}`);
     verdicts.push({
       target: `worker keeps up (≥ 0.95× stored, drained ≤ ${OPTS.eventDrainLimit} s)`,
       value: `${fmt(Math.min(e.stored.auditRatio, e.stored.usageRatio), 2)}×, ${e.drain.ms === null ? '> 120 s' : `${(e.drain.ms / 1000).toFixed(1)} s`}`,
-      pass: e.keptUp,
+      pass: e.colocatedKeptUp,
     });
-    out(`${e.keptUp ? 'PASS' : 'MISS'}  ${verdicts.at(-1).target}: ${verdicts.at(-1).value}`);
+    out(`${e.colocatedKeptUp ? 'PASS' : 'MISS'}  ${verdicts.at(-1).target}: ${verdicts.at(-1).value}`);
   }
   return { text: lines.join('\n'), ratios, verdicts };
 }
