@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ApiUser, connectAgent, EVERYTHING, eventually, PASSWORD, UUID } from './api';
 import { launch, newContext, shot } from './browser';
@@ -180,6 +181,26 @@ describe('the first-day flow, end to end', () => {
     expect(lastUsed).toMatch(/^(just now|\d+ minutes? ago)$/);
     expect((await owner.call('GET', `/v1/orgs/${slug}/keys/${keyId}`)).lastUsedAt).toEqual(expect.any(String));
     await shot(page, 'flow-08-keys-last-used');
+  });
+
+  it('detail pages answer 404 for an id that does not exist, and 200 for one that does', async () => {
+    const unknown = randomUUID();
+    for (const path of [
+      `/o/${slug}/servers/${unknown}`,
+      `/o/${slug}/servers/${unknown}/edit`,
+      `/o/${slug}/keys/${unknown}`,
+      `/o/${slug}/roles/${unknown}`,
+      `/o/${slug}/audit/${unknown}`,
+      `/o/${slug}/servers/not-an-id`,
+    ]) {
+      const res = await page.goto(path);
+      expect({ path, status: res?.status() }).toEqual({ path, status: 404 });
+      await page.getByTestId('not-found').waitFor();
+    }
+    for (const path of [`/o/${slug}/servers/${serverId}`, `/o/${slug}/keys/${keyId}`, `/o/${slug}/servers`, `/o/${slug}/audit`]) {
+      const res = await page.goto(path);
+      expect({ path, status: res?.status() }).toEqual({ path, status: 200 });
+    }
   });
 
   it('a billing member joins through an invitation, sees invoices and cannot open server settings', async () => {

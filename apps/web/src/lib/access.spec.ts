@@ -12,7 +12,11 @@ function pages(): Array<{ file: string; orgPath: string; pageRule: string | null
       const full = path.join(dir, e.name);
       if (e.isDirectory()) walk(full);
       else if (e.name === 'page.tsx') {
-        const rel = path.relative(ORG_APP, dir).split(path.sep).filter(Boolean);
+        // Route groups such as `(list)` are not part of the URL.
+        const rel = path
+          .relative(ORG_APP, dir)
+          .split(path.sep)
+          .filter((seg) => seg && !/^\(.*\)$/.test(seg));
         const orgPath = rel.length ? `/${rel.map((s) => (s.startsWith('[') ? 'x1' : s)).join('/')}` : '';
         const rule = /!can\.(read|manage|billing)\([^)]*\)\)\s*forbidden\(\)/.exec(readFileSync(full, 'utf8'));
         out.push({ file: path.relative(ORG_APP, full), orgPath, pageRule: rule?.[1] ?? null });
