@@ -11,10 +11,11 @@
 //                          [--patience 90]  (seconds the run may spend in all waiting for a quiet machine / repeating)
 //   Experiments (not for the published numbers): [--gateway-env K=V,K=V] extra gateway env;
 //   [--no-ratelimit] the role without its rate-limit rule (no Redis call per request);
+//   [--gateway-node-options "--trace-gc ..."] node flags for the gateway; [--gateway-log FILE] its output;
 //   [--worker-env K=V,K=V] extra env for the events case's worker processes (e.g. AUDIT_BATCH_SIZE=1000).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -55,6 +56,10 @@ const OPTS = {
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   ),
   rateLimit: !argv.includes('--no-ratelimit'),
+  /** Experiment: the gateway's stdout and stderr from startup on go to this file (e.g. with --gateway-node-options --trace-gc). */
+  gatewayLog: opt('gateway-log', null),
+  /** Experiment: extra node flags for the gateway process, space-separated. */
+  gatewayNodeOptions: String(opt('gateway-node-options', '')).split(' ').filter(Boolean),
   /** A round in which processes outside the measurement used more than this % of the CPU is repeated. */
   maxForeignCpu: Number(opt('max-foreign-cpu', 10)),
   /** Seconds the whole run may spend waiting for a quiet machine and repeating rounds. */
@@ -470,6 +475,7 @@ async function startGateway() {
     process.execPath,
     [
       ...(OPTS.profile ? ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', profileDir] : []),
+      ...OPTS.gatewayNodeOptions,
       '-r',
       '@swc-node/register',
       'src/main.ts',
@@ -480,6 +486,11 @@ async function startGateway() {
     },
   );
   await firstLine(gw, /gateway listening on/, 60_000);
+  if (OPTS.gatewayLog) {
+    const log = createWriteStream(OPTS.gatewayLog);
+    gw.stdout.pipe(log);
+    gw.stderr.pipe(log);
+  }
   const driver = new Driver();
 
   const { Queue } = gwRequire('bullmq');
