@@ -261,7 +261,9 @@ describe('RedisQuota', () => {
       await new Promise((r) => server!.once('exit', r));
       expect(await quota.charge('org-a', 1)).toEqual({ allowed: true, used: null });
       expect(quota.stats.failedOpen).toBeGreaterThanOrEqual(3);
-      expect(errors.length).toBeGreaterThan(0);
+      // The refused reconnects are reported (the first connect may have found the server already
+      // up on a loaded machine, and a killed server is a plain close, so wait for a reconnect).
+      await waitFor(async () => errors.length > 0, 10_000, 'a connection error reported');
     } finally {
       server?.kill('SIGKILL');
       await quota.close();

@@ -239,6 +239,7 @@ describe('the first-day flow, end to end', () => {
       await b.waitForURL(new RegExp(`/o/${slug}$`));
 
       const nav = b.getByRole('navigation', { name: 'Organisation' });
+      await nav.getByRole('link', { name: 'Billing' }).waitFor(); // the nav is there before counting what it lacks
       expect(await nav.getByRole('link', { name: 'MCP servers' }).count()).toBe(0);
       await nav.getByRole('link', { name: 'Billing' }).click();
       await b.waitForURL(new RegExp(`/o/${slug}/billing$`));

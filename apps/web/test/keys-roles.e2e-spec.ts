@@ -358,6 +358,8 @@ describe('Agent keys and Roles & policies pages', () => {
     const left = (await owner.call('GET', `/v1/orgs/${org}/roles`)).items;
     expect(left.map((r: { name: string }) => r.name)).toEqual(['support-agent']);
     expect((await owner.call('GET', `/v1/orgs/${org}/keys/${holder.id}`)).roles).toEqual([]);
+    // The list streams in after the navigation: wait for its row before counting.
+    await page.getByTestId('role-row').filter({ hasText: 'support-agent' }).waitFor();
     expect(await page.getByTestId('role-row').count()).toBe(1);
   });
 

@@ -142,6 +142,7 @@ describe('usage and billing pages', () => {
       // The period picker is in the URL: 24 hours are shown hour by hour.
       await page.getByRole('link', { name: 'Last 24 hours' }).click();
       await page.waitForURL(/period=24h/);
+      await page.getByRole('img', { name: /^Calls per hour: 4 calls/ }).waitFor(); // streams in after the navigation
       expect(await page.getByRole('img', { name: /^Calls per hour: 4 calls/ }).count()).toBe(1);
       expect(await text(page, 'total-calls')).toBe('4');
       await page.goto(`/o/${slug}/usage?period=month`);
