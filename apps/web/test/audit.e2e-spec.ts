@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { Client } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/index.js';
 import { ApiUser, connectAgent, EVERYTHING, loginAs } from './api';
-import { launch, newContext, shot } from './browser';
+import { launchWith, newContext, shot } from './browser';
 import { type FullStack, startFullStack } from './stack';
 
 // The root Jest config runs projects, where a project's testTimeout is not applied.
@@ -41,7 +41,7 @@ describe('audit log page', () => {
   const list = (query = '') => owner.call<{ items: AuditItem[]; nextCursor: string | null }>('GET', `/v1/orgs/${slug}/audit${query}`);
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startFullStack(), launch()]);
+    [stack, browser] = await launchWith(startFullStack(), (s) => s.close());
     owner = await ApiUser.signup(stack.apiUrl, 'Owner');
     const org = await owner.createOrg('Audit Co');
     slug = org.slug;

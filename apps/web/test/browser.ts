@@ -23,6 +23,19 @@ export async function launch(): Promise<Browser> {
   });
 }
 
+/**
+ * Starts what a spec needs (`start`, e.g. the full stack) and Chromium side by side. If either
+ * fails, the other is stopped before the error is rethrown: a spec whose beforeAll failed never
+ * reaches its afterAll, so nothing it started may be left running.
+ */
+export async function launchWith<T>(start: Promise<T>, stop: (started: T) => Promise<void>): Promise<[T, Browser]> {
+  const [started, browser] = await Promise.allSettled([start, launch()]);
+  if (started.status === 'fulfilled' && browser.status === 'fulfilled') return [started.value, browser.value];
+  if (started.status === 'fulfilled') await stop(started.value);
+  if (browser.status === 'fulfilled') await browser.value.close();
+  throw started.status === 'rejected' ? started.reason : (browser as PromiseRejectedResult).reason;
+}
+
 export async function newContext(browser: Browser, baseURL: string, opts: { phone?: boolean } = {}): Promise<BrowserContext> {
   const ctx = await browser.newContext({
     baseURL,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ApiUser, connectAgent, EVERYTHING, eventually, PASSWORD, UUID } from './api';
-import { launch, newContext, shot } from './browser';
+import { launchWith, newContext, shot } from './browser';
 import { type FullStack, uniq } from './stack';
 import { type StripeFake, startStripeStack } from './stripe-stack';
 
@@ -44,7 +44,10 @@ describe('the first-day flow, end to end', () => {
   let keyId = '';
 
   beforeAll(async () => {
-    [{ stack, fake }, browser] = await Promise.all([startStripeStack(), launch()]);
+    [{ stack, fake }, browser] = await launchWith(startStripeStack(), async (s) => {
+      await s.stack.close();
+      await s.fake.stop();
+    });
     ownerCtx = await newContext(browser, stack.webUrl);
     page = await ownerCtx.newPage();
   }, 180_000);

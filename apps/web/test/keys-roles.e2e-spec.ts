@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ApiUser, EVERYTHING, eventually, loginAs, UUID } from './api';
-import { launch, newContext, shot } from './browser';
+import { launchWith, newContext, shot } from './browser';
 import { type FullStack, startFullStack } from './stack';
 
 // A project's testTimeout (apps/web/jest.config.js) is not applied when jest runs from the root config.
@@ -101,7 +101,7 @@ describe('Agent keys and Roles & policies pages', () => {
   let secret = '';
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startFullStack(), launch()]);
+    [stack, browser] = await launchWith(startFullStack(), (s) => s.close());
     owner = await ApiUser.signup(stack.apiUrl, 'Owner');
     org = (await owner.createOrg('Acme')).slug;
     [member, billing] = await Promise.all([owner.addMember(org, 'member'), owner.addMember(org, 'billing')]);

@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ApiUser, loginAs, PASSWORD } from './api';
-import { launch, newContext, shot } from './browser';
+import { launchWith, newContext, shot } from './browser';
 import { type FullStack, startFullStack, uniq } from './stack';
 
 interface Member {
@@ -43,7 +43,7 @@ describe('members, invitations, settings and activity', () => {
   };
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startFullStack(), launch()]);
+    [stack, browser] = await launchWith(startFullStack(), (s) => s.close());
     owner = await ApiUser.signup(stack.apiUrl, 'Olga Owner');
     const org = await owner.createOrg('Acme Rockets');
     slug = org.slug;

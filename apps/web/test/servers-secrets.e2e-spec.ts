@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ApiUser, EVERYTHING, eventually, loginAs, UUID } from './api';
-import { launch, newContext, shot } from './browser';
+import { launchWith, newContext, shot } from './browser';
 import { type FullStack, startFullStack } from './stack';
 
 jest.setTimeout(120_000);
@@ -16,7 +16,7 @@ describe('MCP servers and secrets pages', () => {
   const serverSlug = 'everything';
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startFullStack(), launch()]);
+    [stack, browser] = await launchWith(startFullStack(), (s) => s.close());
     owner = await ApiUser.signup(stack.apiUrl, 'Owner');
     org = (await owner.createOrg('Acme')).slug;
     ownerCtx = await newContext(browser, stack.webUrl);

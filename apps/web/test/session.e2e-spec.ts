@@ -1,6 +1,6 @@
 import type { Browser, BrowserContext } from 'playwright-core';
 import { ApiUser, loginAs, PASSWORD } from './api';
-import { launch, newContext, shot } from './browser';
+import { launchWith, newContext, shot } from './browser';
 import { type FullStack, startFullStack } from './stack';
 
 /** A JWT-shaped token whose `exp` has passed (the proxy reads `exp` to decide to refresh). */
@@ -28,7 +28,7 @@ describe('session lifecycle', () => {
     });
 
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startFullStack(), launch()]);
+    [stack, browser] = await launchWith(startFullStack(), (s) => s.close());
     user = await ApiUser.signup(stack.apiUrl, 'Sam Session');
     slug = (await user.createOrg('Session Co')).slug;
   }, 180_000);

@@ -1,5 +1,5 @@
 import type { Browser } from 'playwright-core';
-import { launch, newContext, shot } from './browser';
+import { launchWith, newContext, shot } from './browser';
 import { type FullStack, startFullStack, uniq } from './stack';
 
 jest.setTimeout(120_000);
@@ -8,7 +8,7 @@ describe('dashboard smoke', () => {
   let stack: FullStack;
   let browser: Browser;
   beforeAll(async () => {
-    [stack, browser] = await Promise.all([startFullStack(), launch()]);
+    [stack, browser] = await launchWith(startFullStack(), (s) => s.close());
   }, 120_000);
   afterAll(async () => {
     await browser?.close();
