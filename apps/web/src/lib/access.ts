@@ -9,7 +9,7 @@ export const can = {
   owner: (r: MemberRole) => r === 'owner',
 };
 
-/** What a role must be able to do to open an org page (see `can` in lib/me.ts). */
+/** What a role must be able to do to open an org page (one of `can` above). */
 export type Need = 'read' | 'manage' | 'billing';
 
 /** First match wins. Paths are relative to `/o/{org}`; pages not listed are open to every member. */
