@@ -40,12 +40,16 @@ describe('session lifecycle', () => {
   it('an expired session lands on login with a notice and returns to the page afterwards', async () => {
     const ctx = await newContext(browser, stack.webUrl);
     await loginAs(ctx, user);
-    const page = await ctx.newPage();
-    await page.goto(`/o/${slug}/members`);
-    await page.getByRole('heading', { name: 'Members', exact: true }).waitFor();
-
+    const before = await ctx.newPage();
+    await before.goto(`/o/${slug}/members`);
+    await before.getByRole('heading', { name: 'Members', exact: true }).waitFor();
+    // The person leaves; the session dies meanwhile. The open page is closed first: Next prefetches
+    // its links in the background, and a prefetch still carrying the live refresh token could
+    // rotate it and write fresh cookies over the dead ones set here.
+    await before.close();
     await setCookie(ctx, 'tg_at', 'garbage.not-a.jwt');
     await setCookie(ctx, 'tg_rt', 'tgr_unknown_refresh_token_that_was_never_issued');
+    const page = await ctx.newPage();
     // A fresh navigation (not reload) so a slow, loaded machine cannot race the redirect. If the
     // API itself failed meanwhile (the proxy then keeps the session and the page shows the outage,
     // see src/proxy.spec.ts), say so with the stack's logs and navigate again: the outage is not

@@ -117,7 +117,10 @@ describe('tg-audit consumer', () => {
     await waitFor(async () => (await countOf(db, [orgId])) === 3, 10_000, 'three events');
 
     const rows = await expectIntactChain(db, orgId, 3);
-    expect(rows.map((r) => r.id)).toEqual([a.id, b.id, c.id]);
+    // a and b were enqueued together: the chain has them in receipt order, which BullMQ's
+    // concurrent hand-over may swap; c came after the drain.
+    expect(new Set(rows.slice(0, 2).map((r) => r.id))).toEqual(new Set([a.id, b.id]));
+    expect(rows[2]!.id).toBe(c.id);
     expect(w.get(AuditConsumer).stats.duplicates).toBe(4);
   });
 
