@@ -508,13 +508,18 @@ async function startGateway() {
     },
   };
   const queues = ['tg-audit', 'tg-usage'].map((name) => new Queue(name, { connection: { url: redisUrl }, prefix: queuePrefix }));
+  // Events, not jobs: the gateway's job ids say how many events each carries (`b<n>-<digest>`,
+  // eventBatchJob in @toolgate/contracts); a job of another shape counts as one.
+  const eventsOf = (ids) => ids.reduce((n, id) => n + (Number(/^b(\d+)-/.exec(id)?.[1]) || 1), 0);
+  const inList = async (key) => eventsOf(await redis.lrange(key, 0, -1));
+  const inSet = async (key) => eventsOf(await redis.zrange(key, 0, -1));
   const count = async (name) => {
     const k = `${queuePrefix}:${name}`;
     const [wait, paused, prioritized, delayed] = await Promise.all([
-      redis.llen(`${k}:wait`),
-      redis.llen(`${k}:paused`),
-      redis.zcard(`${k}:prioritized`),
-      redis.zcard(`${k}:delayed`),
+      inList(`${k}:wait`),
+      inList(`${k}:paused`),
+      inSet(`${k}:prioritized`),
+      inSet(`${k}:delayed`),
     ]);
     return wait + paused + prioritized + delayed;
   };
@@ -529,13 +534,13 @@ async function startGateway() {
     stack,
     events: {
       counts: async () => ({ audit: await count('tg-audit'), usage: await count('tg-usage') }),
-      /** Jobs not yet completed: waiting, prioritized, delayed and active. */
+      /** Events in jobs not yet completed: waiting, prioritized, delayed and active. */
       backlog: async () => {
         const [a, u, aa, ua] = await Promise.all([
           count('tg-audit'),
           count('tg-usage'),
-          redis.llen(`${queuePrefix}:tg-audit:active`),
-          redis.llen(`${queuePrefix}:tg-usage:active`),
+          inList(`${queuePrefix}:tg-audit:active`),
+          inList(`${queuePrefix}:tg-usage:active`),
         ]);
         return { audit: a + aa, usage: u + ua };
       },
@@ -715,7 +720,7 @@ async function benchTarget(name) {
         }
         calls += round.calls + round.errors;
         log(
-          `${name} ×${n} round ${r + 1}: ${round.callsPerSec} calls/s, p50 ${round.p50} ms, p99 ${round.p99} ms${round.errors ? `, ${round.errors} errors (${round.firstError})` : ''}${t.events ? `, ${round.auditPerSec} audit jobs/s` : ''}, foreign CPU ${round.foreignCpu}%`,
+          `${name} ×${n} round ${r + 1}: ${round.callsPerSec} calls/s, p50 ${round.p50} ms, p99 ${round.p99} ms${round.errors ? `, ${round.errors} errors (${round.firstError})` : ''}${t.events ? `, ${round.auditPerSec} audit events/s` : ''}, foreign CPU ${round.foreignCpu}%`,
         );
         // A round that shared the machine with other work is run again (twice per step at most).
         if (round.foreignCpu > OPTS.maxForeignCpu && step.discardedRounds.length < 2 && patienceLeft() > 0) {
@@ -806,7 +811,7 @@ async function startWorkers(t, n) {
  * Events end to end: the gateway under closed-loop load emits one audit and one usage event per
  * request; the worker process(es) consume them. While the load runs, the bench samples (every
  * 500 ms) what is stored in Postgres (audit: the chain heads' seq; usage: the roll-ups' calls) and
- * the queues' backlog (waiting + active + delayed jobs). After the load, it waits for every event
+ * the queues' backlog (events in waiting + active + delayed jobs). After the load, it waits for every event
  * to be stored and reports how long that took.
  */
 async function benchEvents() {
@@ -879,7 +884,7 @@ async function benchEvents() {
     const seconds = load.elapsedMs / 1000;
     const auditPerSec = (end.audit - s0.audit) / seconds;
     const usagePerSec = (end.usage - s0.usage) / seconds;
-    // Backlog growth over the second half of the load (jobs/s; ≤ 0 = the workers hold their ground).
+    // Backlog growth over the second half of the load (events/s; ≤ 0 = the workers hold their ground).
     const mid = samples.find((x) => x.ms >= end.ms / 2) ?? end;
     const growth = (k) => ((end[k] - mid[k]) / Math.max(0.001, end.ms - mid.ms)) * 1000;
     result.load = {
@@ -1110,13 +1115,13 @@ function report(allResults) {
     out();
     out('── events end to end (gateway → BullMQ tg-audit / tg-usage; gateway target: no consumers) ──────');
     out(
-      `${pad('sessions', 9, true)} ${pad('calls/s', 9)} ${pad('audit jobs/s', 13)} ${pad('ratio', 6)} ${pad('audit jobs', 11)} ${pad('expected', 9)} ${pad('usage jobs', 11)} ${pad('settled', 8)}`,
+      `${pad('sessions', 9, true)} ${pad('calls/s', 9)} ${pad('audit ev/s', 13)} ${pad('ratio', 6)} ${pad('audit events', 12)} ${pad('expected', 9)} ${pad('usage events', 12)} ${pad('settled', 8)}`,
     );
     for (const s of gw.steps) {
       if (!s.events) continue;
       const rate = s.events.perRound.reduce((x, r) => x + r.auditPerSec, 0) / s.events.perRound.length;
       out(
-        `${pad(s.sessions, 9, true)} ${pad(fmt(s.callsPerSec), 9)} ${pad(fmt(rate), 13)} ${pad(fmt(rate / s.callsPerSec, 2), 6)} ${pad(s.events.audit, 11)} ${pad(s.events.expectedAudit, 9)} ${pad(s.events.usage, 11)} ${pad(`${s.events.settledAfterMs} ms`, 8)}`,
+        `${pad(s.sessions, 9, true)} ${pad(fmt(s.callsPerSec), 9)} ${pad(fmt(rate), 13)} ${pad(fmt(rate / s.callsPerSec, 2), 6)} ${pad(s.events.audit, 12)} ${pad(s.events.expectedAudit, 9)} ${pad(s.events.usage, 12)} ${pad(`${s.events.settledAfterMs} ms`, 8)}`,
       );
     }
   }

@@ -4,9 +4,8 @@
  * arguments redacted exactly like responses are (injected secrets, the role's patterns).
  */
 import { randomBytes } from 'node:crypto';
-import { Queue } from 'bullmq';
-import { AuditEvent } from '@toolgate/contracts';
-import { GW_STDIO_SERVER, auditEvents, createOrg, everythingServer, type Org, sleep, textOf } from './fixtures/gw-helpers';
+import { AuditEvent, QueueName, type UsageEvent } from '@toolgate/contracts';
+import { GW_STDIO_SERVER, auditEvents, queuedEvents, createOrg, everythingServer, type Org, sleep, textOf } from './fixtures/gw-helpers';
 import { type StreamableFixture, startStreamableFixture } from './fixtures/http-mcp-server';
 import { waitFor } from './fixtures/stdio-helpers';
 import { connect, type Stack, startStack } from './harness';
@@ -115,20 +114,14 @@ it('emits one well-formed audit event per request, with decision, outcome, rule,
   expect(by('tools/call', 'crash')[0]).toMatchObject({ serverSlug: 'crashy', decision: 'allow', outcome: 'upstream_error' });
 
   // The usage queue carries the twin of each audit event (same id).
-  const usage = new Queue('tg-usage', { connection: { url: process.env.REDIS_URL }, prefix: stack.queuePrefix });
-  try {
-    const ids = new Set(events.map((e) => e.id));
-    let twins = 0;
-    const deadline = Date.now() + 5000;
-    while (twins < ids.size && Date.now() < deadline) {
-      const jobs = await usage.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed', 'prioritized'], 0, -1);
-      twins = jobs.filter((j) => ids.has((j.data as { id: string }).id)).length;
-      if (twins < ids.size) await sleep(50);
-    }
-    expect(twins).toBe(ids.size);
-  } finally {
-    await usage.close();
+  const ids = new Set(events.map((e) => e.id));
+  let twins = 0;
+  const deadline = Date.now() + 5000;
+  while (twins < ids.size && Date.now() < deadline) {
+    twins = (await queuedEvents<UsageEvent>(stack, QueueName.Usage)).filter((e) => ids.has(e.id)).length;
+    if (twins < ids.size) await sleep(50);
   }
+  expect(twins).toBe(ids.size);
 });
 
 it('audits calls over legacy SSE too', async () => {

@@ -1,4 +1,5 @@
-import { Queue } from 'bullmq';
+import type { AuditEvent } from '@toolgate/contracts';
+import { auditEvents } from './fixtures/gw-helpers';
 import { connect, setupOrg, type Stack, startStack } from './harness';
 
 jest.setTimeout(60_000);
@@ -89,18 +90,9 @@ describe('gateway end to end (Streamable HTTP → stdio server-everything)', () 
     const client = await connect(`${stack.gatewayUrl}/mcp/${org.slug}`, key);
     await client.callTool({ name: 'everything__echo', arguments: { message: 'audited' } });
     await client.close();
-    const audit = new Queue('tg-audit', { connection: { url: process.env.REDIS_URL }, prefix: stack.queuePrefix });
-    try {
-      let found = false;
-      for (let i = 0; i < 50 && !found; i++) {
-        const jobs = await audit.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'], 0, 1000);
-        found = jobs.some((j) => j.data.orgId === org.id && j.data.method === 'tools/call' && j.data.target === 'echo');
-        if (!found) await new Promise((r) => setTimeout(r, 100));
-      }
-      expect(found).toBe(true);
-    } finally {
-      await audit.close();
-    }
+    const isEcho = (e: AuditEvent) => e.method === 'tools/call' && e.target === 'echo';
+    const events = await auditEvents(stack, org.id, (all) => all.some(isEcho));
+    expect(events.some(isEcho)).toBe(true);
   });
 });
 

@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
-import { redisKeys } from '@toolgate/contracts';
-import { Queue } from 'bullmq';
+import { type AuditEvent, redisKeys } from '@toolgate/contracts';
 import Redis from 'ioredis';
 import { loadEnv } from '../../api/src/config/env';
 import { startWorker } from '../../api/src/worker';
 import { RpcCode } from '../src/core/jsonrpc';
 import { QUOTA_LUA, quotaPeriod, RedisQuota } from '../src/core/quota';
+import { auditEvents } from './fixtures/gw-helpers';
 import { connect, setupOrg, type Stack, startStack } from './harness';
 
 jest.setTimeout(90_000);
@@ -91,30 +91,17 @@ describe('monthly call quota at the gateway', () => {
     expect(Number(await redis.get(redisKeys.quota(o.org.id, quotaPeriod().period)))).toBe(3);
 
     // The audit trail says why.
-    const audit = new Queue('tg-audit', { connection: { url: process.env.REDIS_URL }, prefix: stack.queuePrefix });
-    try {
-      await waitFor(
-        async () => {
-          const jobs = await audit.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'], 0, 5000);
-          return jobs.filter((j) => j.data.orgId === o.org.id && j.data.decision === 'quota_exceeded').length === 3;
-        },
-        10_000,
-        'three quota_exceeded audit events',
-      );
-      const jobs = await audit.getJobs(['waiting', 'delayed', 'active', 'completed', 'failed'], 0, 5000);
-      const refused = jobs.filter((j) => j.data.orgId === o.org.id && j.data.decision === 'quota_exceeded').map((j) => j.data);
-      expect(refused.map((e) => [e.method, e.outcome]).sort()).toEqual([
-        ['prompts/get', 'denied'],
-        ['resources/read', 'denied'],
-        ['tools/call', 'denied'],
-      ]);
-      expect(refused.find((e) => e.method === 'tools/call')).toMatchObject({
-        target: 'echo',
-        error: expect.stringContaining('monthly quota of 3'),
-      });
-    } finally {
-      await audit.close();
-    }
+    const isRefused = (e: AuditEvent) => e.decision === 'quota_exceeded';
+    const refused = (await auditEvents(stack, o.org.id, (all) => all.filter(isRefused).length === 3, 10_000)).filter(isRefused);
+    expect(refused.map((e) => [e.method, e.outcome]).sort()).toEqual([
+      ['prompts/get', 'denied'],
+      ['resources/read', 'denied'],
+      ['tools/call', 'denied'],
+    ]);
+    expect(refused.find((e) => e.method === 'tools/call')).toMatchObject({
+      target: 'echo',
+      error: expect.stringContaining('monthly quota of 3'),
+    });
   });
 
   it('applies a raised or removed quota at once', async () => {

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { QueueName } from './names';
 
@@ -58,7 +59,61 @@ export const UsageEvent = z.object({
 });
 export type UsageEvent = z.infer<typeof UsageEvent>;
 
-/** Each queue's payload schema and retry settings, side by side. */
+/**
+ * Events per queue job at most. The gateway sends a flush's events as jobs of up to this many
+ * (one BullMQ job per event made the queue's per-job cost, not the database, the consumers'
+ * limit); small enough that serialising one job is a short pause on the gateway's event loop.
+ */
+export const MAX_EVENTS_PER_JOB = 64;
+
+/**
+ * The data of a `tg-audit` / `tg-usage` job: a batch of events of that queue, each validated on
+ * its own by the consumer (one bad event is dead-lettered alone, the rest are stored). A job whose
+ * data is a bare event (what gateways sent before batching) is accepted as a batch of one.
+ */
+export const EventBatch = z.object({
+  schemaVersion: z.literal(EVENT_SCHEMA_VERSION),
+  events: z.array(z.unknown()).min(1).max(MAX_EVENTS_PER_JOB),
+});
+export interface EventBatch<T = unknown> {
+  schemaVersion: typeof EVENT_SCHEMA_VERSION;
+  events: T[];
+}
+
+/**
+ * The events a job carries, still to be validated one by one: `batch` is false for a bare event.
+ * An object with an `events` field that is not a valid batch is refused whole.
+ */
+export function eventsOfJob(data: unknown): { ok: true; batch: boolean; events: unknown[] } | { ok: false; error: z.ZodError } {
+  if (data === null || typeof data !== 'object' || !('events' in data)) return { ok: true, batch: false, events: [data] };
+  const parsed = EventBatch.safeParse(data);
+  return parsed.success ? { ok: true, batch: true, events: parsed.data.events } : { ok: false, error: parsed.error };
+}
+
+/** A job as the gateway hands it to BullMQ (`queue.add(name, data, opts)`). */
+export interface EventBatchJob<T> {
+  name: 'events';
+  data: EventBatch<T>;
+  opts: { jobId: string };
+}
+
+/**
+ * The job for a run of events (at most MAX_EVENTS_PER_JOB). Its id is a digest of the events'
+ * ids, so the same events sent again (a send whose answer was lost, a replayed spool file) make
+ * the same job, which BullMQ drops while it holds the first; a job with other events gets another
+ * id and is never dropped by mistake (the consumers skip events they already stored).
+ */
+export function eventBatchJob<T extends { id: string }>(events: readonly T[]): EventBatchJob<T> {
+  const hash = createHash('sha256');
+  for (const e of events) hash.update(e.id).update('\n'); // separated: ['ab','c'] ≠ ['a','bc']
+  return {
+    name: 'events',
+    data: { schemaVersion: EVENT_SCHEMA_VERSION, events: events as T[] },
+    opts: { jobId: `b${events.length}-${hash.digest('base64url')}` },
+  };
+}
+
+/** Each queue's payload schema (of one event; jobs carry EventBatch) and retry settings, side by side. */
 export const queueCatalog = {
   [QueueName.Audit]: {
     schema: AuditEvent,

@@ -66,7 +66,7 @@ export const EnvSchema = z.object({
   USAGE_DEDUPE_DAYS: z.coerce.number().int().min(1).default(7),
   /** How often remembered usage event ids older than the window are pruned. */
   USAGE_PRUNE_INTERVAL_MS: int(3_600_000),
-  /** Usage events rolled up per database transaction (also the BullMQ worker's concurrency). */
+  /** Usage events rolled up per database transaction (whole jobs are taken until it is reached). */
   USAGE_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
   /** A partial batch is written once it has waited this long for more events. */
   USAGE_BATCH_WAIT_MS: int(50),

@@ -1,4 +1,13 @@
-import { type AuditEvent, QueueName, queueCatalog, type UsageEvent } from '@toolgate/contracts';
+import {
+  type AuditEvent,
+  type EventBatch,
+  type EventBatchJob,
+  eventBatchJob,
+  MAX_EVENTS_PER_JOB,
+  QueueName,
+  queueCatalog,
+  type UsageEvent,
+} from '@toolgate/contracts';
 import { Queue } from 'bullmq';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { EventSink } from '../core/ports';
@@ -9,12 +18,14 @@ import { Spool, type SpoolContents, type SpoolFile, spoolLine } from './spool';
  * `tg-audit` and `tg-usage`.
  *
  * - emit() only pushes two references into in-memory batches: no I/O, no validation, no await.
- * - One flusher sends them with `Queue.addBulk` every `flushMs`, or as soon as `batchSize`
- *   calls are waiting; one send at a time, at most `batchSize` jobs per queue per send, handed
- *   to `addBulk` in slices of JOBS_PER_TURN per event-loop turn so a big batch never holds the
- *   event loop for long (the slices are pipelined on the one connection).
- *   Job id = event id (BullMQ ignores a job whose id it already holds, so re-sent events are
- *   deduplicated); job name = the org id; job options come from `queueCatalog`.
+ * - One flusher sends them every `flushMs`, or as soon as `batchSize` calls are waiting; one
+ *   send at a time, at most `batchSize` events per queue per send, packed into jobs of up to
+ *   MAX_EVENTS_PER_JOB events (`EventBatch`, `eventBatchJob` in @toolgate/contracts): BullMQ's cost is per job,
+ *   so at the gateway's peak this is ~60× fewer jobs for the gateway to write and the consumers to
+ *   take. One job per queue is handed to BullMQ per event-loop turn, so a big batch never holds
+ *   the event loop for long (the jobs are pipelined on the one connection).
+ *   Job id = a digest of the job's event ids (BullMQ ignores a job whose id it already holds, so
+ *   a re-sent job is deduplicated); job name 'events'; job options come from `queueCatalog`.
  * - If Redis cannot take a batch (disconnected, error, or no answer within `sendTimeoutMs`) the
  *   batch is appended to the local spool (see spool.ts) and Redis is left alone for `retryMs`;
  *   while Redis is down every batch goes straight to the spool, so at most `flushMs` worth of
@@ -83,8 +94,8 @@ export interface EventSinkStats {
 }
 
 interface Queues {
-  audit: Queue<AuditEvent>;
-  usage: Queue<UsageEvent>;
+  audit: Queue<EventBatch<AuditEvent>>;
+  usage: Queue<EventBatch<UsageEvent>>;
 }
 
 /** A batch taken from memory and not yet acknowledged: close() spools it if time runs out. */
@@ -96,44 +107,29 @@ interface InFlight {
 
 type State = 'new' | 'started' | 'closing' | 'closed';
 
-function toJobs<T extends { id: string; orgId: string }>(events: readonly T[]) {
-  const jobs = new Array<{ name: string; data: T; opts: { jobId: string } }>(events.length);
-  for (let i = 0; i < events.length; i++) {
-    const e = events[i]!;
-    jobs[i] = { name: e.orgId || 'event', data: e, opts: { jobId: e.id } };
-  }
-  return jobs;
-}
-
-/**
- * Jobs handed to BullMQ per event-loop turn and queue. `addBulk` builds and serialises all of
- * its jobs synchronously, so one call with a whole batch holds the event loop (and every agent
- * request waiting on it) for milliseconds. Measured with `pnpm bench` (bench/README.md): slices
- * of this size cut the gateway's p99 latency at one session by about half, at equal throughput.
- */
-export const JOBS_PER_TURN = 8;
-
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
- * `addBulk(events)` in slices of JOBS_PER_TURN, one slice per event-loop turn (requests are
- * served in between); the slices travel pipelined on the queue's connection. Resolves once every
- * slice was accepted; rejects with the first failure, after which no further slice is sent.
+ * Sends events as jobs of up to MAX_EVENTS_PER_JOB, one job per event-loop turn: BullMQ builds
+ * and serialises a job synchronously, so one call with a whole batch would hold the event loop
+ * (and every agent request waiting on it) for milliseconds. The jobs travel pipelined on the
+ * queue's connection. Resolves once every job was accepted; rejects with the first failure,
+ * after which no further job is sent.
  */
-async function addBulkInSlices<T>(events: readonly T[], addBulk: (slice: readonly T[]) => Promise<unknown>): Promise<void> {
-  if (events.length <= JOBS_PER_TURN) {
-    await addBulk(events);
+async function addInJobs<T extends { id: string }>(events: readonly T[], add: (job: EventBatchJob<T>) => Promise<unknown>): Promise<void> {
+  if (events.length <= MAX_EVENTS_PER_JOB) {
+    await add(eventBatchJob(events));
     return;
   }
   const sent: Promise<unknown>[] = [];
   let failed = false;
-  for (let i = 0; i < events.length && !failed; i += JOBS_PER_TURN) {
+  for (let i = 0; i < events.length && !failed; i += MAX_EVENTS_PER_JOB) {
     if (i > 0) await nextTurn();
-    const slice = addBulk(events.slice(i, i + JOBS_PER_TURN));
-    slice.catch(() => {
+    const job = add(eventBatchJob(events.slice(i, i + MAX_EVENTS_PER_JOB)));
+    job.catch(() => {
       failed = true;
     });
-    sent.push(slice);
+    sent.push(job);
   }
   await Promise.all(sent);
 }
@@ -443,7 +439,7 @@ export class QueueEventSink implements EventSink {
     return true;
   }
 
-  /** Both queues in parallel, each in slices (see addBulkInSlices). Reports which queue accepted its part. */
+  /** Both queues in parallel, each in jobs (see addInJobs). Reports which queue accepted its part. */
   private async send(audit: AuditEvent[], usage: UsageEvent[]): Promise<{ audit: boolean; usage: boolean }> {
     let error: unknown = null;
     let ok = { audit: false, usage: false };
@@ -451,8 +447,8 @@ export class QueueEventSink implements EventSink {
       const queues = await withTimeout(this.getQueues(), this.sendTimeoutMs, 'queue setup');
       const [a, u] = await withTimeout(
         Promise.allSettled([
-          audit.length > 0 ? addBulkInSlices(audit, (slice) => queues.audit.addBulk(toJobs(slice))) : null,
-          usage.length > 0 ? addBulkInSlices(usage, (slice) => queues.usage.addBulk(toJobs(slice))) : null,
+          audit.length > 0 ? addInJobs(audit, (job) => queues.audit.add(job.name, job.data, job.opts)) : null,
+          usage.length > 0 ? addInJobs(usage, (job) => queues.usage.add(job.name, job.data, job.opts)) : null,
         ]),
         this.sendTimeoutMs,
         'addBulk',
@@ -478,12 +474,12 @@ export class QueueEventSink implements EventSink {
     if (this.queues === null) {
       const connection = this.redis!;
       const queues: Queues = {
-        audit: new Queue<AuditEvent>(QueueName.Audit, {
+        audit: new Queue<EventBatch<AuditEvent>>(QueueName.Audit, {
           connection,
           prefix: this.prefix,
           defaultJobOptions: queueCatalog[QueueName.Audit].jobOptions,
         }),
-        usage: new Queue<UsageEvent>(QueueName.Usage, {
+        usage: new Queue<EventBatch<UsageEvent>>(QueueName.Usage, {
           connection,
           prefix: this.prefix,
           defaultJobOptions: queueCatalog[QueueName.Usage].jobOptions,

@@ -154,22 +154,52 @@ describe('tg-audit consumer', () => {
       { ...auditEvent({ orgId }), bytesIn: 2 ** 40 },
       { ...auditEvent({ orgId }), at: 'yesterday' },
     ];
-    await producer.add([good1, ...poison, good2]);
+    // One batch job: the poison events are dead-lettered one by one, their neighbours stored.
+    const [jobId] = await producer.add([good1, ...poison, good2]);
     await producer.drained();
     await waitFor(async () => (await producer.dlq.count()) === poison.length, 10_000, 'dead letters');
 
     await expectIntactChain(db, orgId, 2);
     const letters = await producer.dlq.getJobs(['waiting']);
     const byJob = new Map(letters.map((j) => [j.data.jobId as string, j.data]));
-    for (const p of poison) {
-      expect(byJob.get(p.id as string)).toMatchObject({ queue: QueueName.Audit, reason: 'invalid', data: p, error: expect.any(String) });
-    }
-    expect(byJob.get(poison[1]!.id as string)!.error).toMatch(/schemaVersion/);
-    expect(byJob.get(poison[2]!.id as string)!.error).toMatch(/orgId must be a UUID/);
-    expect(byJob.get(poison[4]!.id as string)!.error).toMatch(/bytesIn/);
+    const letterOf = (i: number) => byJob.get(`${jobId}.${i + 1}`); // poison[i] sits at index i + 1
+    poison.forEach((p, i) => {
+      expect(letterOf(i)).toMatchObject({ queue: QueueName.Audit, reason: 'invalid', data: p, error: expect.any(String) });
+    });
+    expect(letterOf(1)!.error).toMatch(/schemaVersion/);
+    expect(letterOf(2)!.error).toMatch(/orgId must be a UUID/);
+    expect(letterOf(4)!.error).toMatch(/bytesIn/);
     expect(w.get(AuditConsumer).stats.deadLettered).toBe(poison.length);
-    // Their jobs completed: nothing is left to retry or to block.
-    expect(await producer.counts()).toMatchObject({ failed: 0, waiting: 0, active: 0, delayed: 0 });
+    // The job completed: nothing is left to retry or to block.
+    expect(await producer.counts()).toMatchObject({ completed: 1, failed: 0, waiting: 0, active: 0, delayed: 0 });
+  });
+
+  it('takes bare-event jobs (gateways before batching) and dead-letters a malformed batch whole', async () => {
+    const w = await start();
+    const orgId = randomUUID();
+    const bare = [auditEvent({ orgId }), auditEvent({ orgId })];
+    const bad = { ...auditEvent({ orgId }), decision: 'maybe' };
+    await producer.addEach([bare[0]!, bad, bare[1]!]);
+    const malformed = [
+      { schemaVersion: 1, events: 'not a list' },
+      { schemaVersion: 1, events: [] },
+      { schemaVersion: 9, events: [auditEvent({ orgId })] },
+    ];
+    await producer.queue.addBulk(malformed.map((data, i) => ({ name: 'events', data, opts: { jobId: `malformed-${i}` } })));
+    await producer.drained();
+    await waitFor(async () => (await producer.dlq.count()) === 4, 10_000, 'dead letters');
+
+    const rows = await expectIntactChain(db, orgId, 2);
+    expect(new Set(rows.map((r) => r.id))).toEqual(new Set(bare.map((e) => e.id)));
+    const byJob = new Map((await producer.dlq.getJobs(['waiting'])).map((j) => [j.data.jobId as string, j.data]));
+    expect(byJob.get(bad.id)).toMatchObject({ reason: 'invalid', data: bad, error: expect.stringMatching(/decision/) });
+    malformed.forEach((data, i) => {
+      expect(byJob.get(`malformed-${i}`)).toMatchObject({ reason: 'invalid', data, error: expect.any(String) });
+    });
+    expect(byJob.get('malformed-0')!.error).toMatch(/events/);
+    expect(byJob.get('malformed-2')!.error).toMatch(/schemaVersion/);
+    expect(w.get(AuditConsumer).stats).toMatchObject({ jobs: 6, deadLettered: 4, appended: 2 });
+    expect(await producer.counts()).toMatchObject({ completed: 6, failed: 0 });
   });
 
   it('stores what Postgres cannot hold (NUL, lone surrogates) as U+FFFD and hashes what it stored', async () => {
@@ -185,7 +215,7 @@ describe('tg-audit consumer', () => {
     await expect(w.get(AuditVerifier).verify(orgId)).resolves.toMatchObject({ valid: true });
   });
 
-  it('retries an event the database refuses with backoff, stores its neighbours, and dead-letters it when attempts run out', async () => {
+  it('retries an event the database refuses with backoff, stores its neighbours, and dead-letters it alone when attempts run out', async () => {
     const w = await start();
     const orgId = randomUUID();
     await db.$executeRawUnsafe(
@@ -195,20 +225,23 @@ describe('tg-audit consumer', () => {
       const flaky = auditEvent({ orgId, target: 'refused' });
       const doomed = auditEvent({ orgId, target: 'refused' });
       const fine = [auditEvent({ orgId }), auditEvent({ orgId }), auditEvent({ orgId })];
-      await producer.add([fine[0]!, flaky, fine[1]!]);
-      await producer.add([doomed], { attempts: 2, backoff: { type: 'fixed', delay: 100 } });
-      await producer.add([fine[2]!]);
-      // The neighbours are stored at once; the refused ones fail and wait for their retry.
+      const [flakyJob] = await producer.add([fine[0]!, flaky, fine[1]!]);
+      const [doomedJob] = await producer.add([fine[2]!, doomed], { jobOptions: { attempts: 2, backoff: { type: 'fixed', delay: 100 } } });
+      // The neighbours are stored at once; the refused ones fail their jobs, which wait for a retry.
       await waitFor(async () => (await countOf(db, [orgId])) === 3, 15_000, 'neighbours stored');
-      await waitFor(async () => ((await producer.queue.getJob(flaky.id))?.attemptsMade ?? 0) >= 1, 15_000, 'a failed attempt');
+      await waitFor(async () => ((await producer.queue.getJob(flakyJob!))?.attemptsMade ?? 0) >= 1, 15_000, 'a failed attempt');
       await waitFor(async () => (await producer.dlq.count()) === 1, 15_000, 'the exhausted event dead-lettered');
       const [letter] = await producer.dlq.getJobs(['waiting']);
       expect(letter!.data).toMatchObject({
-        jobId: doomed.id,
+        jobId: `${doomedJob}.1`,
+        data: doomed,
         reason: 'exhausted',
         attemptsMade: 2,
         error: expect.stringMatching(/audit_test_refuse/),
       });
+      // Its job completed on that last attempt: only the refused event was parked.
+      await waitFor(async () => (await producer.queue.getJob(doomedJob!))?.finishedOn !== undefined, 5000, 'the job settled');
+      expect(await (await producer.queue.getJob(doomedJob!))!.getState()).toBe('completed');
       expect(await db.auditEvent.count({ where: { id: { in: [flaky.id, doomed.id] } } })).toBe(0);
     } finally {
       await db.$executeRawUnsafe(`ALTER TABLE "AuditEvent" DROP CONSTRAINT IF EXISTS audit_test_refuse`);
@@ -224,8 +257,8 @@ describe('tg-audit consumer', () => {
     const broken = await start({ DATABASE_URL: process.env.DATABASE_URL!.replace(/\/[^/]+$/, '/tg_audit_no_such_db') });
     const orgId = randomUUID();
     const events = Array.from({ length: 30 }, () => auditEvent({ orgId }));
-    await producer.add(events);
-    await waitFor(async () => ((await producer.queue.getJob(events[0]!.id))?.attemptsMade ?? 0) >= 1, 15_000, 'a failed attempt');
+    const [jobId] = await producer.add(events);
+    await waitFor(async () => ((await producer.queue.getJob(jobId!))?.attemptsMade ?? 0) >= 1, 15_000, 'a failed attempt');
     const stats = broken.get(AuditConsumer).stats;
     expect(stats.failedBatches).toBeGreaterThan(0);
     expect(stats.appended).toBe(0);

@@ -10,6 +10,8 @@ import { StorableAuditEvent } from './audit.rules';
 
 export interface AuditConsumerStats {
   batches: number;
+  /** Jobs taken from the queue (each a batch of events). */
+  jobs: number;
   /** Events appended to a chain. */
   appended: number;
   /** Redelivered events that changed nothing. */

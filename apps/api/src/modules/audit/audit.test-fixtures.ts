@@ -5,11 +5,12 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { type Env, loadEnv } from '../../config/env';
 import { startWorker } from '../../worker';
+import { type AddOptions, addBatches, addEach } from '../events/event-jobs.test-fixtures';
 
 /**
  * Test helpers for the audit specs: events shaped exactly as the gateway emits them, a producer
- * that enqueues them exactly as the gateway's QueueEventSink does (Queue.addBulk, job name = org
- * id, job id = event id, job options from `queueCatalog`), the real worker started in-process on
+ * that enqueues them exactly as the gateway's QueueEventSink does (batch jobs, see
+ * event-jobs.test-fixtures.ts; job options from `queueCatalog`), the real worker started in-process on
  * a private BullMQ prefix, and an independent verifier of exported chains.
  */
 
@@ -63,19 +64,14 @@ export class AuditProducer {
     this.dlq.on('error', () => undefined);
   }
 
-  /**
-   * Enqueues in batches of 500 (the gateway's batch size). `opts` adds job options on top of the
-   * catalog's (tests that need fast retries), as the gateway never does.
-   */
-  async add(events: ReadonlyArray<AuditEvent | Record<string, unknown>>, opts: Record<string, unknown> = {}): Promise<void> {
-    for (let i = 0; i < events.length; i += 500) {
-      await this.queue.addBulk(
-        events.slice(i, i + 500).map((e) => {
-          const ev = e as { id?: unknown; orgId?: unknown };
-          return { name: String(ev.orgId || 'event'), data: e, opts: { ...opts, jobId: String(ev.id ?? randomUUID()) } };
-        }),
-      );
-    }
+  /** Enqueues as the gateway does (see addBatches); `opts.jobOptions` as the gateway never sets. Returns the job ids. */
+  add(events: ReadonlyArray<AuditEvent | Record<string, unknown>>, opts: AddOptions = {}): Promise<string[]> {
+    return addBatches(this.queue, events, opts);
+  }
+
+  /** Enqueues bare events, one job each, as gateways did before batching (see addEach). */
+  addEach(events: ReadonlyArray<AuditEvent | Record<string, unknown>>, opts: Pick<AddOptions, 'jobOptions'> = {}): Promise<string[]> {
+    return addEach(this.queue, events, opts);
   }
 
   async counts() {

@@ -1,9 +1,9 @@
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import type { QueueName } from '@toolgate/contracts';
+import { eventsOfJob, type QueueName } from '@toolgate/contracts';
 import { type Job, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import type { PrismaService } from '../../infra/prisma.service';
-import { DeadLetterQueue } from './dead-letter';
+import { DeadLetterQueue, describeError } from './dead-letter';
 
 /** How a consumer reaches its queue and sizes its batches (from the app's env). */
 export interface BatchedQueueSettings {
@@ -11,7 +11,7 @@ export interface BatchedQueueSettings {
   redisUrl: string;
   /** BullMQ key prefix (the gateway's QUEUE_PREFIX). */
   prefix: string;
-  /** The most jobs written in one batch. */
+  /** The most events written in one batch (whole jobs are taken until it is reached). */
   batchSize: number;
   /** How long a partial batch waits for more jobs before it is written. */
   waitMs: number;
@@ -22,18 +22,36 @@ export interface BatchedQueueSettings {
   /** Groups of one batch written at the same time (each holds one pooled database connection). */
   lanes?: number;
   /**
-   * Batches' worth of jobs held at once (BullMQ concurrency = batchSize × this): 2 lets the next
-   * batch fill while one is written; 1 stops fetching while a full batch is written. Default 2.
+   * Batches' worth of events held at once: 2 lets the next batch fill while one is written; 1
+   * stops fetching while a full batch is written. Default 2. BullMQ counts jobs, not events, so
+   * the worker's concurrency follows the jobs' average size (see `fitConcurrency`).
    */
   batchesInFlight?: 1 | 2;
 }
 
-/** A job parked in the current batch, its payload parsed; settled once its fate is known. */
-export interface Parked<T> {
+/**
+ * A job taken from the queue: the events it carries (see `eventsOfJob`), settled once every one
+ * of them is stored or dead-lettered (resolve) or one of them failed (reject: BullMQ retries the
+ * job, and the events already stored are skipped as redeliveries).
+ */
+export interface Ticket {
   job: Job;
-  item: T;
+  unwrapped: ReturnType<typeof eventsOfJob>;
+  /** Events in the job (1 for a job refused whole). */
+  size: number;
+  /** Events not yet settled. */
+  open: number;
+  error: Error | null;
   resolve: () => void;
   reject: (e: Error) => void;
+}
+
+/** One event of the current batch, its payload parsed, with the job it came in. */
+export interface Parked<T> {
+  ticket: Ticket;
+  /** Where the event sits in its job (for dead letters). */
+  index: number;
+  item: T;
 }
 
 /** A payload parsed with its contracts schema, or the reason it is poison. */
@@ -47,49 +65,59 @@ export interface WriteResult {
 
 export interface BatchCounters {
   batches: number;
+  /** Jobs taken from the queue (each carries one or more events). */
+  jobs: number;
   stored: number;
   duplicates: number;
+  /** Events (or jobs refused whole) parked in the dead-letter queue. */
   deadLettered: number;
   failedBatches: number;
 }
 
-interface Pending {
-  job: Job;
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
+/** The worker's concurrency (jobs held at once) stays within these, whatever the jobs' sizes. */
+const MIN_JOBS_IN_FLIGHT = 2;
 
 /**
  * The skeleton shared by the event-queue consumers (`tg-audit`, `tg-usage`): jobs in, batches
- * out, each job acknowledged only after the commit that stored it.
+ * out, each job acknowledged only after the commit that stored its events.
  *
- * BullMQ hands jobs over one at a time; the worker runs with concurrency batchesInFlight ×
- * batchSize and parks each job's promise. One writer loop per process takes up to batchSize parked jobs at a time:
- * whatever arrived while a batch was being written is written next without waiting again, so
- * under load batches grow to what arrives during one write (up to batchSize), and a quiet queue
- * still gets each job written within waitMs. With 2 batches in flight (the default) one batch fills
- * while the previous one is written.
+ * A job carries a batch of events (`EventBatch`; a bare event is a batch of one). BullMQ hands
+ * jobs over one at a time; the worker parks each job's promise. One writer loop per process takes
+ * whole parked jobs until it holds batchSize events: whatever arrived while a batch was being
+ * written is written next without waiting again, so under load batches grow to what arrives
+ * during one write (up to batchSize events), and a quiet queue still gets each job written within
+ * waitMs. With 2 batches in flight (the default) one batch fills while the previous one is
+ * written. The worker's concurrency (jobs held at once) follows the jobs' average size so that
+ * about batchesInFlight × batchSize events are held, whether the gateways send big jobs (busy) or
+ * jobs of one event.
  *
- * Per batch: each payload is parsed (`parse`, the contracts schema); poison goes to the
- * `tg-dead-letter` queue with its error and its job completes, so it never blocks or slows the
- * queue. The valid ones are split into groups (`groupsOf`, e.g. per org, arrival order kept) that
- * are written (`write`) up to `lanes` at a time, one transaction each.
+ * Per batch: each event is parsed (`parse`, the contracts schema); a poison event goes to the
+ * `tg-dead-letter` queue with its error (alone: the rest of its job is stored), and a job whose
+ * envelope is malformed goes there whole; neither blocks or slows the queue. The valid events are
+ * split into groups (`groupsOf`, e.g. per org, arrival order kept) that are written (`write`) up
+ * to `lanes` at a time, one transaction each.
  *
- * Failures: a failing group is retried item by item, so one item the database refuses cannot
- * hold the others back; with the database unreachable the whole group fails at once. Failed jobs
- * are retried by BullMQ with the backoff from `queueCatalog`, and jobs out of attempts are
- * dead-lettered too. Redis down: BullMQ keeps the jobs; the worker reconnects and resumes.
+ * Failures: a failing group is retried event by event, so one event the database refuses cannot
+ * hold the others back; with the database unreachable the whole group fails at once. A job with
+ * a failed event is retried by BullMQ with the backoff from `queueCatalog` (its stored events are
+ * skipped as redeliveries); on the job's last attempt an event that still fails is dead-lettered
+ * alone, and a job that fails whole (database down) is dead-lettered whole. Redis down: BullMQ
+ * keeps the jobs; the worker reconnects and resumes.
  *
- * Exactly once in effect is the writer's part: `write` must skip items it has already stored
- * (a worker killed between commit and acknowledgement, a stalled job, a re-sent batch).
+ * Exactly once in effect is the writer's part: `write` must skip events it has already stored
+ * (a worker killed between commit and acknowledgement, a stalled job, a re-sent job).
  */
 export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleDestroy {
   protected readonly logger: Logger;
-  protected readonly counters: BatchCounters = { batches: 0, stored: 0, duplicates: 0, deadLettered: 0, failedBatches: 0 };
+  protected readonly counters: BatchCounters = { batches: 0, jobs: 0, stored: 0, duplicates: 0, deadLettered: 0, failedBatches: 0 };
   private connection: Redis | null = null;
   private worker: Worker | null = null;
   private dlq: DeadLetterQueue | null = null;
-  private pending: Pending[] = [];
+  private pending: Ticket[] = [];
+  /** Events in `pending`. */
+  private pendingEvents = 0;
+  /** Average events per job lately (exponentially weighted), for the worker's concurrency. */
+  private eventsPerJob = 1;
   private timer: NodeJS.Timeout | null = null;
   /** The running writer loop, if any (one batch at a time per process). */
   private writing: Promise<void> | null = null;
@@ -122,6 +150,12 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
   /** After a group's commit and acknowledgements (never throws; e.g. usage's quota alerts). */
   protected async afterStored(_items: readonly T[]): Promise<void> {}
 
+  /** Jobs the worker holds at once for the current average job size. */
+  private fitConcurrency(): number {
+    const events = (this.settings.batchesInFlight ?? 2) * this.settings.batchSize;
+    return Math.max(MIN_JOBS_IN_FLIGHT, Math.min(events, Math.ceil(events / this.eventsPerJob)));
+  }
+
   onModuleInit(): void {
     const s = this.settings;
     // BullMQ needs maxRetriesPerRequest: null: its blocking commands wait out Redis outages.
@@ -135,7 +169,7 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
     this.worker = new Worker(s.queue, (job) => this.enqueue(job), {
       connection: this.connection,
       prefix: s.prefix,
-      concurrency: (s.batchesInFlight ?? 2) * s.batchSize,
+      concurrency: this.fitConcurrency(),
       lockDuration: s.lockMs,
       stalledInterval: Math.min(s.lockMs, 30_000),
       // A job can stall several times across worker restarts without being lost.
@@ -158,8 +192,15 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
 
   private enqueue(job: Job): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ job, resolve, reject });
-      if (this.pending.length >= this.settings.batchSize) this.flush();
+      const unwrapped = eventsOfJob(job.data);
+      const size = unwrapped.ok ? unwrapped.events.length : 1;
+      this.counters.jobs++;
+      this.eventsPerJob += (size - this.eventsPerJob) / 16;
+      const fit = this.fitConcurrency();
+      if (this.worker !== null && this.worker.concurrency !== fit) this.worker.concurrency = fit;
+      this.pending.push({ job, unwrapped, size, open: size, error: null, resolve, reject });
+      this.pendingEvents += size;
+      if (this.pendingEvents >= this.settings.batchSize) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.settings.waitMs);
     });
   }
@@ -177,10 +218,15 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
     });
   }
 
-  /** The one writer loop: batches of up to batchSize parked jobs until none is left. */
+  /** The one writer loop: batches of whole parked jobs, up to batchSize events, until none is left. */
   private async pump(): Promise<void> {
     while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.settings.batchSize);
+      let n = 0;
+      let events = 0;
+      while (n < this.pending.length && (n === 0 || events + this.pending[n]!.size <= this.settings.batchSize))
+        events += this.pending[n++]!.size;
+      const batch = this.pending.splice(0, n);
+      this.pendingEvents -= events;
       if (this.pending.length === 0 && this.timer) {
         clearTimeout(this.timer);
         this.timer = null;
@@ -190,18 +236,29 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
       } catch (e) {
         // Unexpected (writeBatch handles its own failures): fail what is still open, keep going.
         this.logger.error(`${this.settings.queue} batch crashed: ${(e as Error).stack ?? e}`);
-        for (const p of batch) p.reject(e as Error);
+        for (const t of batch) if (t.open > 0) t.reject(e as Error);
       }
     }
   }
 
-  private async writeBatch(batch: Pending[]): Promise<void> {
+  private async writeBatch(batch: Ticket[]): Promise<void> {
     const valid: Array<Parked<T>> = [];
-    for (const p of batch) {
-      const parsed = this.parse(p.job.data);
-      if (parsed.ok) valid.push({ ...p, item: parsed.item });
-      else await this.deadLetterInvalid(p, parsed.error);
+    const letters: Array<Promise<void>> = [];
+    for (const ticket of batch) {
+      const { unwrapped, job } = ticket;
+      if (!unwrapped.ok) {
+        letters.push(
+          this.deadLetter(ticket, { jobId: job.id ?? null, data: job.data, error: describeError(unwrapped.error), reason: 'invalid' }),
+        );
+        continue;
+      }
+      for (let i = 0; i < unwrapped.events.length; i++) {
+        const parsed = this.parse(unwrapped.events[i]);
+        if (parsed.ok) valid.push({ ticket, index: i, item: parsed.item });
+        else letters.push(this.deadLetter(ticket, { ...this.letterId(ticket, i), error: parsed.error, reason: 'invalid' }));
+      }
     }
+    await Promise.all(letters);
     const groups = this.groupsOf(valid);
     let next = 0;
     const lane = async () => {
@@ -214,7 +271,7 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
   private async writeGroup(group: Array<Parked<T>>): Promise<void> {
     try {
       this.count(await this.write(group.map((p) => p.item)));
-      for (const p of group) p.resolve();
+      for (const p of group) settle(p.ticket);
     } catch (e) {
       this.counters.failedBatches++;
       await this.isolate(group, e as Error);
@@ -224,9 +281,10 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
   }
 
   /**
-   * A group failed. With the database unreachable every item would fail the same way: fail them
-   * all (BullMQ retries later). Otherwise write them one by one, so only an item the database
-   * refuses fails (and is retried, then dead-lettered) and its neighbours are stored.
+   * A group failed. With the database unreachable every event would fail the same way: fail them
+   * all (BullMQ retries their jobs later). Otherwise write them one by one, so only an event the
+   * database refuses fails its job (retried; on the job's last attempt the event is dead-lettered
+   * alone) and its neighbours are stored.
    */
   private async isolate(group: Array<Parked<T>>, error: Error): Promise<void> {
     const reachable =
@@ -237,7 +295,7 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
       ));
     if (!reachable) {
       this.logger.warn(`${this.settings.queue} batch of ${group.length} failed, will retry: ${error.message}`);
-      for (const p of group) p.reject(error);
+      for (const p of group) settle(p.ticket, error);
       return;
     }
     const stored: T[] = [];
@@ -245,10 +303,15 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
       try {
         this.count(await this.write([p.item]));
         stored.push(p.item);
-        p.resolve();
+        settle(p.ticket);
       } catch (e) {
-        this.logger.warn(`${this.settings.queue} job ${p.job.id} failed, will retry: ${(e as Error).message}`);
-        p.reject(e as Error);
+        const { job } = p.ticket;
+        if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
+          this.logger.warn(`${this.settings.queue} job ${job.id} event ${p.index} failed, will retry: ${(e as Error).message}`);
+          settle(p.ticket, e as Error);
+        } else {
+          await this.deadLetter(p.ticket, { ...this.letterId(p.ticket, p.index), error: (e as Error).message, reason: 'exhausted' });
+        }
       }
     }
     if (stored.length > 0) await this.afterStored(stored);
@@ -259,26 +322,41 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
     this.counters.duplicates += res.duplicates;
   }
 
-  private async deadLetterInvalid(p: Pending, error: string): Promise<void> {
+  /**
+   * The dead letter's id and data for event `index` of a job: a bare event keeps the job's id, an
+   * event of a batch gets `<job id>.<index>` (stable across redeliveries, so parked once).
+   */
+  private letterId(ticket: Ticket, index: number): { jobId: string | null; data: unknown } {
+    const { job, unwrapped } = ticket;
+    if (!unwrapped.ok || !unwrapped.batch) return { jobId: job.id ?? null, data: job.data };
+    return { jobId: job.id ? `${job.id}.${index}` : null, data: unwrapped.events[index] };
+  }
+
+  /** Parks one event (or a job refused whole) and settles it; if Redis refuses, the job is retried. */
+  private async deadLetter(
+    ticket: Ticket,
+    letter: { jobId: string | null; data: unknown; error: string; reason: 'invalid' | 'exhausted' },
+  ): Promise<void> {
+    const { job } = ticket;
     try {
       await this.dlq!.add({
         queue: this.settings.queue,
-        jobId: p.job.id ?? null,
-        data: p.job.data,
-        error,
-        reason: 'invalid',
-        attemptsMade: p.job.attemptsMade,
+        ...letter,
+        attemptsMade: job.attemptsMade + (letter.reason === 'exhausted' ? 1 : 0),
       });
       this.counters.deadLettered++;
-      this.logger.warn(`${this.settings.queue} job ${p.job.id} dead-lettered (invalid): ${error}`);
-      p.resolve();
+      this.logger.warn(`${this.settings.queue} job ${letter.jobId} dead-lettered (${letter.reason}): ${letter.error}`);
+      settle(ticket);
     } catch (e) {
-      // Redis refused the dead letter: leave the job to BullMQ's retries.
-      p.reject(e as Error);
+      settle(ticket, e as Error);
     }
   }
 
-  /** A job out of attempts goes to the dead-letter queue too (it stays in `failed` as well). */
+  /**
+   * A job out of attempts (it failed whole, e.g. with the database down) goes to the dead-letter
+   * queue whole (it stays in `failed` as well). Re-driving it is safe: its events already stored
+   * are skipped.
+   */
   private async onFailed(job: Job | undefined, err: Error): Promise<void> {
     if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
     try {
@@ -295,4 +373,12 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
       this.logger.error(`${this.settings.queue} job ${job.id} failed for good and could not be dead-lettered: ${(e as Error).message}`);
     }
   }
+}
+
+/** One event of a ticket is done (stored, dead-lettered, or failed with `error`). */
+function settle(ticket: Ticket, error?: Error): void {
+  if (error) ticket.error ??= error;
+  if (--ticket.open > 0) return;
+  if (ticket.error) ticket.reject(ticket.error);
+  else ticket.resolve();
 }

@@ -10,6 +10,8 @@ import { StorableUsageEvent } from './usage.rules';
 
 export interface UsageConsumerStats {
   batches: number;
+  /** Jobs taken from the queue (each a batch of events). */
+  jobs: number;
   /** Events counted into the roll-ups. */
   counted: number;
   /** Redelivered events that changed nothing. */

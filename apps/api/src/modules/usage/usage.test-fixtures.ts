@@ -7,6 +7,7 @@ import type { MemberRole } from '@toolgate/db';
 import { type Api, createOrg, signup, type TestUser } from '../../../test/harness';
 import { type Env, loadEnv } from '../../config/env';
 import { startWorker } from '../../worker';
+import { type AddOptions, addBatches } from '../events/event-jobs.test-fixtures';
 
 /**
  * Test helpers for the usage consumer and billing specs: events shaped exactly as the gateway
@@ -39,7 +40,7 @@ export const queuePrefix = () => `tgtest-${randomBytes(4).toString('hex')}`;
 /** Test job options: the catalog's, with retries fast enough for a test. */
 export const FAST_RETRY = { ...queueCatalog[QueueName.Usage].jobOptions, attempts: 3, backoff: { type: 'fixed', delay: 100 } };
 
-/** Puts events on `tg-usage` as the gateway does (job id = event id, job name = org id). */
+/** Puts events on `tg-usage` as the gateway does (batch jobs, see event-jobs.test-fixtures.ts). */
 export class UsageProducer {
   readonly connection: Redis;
   readonly queue: Queue;
@@ -54,17 +55,9 @@ export class UsageProducer {
     this.queue.on('error', () => undefined);
   }
 
-  /** `jobId` overrides the job id (a redelivery of the same event under another job). */
-  async add(events: Array<UsageEvent | Record<string, unknown>>, opts: { jobId?: (e: UsageEvent, i: number) => string } = {}) {
-    for (let i = 0; i < events.length; i += 1000) {
-      await this.queue.addBulk(
-        events.slice(i, i + 1000).map((e, j) => ({
-          name: String((e as UsageEvent).orgId ?? 'event'),
-          data: e,
-          opts: { ...FAST_RETRY, jobId: opts.jobId ? opts.jobId(e as UsageEvent, i + j) : String((e as UsageEvent).id ?? randomUUID()) },
-        })),
-      );
-    }
+  /** Enqueues as the gateway does (see addBatches), with FAST_RETRY job options. Returns the job ids. */
+  add(events: Array<UsageEvent | Record<string, unknown>>, opts: Omit<AddOptions, 'jobOptions'> = {}): Promise<string[]> {
+    return addBatches(this.queue, events, { ...opts, jobOptions: FAST_RETRY });
   }
 
   async counts() {
