@@ -12,6 +12,8 @@ export interface AuditConsumerStats {
   batches: number;
   /** Jobs taken from the queue (each a batch of events). */
   jobs: number;
+  /** Jobs the worker holds at most now (follows the jobs' average size). */
+  concurrency: number;
   /** Events appended to a chain. */
   appended: number;
   /** Redelivered events that changed nothing. */

@@ -1,5 +1,5 @@
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { eventsOfJob, type QueueName } from '@toolgate/contracts';
+import { eventsOfJob, MAX_EVENTS_PER_JOB, type QueueName } from '@toolgate/contracts';
 import { type Job, Worker } from 'bullmq';
 import Redis from 'ioredis';
 import type { PrismaService } from '../../infra/prisma.service';
@@ -116,8 +116,13 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
   private pending: Ticket[] = [];
   /** Events in `pending`. */
   private pendingEvents = 0;
-  /** Average events per job lately (exponentially weighted), for the worker's concurrency. */
-  private eventsPerJob = 1;
+  /**
+   * Average events per job lately (exponentially weighted), for the worker's concurrency. It
+   * starts at the largest job the gateway sends, so a worker started on a backlog of full jobs
+   * does not take a batch's worth of them per event first; small jobs raise the concurrency
+   * within a few dozen jobs.
+   */
+  private eventsPerJob: number = MAX_EVENTS_PER_JOB;
   private timer: NodeJS.Timeout | null = null;
   /** The running writer loop, if any (one batch at a time per process). */
   private writing: Promise<void> | null = null;
@@ -130,10 +135,15 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
     this.logger = new Logger(loggerName);
   }
 
-  /** The counters, with `stored` under the name the consumer gives it (`appended`, `counted`). */
-  protected statsAs<K extends string>(storedAs: K): Omit<BatchCounters, 'stored'> & Record<K, number> {
+  /**
+   * The counters, with `stored` under the name the consumer gives it (`appended`, `counted`), and
+   * the worker's current concurrency (jobs it holds at most).
+   */
+  protected statsAs<K extends string>(storedAs: K): Omit<BatchCounters, 'stored'> & { concurrency: number } & Record<K, number> {
     const { stored, ...rest } = this.counters;
-    return { ...rest, [storedAs]: stored } as Omit<BatchCounters, 'stored'> & Record<K, number>;
+    return { ...rest, concurrency: this.worker?.concurrency ?? 0, [storedAs]: stored } as Omit<BatchCounters, 'stored'> & {
+      concurrency: number;
+    } & Record<K, number>;
   }
 
   /** The payload parsed with the queue's contracts schema (never throws). */
@@ -195,7 +205,7 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
       const unwrapped = eventsOfJob(job.data);
       const size = unwrapped.ok ? unwrapped.events.length : 1;
       this.counters.jobs++;
-      this.eventsPerJob += (size - this.eventsPerJob) / 16;
+      this.eventsPerJob += (size - this.eventsPerJob) / 8;
       const fit = this.fitConcurrency();
       if (this.worker !== null && this.worker.concurrency !== fit) this.worker.concurrency = fit;
       this.pending.push({ job, unwrapped, size, open: size, error: null, resolve, reject });

@@ -171,6 +171,23 @@ describe('tg-usage consumer', () => {
     expect(stats.duplicates).toBe(100);
   });
 
+  it('holds about one batch of events whatever the jobs carry: few full jobs, or many small ones', async () => {
+    const orgId = randomUUID();
+    const consumer = worker.get(UsageConsumer);
+    // USAGE_BATCH_SIZE 100, one batch in flight: 100 events held at most.
+    await producer.add(Array.from({ length: 640 }, () => usageEvent({ orgId })));
+    await producer.drained();
+    expect(consumer.stats.concurrency).toBe(2); // ⌈100 / 64⌉ full jobs
+    await producer.add(
+      Array.from({ length: 300 }, () => usageEvent({ orgId })),
+      { perJob: 1 },
+    );
+    await producer.drained();
+    expect(consumer.stats.concurrency).toBe(100); // one event each
+    expect(consumer.stats).toMatchObject({ jobs: 310, counted: 940, duplicates: 0 });
+    expect(await sumCalls(api, orgId)).toBe(940);
+  });
+
   it('accepts events out of order across hours and months', async () => {
     const orgId = randomUUID();
     const lastMonth = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), 0, 23, 59, 59));

@@ -12,6 +12,8 @@ export interface UsageConsumerStats {
   batches: number;
   /** Jobs taken from the queue (each a batch of events). */
   jobs: number;
+  /** Jobs the worker holds at most now (follows the jobs' average size). */
+  concurrency: number;
   /** Events counted into the roll-ups. */
   counted: number;
   /** Redelivered events that changed nothing. */
