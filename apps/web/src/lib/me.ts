@@ -1,8 +1,7 @@
 import { cache } from 'react';
-import { type MemberRole } from './access';
+import type { MemberRole } from './access';
 import { api } from './api';
 
-export { can, type MemberRole } from './access';
 export interface Me {
   id: string;
   email: string;

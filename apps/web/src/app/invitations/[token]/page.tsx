@@ -3,7 +3,8 @@ import Link from 'next/link';
 import { AcceptInvitation, SwitchAccount } from '@/components/members/accept-invitation';
 import { formatDate } from '@/components/ui';
 import { apiResult } from '@/lib/api';
-import type { Me, MemberRole } from '@/lib/me';
+import type { MemberRole } from '@/lib/access';
+import type { Me } from '@/lib/me';
 import { humanize } from '@/lib/problem';
 
 export const metadata: Metadata = { title: 'Invitation' };

@@ -3,7 +3,8 @@ import { forbidden, notFound } from 'next/navigation';
 import type { ReactNode } from 'react';
 import { type NavItem, Shell } from '@/components/shell';
 import { mayOpen } from '@/lib/access';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export default async function OrgLayout({ children, params }: { children: ReactNode; params: Promise<{ org: string }> }) {
   const { org: slug } = await params;

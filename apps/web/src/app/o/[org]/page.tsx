@@ -3,7 +3,8 @@ import Link from 'next/link';
 import { ClientSnippets, EndpointLine } from '@/components/client-snippets';
 import { Card, formatNumber, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Overview' };
 

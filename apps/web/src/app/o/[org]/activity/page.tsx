@@ -5,7 +5,8 @@ import type { MemberView } from '@/components/members/types';
 import { ACTIONS, type ActivityRow, actionWords, changedFields, formerActor, targetLabel } from '@/components/settings/activity-format';
 import { Card, Empty, formatDate, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Activity' };
 

@@ -5,7 +5,8 @@ import { InvoicesTable } from '@/components/billing/invoices';
 import { type BillingView, ENDED, type InvoiceList } from '@/components/billing/types';
 import { Badge, Card, formatDate, formatMoney, formatNumber, Notice, PageHeader } from '@/components/ui';
 import { api, apiResult } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 import { humanize } from '@/lib/problem';
 
 export const metadata: Metadata = { title: 'Billing' };

@@ -6,7 +6,8 @@ import { MemberTable } from '@/components/members/member-table';
 import type { InvitationView, MemberView } from '@/components/members/types';
 import { Card, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Members' };
 

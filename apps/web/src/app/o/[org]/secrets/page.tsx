@@ -6,7 +6,8 @@ import css from '@/components/secrets/secrets.module.css';
 import type { SecretView } from '@/components/servers/types';
 import { Card, Empty, formatDate, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Secrets' };
 

@@ -7,7 +7,8 @@ import { OrgForm } from '@/components/settings/org-form';
 import { QuotaForm } from '@/components/settings/quota-form';
 import { Card, formatDate, formatNumber, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Settings' };
 

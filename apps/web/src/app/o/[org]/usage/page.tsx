@@ -16,7 +16,8 @@ import {
 import styles from '@/components/usage/usage.module.css';
 import { Card, Empty, formatNumber, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Usage' };
 

@@ -9,7 +9,8 @@ import { LiveAuditTable } from '@/components/audit/live-audit-table';
 import type { AuditPage, Lookups } from '@/components/audit/types';
 import { Card, Notice, PageHeader } from '@/components/ui';
 import { apiResult, failPage } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Audit log' };
 

@@ -8,7 +8,8 @@ import type { AuditRecord } from '@/components/audit/types';
 import { CopyButton } from '@/components/client-ui';
 import { Badge, Card, formatDate, PageHeader } from '@/components/ui';
 import { api, apiResult } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Audit event' };
 

@@ -7,7 +7,8 @@ import { SecretDialogProvider } from '@/components/keys/secret-dialog';
 import type { KeyView, RoleView } from '@/components/roles/types';
 import { Card, Empty, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Agent keys' };
 

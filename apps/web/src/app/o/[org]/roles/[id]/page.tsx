@@ -9,7 +9,8 @@ import { SimulatePanel } from '@/components/roles/simulate-panel';
 import type { KeyView, RoleView, ServerSummary } from '@/components/roles/types';
 import { Card, formatDate, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Role' };
 

@@ -3,7 +3,8 @@ import Link from 'next/link';
 import { forbidden } from 'next/navigation';
 import { RoleEditor } from '@/components/roles/role-editor';
 import { Card, PageHeader } from '@/components/ui';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'New role' };
 

@@ -9,7 +9,8 @@ import css from '@/components/servers/servers.module.css';
 import { type ServerView, TRANSPORT_LABEL, type ValueSource } from '@/components/servers/types';
 import { Badge, Card, Empty, formatDate, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'MCP server' };
 

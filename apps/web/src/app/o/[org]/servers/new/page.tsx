@@ -5,7 +5,8 @@ import { ServerForm } from '@/components/servers/server-form';
 import type { SecretView } from '@/components/servers/types';
 import { Card, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
-import { can, getMembership } from '@/lib/me';
+import { can } from '@/lib/access';
+import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Register an MCP server' };
 
