@@ -1,5 +1,6 @@
 import { Decision, Outcome } from '@toolgate/contracts';
 import { z } from 'zod';
+import { httpUrl } from '../../common/zod';
 
 /** An ISO 8601 instant with an explicit zone (`Z` or an offset); anything else is a 400. */
 const Instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
@@ -45,23 +46,7 @@ export const ExportAuditQuery = z
   .refine(fromBeforeTo, fromBeforeToIssue);
 export type ExportAuditQuery = z.output<typeof ExportAuditQuery>;
 
-const WebhookUrl = z
-  .string()
-  .max(2000)
-  .superRefine((s, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(s);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
-      return;
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      ctx.addIssue({ code: 'custom', message: `must be an http(s) URL, not ${url.protocol.replace(/:$/, '')}` });
-    } else if (url.username || url.password) {
-      ctx.addIssue({ code: 'custom', message: 'must not carry credentials (requests are signed instead)' });
-    }
-  });
+const WebhookUrl = httpUrl(2000, 'must not carry credentials (requests are signed instead)');
 
 /** `POST /v1/orgs/:org/audit/webhooks`. */
 export const CreateWebhookDto = z

@@ -1,21 +1,8 @@
 import { z } from 'zod';
+import { httpUrl } from '../../common/zod';
 
 /** Where quota alerts are POSTed: an absolute http(s) URL without credentials. */
-const WebhookUrl = z
-  .string()
-  .trim()
-  .max(2000, 'must be at most 2000 characters')
-  .refine(
-    (s) => {
-      try {
-        const u = new URL(s);
-        return (u.protocol === 'https:' || u.protocol === 'http:') && !u.username && !u.password;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'must be an absolute http(s) URL without credentials' },
-  );
+const WebhookUrl = httpUrl(2000, 'must not carry credentials');
 
 /** Owner and billing members configure alert delivery and the local price estimate. */
 export const UpdateBillingDto = z

@@ -1,6 +1,7 @@
 import { ServerTransport, Slug, ValueSource } from '@toolgate/contracts';
 import { z } from 'zod';
 import type { FieldError } from '../../common/problem';
+import { httpUrl } from '../../common/zod';
 
 /**
  * Input shapes of the server registry. The inferred types are named apart from their schemas
@@ -115,24 +116,7 @@ const Args = z
   .max(200, 'must have at most 200 arguments');
 
 /** An absolute http(s) URL without embedded credentials (those belong in a secret header). */
-const HttpUrl = z
-  .string()
-  .trim()
-  .max(2048, 'must be at most 2048 characters')
-  .superRefine((s, ctx) => {
-    let url: URL;
-    try {
-      url = new URL(s);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
-      return;
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      ctx.addIssue({ code: 'custom', message: `must be an http(s) URL, not ${url.protocol.replace(/:$/, '')}` });
-    } else if (url.username || url.password) {
-      ctx.addIssue({ code: 'custom', message: 'must not contain credentials; put them in a header that references a secret' });
-    }
-  });
+const HttpUrl = httpUrl(2048, 'must not contain credentials; put them in a header that references a secret');
 
 const Tags = z
   .array(

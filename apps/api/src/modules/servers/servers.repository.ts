@@ -33,20 +33,10 @@ export interface ServerRecord {
 }
 
 /** The columns a create or update may write. */
-export interface ServerWrite {
-  slug: string;
-  name: string;
-  description: string | null;
-  transport: ServerTransport;
-  command: string | null;
-  args: string[];
-  url: string | null;
-  headers: Record<string, ValueSource>;
-  env: Record<string, ValueSource>;
-  enabled: boolean;
-  tags: string[];
-  timeoutMs: number;
-}
+export type ServerWrite = Pick<
+  ServerRecord,
+  'slug' | 'name' | 'description' | 'transport' | 'command' | 'args' | 'url' | 'headers' | 'env' | 'enabled' | 'tags' | 'timeoutMs'
+>;
 
 /** The outcome of a probe: a fresh catalog, or an error message. */
 type ProbeWrite = { at: Date; catalog: ServerCatalog; error?: undefined } | { at: Date; error: string; catalog?: undefined };
