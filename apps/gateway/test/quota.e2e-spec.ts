@@ -1,5 +1,4 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { McpError } from '@modelcontextprotocol/sdk/types.js';
 import { type AuditEvent, redisKeys } from '@toolgate/contracts';
 import Redis from 'ioredis';
@@ -9,6 +8,7 @@ import { RpcCode } from '../src/core/jsonrpc';
 import { QUOTA_LUA, quotaPeriod, RedisQuota } from '../src/core/quota';
 import { auditEvents } from './fixtures/gw-helpers';
 import { connect, setupOrg, type Stack, startStack } from './harness';
+import { freePort } from './fixtures/redis-server';
 
 jest.setTimeout(90_000);
 
@@ -190,16 +190,6 @@ describe('monthly call quota at the gateway', () => {
 });
 
 describe('RedisQuota', () => {
-  async function freePort(): Promise<number> {
-    return new Promise((resolve) => {
-      const srv = createServer();
-      srv.listen(0, '127.0.0.1', () => {
-        const { port } = srv.address() as { port: number };
-        srv.close(() => resolve(port));
-      });
-    });
-  }
-
   it('counts atomically in one script and sets the key to expire a week after the month', async () => {
     const quota = new RedisQuota({ connection: process.env.REDIS_URL!, timeoutMs: 1000 });
     const redis = new Redis(process.env.REDIS_URL!);

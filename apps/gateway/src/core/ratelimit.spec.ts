@@ -1,55 +1,15 @@
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { redisKeys } from '@toolgate/contracts';
 import type { RateLimit } from '@toolgate/policy';
 import Redis from 'ioredis';
 import { InMemoryRateLimiter, RedisRateLimiter } from './ratelimit';
+import { freePort, killRedis, startRedis } from '../../test/fixtures/redis-server';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** A port nobody listens on (bound then released). */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-/** A throwaway redis-server child on `port`, ready to accept connections. */
-async function startRedis(port: number, dir: string): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-    stdio: 'ignore',
-  });
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return child;
-    await sleep(25);
-  }
-  child.kill('SIGKILL');
-  throw new Error(`redis-server did not start on ${port}`);
-}
-
-async function stopRedis(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-}
 
 async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -267,7 +227,7 @@ describe('RedisRateLimiter (real Redis)', () => {
       }
     } finally {
       await limiter.close();
-      await stopRedis(server);
+      await killRedis(server);
       rmSync(dir, { recursive: true, force: true });
     }
   });
@@ -306,7 +266,7 @@ describe('RedisRateLimiter (real Redis)', () => {
     } finally {
       server.kill('SIGCONT');
       await limiter.close();
-      await stopRedis(server);
+      await killRedis(server);
       rmSync(dir, { recursive: true, force: true });
     }
   });
