@@ -1,6 +1,7 @@
 import { type Api, expectProblem, startApi } from '../../../test/harness';
 import { hourStart, monthBounds, monthOf } from '../usage/usage.rules';
-import { seedHourly, type Team, team } from '../usage/usage.test-fixtures';
+import { seedHourly } from '../usage/usage.test-fixtures';
+import { type Team, team } from '../members/members.fixtures';
 
 jest.setTimeout(30_000);
 

@@ -1,7 +1,8 @@
 import { type Api, expectProblem, startApi } from '../../../test/harness';
 import { FAKE_PRICE as PRICE, type StripeFake, startStripeFake } from '../../../test/fixtures/stripe-fake';
 import { hourStart, monthBounds, monthOf } from '../usage/usage.rules';
-import { HOUR, seedHourly, type Team, team } from '../usage/usage.test-fixtures';
+import { HOUR, seedHourly } from '../usage/usage.test-fixtures';
+import { type Team, team } from '../members/members.fixtures';
 
 jest.setTimeout(60_000);
 

@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import { type Api, expectProblem, startApi } from '../../../test/harness';
 import { type StripeFake, startStripeFake } from '../../../test/fixtures/stripe-fake';
-import { type Team, team } from '../usage/usage.test-fixtures';
+import { type Team, team } from '../members/members.fixtures';
 
 jest.setTimeout(60_000);
 

@@ -1,18 +1,9 @@
 import { channels, PolicySnapshot, redisKeys, sha256Hex, SnapshotNotice } from '@toolgate/contracts';
-import type { MemberRole } from '@toolgate/db';
 import Redis from 'ioredis';
-import { type Api, createOrg, expectProblem, signup, startApi, type TestUser, uniq } from '../../../test/harness';
+import { type Team, team } from '../members/members.fixtures';
+import { type Api, expectProblem, startApi, uniq } from '../../../test/harness';
 
 /** One user of each role in an org the owner created through the API, plus a stranger with their own org. */
-interface Team {
-  org: { id: string; slug: string };
-  owner: TestUser;
-  admin: TestUser;
-  member: TestUser;
-  billing: TestUser;
-  stranger: TestUser;
-  strangerOrg: { id: string; slug: string };
-}
 
 const DAY = 86_400_000;
 
@@ -22,27 +13,11 @@ describe('agent API keys', () => {
 
   beforeAll(async () => {
     api = await startApi();
-    t = await team('keys');
+    t = await team(api, 'keys');
   });
   afterAll(() => api.close());
 
   // ---------------------------------------------------------------- fixtures
-
-  /** Memberships are inserted directly: a fixture that does not depend on the invitations flow. */
-  const addMember = (orgId: string, user: TestUser, role: MemberRole) =>
-    api.prisma.db.membership.create({ data: { orgId, userId: user.id, role } });
-
-  async function team(name: string): Promise<Team> {
-    const [owner, admin, member, billing, stranger] = await Promise.all(
-      ['owner', 'admin', 'member', 'billing', 'stranger'].map((r) => signup(api, `${name}-${r}`)),
-    );
-    const org = await createOrg(api, owner!);
-    const strangerOrg = await createOrg(api, stranger!);
-    await addMember(org.id, admin!, 'admin');
-    await addMember(org.id, member!, 'member');
-    await addMember(org.id, billing!, 'billing');
-    return { org, owner: owner!, admin: admin!, member: member!, billing: billing!, stranger: stranger!, strangerOrg };
-  }
 
   /** A role row (the roles module has its own tests; here a role only needs to exist). */
   const insertRole = (orgId: string, name = uniq('role')) =>
@@ -264,7 +239,7 @@ describe('agent API keys', () => {
     let isolated: Team;
 
     beforeAll(async () => {
-      isolated = await team('keylist');
+      isolated = await team(api, 'keylist');
       const role = await insertRole(isolated.org.id, 'reader');
       active = await createKey({ name: 'active', roleIds: [role.id], metadata: { a: 1 } }, isolated.owner, isolated.org.slug);
       revoked = await createKey({ name: 'revoked' }, isolated.owner, isolated.org.slug);

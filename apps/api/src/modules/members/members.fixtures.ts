@@ -1,14 +1,18 @@
 import type { MemberRole } from '@toolgate/db';
 import { type Api, createOrg, signup, type TestUser } from '../../../test/harness';
 
-/** Test fixtures shared by the members and invitations e2e specs. */
+/** Test fixtures shared by the e2e specs that need an org with one member of each role. */
 
+/** An org with one member of each role, and a stranger with an org of their own. */
 export interface Team {
   org: { id: string; slug: string };
   owner: TestUser;
   admin: TestUser;
   member: TestUser;
   billing: TestUser;
+  /** Owner of another org, member of nothing here. */
+  stranger: TestUser;
+  strangerOrg: { id: string; slug: string };
 }
 
 /** Adds a user to an org directly in the database (a fixture that does not depend on invitations). */
@@ -16,19 +20,18 @@ export async function addMember(api: Api, orgId: string, user: TestUser, role: M
   await api.prisma.db.membership.create({ data: { orgId, userId: user.id, role } });
 }
 
-/** An org with one user of each role; the owner created it through the API. */
+/** The team: the owners created their orgs through the API, the others were added directly. */
 export async function team(api: Api, name = 'team'): Promise<Team> {
-  const owner = await signup(api, `${name}-owner`);
-  const org = await createOrg(api, owner);
-  const [admin, member, billing] = await Promise.all([
-    signup(api, `${name}-admin`),
-    signup(api, `${name}-member`),
-    signup(api, `${name}-billing`),
+  const [owner, admin, member, billing, stranger] = await Promise.all(
+    ['owner', 'admin', 'member', 'billing', 'stranger'].map((r) => signup(api, `${name}-${r}`)),
+  );
+  const [org, strangerOrg] = await Promise.all([createOrg(api, owner!), createOrg(api, stranger!)]);
+  await Promise.all([
+    addMember(api, org.id, admin!, 'admin'),
+    addMember(api, org.id, member!, 'member'),
+    addMember(api, org.id, billing!, 'billing'),
   ]);
-  await addMember(api, org.id, admin, 'admin');
-  await addMember(api, org.id, member, 'member');
-  await addMember(api, org.id, billing, 'billing');
-  return { org, owner, admin, member, billing };
+  return { org, owner: owner!, admin: admin!, member: member!, billing: billing!, stranger: stranger!, strangerOrg };
 }
 
 /** The org's activity entries with this action, oldest first. */

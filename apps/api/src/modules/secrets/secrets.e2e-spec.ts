@@ -1,19 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { openSecret, PolicySnapshot, redisKeys } from '@toolgate/contracts';
-import type { MemberRole, Prisma } from '@toolgate/db';
+import type { Prisma } from '@toolgate/db';
 import type { Response } from 'supertest';
-import { type Api, createOrg, expectProblem, signup, startApi, type TestUser, uniq } from '../../../test/harness';
+import { type Team, team } from '../members/members.fixtures';
+import { type Api, expectProblem, startApi, uniq } from '../../../test/harness';
 
 /** One user of each role in an org the owner created through the API, plus a stranger with their own org. */
-interface Team {
-  org: { id: string; slug: string };
-  owner: TestUser;
-  admin: TestUser;
-  member: TestUser;
-  billing: TestUser;
-  stranger: TestUser;
-  strangerOrg: { id: string; slug: string };
-}
 
 interface SecretBody {
   name: string;
@@ -31,26 +23,11 @@ describe('secrets', () => {
 
   beforeAll(async () => {
     api = await startApi();
-    t = await team('secrets');
+    t = await team(api, 'secrets');
   });
   afterAll(() => api.close());
 
   // ---------------------------------------------------------------- fixtures
-
-  const addMember = (orgId: string, user: TestUser, role: MemberRole) =>
-    api.prisma.db.membership.create({ data: { orgId, userId: user.id, role } });
-
-  async function team(name: string): Promise<Team> {
-    const [owner, admin, member, billing, stranger] = await Promise.all(
-      ['owner', 'admin', 'member', 'billing', 'stranger'].map((r) => signup(api, `${name}-${r}`)),
-    );
-    const org = await createOrg(api, owner!);
-    const strangerOrg = await createOrg(api, stranger!);
-    await addMember(org.id, admin!, 'admin');
-    await addMember(org.id, member!, 'member');
-    await addMember(org.id, billing!, 'billing');
-    return { org, owner: owner!, admin: admin!, member: member!, billing: billing!, stranger: stranger!, strangerOrg };
-  }
 
   /** A fresh, recognisable plaintext (recorded so the final test can grep for it). */
   const newValue = (label = 'v') => {
@@ -285,7 +262,7 @@ describe('secrets', () => {
     let disabledServer: { id: string; slug: string };
 
     beforeAll(async () => {
-      isolated = await team('secretlist');
+      isolated = await team(api, 'secretlist');
       alpha = `ALPHA_${randomBytes(2).toString('hex')}`;
       beta = `BETA_${randomBytes(2).toString('hex')}`;
       unused = `UNUSED_${randomBytes(2).toString('hex')}`;

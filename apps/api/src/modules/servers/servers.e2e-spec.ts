@@ -4,9 +4,9 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PolicySnapshot, redisKeys, sealSecret } from '@toolgate/contracts';
-import type { MemberRole } from '@toolgate/db';
 import type request from 'supertest';
-import { type Api, createOrg, expectProblem, signup, startApi, type TestUser, uniq } from '../../../test/harness';
+import { type Team, team } from '../members/members.fixtures';
+import { type Api, createOrg, expectProblem, signup, startApi, uniq } from '../../../test/harness';
 import { FIXTURE_SERVER_INFO, type HttpMcpFixture, startHttpMcpServer } from '../../../test/fixtures/http-mcp-server';
 
 /** The real reference server, run over stdio with this very Node binary. */
@@ -19,17 +19,6 @@ const EVERYTHING = (() => {
 const GATEWAY = 'https://gw.example.test';
 const MASK = '••••';
 const FIXTURE_KEY = 'fixture-api-key-6f1c2d9e';
-
-interface Team {
-  org: { id: string; slug: string };
-  owner: TestUser;
-  admin: TestUser;
-  member: TestUser;
-  billing: TestUser;
-  /** Owner of another org, member of nothing here. */
-  stranger: TestUser;
-  strangerOrg: { id: string; slug: string };
-}
 
 /** A server view as the API returns it (the fields the tests look at). */
 interface ServerBody {
@@ -111,7 +100,7 @@ describe('MCP server registry', () => {
   beforeAll(async () => {
     // A trailing slash on purpose: endpoints must not get a double slash.
     api = await startApi({ PUBLIC_GATEWAY_URL: `${GATEWAY}/` });
-    t = await team('srv');
+    t = await team(api, 'srv');
     fixture = await startHttpMcpServer({ apiKey: FIXTURE_KEY, pagedTools: 7 });
   });
   afterAll(async () => {
@@ -121,22 +110,6 @@ describe('MCP server registry', () => {
   });
 
   // ---------------------------------------------------------------- fixtures
-
-  /** Memberships are inserted directly: a fixture that does not depend on the invitations flow. */
-  const addMember = (orgId: string, user: TestUser, role: MemberRole) =>
-    api.prisma.db.membership.create({ data: { orgId, userId: user.id, role } });
-
-  async function team(name: string): Promise<Team> {
-    const [owner, admin, member, billing, stranger] = await Promise.all(
-      ['owner', 'admin', 'member', 'billing', 'stranger'].map((r) => signup(api, `${name}-${r}`)),
-    );
-    const org = await createOrg(api, owner!);
-    const strangerOrg = await createOrg(api, stranger!);
-    await addMember(org.id, admin!, 'admin');
-    await addMember(org.id, member!, 'member');
-    await addMember(org.id, billing!, 'billing');
-    return { org, owner: owner!, admin: admin!, member: member!, billing: billing!, stranger: stranger!, strangerOrg };
-  }
 
   /** A sealed org secret, inserted directly (the secrets module has its own tests). */
   const addSecret = (orgId: string, name: string, value: string) =>

@@ -4,7 +4,8 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { redisKeys } from '@toolgate/contracts';
 import { type Api, expectProblem, startApi } from '../../../test/harness';
 import { monthOf } from './usage.rules';
-import { queuePrefix, startTestWorker, type Team, team, UsageProducer, usageEvent, waitFor } from './usage.test-fixtures';
+import { queuePrefix, startTestWorker, UsageProducer, usageEvent, waitFor } from './usage.test-fixtures';
+import { type Team, team } from '../members/members.fixtures';
 
 jest.setTimeout(60_000);
 

@@ -1,7 +1,8 @@
 import { type Api, expectProblem, startApi } from '../../../test/harness';
 import { pgTimestamp } from './usage.rollup';
 import { hourStart } from './usage.rules';
-import { HOUR, seedHourly, type Team, team } from './usage.test-fixtures';
+import { HOUR, seedHourly } from './usage.test-fixtures';
+import { type Team, team } from '../members/members.fixtures';
 
 jest.setTimeout(60_000);
 

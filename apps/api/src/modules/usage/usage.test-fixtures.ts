@@ -3,8 +3,7 @@ import type { INestApplicationContext } from '@nestjs/common';
 import { QueueName, queueCatalog, type UsageEvent } from '@toolgate/contracts';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
-import type { MemberRole } from '@toolgate/db';
-import { type Api, createOrg, signup, type TestUser } from '../../../test/harness';
+import { type Api } from '../../../test/harness';
 import { type Env, loadEnv } from '../../config/env';
 import { startWorker } from '../../worker';
 import { type AddOptions, addBatches } from '../events/event-jobs.test-fixtures';
@@ -95,28 +94,6 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
 /** The real worker (WorkerModule) in this process, on the test's database and prefix. */
 export async function startTestWorker(overrides: Partial<Record<keyof Env, string>>): Promise<INestApplicationContext> {
   return startWorker(loadEnv({ ...process.env, ...overrides }), { logger: false });
-}
-
-/** An org with one member of each role, and a stranger with an org of their own. */
-export interface Team {
-  org: { id: string; slug: string };
-  owner: TestUser;
-  admin: TestUser;
-  member: TestUser;
-  billing: TestUser;
-  stranger: TestUser;
-  strangerOrg: { id: string; slug: string };
-}
-
-export async function team(api: Api, name: string): Promise<Team> {
-  const [owner, admin, member, billing, stranger] = await Promise.all(
-    ['owner', 'admin', 'member', 'billing', 'stranger'].map((r) => signup(api, `${name}-${r}`)),
-  );
-  const org = await createOrg(api, owner!);
-  const strangerOrg = await createOrg(api, stranger!);
-  const add = (user: TestUser, role: MemberRole) => api.prisma.db.membership.create({ data: { orgId: org.id, userId: user.id, role } });
-  await Promise.all([add(admin!, 'admin'), add(member!, 'member'), add(billing!, 'billing')]);
-  return { org, owner: owner!, admin: admin!, member: member!, billing: billing!, stranger: stranger!, strangerOrg };
 }
 
 export interface HourlyRow {
