@@ -447,16 +447,27 @@ class CallTable {
     this.calls.set(id, call);
     call.timer = setTimeout(() => this.expire(call), timeoutMs);
     if (ctx.signal) {
-      const signal = ctx.signal;
-      call.onAbort = () => {
-        const reason = abortReason(signal);
-        if (this.settle(call, undefined, new CallCancelledError(`The call was cancelled: ${reason}`))) this.options.abandoned(call, reason);
-      };
-      signal.addEventListener('abort', call.onAbort, { once: true });
+      call.onAbort = this.onAbortOf(id, ctx.signal);
+      ctx.signal.addEventListener('abort', call.onAbort, { once: true });
     }
     const message: JsonRpcRequest =
       upstreamParams === undefined ? { jsonrpc: '2.0', id, method } : { jsonrpc: '2.0', id, method, params: upstreamParams };
     return { call, promise, message };
+  }
+
+  /**
+   * The abort hook of call `id`: it finds the call by id instead of holding it (a method of its
+   * own, so it shares no closure scope with anything that holds the call). The agent's
+   * AbortSignal keeps its listeners reachable from dead objects until a full GC, and a hook
+   * holding the call would keep the call's whole graph with it (see RpcPeer.onAbortOf).
+   */
+  private onAbortOf(id: number, signal: AbortSignal): () => void {
+    return () => {
+      const call = this.calls.get(id);
+      if (call === undefined) return;
+      const reason = abortReason(signal);
+      if (this.settle(call, undefined, new CallCancelledError(`The call was cancelled: ${reason}`))) this.options.abandoned(call, reason);
+    };
   }
 
   /** End a call once, with a result or an error. Returns false when it had already ended. */

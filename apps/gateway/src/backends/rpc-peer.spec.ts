@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -488,6 +490,37 @@ describe('RpcPeer on its own transport edge cases', () => {
     release();
     await sleep(5);
     expect(sent.length).toBe(count);
+  });
+
+  it('the abort hook left on the agent signal holds nothing of the call, only its id', async () => {
+    // A dead AbortSignal keeps its listeners until a full GC (see RpcPeer.onAbortOf): the hook
+    // must not keep the call's context (in the gateway: the agent's response, its buffers) alive.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const sent: JsonRpcMessage[] = [];
+    const peer = new RpcPeer({ send: (m) => void sent.push(m), defaultTimeoutMs: 1000 });
+    const hooks: Array<() => void> = [];
+    const signal = {
+      aborted: false,
+      reason: undefined,
+      addEventListener: (_type: string, hook: () => void) => void hooks.push(hook),
+      removeEventListener: () => undefined, // as if the signal kept it anyway
+    } as unknown as AbortSignal;
+    let ctxRef!: WeakRef<CallContext>;
+    await (async () => {
+      const ctx: CallContext = { sessionId: 's', signal, onNotification: () => undefined };
+      ctxRef = new WeakRef(ctx);
+      const done = peer.request('tools/call', { name: 'echo' }, ctx);
+      const request = sent.at(-1) as JsonRpcRequest;
+      peer.handleMessage({ jsonrpc: '2.0', id: request.id, result: { ok: true } });
+      await done;
+    })();
+    expect(hooks).toHaveLength(1);
+    await new Promise((r) => setImmediate(r)); // WeakRef targets are kept until the job ends
+    gc();
+    expect(ctxRef.deref()).toBeUndefined();
+    hooks[0]!(); // fired after the call ended: nothing to cancel
+    expect(sent.some((m) => 'method' in m && m.method === 'notifications/cancelled')).toBe(false);
   });
 
   it('answers a non-RpcError failure of the agent as -32603', async () => {
