@@ -1,5 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { fullGc, keptHooksSignal } from '../../test/fixtures/kept-hooks';
 import type { SnapshotServer } from '@toolgate/contracts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -552,18 +551,10 @@ describe('StreamableHttpBackend: failures', () => {
 
   it('the abort hook left on the agent signal holds nothing of the call', async () => {
     // A dead AbortSignal keeps its listeners until a full GC (see RpcPeer.onAbortOf).
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const f = await fixture();
     const b = backend(spec(f.url));
     await b.ready();
-    const hooks: Array<() => void> = [];
-    const signal = {
-      aborted: false,
-      reason: undefined,
-      addEventListener: (_type: string, hook: () => void) => void hooks.push(hook),
-      removeEventListener: () => undefined, // as if the signal kept it anyway
-    } as unknown as AbortSignal;
+    const { signal, hooks } = keptHooksSignal();
     let ctxRef!: WeakRef<CallContext>;
     await (async () => {
       const c = ctx({ signal });
@@ -571,8 +562,7 @@ describe('StreamableHttpBackend: failures', () => {
       expect(textOf(await b.request('tools/call', { name: 'echo', arguments: { text: 'x' } }, c))).toContain('x');
     })();
     expect(hooks).toHaveLength(1);
-    await new Promise((r) => setImmediate(r)); // WeakRef targets are kept until the job ends
-    gc();
+    await fullGc();
     expect(ctxRef.deref()).toBeUndefined();
     hooks[0]!(); // fired after the call ended: nothing to cancel
     await new Promise((r) => setTimeout(r, 50));

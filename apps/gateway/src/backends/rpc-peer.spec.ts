@@ -1,5 +1,4 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
+import { fullGc, keptHooksSignal } from '../../test/fixtures/kept-hooks';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
@@ -495,17 +494,9 @@ describe('RpcPeer on its own transport edge cases', () => {
   it('the abort hook left on the agent signal holds nothing of the call, only its id', async () => {
     // A dead AbortSignal keeps its listeners until a full GC (see RpcPeer.onAbortOf): the hook
     // must not keep the call's context (in the gateway: the agent's response, its buffers) alive.
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const sent: JsonRpcMessage[] = [];
     const peer = new RpcPeer({ send: (m) => void sent.push(m), defaultTimeoutMs: 1000 });
-    const hooks: Array<() => void> = [];
-    const signal = {
-      aborted: false,
-      reason: undefined,
-      addEventListener: (_type: string, hook: () => void) => void hooks.push(hook),
-      removeEventListener: () => undefined, // as if the signal kept it anyway
-    } as unknown as AbortSignal;
+    const { signal, hooks } = keptHooksSignal();
     let ctxRef!: WeakRef<CallContext>;
     await (async () => {
       const ctx: CallContext = { sessionId: 's', signal, onNotification: () => undefined };
@@ -516,8 +507,7 @@ describe('RpcPeer on its own transport edge cases', () => {
       await done;
     })();
     expect(hooks).toHaveLength(1);
-    await new Promise((r) => setImmediate(r)); // WeakRef targets are kept until the job ends
-    gc();
+    await fullGc();
     expect(ctxRef.deref()).toBeUndefined();
     hooks[0]!(); // fired after the call ended: nothing to cancel
     expect(sent.some((m) => 'method' in m && m.method === 'notifications/cancelled')).toBe(false);
