@@ -53,7 +53,7 @@ export interface QueueEventSinkOptions {
   prefix?: string;
   /** Send what is waiting at least this often. Default 50 ms. */
   flushMs?: number;
-  /** Jobs per queue per addBulk; a send starts as soon as this many calls are waiting. Default 500. */
+  /** Events per queue per send (in jobs of up to MAX_EVENTS_PER_JOB); a send starts as soon as this many calls are waiting. Default 500. */
   batchSize?: number;
   /** Directory for the spool (local to this host). */
   spoolDir: string;
@@ -451,7 +451,7 @@ export class QueueEventSink implements EventSink {
           usage.length > 0 ? addInJobs(usage, (job) => queues.usage.add(job.name, job.data, job.opts)) : null,
         ]),
         this.sendTimeoutMs,
-        'addBulk',
+        'adding jobs',
       );
       ok = { audit: a.status === 'fulfilled', usage: u.status === 'fulfilled' };
       if (a.status === 'rejected') error = a.reason;
@@ -486,7 +486,7 @@ export class QueueEventSink implements EventSink {
         }),
       };
       // Connection errors reach onError through the sink's own listener; failed commands
-      // reject their addBulk. The queues' copies of those errors are not needed.
+      // reject their add. The queues' copies of those errors are not needed.
       queues.audit.on('error', () => undefined);
       queues.usage.on('error', () => undefined);
       this.createdQueues.push(queues);
