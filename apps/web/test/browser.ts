@@ -57,3 +57,23 @@ export async function shot(page: Page, name: string): Promise<string> {
   await page.screenshot({ path: file, fullPage: true });
   return file;
 }
+
+/**
+ * From the sign-up form the page shows: creates the account, then the first organisation, and
+ * waits for that organisation's overview (the path every new user takes).
+ */
+export async function signUpAndCreateOrg(
+  page: Page,
+  person: { name: string; email: string; password: string },
+  org: { name: string; slug: string },
+): Promise<void> {
+  await page.getByLabel('Name').fill(person.name);
+  await page.getByLabel('Email').fill(person.email);
+  await page.getByLabel('Password').fill(person.password);
+  await page.getByRole('button', { name: 'Create account' }).click();
+  await page.waitForURL(/\/orgs$/);
+  await page.getByLabel('Organisation name').fill(org.name);
+  await page.getByLabel('URL name').fill(org.slug);
+  await page.getByRole('button', { name: 'Create organisation' }).click();
+  await page.waitForURL(new RegExp(`/o/${org.slug}$`));
+}

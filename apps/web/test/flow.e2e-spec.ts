@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { ApiUser, connectAgent, EVERYTHING, eventually, PASSWORD, UUID } from './api';
-import { launchWith, newContext, shot } from './browser';
+import { launchWith, newContext, shot, signUpAndCreateOrg } from './browser';
 import { type FullStack, uniq } from './stack';
 import { type StripeFake, startStripeStack } from './stripe-stack';
 
@@ -61,15 +61,7 @@ describe('the first-day flow, end to end', () => {
 
   it('signs up and creates an organisation', async () => {
     await page.goto('/signup');
-    await page.getByLabel('Name').fill('Fran Founder');
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(PASSWORD);
-    await page.getByRole('button', { name: 'Create account' }).click();
-    await page.waitForURL(/\/orgs$/);
-    await page.getByLabel('Organisation name').fill('Flow Labs');
-    await page.getByLabel('URL name').fill(slug);
-    await page.getByRole('button', { name: 'Create organisation' }).click();
-    await page.waitForURL(new RegExp(`/o/${slug}$`));
+    await signUpAndCreateOrg(page, { name: 'Fran Founder', email, password: PASSWORD }, { name: 'Flow Labs', slug });
     await expect(page.getByTestId('endpoint-url').first().textContent()).resolves.toBe(`${stack.gatewayUrl}/mcp/${slug}`);
     await shot(page, 'flow-01-overview');
     owner = await ApiUser.login(stack.apiUrl, email);

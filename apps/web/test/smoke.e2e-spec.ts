@@ -1,5 +1,5 @@
 import type { Browser } from 'playwright-core';
-import { launchWith, newContext, shot } from './browser';
+import { launchWith, newContext, shot, signUpAndCreateOrg } from './browser';
 import { type FullStack, startFullStack, uniq } from './stack';
 
 jest.setTimeout(120_000);
@@ -21,16 +21,12 @@ describe('dashboard smoke', () => {
     await page.goto('/');
     await page.waitForURL(/\/login/);
     await page.getByRole('link', { name: 'Create an account' }).click();
-    await page.getByLabel('Name').fill('Ada Admin');
-    await page.getByLabel('Email').fill(`${uniq('ada')}@example.test`);
-    await page.getByLabel('Password').fill('correct horse battery');
-    await page.getByRole('button', { name: 'Create account' }).click();
-    await page.waitForURL(/\/orgs/);
     const slug = uniq('acme');
-    await page.getByLabel('Organisation name').fill('Acme');
-    await page.getByLabel('URL name').fill(slug);
-    await page.getByRole('button', { name: 'Create organisation' }).click();
-    await page.waitForURL(new RegExp(`/o/${slug}$`));
+    await signUpAndCreateOrg(
+      page,
+      { name: 'Ada Admin', email: `${uniq('ada')}@example.test`, password: 'correct horse battery' },
+      { name: 'Acme', slug },
+    );
     await expect(page.getByTestId('endpoint-url').first().textContent()).resolves.toBe(`${stack.gatewayUrl}/mcp/${slug}`);
     await shot(page, 'smoke-overview');
     await ctx.close();
