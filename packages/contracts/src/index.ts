@@ -5,3 +5,4 @@ export * from './events';
 export * from './live';
 export * from './slug';
 export * from './crypto';
+export * from './gateway-status';

@@ -25,6 +25,8 @@ export const redisKeys = {
    * never holds a usable ticket; value LiveTicketGrant, expires after ~30 s (API).
    */
   liveTicket: (ticketHash: string) => `tg:live-ticket:${ticketHash}`,
+  /** Hash of gateway workerId -> GatewayStatus JSON (sandbox mode and health), refreshed by each worker. */
+  gatewayStatus: 'tg:gateway-status',
 } as const;
 
 export const channels = {

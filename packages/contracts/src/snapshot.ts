@@ -18,6 +18,15 @@ export type ValueSource = z.infer<typeof ValueSource>;
 export const ServerTransport = z.enum(['stdio', 'streamable-http', 'sse']);
 export type ServerTransport = z.infer<typeof ServerTransport>;
 
+/**
+ * What a stdio server's sandbox may reach: `none` is an empty network namespace; `egress` is
+ * outbound to public addresses only (host loopback, link-local/metadata and private ranges stay
+ * unreachable unless the operator allows a range). HTTP/SSE servers are reached by the gateway
+ * itself and ignore it.
+ */
+export const NetworkPolicy = z.enum(['none', 'egress']);
+export type NetworkPolicy = z.infer<typeof NetworkPolicy>;
+
 export const SnapshotKey = z.object({
   id: z.string(),
   name: z.string(),
@@ -43,6 +52,8 @@ export const SnapshotServer = z.object({
   env: z.record(z.string(), ValueSource),
   timeoutMs: z.number().int().positive(),
   tags: z.array(z.string()),
+  /** Snapshots compiled before network policies existed parse as `none`. */
+  network: NetworkPolicy.default('none'),
 });
 export type SnapshotServer = z.infer<typeof SnapshotServer>;
 
