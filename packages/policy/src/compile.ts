@@ -5,6 +5,7 @@ import {
   type ServerTransport,
   type SnapshotKey,
   type SnapshotRole,
+  type NetworkPolicy,
   type SnapshotServer,
   ValueSource,
 } from '@toolgate/contracts';
@@ -65,6 +66,8 @@ export interface CompileServerInput {
   readonly enabled: boolean;
   readonly tags: readonly string[];
   readonly timeoutMs: number;
+  /** A stdio server's sandbox network; absent = `none`. */
+  readonly network?: NetworkPolicy;
 }
 
 export interface CompileRoleInput {
@@ -178,6 +181,7 @@ function compileServer(server: CompileServerInput): SnapshotServer {
     env: valueSources(server, 'env'),
     timeoutMs: server.timeoutMs,
     tags: [...new Set(server.tags)].sort(byString((t) => t)),
+    network: server.network ?? 'none',
   };
 }
 

@@ -25,6 +25,7 @@ function spec(url: string | null, headers: Record<string, string> = {}, server: 
       url,
       headers: {},
       env: {},
+      network: 'none',
       timeoutMs: 5000,
       tags: [],
       ...server,

@@ -24,6 +24,7 @@ function spec(url: string, headers: Record<string, string> = {}, server: Partial
       url,
       headers: {},
       env: {},
+      network: 'none',
       timeoutMs: 5000,
       tags: [],
       ...server,
