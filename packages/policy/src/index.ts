@@ -2,7 +2,9 @@
  * @toolgate/policy — pure policy code, no I/O.
  *  - API (control plane): compile() an org's data into a PolicySnapshot.
  *  - Gateway (data plane, per message): findKeyByHash/checkKey to authenticate, decide/visible to
- *    authorize, rateLimitsFor and redactionPatternsFor for the rest of the pipeline.
+ *    authorize, rateLimitsFor and redactionPatternsFor for the rest of the pipeline, and
+ *    makeRedactor: the one redaction rule (injected secrets in every form, then role patterns)
+ *    for everything that leaves it.
  * Everything that reads a snapshot precompiles it once (cached per snapshot object), so treat
  * snapshots as immutable and call prepare() when a worker loads a new one.
  */
@@ -13,4 +15,5 @@ export { PolicyCompileError, type PolicyCompileErrorCode } from './errors';
 export { checkKey, findKeyByHash, type KeyStatus } from './keys';
 export { type RateLimit, rateLimitsFor } from './rate-limits';
 export { redactionPatternsFor } from './redaction';
+export { makeRedactor, type Redactor } from './redactor';
 export { type Decision, type PolicyRequest, type Principal, type RequestKind, type RuleRef, ruleLabel } from './types';

@@ -11,8 +11,10 @@ import {
 import {
   type Decision,
   decide,
+  makeRedactor,
   type Principal,
   type RequestKind,
+  type Redactor,
   rateLimitsFor,
   redactionPatternsFor,
   ruleLabel,
@@ -25,7 +27,6 @@ import { type JsonRpcNotification, type JsonRpcRequest, RpcCode, RpcError } from
 import { exposedName, exposedUri, splitExposed, splitUri } from './naming';
 import type { EventSink, RateLimiterPort } from './ports';
 import { enforceQuota, type QuotaPort } from './quota';
-import { makeRedactor, type Redactor } from './redact';
 import type { SessionState } from './sessions';
 
 /** Protocol revisions the gateway speaks with agents (2025 era; stateful Streamable HTTP). */
