@@ -76,3 +76,29 @@ export function snapshotWith(roles: RoleSpec[], overrides: Partial<CompileInput>
 export function principalWith(roleNames: string[], extra: Partial<Principal> = {}): Principal {
   return { keyId: 'k_1', roleIds: roleNames.map((name) => `r_${name}`), metadata: {}, ...extra };
 }
+
+/**
+ * Does `text` still carry `secret`, in any form an attacker could decode: as is, from any base64
+ * or base64url run (read at every offset, so a secret inside a longer encoding counts), from hex,
+ * or percent/form-decoded. The oracle of the redaction tests (here and in the gateway's e2e).
+ */
+export function carriesSecret(text: string, secret: string): boolean {
+  if (text.includes(secret)) return true;
+  for (const run of text.match(/[A-Za-z0-9+/_-]{6,}/g) ?? []) {
+    for (let skip = 0; skip < 4; skip++) {
+      for (const enc of ['base64', 'base64url'] as const) {
+        if (Buffer.from(run.slice(skip), enc).toString('latin1').includes(Buffer.from(secret).toString('latin1'))) return true;
+      }
+    }
+  }
+  for (const run of text.match(/(?:[0-9a-fA-F]{2})+/g) ?? []) {
+    for (const at of [run, run.slice(1)]) if (Buffer.from(at, 'hex').toString('utf8').includes(secret)) return true;
+  }
+  // Percent escapes decoded one by one: a stray `%` elsewhere must not hide an encoded secret.
+  const percentDecoded = (t: string) =>
+    Buffer.concat(
+      t.split(/(%[0-9a-fA-F]{2})/).map((p) => (/^%[0-9a-fA-F]{2}$/.test(p) ? Buffer.from(p.slice(1), 'hex') : Buffer.from(p))),
+    ).toString('utf8');
+  for (const candidate of [text, text.replace(/\+/g, ' ')]) if (percentDecoded(candidate).includes(secret)) return true;
+  return false;
+}

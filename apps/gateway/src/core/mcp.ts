@@ -167,6 +167,25 @@ export class McpCore {
     signal: AbortSignal,
     record: CallRecord,
   ): Promise<Record<string, unknown>> {
+    try {
+      return await this.dispatch(caller, session, req, channel, signal, record);
+    } catch (e) {
+      // Every error leaves here, whoever made it: upstream errors (and BackendErrors that quote
+      // an upstream) may carry the secrets injected into it. A single-server endpoint's lists
+      // name no server in the record, but can only have failed on that one.
+      const server = record.server ?? (caller.scope ? (this.serversInScope(caller)[0] ?? null) : null);
+      throw this.redactError(caller, server, toRpcError(e));
+    }
+  }
+
+  private async dispatch(
+    caller: Caller,
+    session: SessionState,
+    req: JsonRpcRequest,
+    channel: AgentChannel,
+    signal: AbortSignal,
+    record: CallRecord,
+  ): Promise<Record<string, unknown>> {
     const params = req.params ?? {};
     switch (req.method) {
       case 'ping':
@@ -218,11 +237,13 @@ export class McpCore {
     const results = await Promise.all(
       servers.map(async (server) => {
         try {
-          return { server, items: await this.upstreamList(caller.snapshot, server, method) };
+          // Catalogues are cached raw and shared; each caller gets them through its redactor.
+          const redact = this.redactor(caller, server);
+          return { server, items: (await this.upstreamList(caller.snapshot, server, method)).map((item) => redact(item)) };
         } catch (e) {
           // One broken upstream must not take the aggregated endpoint down; a single-server
           // endpoint has nothing else to show, so the agent gets the error.
-          if (caller.scope) throw toRpcError(e);
+          if (caller.scope) throw e;
           return { server, items: [] as Record<string, unknown>[] };
         }
       }),
@@ -279,7 +300,12 @@ export class McpCore {
   }
 
   /** Resolve what a call names into the server and the upstream's own name. */
-  private async resolve(caller: Caller, kind: RequestKind, name: string): Promise<{ server: SnapshotServer; name: string }> {
+  private async resolve(
+    caller: Caller,
+    kind: RequestKind,
+    name: string,
+    record: CallRecord,
+  ): Promise<{ server: SnapshotServer; name: string }> {
     const { snapshot } = caller;
     const label = kind === 'resource' ? 'resource' : kind;
     if (caller.scope) {
@@ -297,7 +323,9 @@ export class McpCore {
     const server = parts && snapshot.servers.find((s) => s.slug === parts.server);
     if (!parts || !server) throw new RpcError(RpcCode.InvalidParams, `Unknown ${label}: ${name} (expected {server}__{name})`);
     if (exposedName(server.slug, parts.rest) === name) return { server, name: parts.rest };
-    // A sanitised or hashed name: find the original in the server's catalogue.
+    // A sanitised or hashed name: find the original in the server's catalogue. Should that fail,
+    // the record names the server, so its error is redacted with the server's secrets.
+    record.server = server;
     const items = await this.upstreamList(snapshot, server, kind === 'tool' ? 'tools/list' : 'prompts/list');
     const match = items.find((i) => exposedName(server.slug, String(i.name)) === name);
     if (!match) throw new RpcError(RpcCode.InvalidParams, `Unknown ${label}: ${name}`);
@@ -322,11 +350,11 @@ export class McpCore {
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
       throw new RpcError(RpcCode.InvalidParams, 'params.arguments must be an object');
     }
-    const { server, name } = await this.resolve(caller, kind, named);
+    const { server, name } = await this.resolve(caller, kind, named, record);
     record.server = server;
     record.target = name;
     const redact = this.redactor(caller, server);
-    record.arguments = args === undefined ? undefined : redact(args);
+    record.arguments = args;
 
     const decision: Decision = decide(caller.snapshot, caller.principal, {
       kind,
@@ -391,7 +419,7 @@ export class McpCore {
     const kind: RequestKind = ref.type === 'ref/prompt' ? 'prompt' : 'resource';
     const named = kind === 'prompt' ? ref.name : ref.uri;
     if (typeof named !== 'string') throw new RpcError(RpcCode.InvalidParams, 'params.ref needs a name (prompt) or uri (resource)');
-    const { server, name } = await this.resolve(caller, kind, named);
+    const { server, name } = await this.resolve(caller, kind, named, record);
     record.server = server;
     record.target = name;
     // Completing a prompt's or resource's arguments reveals nothing the caller may not list.
@@ -444,6 +472,7 @@ export class McpCore {
           : e instanceof BackendError && e.kind !== 'upstream'
             ? 'upstream_error'
             : 'error';
+      // Raw here: emit() redacts the record, handle() the error the agent gets.
       record.error = err.message;
       throw err;
     }
@@ -549,19 +578,42 @@ export class McpCore {
     this.lists.delete(key);
   }
 
-  private redactor(caller: Caller, server: SnapshotServer): Redactor {
+  /**
+   * The redactor for what the caller gets from `server`: its injected secrets, then the caller's
+   * role patterns. Without a server (nothing was forwarded), the role patterns alone.
+   */
+  private redactor(caller: Caller, server: SnapshotServer | null): Redactor {
     let bySnapshot = this.redactors.get(caller.snapshot);
     if (!bySnapshot) {
       bySnapshot = new Map();
       this.redactors.set(caller.snapshot, bySnapshot);
     }
-    const k = `${server.id}|${caller.key.roleIds.join(',')}`;
+    const k = `${server?.id ?? ''}|${caller.key.roleIds.join(',')}`;
     let r = bySnapshot.get(k);
     if (!r) {
-      r = makeRedactor(this.specFor(caller.snapshot, server).secrets, redactionPatternsFor(caller.snapshot, caller.principal));
+      const secrets = server ? this.specFor(caller.snapshot, server).secrets : [];
+      r = makeRedactor(secrets, redactionPatternsFor(caller.snapshot, caller.principal));
       bySnapshot.set(k, r);
     }
     return r;
+  }
+
+  /** redactor() for paths that must not fail: errors and audit events. */
+  private safeRedactor(caller: Caller, server: SnapshotServer | null): Redactor {
+    try {
+      return this.redactor(caller, server);
+    } catch {
+      // The server's secrets do not open (misconfigured): no backend of it runs, none can leak.
+      return this.redactor(caller, null);
+    }
+  }
+
+  /** An error on its way to the agent, message and data through the caller's redactor. */
+  private redactError(caller: Caller, server: SnapshotServer | null, err: RpcError): RpcError {
+    const redact = this.safeRedactor(caller, server);
+    const message = redact(err.message);
+    const data = redact(err.data);
+    return message === err.message && data === err.data ? err : new RpcError(err.code, message, data);
   }
 
   // ---- events --------------------------------------------------------------------------------
@@ -577,6 +629,8 @@ export class McpCore {
   ): void {
     const at = new Date().toISOString();
     const latencyMs = Math.round((performance.now() - rec.startedAt) * 1000) / 1000;
+    // The audit chain can never be amended: what goes in passes the same redaction as responses.
+    const redact: Redactor = caller ? this.safeRedactor(caller, rec.server) : (v) => v;
     const audit: AuditEvent = {
       schemaVersion: 1,
       id: uuidv7(),
@@ -586,11 +640,11 @@ export class McpCore {
       serverSlug: rec.server?.slug ?? null,
       method: rec.method,
       target: rec.target,
-      arguments: rec.arguments,
+      arguments: redact(rec.arguments),
       decision: rec.decision,
       rule: rec.rule,
       outcome: rec.outcome,
-      error: rec.error,
+      error: rec.error === null ? null : redact(rec.error),
       latencyMs,
       bytesIn,
       bytesOut,
