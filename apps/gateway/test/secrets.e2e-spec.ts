@@ -7,11 +7,14 @@
  * list of the strings the fixtures happen to print.
  */
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LoggingMessageNotificationSchema, McpError } from '@modelcontextprotocol/sdk/types.js';
 import { carriesSecret } from '../../../packages/policy/src/test-fixtures';
 import { loadEnv } from '../../api/src/config/env';
 import { startWorker } from '../../api/src/worker';
+import { loadGatewayConfig } from '../src/config';
+import { createGateway } from '../src/gateway';
 import { createOrg, type Org, sleep } from './fixtures/gw-helpers';
 import { type StreamableFixture, startStreamableFixture } from './fixtures/http-mcp-server';
 import { connect, type Stack, startStack } from './harness';
@@ -144,7 +147,7 @@ describe('what the agent gets', () => {
 });
 
 describe('what the audit chain stores', () => {
-  /** Calls made by the tests above, each with an error or error result. */
+  /** Calls made by the tests above, each with an error or an error result (runs before the next describe). */
   const FAILED_CALLS = 8;
 
   it('holds the failed calls with redacted errors and arguments, and no form of the secret anywhere', async () => {
@@ -178,5 +181,38 @@ describe('what the audit chain stores', () => {
     // The agent's arguments carried the secret URL-encoded: stored as the marker.
     expect(events.some((e) => JSON.stringify(e.payload?.arguments ?? null) === JSON.stringify({ note: MARKER }))).toBe(true);
     expect(String(failedCall?.payload?.error)).toContain(MARKER);
+  });
+});
+
+describe('a worker that cannot open the secrets (TOOLGATE_SECRET_KEY differs from the API’s)', () => {
+  it('answers a JSON-RPC error with nothing of the upstream in it, and still audits the call', async () => {
+    // The error path must not fail on redaction itself: without the server's secrets, the role's
+    // patterns still apply and the call is recorded.
+    const gw = await createGateway(
+      loadGatewayConfig({
+        ...process.env,
+        PORT: '0',
+        QUEUE_PREFIX: stack.queuePrefix,
+        SPOOL_DIR: join(tmpdir(), `${stack.queuePrefix}-wrong-key`),
+        TOOLGATE_SECRET_KEY: randomBytes(32).toString('hex'),
+      }),
+    );
+    const { url: base } = await gw.listen();
+    const client = await connect(`${base}/mcp/${o.org.slug}`, o.key);
+    const sessionId = (client.transport as unknown as { sessionId: string }).sessionId;
+    try {
+      const failed = await agentError(client.callTool({ name: 'leaky__fail', arguments: {} }));
+      expect(failed).toEqual({ code: -32603, message: 'MCP error -32603: Internal gateway error', data: undefined });
+    } finally {
+      await client.close();
+      await gw.close();
+    }
+    type Item = { method: string; sessionId: string | null; outcome: string; error: string | null };
+    let item: Item | undefined;
+    for (const deadline = Date.now() + 10_000; !item && Date.now() < deadline; await sleep(100)) {
+      const page = await o.api.call<{ items: Item[] }>('GET', `/v1/orgs/${o.org.slug}/audit?method=tools/call&limit=200`);
+      item = page.items.find((i) => i.sessionId === sessionId);
+    }
+    expect(item).toMatchObject({ outcome: 'error', error: 'Internal gateway error' });
   });
 });
