@@ -127,6 +127,18 @@ describe('what the agent gets', () => {
     }
   });
 
+  it('stdio upstream that dies with its token on stderr: the crash error does not carry it', async () => {
+    // Whether or not the stdio backend quotes the child's stderr tail, the error is redacted.
+    const client = await connect(url(), o.key);
+    try {
+      const crashed = await agentError(client.callTool({ name: 'leaky__crash', arguments: {} }));
+      expect(crashed.message).toContain('leaky');
+      expect(carriesSecret(JSON.stringify(crashed), secret)).toBe(false);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('HTTP upstream: an error echoing the injected header, as is, URL-encoded and in a Basic credential', async () => {
     const client = await connect(url(), o.key);
     try {
@@ -148,7 +160,7 @@ describe('what the agent gets', () => {
 
 describe('what the audit chain stores', () => {
   /** Calls made by the tests above, each with an error or an error result (runs before the next describe). */
-  const FAILED_CALLS = 8;
+  const FAILED_CALLS = 9;
 
   it('holds the failed calls with redacted errors and arguments, and no form of the secret anywhere', async () => {
     const headers = { Authorization: `Bearer ${o.api.token}` };
@@ -161,9 +173,11 @@ describe('what the audit chain stores', () => {
     }
     expect(calls).toHaveLength(FAILED_CALLS);
     const errors = calls.filter((c) => c.error !== null);
-    // The JSON-RPC errors (6; the two error results are successful calls) are stored, redacted.
-    expect(errors).toHaveLength(6);
-    for (const c of errors) expect(c.error).toContain(MARKER);
+    // The JSON-RPC errors (7; the two error results are successful calls) are stored, redacted.
+    expect(errors).toHaveLength(7);
+    for (const c of errors) expect(carriesSecret(c.error!, secret)).toBe(false);
+    // The crash error quotes the child's stderr only while the stdio backend does so.
+    for (const c of errors.filter((e) => e.target !== 'crash')) expect(c.error).toContain(MARKER);
 
     // The whole stored chain, payloads included, as an auditor exports it.
     const res = await fetch(`${stack.apiUrl}/v1/orgs/${o.org.slug}/audit/export`, { headers });
