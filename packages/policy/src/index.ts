@@ -3,6 +3,7 @@
  *  - API (control plane): compile() an org's data into a PolicySnapshot.
  *  - Gateway (data plane, per message): findKeyByHash/checkKey to authenticate, decide/visible to
  *    authorize, rateLimitsFor and redactionPatternsFor for the rest of the pipeline.
+ *  - Both: commandAllowed decides which stdio launchers tenants may start.
  * Everything that reads a snapshot precompiles it once (cached per snapshot object), so treat
  * snapshots as immutable and call prepare() when a worker loads a new one.
  */
@@ -13,4 +14,5 @@ export { PolicyCompileError, type PolicyCompileErrorCode } from './errors';
 export { checkKey, findKeyByHash, type KeyStatus } from './keys';
 export { type RateLimit, rateLimitsFor } from './rate-limits';
 export { redactionPatternsFor } from './redaction';
+export { commandAllowed, DEFAULT_STDIO_COMMANDS, LAUNCHER_DIRS, launcherEntryProblem } from './stdio-commands';
 export { type Decision, type PolicyRequest, type Principal, type RequestKind, type RuleRef, ruleLabel } from './types';
