@@ -27,6 +27,7 @@ interface ServerBody {
   transport: string;
   command: string | null;
   args: string[];
+  network: 'none' | 'egress';
   url: string | null;
   headers: Record<string, { value: string } | { secret: string }>;
   env: Record<string, { value: string } | { secret: string }>;
@@ -188,6 +189,7 @@ describe('MCP server registry', () => {
         transport: 'stdio',
         command: process.execPath,
         args: [EVERYTHING, 'stdio'],
+        network: 'none',
         url: null,
         headers: {},
         // A literal under a credential-like name is masked; a secret reference and other values are not.
@@ -238,6 +240,7 @@ describe('MCP server registry', () => {
         url: fixture.url,
         command: null,
         args: [],
+        network: 'none',
         env: {},
         enabled: false,
         timeoutMs: 1000,
@@ -331,6 +334,13 @@ describe('MCP server registry', () => {
       ],
       ['http with command', () => httpServer({ command: 'node' }), { command: 'is not allowed for the streamable-http transport' }],
       ['http with args', () => httpServer({ args: ['x'] }), { args: 'are not allowed for the streamable-http transport' }],
+      ['http with network egress', () => httpServer({ network: 'egress' }), { network: 'must be none for the streamable-http transport' }],
+      [
+        'sse with network egress',
+        () => httpServer({ transport: 'sse', network: 'egress' }),
+        { network: 'must be none for the sse transport' },
+      ],
+      ['an unknown network policy', () => everything({ network: 'host' }), { network: '' }],
       ['sse with env', () => httpServer({ transport: 'sse', env: { A: { value: 'b' } } }), { env: 'is not allowed for the sse transport' }],
       ['a non-http url', () => httpServer({ url: 'ftp://files.example/mcp' }), { url: 'must be an http(s) URL, not ftp' }],
       ['a relative url', () => httpServer({ url: '/mcp' }), { url: 'must be an absolute http(s) URL' }],
@@ -611,6 +621,62 @@ describe('MCP server registry', () => {
       expectProblem(await api.req().patch(serverUrl('123')).set(t.owner.auth).send({ name: 'x' }), 404, 'not_found');
       const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: s.id } });
       expect(row.name).toBe('Everything');
+    });
+  });
+
+  // ---------------------------------------------------------------- network policy
+
+  describe('network policy (stdio sandbox)', () => {
+    it('round-trips egress: view, activity log, compiled snapshot in Redis; back to none', async () => {
+      const s = await create(everything({ network: 'egress' }), t.admin);
+      expect(s.network).toBe('egress');
+      expect((await api.req().get(serverUrl(s.id)).set(t.member.auth).expect(200)).body.network).toBe('egress');
+      const [created] = await activity(t.org.id, 'server.created', s.id);
+      expect(created!.after).toMatchObject({ network: 'egress' });
+      expect((await redisSnapshot(t.org.id)).servers.find((x) => x.id === s.id)).toMatchObject({ network: 'egress' });
+
+      const res = await api.req().patch(serverUrl(s.id)).set(t.admin.auth).send({ network: 'none' }).expect(200);
+      expect(res.body.network).toBe('none');
+      const [updated] = await activity(t.org.id, 'server.updated', s.id);
+      expect(updated).toMatchObject({ before: { network: 'egress' }, after: { network: 'none' } });
+      expect((await redisSnapshot(t.org.id)).servers.find((x) => x.id === s.id)).toMatchObject({ network: 'none' });
+    });
+
+    it('defaults to none, for stdio and HTTP servers alike, and compiles it so', async () => {
+      const stdio = await create(everything());
+      const http = await create(httpServer());
+      expect([stdio.network, http.network]).toEqual(['none', 'none']);
+      const snap = await redisSnapshot(t.org.id);
+      expect(snap.servers.filter((x) => [stdio.id, http.id].includes(x.id)).map((x) => x.network)).toEqual(['none', 'none']);
+      // An HTTP server may say none explicitly.
+      expect((await create(httpServer({ network: 'none' }))).network).toBe('none');
+    });
+
+    it('refuses egress on an HTTP server in a patch too, and resets it when a stdio server turns HTTP', async () => {
+      const http = await create(httpServer());
+      const bad = await api.req().patch(serverUrl(http.id)).set(t.owner.auth).send({ network: 'egress' });
+      expectProblem(bad, 400, 'validation_failed');
+      expect(paths(bad)).toEqual(['network']);
+      // Switching to HTTP while asking for egress is refused as well.
+      const s = await create(everything({ network: 'egress' }));
+      const both = await api
+        .req()
+        .patch(serverUrl(s.id))
+        .set(t.owner.auth)
+        .send({ transport: 'sse', url: fixture.sseUrl, network: 'egress' });
+      expectProblem(both, 400, 'validation_failed');
+      expect(paths(both)).toEqual(['network']);
+      const switched = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ transport: 'sse', url: fixture.sseUrl }).expect(200);
+      expect(switched.body).toMatchObject({ transport: 'sse', network: 'none', command: null });
+    });
+
+    it('lets only owner and admin change it (403 for member and billing, 404 for strangers)', async () => {
+      const s = await create(everything());
+      for (const user of [t.member, t.billing]) {
+        expectProblem(await api.req().patch(serverUrl(s.id)).set(user.auth).send({ network: 'egress' }), 403, 'forbidden');
+      }
+      expectProblem(await api.req().patch(serverUrl(s.id)).set(t.stranger.auth).send({ network: 'egress' }), 404, 'not_found');
+      expect((await api.req().get(serverUrl(s.id)).set(t.owner.auth).expect(200)).body.network).toBe('none');
     });
   });
 

@@ -50,6 +50,7 @@ export class ServersService {
       transport: dto.transport,
       command: dto.command ?? null,
       args: dto.args ?? [],
+      network: dto.network ?? 'none',
       url: dto.url ?? null,
       headers: headers.values,
       env: env.values,
@@ -90,6 +91,7 @@ export class ServersService {
         transport: dto.transport ?? before.transport,
         command: dto.command !== undefined ? dto.command : before.command,
         args: dto.args ?? before.args,
+        network: dto.network ?? before.network,
         url: dto.url !== undefined ? dto.url : before.url,
         headers: headers?.values ?? before.headers,
         env: env?.values ?? before.env,
@@ -105,6 +107,7 @@ export class ServersService {
           if (dto.command === undefined) next.command = null;
           if (dto.args === undefined) next.args = [];
           if (dto.env === undefined) next.env = {};
+          if (dto.network === undefined) next.network = 'none';
         }
       }
       throwIfAny(transportIssues(next));
