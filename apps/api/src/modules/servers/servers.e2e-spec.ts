@@ -680,6 +680,125 @@ describe('MCP server registry', () => {
     });
   });
 
+  // ---------------------------------------------------------------- allowed launchers
+
+  describe('stdio launchers (STDIO_ALLOWED_COMMANDS, default npx,uvx,node,python3,deno)', () => {
+    const DEFAULT_LAUNCHERS = ['npx', 'uvx', 'node', 'python3', 'deno'];
+
+    /** The 422 every refusal answers, naming the command and the launchers. */
+    function expectNotAllowed(res: request.Response, command: string, allowed = DEFAULT_LAUNCHERS) {
+      expectProblem(res, 422, 'command_not_allowed');
+      expect(res.body.detail).toContain(`"${command}"`);
+      for (const launcher of allowed) expect(res.body.detail).toContain(launcher);
+      expect(res.body).toMatchObject({ command, allowedCommands: allowed });
+    }
+
+    it('accepts a launcher by name and by its path in a system bin dir (owner and admin)', async () => {
+      expect(process.execPath).toMatch(/^\/(usr\/(local\/)?)?bin\/node$/);
+      for (const user of [t.owner, t.admin]) {
+        expect((await create(everything(), user)).command).toBe(process.execPath);
+        expect((await create(script('1', { command: 'npx' }), user)).command).toBe('npx');
+        expect((await create(script('1', { command: '/usr/local/bin/uvx' }), user)).command).toBe('/usr/local/bin/uvx');
+      }
+    });
+
+    it.each([
+      ['a shell', 'bash'],
+      ['a shell by path', '/bin/sh'],
+      ['a launcher outside the system bin dirs', '/tmp/node'],
+      ['a launcher by relative path', './node'],
+      ['a look-alike name', 'nodejs'],
+    ])('refuses %s on create with 422 command_not_allowed, for owner and admin alike', async (_name, command) => {
+      const before = await api.prisma.db.mcpServer.count({ where: { orgId: t.org.id } });
+      for (const user of [t.owner, t.admin]) {
+        expectNotAllowed(await api.req().post(serversUrl()).set(user.auth).send(script('1', { command })), command);
+      }
+      expect(await api.prisma.db.mcpServer.count({ where: { orgId: t.org.id } })).toBe(before);
+    });
+
+    it('answers 403 to member and billing before looking at the command', async () => {
+      for (const user of [t.member, t.billing]) {
+        expectProblem(
+          await api
+            .req()
+            .post(serversUrl())
+            .set(user.auth)
+            .send(script('1', { command: 'bash' })),
+          403,
+          'forbidden',
+        );
+      }
+    });
+
+    it('reports field errors (400) before the launcher (422)', async () => {
+      const res = await api
+        .req()
+        .post(serversUrl())
+        .set(t.owner.auth)
+        .send(script('1', { command: 'bash', timeoutMs: 1 }));
+      expectProblem(res, 400, 'validation_failed');
+    });
+
+    it('refuses a patch that sets a disallowed command, or switches to stdio with one', async () => {
+      const s = await create(everything());
+      expectNotAllowed(await api.req().patch(serverUrl(s.id)).set(t.admin.auth).send({ command: 'sh' }), 'sh');
+      const http = await create(httpServer());
+      const toStdio = await api.req().patch(serverUrl(http.id)).set(t.owner.auth).send({ transport: 'stdio', command: '/usr/bin/perl' });
+      expectNotAllowed(toStdio, '/usr/bin/perl');
+      const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: http.id } });
+      expect(row).toMatchObject({ transport: 'streamable_http', command: null });
+      for (const user of [t.member, t.billing]) {
+        expectProblem(await api.req().patch(serverUrl(s.id)).set(user.auth).send({ command: 'sh' }), 403, 'forbidden');
+      }
+      // An allowed one is fine both ways.
+      await api.req().patch(serverUrl(http.id)).set(t.owner.auth).send({ transport: 'stdio', command: 'python3' }).expect(200);
+      await api.req().patch(serverUrl(s.id)).set(t.admin.auth).send({ command: '/bin/node' }).expect(200);
+    });
+
+    it('still lets a server whose launcher was withdrawn be renamed or disabled, but not given it again', async () => {
+      // Stored before the operator narrowed the list (inserted directly: the API would refuse it).
+      const row = await api.prisma.db.mcpServer.create({
+        data: { orgId: t.org.id, slug: uniq('legacy'), name: 'Legacy', transport: 'stdio', command: 'ruby', args: ['server.rb'] },
+      });
+      const res = await api.req().patch(serverUrl(row.id)).set(t.owner.auth).send({ name: 'Legacy (retired)', enabled: false }).expect(200);
+      expect(res.body).toMatchObject({ command: 'ruby', enabled: false });
+      expectNotAllowed(await api.req().patch(serverUrl(row.id)).set(t.owner.auth).send({ command: 'ruby' }), 'ruby');
+    });
+
+    describe('with STDIO_ALLOWED_COMMANDS=node,/opt/mcp/run', () => {
+      let narrow: Api;
+      beforeAll(async () => {
+        narrow = await startApi({ STDIO_ALLOWED_COMMANDS: 'node,/opt/mcp/run' });
+      });
+      afterAll(() => narrow.close());
+
+      it('allows exactly the operator’s launchers and lists them in the refusal', async () => {
+        const post = (command: string) => narrow.req().post(serversUrl()).set(t.owner.auth).send(script('1', { command }));
+        await post('/opt/mcp/run').expect(201);
+        await post('/usr/bin/node').expect(201);
+        expectNotAllowed(await post('npx'), 'npx', ['node', '/opt/mcp/run']);
+        // An absolute-path entry does not extend to other directories.
+        expectNotAllowed(await post('/usr/bin/run'), '/usr/bin/run', ['node', '/opt/mcp/run']);
+      });
+    });
+
+    describe('with STDIO_ALLOWED_COMMANDS empty', () => {
+      let none: Api;
+      beforeAll(async () => {
+        none = await startApi({ STDIO_ALLOWED_COMMANDS: '' });
+      });
+      afterAll(() => none.close());
+
+      it('refuses every stdio command but still takes HTTP servers', async () => {
+        const res = await none.req().post(serversUrl()).set(t.owner.auth).send(everything());
+        expectProblem(res, 422, 'command_not_allowed');
+        expect(res.body.allowedCommands).toEqual([]);
+        expect(res.body.detail).toContain('this gateway runs no stdio servers');
+        await none.req().post(serversUrl()).set(t.owner.auth).send(httpServer()).expect(201);
+      });
+    });
+  });
+
   // ---------------------------------------------------------------- DELETE
 
   describe('DELETE /v1/orgs/:org/servers/:id', () => {
@@ -796,9 +915,15 @@ describe('MCP server registry', () => {
     });
 
     it('fails with "command not found", stores the error and keeps the last good catalog', async () => {
+      // The launcher must be allowed to be stored at all: an API whose operator lists it.
+      const lenient = await startApi({ STDIO_ALLOWED_COMMANDS: 'node,toolgate-no-such-command' });
       const s = await create(everything());
       await probe(s.id).expect(200);
-      await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ command: 'toolgate-no-such-command', args: [] }).expect(200);
+      try {
+        await lenient.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ command: 'toolgate-no-such-command', args: [] }).expect(200);
+      } finally {
+        await lenient.close();
+      }
       const res = await probe(s.id);
       expectProblem(res, 502, 'probe_failed');
       expect(res.body.detail).toBe('command not found: toolgate-no-such-command');
