@@ -1,4 +1,7 @@
+import Redis from 'ioredis';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
+// The web app does not depend on contracts; the key names are plain constants, read from the source.
+import { redisKeys } from '../../../packages/contracts/src/names';
 import { ApiUser, EVERYTHING, eventually, loginAs, UUID } from './api';
 import { launchWith, newContext, shot } from './browser';
 import { type FullStack, startFullStack } from './stack';
@@ -60,6 +63,27 @@ describe('MCP servers and secrets pages', () => {
     await page.getByRole('button', { name: 'Register server' }).click();
     await page.getByTestId('form-errors').getByText('Header Host cannot be set: the gateway manages the Host header').waitFor();
     await shot(page, 'servers-form-validation');
+    expect(await listServers()).toEqual([]);
+  });
+
+  it('hints the allowed launchers and shows the API’s refusal of another one next to the command', async () => {
+    await page.goto(`/o/${org}/servers/new`);
+    const hint = page.getByTestId('command-hint');
+    expect(await hint.textContent()).toBe(
+      'Allowed launchers: npx, uvx, node, python3 or deno (by name, or by path in /usr/bin, /usr/local/bin, /bin).',
+    );
+    await page.getByLabel('Name', { exact: true }).fill('Shell');
+    await page.getByLabel(/^Command/).fill('bash');
+    await page.getByLabel(/^Arguments/).fill('-c\necho hi');
+    await page.getByRole('button', { name: 'Register server' }).click();
+    const refusal = page.getByTestId('command-not-allowed');
+    await refusal.waitFor();
+    const text = await refusal.textContent();
+    expect(text).toContain('The command "bash" is not an allowed launcher on this gateway.');
+    expect(text).toContain('Allowed: npx, uvx, node, python3, deno');
+    expect(await page.getByLabel(/^Command/).getAttribute('aria-invalid')).toBe('true');
+    expect(await page.getByTestId('form-errors').textContent()).toContain('"bash" is not an allowed launcher');
+    await shot(page, 'servers-command-not-allowed');
     expect(await listServers()).toEqual([]);
   });
 
@@ -147,6 +171,66 @@ describe('MCP servers and secrets pages', () => {
     );
     expect(on.enabled).toBe(true);
     await page.getByText('Can use its tools').waitFor();
+  });
+
+  it('sets the network policy of a stdio server in the form and shows it on the server', async () => {
+    await page.goto(`/o/${org}/servers/${serverId}`);
+    expect(await page.getByTestId('server-network').textContent()).toBe('None');
+    await page.getByRole('link', { name: 'Edit' }).click();
+    await page.waitForURL(/\/edit$/);
+    const select = page.getByLabel(/^Network/);
+    expect(await select.inputValue()).toBe('none');
+    expect(await page.getByTestId('network-hint').textContent()).toMatch(/^No network at all/);
+    await select.selectOption('egress');
+    expect(await page.getByTestId('network-hint').textContent()).toMatch(/^Outbound to public internet addresses only/);
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.waitForURL(new RegExp(`/servers/${serverId}$`));
+    expect(await page.getByTestId('server-network').textContent()).toBe('Egress (public internet)');
+    expect((await owner.call('GET', `/v1/orgs/${org}/servers/${serverId}`)).network).toBe('egress');
+
+    // The form starts from the stored policy; only stdio servers have one.
+    await page.goto(`/o/${org}/servers/${serverId}/edit`);
+    expect(await page.getByLabel(/^Network/).inputValue()).toBe('egress');
+    await page.getByLabel('Streamable HTTP').check();
+    expect(await page.getByLabel(/^Network/).count()).toBe(0);
+    await page.getByLabel(/^stdio/).check();
+    await page.getByLabel(/^Network/).selectOption('none');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.waitForURL(new RegExp(`/servers/${serverId}$`));
+    expect(await page.getByTestId('server-network').textContent()).toBe('None');
+    expect((await owner.call('GET', `/v1/orgs/${org}/servers/${serverId}`)).network).toBe('none');
+  });
+
+  it('warns on the servers pages while a gateway runs tenant code without a sandbox', async () => {
+    // What a gateway worker with the sandbox turned off writes (the hash is the wire contract).
+    const redis = new Redis(process.env.REDIS_URL!);
+    const workerId = `gw-unsandboxed-${process.pid}`;
+    const status = {
+      schemaVersion: 1,
+      workerId,
+      sandbox: { mode: 'off', ok: true, detail: 'sandbox off', egress: { ok: true, detail: '' }, limits: 'rlimit' },
+      at: new Date().toISOString(),
+    };
+    try {
+      await redis.hset(redisKeys.gatewayStatus, workerId, JSON.stringify(status));
+      for (const url of [`/o/${org}/servers`, `/o/${org}/servers/${serverId}`]) {
+        await page.goto(url);
+        const banner = page.getByTestId('sandbox-banner');
+        await banner.waitFor();
+        expect(await banner.getAttribute('data-summary')).toBe('unconfined');
+        expect(await banner.textContent()).toContain('Tenant code runs without a sandbox.');
+        expect(await banner.textContent()).toContain(workerId);
+      }
+      await shot(page, 'servers-sandbox-unconfined');
+    } finally {
+      await redis.hdel(redisKeys.gatewayStatus, workerId);
+      redis.disconnect();
+    }
+    await page.goto(`/o/${org}/servers`);
+    await page.getByTestId(`server-row-${serverSlug}`).waitFor();
+    expect(await page.content()).not.toContain(workerId);
+    // Otherwise a quiet line (or a banner only if a real gateway is in trouble).
+    expect(await page.locator('[data-testid="sandbox-note"], [data-testid="sandbox-banner"]').count()).toBe(1);
   });
 
   it('creates a secret, uses it from a server, shows where it is used and replaces its value', async () => {

@@ -5,6 +5,7 @@
  *    authorize, rateLimitsFor and redactionPatternsFor for the rest of the pipeline, and
  *    makeRedactor: the one redaction rule (injected secrets in every form, then role patterns)
  *    for everything that leaves it.
+ *  - Both: commandAllowed decides which stdio launchers tenants may start.
  * Everything that reads a snapshot precompiles it once (cached per snapshot object), so treat
  * snapshots as immutable and call prepare() when a worker loads a new one.
  */
@@ -16,4 +17,5 @@ export { checkKey, findKeyByHash, type KeyStatus } from './keys';
 export { type RateLimit, rateLimitsFor } from './rate-limits';
 export { redactionPatternsFor } from './redaction';
 export { makeRedactor, type Redactor } from './redactor';
+export { commandAllowed, DEFAULT_STDIO_COMMANDS, LAUNCHER_DIRS, launcherEntryProblem } from './stdio-commands';
 export { type Decision, type PolicyRequest, type Principal, type RequestKind, type RuleRef, ruleLabel } from './types';

@@ -17,6 +17,10 @@ export enum ErrorCode {
   InvitationInvalid = 'invitation_invalid',
   PolicyInvalid = 'policy_invalid',
   ProbeFailed = 'probe_failed',
+  /** A stdio command that is not one of the operator's allowed launchers (STDIO_ALLOWED_COMMANDS). */
+  CommandNotAllowed = 'command_not_allowed',
+  /** What the gateways report about themselves (Redis) cannot be read right now. */
+  GatewayStatusUnavailable = 'gateway_status_unavailable',
   UnsupportedMediaType = 'unsupported_media_type',
   /** Billing: Stripe is not configured on this server (local ledger only). */
   BillingNotConfigured = 'billing_not_configured',

@@ -1,5 +1,5 @@
 import { type ArgumentMetadata, Body, type PipeTransform, Query } from '@nestjs/common';
-import { ApiBody, ApiQuery } from '@nestjs/swagger';
+import { ApiBody, ApiOkResponse, ApiQuery } from '@nestjs/swagger';
 import { z } from 'zod';
 import { type FieldError, Problem } from './problem';
 
@@ -30,9 +30,9 @@ export class ZodPipe<T extends z.ZodType> implements PipeTransform {
   }
 }
 
-function jsonSchema(schema: z.ZodType): Record<string, unknown> {
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output' = 'input'): Record<string, unknown> {
   try {
-    return z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+    return z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
   } catch {
     return { type: 'object' };
   }
@@ -76,6 +76,9 @@ export const ZQuery =
       for (const [name, s] of Object.entries(props)) ApiQuery({ name, required: false, schema: s as never })(target, key, descriptor);
     }
   };
+
+/** Documents a handler's 200 response in the OpenAPI spec from the zod schema of its output. */
+export const ZOk = (schema: z.ZodType): MethodDecorator => ApiOkResponse({ schema: jsonSchema(schema, 'output') as never });
 
 /** Parse a payload we produced or stored; a failure here is our bug, so it is not a 400. */
 export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {

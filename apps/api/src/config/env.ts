@@ -1,4 +1,5 @@
 import { parseSecretKey } from '@toolgate/contracts';
+import { DEFAULT_STDIO_COMMANDS, launcherEntryProblem } from '@toolgate/policy';
 import { z } from 'zod';
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
@@ -6,6 +7,22 @@ const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
 /** Unset and empty (`KEY=` in a .env file) both mean "not configured". */
 const unsetIfEmpty = (v: unknown) => (v === '' ? undefined : v);
 const optionalString = z.preprocess(unsetIfEmpty, z.string().optional());
+
+/**
+ * A comma-separated list of stdio launchers. Empty means none at all (HTTP servers only): an
+ * operator who blanks the list must not get the defaults back.
+ */
+const commandList = z
+  .string()
+  .default(DEFAULT_STDIO_COMMANDS.join(','))
+  .transform((v, ctx) => {
+    const entries = [...new Set(v.split(',').map((s) => s.trim()))].filter(Boolean);
+    for (const entry of entries) {
+      const problem = launcherEntryProblem(entry);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    }
+    return entries;
+  });
 
 /** Secrets that must never reach production (copied from docs and examples). */
 const KNOWN_INSECURE = new Set(['secret', 'changeme', 'change-me', 'development', 'toolgate']);
@@ -53,6 +70,8 @@ export const EnvSchema = z.object({
   PUBLIC_WEB_URL: z.string().url().default('http://127.0.0.1:3000'),
   /** Comma-separated origins allowed by CORS (the dashboard). */
   CORS_ORIGINS: z.string().default('http://127.0.0.1:3000,http://localhost:3000'),
+  /** Launchers tenants may register as stdio commands (see @toolgate/policy commandAllowed). */
+  STDIO_ALLOWED_COMMANDS: commandList,
   /** Probe timeout for MCP servers. */
   PROBE_TIMEOUT_MS: int(20_000),
   /** How often unpublished snapshots are retried. */

@@ -7,6 +7,7 @@ import { MembersModule } from './members/members.module';
 import { OrgsModule } from './orgs/orgs.module';
 import { PolicyModule } from './policy/policy.module';
 import { RolesModule } from './roles/roles.module';
+import { SandboxModule } from './sandbox/sandbox.module';
 import { SecretsModule } from './secrets/secrets.module';
 import { ServersModule } from './servers/servers.module';
 import { UsageModule } from './usage/usage.module';
@@ -24,6 +25,7 @@ export const DOMAIN_MODULES: Type[] = [
   KeysModule,
   SecretsModule,
   ServersModule,
+  SandboxModule,
   UsageModule,
   BillingModule,
   AuditModule,

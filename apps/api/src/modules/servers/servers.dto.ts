@@ -1,4 +1,4 @@
-import { ServerTransport, Slug, ValueSource } from '@toolgate/contracts';
+import { NetworkPolicy, ServerTransport, Slug, ValueSource } from '@toolgate/contracts';
 import { z } from 'zod';
 import type { FieldError } from '../../common/problem';
 import { httpUrl } from '../../common/zod';
@@ -143,6 +143,7 @@ interface TransportConfig {
   transport: ServerTransport;
   command: string | null;
   args: string[];
+  network: NetworkPolicy;
   url: string | null;
   headers: Record<string, ValueSource>;
   env: Record<string, ValueSource>;
@@ -166,6 +167,12 @@ export function transportIssues(c: TransportConfig): FieldError[] {
     if (Object.keys(c.env).length > 0) {
       errors.push({ path: 'env', message: `is not allowed for the ${t} transport (use headers to pass credentials)` });
     }
+    if (c.network !== 'none') {
+      errors.push({
+        path: 'network',
+        message: `must be none for the ${t} transport (the gateway itself connects to url; only stdio servers run in a sandbox)`,
+      });
+    }
   }
   return errors;
 }
@@ -178,6 +185,7 @@ export const CreateServerDto = z
     transport: ServerTransport,
     command: Command.optional(),
     args: Args.optional(),
+    network: NetworkPolicy.optional(),
     url: HttpUrl.optional(),
     headers: HeaderMap.optional(),
     env: EnvMap.optional(),
@@ -193,6 +201,7 @@ export const CreateServerDto = z
       transport: d.transport,
       command: d.command ?? null,
       args: d.args ?? [],
+      network: d.network ?? 'none',
       url: d.url ?? null,
       headers: d.headers ?? {},
       env: d.env ?? {},
@@ -214,6 +223,7 @@ export const UpdateServerDto = z
     transport: ServerTransport.optional(),
     command: Command.nullable().optional(),
     args: Args.optional(),
+    network: NetworkPolicy.optional(),
     url: HttpUrl.nullable().optional(),
     headers: HeaderMap.optional(),
     env: EnvMap.optional(),

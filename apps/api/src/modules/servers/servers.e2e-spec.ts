@@ -27,6 +27,7 @@ interface ServerBody {
   transport: string;
   command: string | null;
   args: string[];
+  network: 'none' | 'egress';
   url: string | null;
   headers: Record<string, { value: string } | { secret: string }>;
   env: Record<string, { value: string } | { secret: string }>;
@@ -188,6 +189,7 @@ describe('MCP server registry', () => {
         transport: 'stdio',
         command: process.execPath,
         args: [EVERYTHING, 'stdio'],
+        network: 'none',
         url: null,
         headers: {},
         // A literal under a credential-like name is masked; a secret reference and other values are not.
@@ -238,6 +240,7 @@ describe('MCP server registry', () => {
         url: fixture.url,
         command: null,
         args: [],
+        network: 'none',
         env: {},
         enabled: false,
         timeoutMs: 1000,
@@ -331,6 +334,13 @@ describe('MCP server registry', () => {
       ],
       ['http with command', () => httpServer({ command: 'node' }), { command: 'is not allowed for the streamable-http transport' }],
       ['http with args', () => httpServer({ args: ['x'] }), { args: 'are not allowed for the streamable-http transport' }],
+      ['http with network egress', () => httpServer({ network: 'egress' }), { network: 'must be none for the streamable-http transport' }],
+      [
+        'sse with network egress',
+        () => httpServer({ transport: 'sse', network: 'egress' }),
+        { network: 'must be none for the sse transport' },
+      ],
+      ['an unknown network policy', () => everything({ network: 'host' }), { network: '' }],
       ['sse with env', () => httpServer({ transport: 'sse', env: { A: { value: 'b' } } }), { env: 'is not allowed for the sse transport' }],
       ['a non-http url', () => httpServer({ url: 'ftp://files.example/mcp' }), { url: 'must be an http(s) URL, not ftp' }],
       ['a relative url', () => httpServer({ url: '/mcp' }), { url: 'must be an absolute http(s) URL' }],
@@ -614,6 +624,181 @@ describe('MCP server registry', () => {
     });
   });
 
+  // ---------------------------------------------------------------- network policy
+
+  describe('network policy (stdio sandbox)', () => {
+    it('round-trips egress: view, activity log, compiled snapshot in Redis; back to none', async () => {
+      const s = await create(everything({ network: 'egress' }), t.admin);
+      expect(s.network).toBe('egress');
+      expect((await api.req().get(serverUrl(s.id)).set(t.member.auth).expect(200)).body.network).toBe('egress');
+      const [created] = await activity(t.org.id, 'server.created', s.id);
+      expect(created!.after).toMatchObject({ network: 'egress' });
+      expect((await redisSnapshot(t.org.id)).servers.find((x) => x.id === s.id)).toMatchObject({ network: 'egress' });
+
+      const res = await api.req().patch(serverUrl(s.id)).set(t.admin.auth).send({ network: 'none' }).expect(200);
+      expect(res.body.network).toBe('none');
+      const [updated] = await activity(t.org.id, 'server.updated', s.id);
+      expect(updated).toMatchObject({ before: { network: 'egress' }, after: { network: 'none' } });
+      expect((await redisSnapshot(t.org.id)).servers.find((x) => x.id === s.id)).toMatchObject({ network: 'none' });
+    });
+
+    it('defaults to none, for stdio and HTTP servers alike, and compiles it so', async () => {
+      const stdio = await create(everything());
+      const http = await create(httpServer());
+      expect([stdio.network, http.network]).toEqual(['none', 'none']);
+      const snap = await redisSnapshot(t.org.id);
+      expect(snap.servers.filter((x) => [stdio.id, http.id].includes(x.id)).map((x) => x.network)).toEqual(['none', 'none']);
+      // An HTTP server may say none explicitly.
+      expect((await create(httpServer({ network: 'none' }))).network).toBe('none');
+    });
+
+    it('refuses egress on an HTTP server in a patch too, and resets it when a stdio server turns HTTP', async () => {
+      const http = await create(httpServer());
+      const bad = await api.req().patch(serverUrl(http.id)).set(t.owner.auth).send({ network: 'egress' });
+      expectProblem(bad, 400, 'validation_failed');
+      expect(paths(bad)).toEqual(['network']);
+      // Switching to HTTP while asking for egress is refused as well.
+      const s = await create(everything({ network: 'egress' }));
+      const both = await api
+        .req()
+        .patch(serverUrl(s.id))
+        .set(t.owner.auth)
+        .send({ transport: 'sse', url: fixture.sseUrl, network: 'egress' });
+      expectProblem(both, 400, 'validation_failed');
+      expect(paths(both)).toEqual(['network']);
+      const switched = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ transport: 'sse', url: fixture.sseUrl }).expect(200);
+      expect(switched.body).toMatchObject({ transport: 'sse', network: 'none', command: null });
+    });
+
+    it('lets only owner and admin change it (403 for member and billing, 404 for strangers)', async () => {
+      const s = await create(everything());
+      for (const user of [t.member, t.billing]) {
+        expectProblem(await api.req().patch(serverUrl(s.id)).set(user.auth).send({ network: 'egress' }), 403, 'forbidden');
+      }
+      expectProblem(await api.req().patch(serverUrl(s.id)).set(t.stranger.auth).send({ network: 'egress' }), 404, 'not_found');
+      expect((await api.req().get(serverUrl(s.id)).set(t.owner.auth).expect(200)).body.network).toBe('none');
+    });
+  });
+
+  // ---------------------------------------------------------------- allowed launchers
+
+  describe('stdio launchers (STDIO_ALLOWED_COMMANDS, default npx,uvx,node,python3,deno)', () => {
+    const DEFAULT_LAUNCHERS = ['npx', 'uvx', 'node', 'python3', 'deno'];
+
+    /** The 422 every refusal answers, naming the command and the launchers. */
+    function expectNotAllowed(res: request.Response, command: string, allowed = DEFAULT_LAUNCHERS) {
+      expectProblem(res, 422, 'command_not_allowed');
+      expect(res.body.detail).toContain(`"${command}"`);
+      for (const launcher of allowed) expect(res.body.detail).toContain(launcher);
+      expect(res.body).toMatchObject({ command, allowedCommands: allowed });
+    }
+
+    it('accepts a launcher by name and by its path in a system bin dir (owner and admin)', async () => {
+      expect(process.execPath).toMatch(/^\/(usr\/(local\/)?)?bin\/node$/);
+      for (const user of [t.owner, t.admin]) {
+        expect((await create(everything(), user)).command).toBe(process.execPath);
+        expect((await create(script('1', { command: 'npx' }), user)).command).toBe('npx');
+        expect((await create(script('1', { command: '/usr/local/bin/uvx' }), user)).command).toBe('/usr/local/bin/uvx');
+      }
+    });
+
+    it.each([
+      ['a shell', 'bash'],
+      ['a shell by path', '/bin/sh'],
+      ['a launcher outside the system bin dirs', '/tmp/node'],
+      ['a launcher by relative path', './node'],
+      ['a look-alike name', 'nodejs'],
+    ])('refuses %s on create with 422 command_not_allowed, for owner and admin alike', async (_name, command) => {
+      const before = await api.prisma.db.mcpServer.count({ where: { orgId: t.org.id } });
+      for (const user of [t.owner, t.admin]) {
+        expectNotAllowed(await api.req().post(serversUrl()).set(user.auth).send(script('1', { command })), command);
+      }
+      expect(await api.prisma.db.mcpServer.count({ where: { orgId: t.org.id } })).toBe(before);
+    });
+
+    it('answers 403 to member and billing before looking at the command', async () => {
+      for (const user of [t.member, t.billing]) {
+        expectProblem(
+          await api
+            .req()
+            .post(serversUrl())
+            .set(user.auth)
+            .send(script('1', { command: 'bash' })),
+          403,
+          'forbidden',
+        );
+      }
+    });
+
+    it('reports field errors (400) before the launcher (422)', async () => {
+      const res = await api
+        .req()
+        .post(serversUrl())
+        .set(t.owner.auth)
+        .send(script('1', { command: 'bash', timeoutMs: 1 }));
+      expectProblem(res, 400, 'validation_failed');
+    });
+
+    it('refuses a patch that sets a disallowed command, or switches to stdio with one', async () => {
+      const s = await create(everything());
+      expectNotAllowed(await api.req().patch(serverUrl(s.id)).set(t.admin.auth).send({ command: 'sh' }), 'sh');
+      const http = await create(httpServer());
+      const toStdio = await api.req().patch(serverUrl(http.id)).set(t.owner.auth).send({ transport: 'stdio', command: '/usr/bin/perl' });
+      expectNotAllowed(toStdio, '/usr/bin/perl');
+      const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: http.id } });
+      expect(row).toMatchObject({ transport: 'streamable_http', command: null });
+      for (const user of [t.member, t.billing]) {
+        expectProblem(await api.req().patch(serverUrl(s.id)).set(user.auth).send({ command: 'sh' }), 403, 'forbidden');
+      }
+      // An allowed one is fine both ways.
+      await api.req().patch(serverUrl(http.id)).set(t.owner.auth).send({ transport: 'stdio', command: 'python3' }).expect(200);
+      await api.req().patch(serverUrl(s.id)).set(t.admin.auth).send({ command: '/bin/node' }).expect(200);
+    });
+
+    it('still lets a server whose launcher was withdrawn be renamed or disabled, but not given it again', async () => {
+      // Stored before the operator narrowed the list (inserted directly: the API would refuse it).
+      const row = await api.prisma.db.mcpServer.create({
+        data: { orgId: t.org.id, slug: uniq('legacy'), name: 'Legacy', transport: 'stdio', command: 'ruby', args: ['server.rb'] },
+      });
+      const res = await api.req().patch(serverUrl(row.id)).set(t.owner.auth).send({ name: 'Legacy (retired)', enabled: false }).expect(200);
+      expect(res.body).toMatchObject({ command: 'ruby', enabled: false });
+      expectNotAllowed(await api.req().patch(serverUrl(row.id)).set(t.owner.auth).send({ command: 'ruby' }), 'ruby');
+    });
+
+    describe('with STDIO_ALLOWED_COMMANDS=node,/opt/mcp/run', () => {
+      let narrow: Api;
+      beforeAll(async () => {
+        narrow = await startApi({ STDIO_ALLOWED_COMMANDS: 'node,/opt/mcp/run' });
+      });
+      afterAll(() => narrow.close());
+
+      it('allows exactly the operator’s launchers and lists them in the refusal', async () => {
+        const post = (command: string) => narrow.req().post(serversUrl()).set(t.owner.auth).send(script('1', { command }));
+        await post('/opt/mcp/run').expect(201);
+        await post('/usr/bin/node').expect(201);
+        expectNotAllowed(await post('npx'), 'npx', ['node', '/opt/mcp/run']);
+        // An absolute-path entry does not extend to other directories.
+        expectNotAllowed(await post('/usr/bin/run'), '/usr/bin/run', ['node', '/opt/mcp/run']);
+      });
+    });
+
+    describe('with STDIO_ALLOWED_COMMANDS empty', () => {
+      let none: Api;
+      beforeAll(async () => {
+        none = await startApi({ STDIO_ALLOWED_COMMANDS: '' });
+      });
+      afterAll(() => none.close());
+
+      it('refuses every stdio command but still takes HTTP servers', async () => {
+        const res = await none.req().post(serversUrl()).set(t.owner.auth).send(everything());
+        expectProblem(res, 422, 'command_not_allowed');
+        expect(res.body.allowedCommands).toEqual([]);
+        expect(res.body.detail).toContain('this gateway runs no stdio servers');
+        await none.req().post(serversUrl()).set(t.owner.auth).send(httpServer()).expect(201);
+      });
+    });
+  });
+
   // ---------------------------------------------------------------- DELETE
 
   describe('DELETE /v1/orgs/:org/servers/:id', () => {
@@ -730,9 +915,15 @@ describe('MCP server registry', () => {
     });
 
     it('fails with "command not found", stores the error and keeps the last good catalog', async () => {
+      // The launcher must be allowed to be stored at all: an API whose operator lists it.
+      const lenient = await startApi({ STDIO_ALLOWED_COMMANDS: 'node,toolgate-no-such-command' });
       const s = await create(everything());
       await probe(s.id).expect(200);
-      await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ command: 'toolgate-no-such-command', args: [] }).expect(200);
+      try {
+        await lenient.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ command: 'toolgate-no-such-command', args: [] }).expect(200);
+      } finally {
+        await lenient.close();
+      }
       const res = await probe(s.id);
       expectProblem(res, 502, 'probe_failed');
       expect(res.body.detail).toBe('command not found: toolgate-no-such-command');

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { ServerTransport, ValueSource } from '@toolgate/contracts';
+import type { NetworkPolicy, ServerTransport, ValueSource } from '@toolgate/contracts';
 import { type McpServer, Prisma, ServerTransport as DbTransport, type Tx } from '@toolgate/db';
 import { PrismaService } from '../../infra/prisma.service';
 import type { ServerCatalog } from './mcp-probe';
@@ -18,6 +18,8 @@ export interface ServerRecord {
   transport: ServerTransport;
   command: string | null;
   args: string[];
+  /** stdio only; `none` for HTTP transports. */
+  network: NetworkPolicy;
   url: string | null;
   headers: Record<string, ValueSource>;
   env: Record<string, ValueSource>;
@@ -35,7 +37,19 @@ export interface ServerRecord {
 /** The columns a create or update may write. */
 export type ServerWrite = Pick<
   ServerRecord,
-  'slug' | 'name' | 'description' | 'transport' | 'command' | 'args' | 'url' | 'headers' | 'env' | 'enabled' | 'tags' | 'timeoutMs'
+  | 'slug'
+  | 'name'
+  | 'description'
+  | 'transport'
+  | 'command'
+  | 'args'
+  | 'network'
+  | 'url'
+  | 'headers'
+  | 'env'
+  | 'enabled'
+  | 'tags'
+  | 'timeoutMs'
 >;
 
 /** The outcome of a probe: a fresh catalog, or an error message. */

@@ -9,6 +9,7 @@ import { ProbeFailure, type ProbeTarget, probeMcpServer } from './mcp-probe';
 import { type CreateServerInput, type ListServersInput, MASK, transportIssues, type UpdateServerInput } from './servers.dto';
 import { type ServerRecord, ServersRepository, type ServerWrite } from './servers.repository';
 import { configView, serverView } from './servers.view';
+import { assertLauncherAllowed } from './stdio-launchers';
 
 /** Variables a stdio server inherits from the API process; everything else comes from its config. */
 const BASE_ENV_VARS = ['PATH', 'HOME', 'LANG'] as const;
@@ -43,6 +44,7 @@ export class ServersService {
     const headers = keepMasked(dto.headers ?? {}, {}, 'headers', false);
     const env = keepMasked(dto.env ?? {}, {}, 'env', true);
     throwIfAny([...headers.errors, ...env.errors]);
+    if (dto.command !== undefined) assertLauncherAllowed(dto.command, this.env.STDIO_ALLOWED_COMMANDS);
     const data: ServerWrite = {
       slug: dto.slug,
       name: dto.name,
@@ -50,6 +52,7 @@ export class ServersService {
       transport: dto.transport,
       command: dto.command ?? null,
       args: dto.args ?? [],
+      network: dto.network ?? 'none',
       url: dto.url ?? null,
       headers: headers.values,
       env: env.values,
@@ -90,6 +93,7 @@ export class ServersService {
         transport: dto.transport ?? before.transport,
         command: dto.command !== undefined ? dto.command : before.command,
         args: dto.args ?? before.args,
+        network: dto.network ?? before.network,
         url: dto.url !== undefined ? dto.url : before.url,
         headers: headers?.values ?? before.headers,
         env: env?.values ?? before.env,
@@ -105,9 +109,14 @@ export class ServersService {
           if (dto.command === undefined) next.command = null;
           if (dto.args === undefined) next.args = [];
           if (dto.env === undefined) next.env = {};
+          if (dto.network === undefined) next.network = 'none';
         }
       }
       throwIfAny(transportIssues(next));
+      // Like secret references, only a command this patch sets (or revives by switching to stdio)
+      // is checked, so a server whose launcher the operator withdrew can still be disabled.
+      const launches = dto.command !== undefined || before.transport !== 'stdio';
+      if (next.transport === 'stdio' && next.command && launches) assertLauncherAllowed(next.command, this.env.STDIO_ALLOWED_COMMANDS);
       if (next.slug !== before.slug) await this.assertSlugFree(tx, org.id, next.slug, id);
       // Only references this patch sets are checked, so a server whose secret was deleted can
       // still be disabled or renamed.

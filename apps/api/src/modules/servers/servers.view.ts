@@ -28,6 +28,7 @@ export function configView(s: ServerRecord) {
     transport: s.transport,
     command: s.command,
     args: s.args,
+    network: s.network,
     url: s.url,
     headers: maskValues(s.headers),
     env: maskValues(s.env),

@@ -103,6 +103,7 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
           enabled: s.enabled,
           tags: s.tags,
           timeoutMs: s.timeoutMs,
+          network: s.network,
         })),
         roles: roles.map((r) => ({ id: r.id, name: r.name, rules: r.rules })),
         secrets: Object.fromEntries(secrets.map((s) => [s.name, s.sealed])),

@@ -6,7 +6,17 @@ import { type FormEvent, useRef, useState } from 'react';
 import { call, errorMessage } from '@/lib/client';
 import { ApiError } from '@/lib/problem';
 import css from './servers.module.css';
-import { MASK, type ServerView, type Transport, TRANSPORT_LABEL, type ValueSource } from './types';
+import {
+  LAUNCHER_DIRS,
+  MASK,
+  NETWORK_HINT,
+  NETWORK_LABEL,
+  type NetworkPolicy,
+  type ServerView,
+  type Transport,
+  TRANSPORT_LABEL,
+  type ValueSource,
+} from './types';
 
 type Field = 'env' | 'headers';
 interface Row {
@@ -89,6 +99,7 @@ function placeApiError(path: string, message: string, env: Row[], headers: Row[]
     transport: 'Transport',
     command: 'Command',
     args: 'Arguments',
+    network: 'Network',
     url: 'URL',
     tags: 'Tags',
     timeoutMs: 'Timeout',
@@ -98,7 +109,43 @@ function placeApiError(path: string, message: string, env: Row[], headers: Row[]
   return { key, text: `${labels[top] ?? (top || 'The server')} ${message}.` };
 }
 
-export function ServerForm({ org, secrets, initial }: { org: string; secrets: string[]; initial?: ServerView }) {
+/** The launchers a command may use, as a list of code spans: "npx, uvx or node". */
+function Launchers({ names }: { names: string[] }) {
+  return (
+    <>
+      {names.map((n, i) => (
+        <span key={n}>
+          {i > 0 ? (i === names.length - 1 ? ' or ' : ', ') : null}
+          <code>{n}</code>
+        </span>
+      ))}
+    </>
+  );
+}
+
+/** What the command field says before anything is sent: the operator's launchers when known. */
+function commandHint(allowed: string[] | undefined) {
+  if (!allowed) return <>The program to run, e.g. npx, node or python3.</>;
+  if (allowed.length === 0) return <>This gateway runs no stdio servers; register an HTTP server instead.</>;
+  return (
+    <>
+      Allowed launchers: <Launchers names={allowed} /> (by name, or by path in {LAUNCHER_DIRS.join(', ')}).
+    </>
+  );
+}
+
+export function ServerForm({
+  org,
+  secrets,
+  initial,
+  allowedCommands,
+}: {
+  org: string;
+  secrets: string[];
+  initial?: ServerView;
+  /** From GET /sandbox; undefined when the API could not say. */
+  allowedCommands?: string[];
+}) {
   const router = useRouter();
   const editing = !!initial;
   const [name, setName] = useState(initial?.name ?? '');
@@ -108,6 +155,9 @@ export function ServerForm({ org, secrets, initial }: { org: string; secrets: st
   const [transport, setTransport] = useState<Transport>(initial?.transport ?? 'stdio');
   const [command, setCommand] = useState(initial?.command ?? '');
   const [args, setArgs] = useState(argsText(initial?.args ?? []));
+  const [network, setNetwork] = useState<NetworkPolicy>(initial?.network ?? 'none');
+  /** The API's 422 command_not_allowed sentence (it names the command and the allowed launchers). */
+  const [refusal, setRefusal] = useState<string | null>(null);
   const [url, setUrl] = useState(initial?.url ?? '');
   const [env, setEnv] = useState<Row[]>(rowsOf(initial?.env));
   const [headers, setHeaders] = useState<Row[]>(rowsOf(initial?.headers));
@@ -178,6 +228,7 @@ export function ServerForm({ org, secrets, initial }: { org: string; secrets: st
       if ('error' in parsed) e.args = parsed.error;
       else body.args = parsed.args;
       body.command = command.trim();
+      body.network = network;
       body.env = checkRows('env', env);
       if (editing) Object.assign(body, { url: null, headers: {} });
     } else {
@@ -195,7 +246,7 @@ export function ServerForm({ org, secrets, initial }: { org: string; secrets: st
         e.url = 'URL must not contain credentials; put them in a header that references a secret.';
       body.url = u;
       body.headers = checkRows('headers', headers);
-      if (editing) Object.assign(body, { command: null, args: [], env: {} });
+      if (editing) Object.assign(body, { command: null, args: [], env: {}, network: 'none' });
     }
     return Object.keys(e).length ? { errors: e } : { errors: {}, body };
   }
@@ -211,6 +262,7 @@ export function ServerForm({ org, secrets, initial }: { org: string; secrets: st
     const v = validate();
     if (!v.body) return show(v.errors, Object.values(v.errors));
     setBusy(true);
+    setRefusal(null);
     show({}, []);
     try {
       const saved = editing
@@ -219,6 +271,13 @@ export function ServerForm({ org, secrets, initial }: { org: string; secrets: st
       router.push(`/o/${org}/servers/${saved.id}`);
       router.refresh();
     } catch (err) {
+      if (err instanceof ApiError && err.problem.code === 'command_not_allowed') {
+        const detail = err.problem.detail ?? err.message;
+        setRefusal(detail);
+        show({ command: detail }, [detail]);
+        setBusy(false);
+        return;
+      }
       const fieldErrors = err instanceof ApiError ? (err.problem.errors ?? []) : [];
       if (fieldErrors.length) {
         const e: Errors = {};
@@ -321,7 +380,17 @@ export function ServerForm({ org, secrets, initial }: { org: string; secrets: st
               className="mono"
               {...invalid('command')}
             />
-            {fieldError('command') ?? <span className="hint">The program to run, e.g. npx, node, python or an absolute path.</span>}
+            {refusal ? (
+              <span className="field-error" id="err-command" data-testid="command-not-allowed">
+                {refusal}
+              </span>
+            ) : (
+              (fieldError('command') ?? (
+                <span className="hint" data-testid="command-hint">
+                  {commandHint(allowedCommands)}
+                </span>
+              ))
+            )}
           </label>
           <label className="field">
             <span>Arguments</span>
@@ -335,6 +404,21 @@ export function ServerForm({ org, secrets, initial }: { org: string; secrets: st
             />
             {fieldError('args') ?? (
               <span className="hint">One per line, or a JSON list such as ["--port", "8080"] to keep spaces exactly.</span>
+            )}
+          </label>
+          <label className="field">
+            <span>Network</span>
+            <select value={network} onChange={(e) => setNetwork(e.target.value as NetworkPolicy)} {...invalid('network')}>
+              {(['none', 'egress'] as const).map((n) => (
+                <option key={n} value={n}>
+                  {NETWORK_LABEL[n]}
+                </option>
+              ))}
+            </select>
+            {fieldError('network') ?? (
+              <span className="hint" data-testid="network-hint">
+                {NETWORK_HINT[network]}
+              </span>
             )}
           </label>
           <ValueRows field="env" rows={env} setRows={setEnv} secrets={secrets} org={org} errors={errors} />

@@ -2,6 +2,8 @@
 
 export type Transport = 'stdio' | 'streamable-http' | 'sse';
 export type Health = 'unknown' | 'ok' | 'error';
+/** What a stdio server's sandbox may reach (HTTP servers are always `none`). */
+export type NetworkPolicy = 'none' | 'egress';
 
 /** A value taken literally or from an org secret, as the API writes it: `{value}` or `{secret}`. */
 export type ValueSource = { value: string } | { secret: string };
@@ -86,6 +88,7 @@ export interface ServerView {
   transport: Transport;
   command: string | null;
   args: string[];
+  network: NetworkPolicy;
   url: string | null;
   headers: Record<string, ValueSource>;
   env: Record<string, ValueSource>;
@@ -115,3 +118,39 @@ export const TRANSPORT_LABEL: Record<Transport, string> = {
   'streamable-http': 'Streamable HTTP',
   sse: 'SSE (legacy HTTP)',
 };
+
+export const NETWORK_LABEL: Record<NetworkPolicy, string> = {
+  none: 'None',
+  egress: 'Egress (public internet)',
+};
+
+/** One line each: what the sandbox lets the server reach. */
+export const NETWORK_HINT: Record<NetworkPolicy, string> = {
+  none: 'No network at all: the server sees only its own files and the calls it is given.',
+  egress: 'Outbound to public internet addresses only; the gateway host, private networks and cloud metadata stay unreachable.',
+};
+
+/** Shapes of GET /v1/orgs/:org/sandbox (apps/api/src/modules/sandbox/sandbox.dto.ts). */
+export type SandboxSummary = 'confined' | 'unconfined' | 'failing' | 'no-gateway';
+
+export interface GatewayStatus {
+  schemaVersion: 1;
+  workerId: string;
+  sandbox: {
+    mode: 'bwrap' | 'off';
+    ok: boolean;
+    detail: string;
+    egress: { ok: boolean; detail: string };
+    limits: 'cgroup-v2' | 'rlimit';
+  };
+  at: string;
+}
+
+export interface SandboxView {
+  allowedCommands: string[];
+  gateways: GatewayStatus[];
+  summary: SandboxSummary;
+}
+
+/** Where a listed launcher may also be named by absolute path (the API's LAUNCHER_DIRS). */
+export const LAUNCHER_DIRS = ['/usr/bin', '/usr/local/bin', '/bin'];

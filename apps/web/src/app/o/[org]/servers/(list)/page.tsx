@@ -3,6 +3,8 @@ import Link from 'next/link';
 import { forbidden } from 'next/navigation';
 import { EndpointLine } from '@/components/client-snippets';
 import { EnabledBadge, HealthBadge } from '@/components/servers/badges';
+import { loadSandbox } from '@/components/servers/sandbox';
+import { SandboxNotice } from '@/components/servers/sandbox-notice';
 import css from '@/components/servers/servers.module.css';
 import { type ServerView, TRANSPORT_LABEL } from '@/components/servers/types';
 import { Card, Empty, formatDate, PageHeader } from '@/components/ui';
@@ -18,9 +20,10 @@ export default async function ServersPage({ params }: { params: Promise<{ org: s
   if (!membership || !can.read(membership.role)) forbidden();
   const manage = can.manage(membership.role);
   const base = `/o/${membership.slug}/servers`;
-  const [{ items }, org] = await Promise.all([
+  const [{ items }, org, sandbox] = await Promise.all([
     api<{ items: ServerView[] }>(`/v1/orgs/${encodeURIComponent(membership.slug)}/servers`),
     api<{ endpoint: string }>(`/v1/orgs/${encodeURIComponent(membership.slug)}`),
+    loadSandbox(membership.slug),
   ]);
   const servers = [...items].sort((a, b) => a.name.localeCompare(b.name));
 
@@ -37,6 +40,7 @@ export default async function ServersPage({ params }: { params: Promise<{ org: s
           ) : null
         }
       />
+      <SandboxNotice sandbox={sandbox} />
       <Card>
         <EndpointLine label="Org endpoint" url={org.endpoint} />
       </Card>

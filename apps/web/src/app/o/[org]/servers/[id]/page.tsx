@@ -5,8 +5,10 @@ import { ClientSnippets, EndpointLine } from '@/components/client-snippets';
 import { EnabledBadge, HealthBadge } from '@/components/servers/badges';
 import { CatalogView } from '@/components/servers/catalog';
 import { DeleteServer, EnabledSwitch, ProbeButton } from '@/components/servers/server-actions';
+import { loadSandbox } from '@/components/servers/sandbox';
+import { SandboxNotice } from '@/components/servers/sandbox-notice';
 import css from '@/components/servers/servers.module.css';
-import { type ServerView, TRANSPORT_LABEL, type ValueSource } from '@/components/servers/types';
+import { NETWORK_HINT, NETWORK_LABEL, type ServerView, TRANSPORT_LABEL, type ValueSource } from '@/components/servers/types';
 import { Badge, Card, Empty, formatDate, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';
@@ -51,7 +53,10 @@ export default async function ServerPage({ params }: { params: Promise<{ org: st
   const { org } = await getMembership(slug);
   if (!org || !can.read(org.role)) forbidden();
   const manage = can.manage(org.role);
-  const s = await api<ServerView>(`/v1/orgs/${encodeURIComponent(org.slug)}/servers/${encodeURIComponent(id)}`);
+  const [s, sandbox] = await Promise.all([
+    api<ServerView>(`/v1/orgs/${encodeURIComponent(org.slug)}/servers/${encodeURIComponent(id)}`),
+    loadSandbox(org.slug),
+  ]);
   const base = `/o/${org.slug}/servers`;
   const info = s.catalog?.serverInfo;
 
@@ -80,6 +85,7 @@ export default async function ServerPage({ params }: { params: Promise<{ org: st
         }
       />
 
+      {s.transport === 'stdio' ? <SandboxNotice sandbox={sandbox} /> : null}
       <div className={css.twoCols} style={{ marginBottom: 16, alignItems: 'start' }}>
         <Card title="Health" id="health">
           <dl className={css.kv}>
@@ -150,6 +156,11 @@ export default async function ServerPage({ params }: { params: Promise<{ org: st
                 <dt>Environment</dt>
                 <dd>
                   <ValueList map={s.env} org={org.slug} noun="environment variables" />
+                </dd>
+                <dt>Network</dt>
+                <dd>
+                  <span data-testid="server-network">{NETWORK_LABEL[s.network]}</span>
+                  <div className="muted small">{NETWORK_HINT[s.network]}</div>
                 </dd>
               </>
             ) : (

@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { forbidden } from 'next/navigation';
+import { loadSandbox } from '@/components/servers/sandbox';
 import { ServerForm } from '@/components/servers/server-form';
 import type { SecretView } from '@/components/servers/types';
 import { Card, PageHeader } from '@/components/ui';
@@ -14,7 +15,10 @@ export default async function NewServerPage({ params }: { params: Promise<{ org:
   const { org: slug } = await params;
   const { org } = await getMembership(slug);
   if (!org || !can.manage(org.role)) forbidden();
-  const { items } = await api<{ items: SecretView[] }>(`/v1/orgs/${encodeURIComponent(org.slug)}/secrets`);
+  const [{ items }, sandbox] = await Promise.all([
+    api<{ items: SecretView[] }>(`/v1/orgs/${encodeURIComponent(org.slug)}/secrets`),
+    loadSandbox(org.slug),
+  ]);
   return (
     <>
       <PageHeader
@@ -26,7 +30,7 @@ export default async function NewServerPage({ params }: { params: Promise<{ org:
         }
       />
       <Card>
-        <ServerForm org={org.slug} secrets={items.map((s) => s.name)} />
+        <ServerForm org={org.slug} secrets={items.map((s) => s.name)} allowedCommands={sandbox?.allowedCommands} />
       </Card>
     </>
   );

@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { forbidden } from 'next/navigation';
+import { loadSandbox } from '@/components/servers/sandbox';
 import { ServerForm } from '@/components/servers/server-form';
 import type { SecretView, ServerView } from '@/components/servers/types';
 import { Card, PageHeader } from '@/components/ui';
@@ -15,9 +16,10 @@ export default async function EditServerPage({ params }: { params: Promise<{ org
   const { org } = await getMembership(slug);
   if (!org || !can.manage(org.role)) forbidden();
   const o = encodeURIComponent(org.slug);
-  const [server, secrets] = await Promise.all([
+  const [server, secrets, sandbox] = await Promise.all([
     api<ServerView>(`/v1/orgs/${o}/servers/${encodeURIComponent(id)}`),
     api<{ items: SecretView[] }>(`/v1/orgs/${o}/secrets`),
+    loadSandbox(org.slug),
   ]);
   return (
     <>
@@ -31,7 +33,7 @@ export default async function EditServerPage({ params }: { params: Promise<{ org
         }
       />
       <Card>
-        <ServerForm org={org.slug} secrets={secrets.items.map((s) => s.name)} initial={server} />
+        <ServerForm org={org.slug} secrets={secrets.items.map((s) => s.name)} initial={server} allowedCommands={sandbox?.allowedCommands} />
       </Card>
     </>
   );
