@@ -127,8 +127,17 @@ describe('compile', () => {
       env: {},
       timeoutMs: 30_000,
       tags: ['prod', 'scm'],
+      network: 'none',
     });
     expect(compile(fullInput()).servers.find((s) => s.slug === 'fs')?.args).toEqual(['--b', '--a']);
+  });
+
+  it("carries a stdio server's network policy, none when absent", () => {
+    const snapshot = compile(baseInput({ servers: [server({ id: 'a', slug: 'a', network: 'egress' }), server({ id: 'b', slug: 'b' })] }));
+    expect(snapshot.servers.map((s) => [s.slug, s.network])).toEqual([
+      ['a', 'egress'],
+      ['b', 'none'],
+    ]);
   });
 
   it("accepts Prisma's streamable_http spelling", () => {
