@@ -76,7 +76,16 @@ function testEnv(prefix, worker) {
     REDIS_URL: `${REDIS}/${(Number(process.env.TEST_REDIS_DB_BASE ?? 0) + worker) % 16}`,
     JWT_SECRET: 'test-jwt-secret-0123456789abcdef0123456789abcdef',
     TOOLGATE_SECRET_KEY: '0'.repeat(63) + '1',
+    // Tests run every stdio server in the sandbox, as production does. The fixture servers and
+    // their packages are the "vetted servers" an operator would list; the rest of the repo
+    // (sources, .env) stays invisible to them.
+    STDIO_SANDBOX: 'bwrap',
+    STDIO_SANDBOX_PATHS: SANDBOX_TEST_PATHS.join(','),
   };
 }
+
+const SANDBOX_TEST_PATHS = ['node_modules', 'apps/gateway/node_modules', 'apps/gateway/test/fixtures', 'apps/web/node_modules'].map((p) =>
+  path.join(ROOT, p),
+);
 
 module.exports = { prepareTestDatabases, dropTestDatabases, jestDatabaseHooks, testEnv, PG, REDIS };

@@ -1,7 +1,19 @@
 import { parseSecretKey } from '@toolgate/contracts';
 import { z } from 'zod';
+import { parseCidrs } from './backends/sandbox/egress-routes';
+import type { SandboxOptions } from './backends/sandbox/options';
 
 const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
+const list = () =>
+  z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    );
 
 export const GatewayConfigSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
@@ -32,8 +44,36 @@ export const GatewayConfigSchema = z.object({
   /** Idle backends (stdio children, upstream pools) are closed after this. */
   BACKEND_IDLE_MS: int(10 * 60_000),
   MAX_BACKENDS: int(500),
-  /** Default cap for stdio children's memory (RSS), MiB. */
+  /** Default cap for stdio children's memory (RSS of the tree; also each process's data segment), MiB. */
   STDIO_MEMORY_LIMIT_MB: int(1024),
+  /**
+   * `bwrap` confines every stdio server (backends/sandbox/README.md); `off` runs tenant code
+   * unconfined and is only for single-team self-hosting: logged loudly and reported everywhere.
+   */
+  STDIO_SANDBOX: z.enum(['bwrap', 'off']).default('bwrap'),
+  /** Extra host paths servers may read (comma-separated absolute paths of vetted servers' code). */
+  STDIO_SANDBOX_PATHS: list().refine((ps) => ps.every((p) => p.startsWith('/')), 'must be absolute paths'),
+  /** Host directory for per-org npm/uv caches (one writable folder per org); unset = caches live in the server's private home. */
+  STDIO_CACHE_DIR: z.string().optional(),
+  /** Size cap of a server's private home, /tmp and /dev/shm (each), MiB. */
+  STDIO_SCRATCH_MB: int(256),
+  STDIO_MAX_PROCESSES: int(128),
+  STDIO_MAX_OPEN_FILES: int(1024),
+  STDIO_MAX_FILE_MB: int(256),
+  /** CPU seconds a server may use before it is stopped (and restarted on the next call). */
+  STDIO_CPU_SECONDS: int(3600),
+  /** First host uid of the range sandboxes run under (one uid per running server; root gateways only). */
+  STDIO_SANDBOX_UID_FIRST: int(200_000),
+  STDIO_SANDBOX_UID_COUNT: int(65_536),
+  /** Private IPv4 ranges `egress` servers may reach anyway (comma-separated CIDRs). */
+  STDIO_EGRESS_ALLOW: list().transform((v, ctx) => {
+    try {
+      return parseCidrs(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
   /** Where events are spooled while Redis is unreachable. */
   SPOOL_DIR: z.string().default('.spool'),
   /** Events are flushed to the queues at least this often (ms) or per this many events. */
@@ -44,6 +84,24 @@ export const GatewayConfigSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;
+
+export function sandboxOptions(config: GatewayConfig): SandboxOptions {
+  return {
+    mode: config.STDIO_SANDBOX,
+    readOnlyPaths: config.STDIO_SANDBOX_PATHS,
+    cacheDir: config.STDIO_CACHE_DIR ?? null,
+    scratchMb: config.STDIO_SCRATCH_MB,
+    limits: {
+      memoryMb: config.STDIO_MEMORY_LIMIT_MB,
+      processes: config.STDIO_MAX_PROCESSES,
+      openFiles: config.STDIO_MAX_OPEN_FILES,
+      fileSizeMb: config.STDIO_MAX_FILE_MB,
+      cpuSeconds: config.STDIO_CPU_SECONDS,
+    },
+    uidRange: { first: config.STDIO_SANDBOX_UID_FIRST, count: config.STDIO_SANDBOX_UID_COUNT },
+    egressAllow: config.STDIO_EGRESS_ALLOW,
+  };
+}
 
 export function loadGatewayConfig(source: NodeJS.ProcessEnv = process.env): GatewayConfig {
   const parsed = GatewayConfigSchema.safeParse({ ...source, PORT: source.GATEWAY_PORT ?? source.PORT });

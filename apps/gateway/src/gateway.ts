@@ -6,7 +6,10 @@ import { BackendPool } from './backends/pool';
 import { StdioBackend } from './backends/stdio';
 import { StreamableHttpBackend } from './backends/http';
 import { SseBackend } from './backends/sse';
-import type { GatewayConfig } from './config';
+import { createLauncher, type Launcher } from './backends/sandbox/launcher';
+import { type GatewayConfig, sandboxOptions } from './config';
+import { StatusReporter } from './gateway-status';
+import { createLogger, type Logger } from './log';
 import { McpCore } from './core/mcp';
 import { RedisRateLimiter } from './core/ratelimit';
 import { RedisQuota } from './core/quota';
@@ -22,6 +25,8 @@ export interface Gateway {
   server: Server;
   config: GatewayConfig;
   metrics: GatewayMetrics;
+  /** How this worker starts stdio servers (sandbox status included). */
+  launcher: Launcher;
   snapshots: SnapshotStore;
   pool: BackendPool;
   events: QueueEventSink;
@@ -42,6 +47,10 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   sub.on('error', () => undefined);
 
   const metrics = createGatewayMetrics();
+  const log = createLogger('gateway');
+  const launcher = await createLauncher(sandboxOptions(config));
+  announceSandbox(launcher, log);
+  const stdioLog = stdioLogger(createLogger('stdio'), metrics);
   const snapshots = new SnapshotStore(redis, sub);
   const relay = new Relay(redis, sub);
   // A session changed or deleted on one worker must not live on in another worker's local cache.
@@ -54,7 +63,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     idleMs: config.BACKEND_IDLE_MS,
     maxBackends: config.MAX_BACKENDS,
     factories: {
-      stdio: (spec) => new StdioBackend(spec, { memoryLimitMb: config.STDIO_MEMORY_LIMIT_MB }),
+      stdio: (spec) => new StdioBackend(spec, { memoryLimitMb: config.STDIO_MEMORY_LIMIT_MB, launcher, logger: stdioLog }),
       'streamable-http': (spec) => new StreamableHttpBackend(spec),
       sse: (spec) => new SseBackend(spec),
     },
@@ -110,6 +119,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
 
   await Promise.all([snapshots.start(), relay.start()]);
   await events.start();
+  const status = new StatusReporter(redis, () => launcher.status);
+  status.start();
 
   const server = createHttpServer({
     transport,
@@ -120,7 +131,12 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
         .ping()
         .then(() => true)
         .catch(() => false);
-      return { ok: redisOk, checks: { redis: redisOk, snapshotsSubscribed: sub.status === 'ready' } };
+      // A sandbox that cannot start fails stdio servers closed, but HTTP upstreams still work: report, do not drain.
+      return {
+        ok: redisOk,
+        checks: { redis: redisOk, snapshotsSubscribed: sub.status === 'ready', sandbox: launcher.status.ok },
+        detail: { workerId: status.workerId, sandbox: launcher.status },
+      };
     },
     metrics: async () => {
       metrics.backends.reset();
@@ -140,6 +156,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     server,
     config,
     metrics,
+    launcher,
     snapshots,
     pool,
     events,
@@ -155,6 +172,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       if (closed) return;
       closed = true;
       relay.close();
+      await status.stop();
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();
@@ -172,4 +190,29 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
 /** The parts of a snapshot that decide what an agent may list. */
 function listShaping(s: PolicySnapshot): string {
   return JSON.stringify([s.roles, s.servers, s.keys.map((k) => [k.id, k.roleIds])]);
+}
+
+/** Say loudly how tenant code runs: an operator must never be surprised by an unconfined gateway. */
+function announceSandbox(launcher: Launcher, log: Logger): void {
+  const { status } = launcher;
+  if (status.mode === 'off') log.warn('STDIO SANDBOX OFF: tenant stdio servers run unconfined on this host', { sandbox: status });
+  else if (!status.ok) log.error('stdio sandbox unavailable: every stdio server will fail closed', { sandbox: status });
+  else log.info('stdio sandbox ready', { sandbox: status });
+}
+
+/** The stdio lifecycle goes to the log and, counted by event, to the metrics. */
+function stdioLogger(log: Logger, metrics: GatewayMetrics) {
+  const count = (fields?: Record<string, unknown>) => {
+    if (typeof fields?.event === 'string') metrics.stdioEvents.inc({ event: fields.event });
+  };
+  return {
+    info: (m: string, f?: Record<string, unknown>) => {
+      count(f);
+      log.info(m, f);
+    },
+    warn: (m: string, f?: Record<string, unknown>) => {
+      count(f);
+      log.warn(m, f);
+    },
+  };
 }

@@ -37,6 +37,12 @@ export function createGatewayMetrics() {
     }),
     spoolBytes: new Gauge({ name: 'toolgate_gateway_spool_bytes', help: 'Size of the local event spool', registers: [registry] }),
     snapshots: new Gauge({ name: 'toolgate_gateway_snapshots_loaded', help: 'Org snapshots held in memory', registers: [registry] }),
+    stdioEvents: new Counter({
+      name: 'toolgate_gateway_stdio_events_total',
+      help: 'stdio server lifecycle: start, restart, exit, crash, limit (memory/CPU/file size/line), sandbox_failure',
+      labelNames: ['event'] as const,
+      registers: [registry],
+    }),
     streams: new Gauge({ name: 'toolgate_gateway_open_streams', help: 'Open agent SSE streams on this worker', registers: [registry] }),
   };
 }

@@ -15,6 +15,7 @@ function spec(url: string | null, headers: Record<string, string> = {}, server: 
     key: `org_test:srv:${url}`,
     env: {},
     headers,
+    secrets: [],
     server: {
       id: 'srv_1',
       slug: 'fixture',

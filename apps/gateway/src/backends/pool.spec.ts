@@ -1,3 +1,4 @@
+import { UnconfinedLauncher } from './sandbox/launcher';
 import type { JsonRpcNotification } from '../core/jsonrpc';
 import { FIXTURE, nodeSpec, processState, resultText, waitFor } from '../../test/fixtures/stdio-helpers';
 import { BackendPool, type BackendPoolOptions, type RetireReason } from './pool';
@@ -11,7 +12,11 @@ const pids = new Set<number>();
 
 function makePool(options: BackendPoolOptions = {}): { pool: BackendPool; retired: Array<[string, RetireReason]> } {
   const retired: Array<[string, RetireReason]> = [];
-  const pool = new BackendPool({ stdio: { killGraceMs: 1000 }, onRetire: (k, r) => retired.push([k, r]), ...options });
+  const pool = new BackendPool({
+    stdio: { launcher: new UnconfinedLauncher(), killGraceMs: 1000 },
+    onRetire: (k, r) => retired.push([k, r]),
+    ...options,
+  });
   pools.push(pool);
   return { pool, retired };
 }

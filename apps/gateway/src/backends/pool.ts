@@ -30,7 +30,7 @@ export type RetireReason = 'idle' | 'evicted' | 'retired' | 'shutdown';
 export interface BackendPoolOptions {
   /** How each transport's backends are made. stdio defaults to StdioBackend with `stdio` options. */
   factories?: Partial<Record<ServerTransport, BackendFactory>>;
-  /** Options of the default stdio factory (ignored when factories.stdio is given). */
+  /** Options of the default stdio factory (ignored when factories.stdio is given; no stdio without either). */
   stdio?: StdioBackendOptions;
   /** Close backends idle for this long (ms). Default 10 minutes. */
   idleMs?: number;
@@ -81,7 +81,10 @@ export class BackendPool {
 
   constructor(options: BackendPoolOptions = {}) {
     const stdioOptions = options.stdio;
-    this.factories = { stdio: (spec) => new StdioBackend(spec, stdioOptions), ...options.factories };
+    this.factories = {
+      ...(stdioOptions ? { stdio: (spec: BackendSpec) => new StdioBackend(spec, stdioOptions) } : {}),
+      ...options.factories,
+    };
     this.idleMs = options.idleMs ?? 10 * 60_000;
     this.maxBackends = Math.max(1, options.maxBackends ?? 500);
     this.drainTimeoutMs = options.drainTimeoutMs ?? 60_000;

@@ -14,6 +14,7 @@ function spec(url: string, headers: Record<string, string> = {}, server: Partial
     key: `org_test:sse:${url}`,
     env: {},
     headers,
+    secrets: [],
     server: {
       id: 'srv_sse',
       slug: 'legacy',

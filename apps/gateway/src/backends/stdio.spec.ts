@@ -2,6 +2,7 @@ import type { JsonRpcNotification, JsonRpcRequest } from '../core/jsonrpc';
 import { RpcCode } from '../core/jsonrpc';
 import { EVERYTHING, FIXTURE, nodeSpec, processState, resultText, waitFor } from '../../test/fixtures/stdio-helpers';
 import { CallCancelledError } from './rpc-peer';
+import { UnconfinedLauncher } from './sandbox/launcher';
 import { StdioBackend, type StdioBackendOptions } from './stdio';
 import { BackendError, type BackendSpec, type CallContext } from './types';
 
@@ -13,14 +14,17 @@ import { BackendError, type BackendSpec, type CallContext } from './types';
 const backends: StdioBackend[] = [];
 const pids = new Set<number>();
 
-function make(spec: BackendSpec, options: StdioBackendOptions = {}): StdioBackend {
-  const b = new StdioBackend(spec, { killGraceMs: 1000, ...options });
+// The protocol and lifecycle under test do not depend on confinement; the sandbox has its own suites.
+const launcher = new UnconfinedLauncher();
+type Options = Partial<StdioBackendOptions>;
+
+function make(spec: BackendSpec, options: Options = {}): StdioBackend {
+  const b = new StdioBackend(spec, { launcher, killGraceMs: 1000, ...options });
   backends.push(b);
   return b;
 }
-const everything = (options: StdioBackendOptions = {}, env: Record<string, string> = {}) =>
-  make(nodeSpec(EVERYTHING, ['stdio'], { env }), options);
-const fixture = (options: StdioBackendOptions = {}, env: Record<string, string> = {}) => make(nodeSpec(FIXTURE, [], { env }), options);
+const everything = (options: Options = {}, env: Record<string, string> = {}) => make(nodeSpec(EVERYTHING, ['stdio'], { env }), options);
+const fixture = (options: Options = {}, env: Record<string, string> = {}) => make(nodeSpec(FIXTURE, [], { env }), options);
 
 /** Remember the running child so the suite can check it is gone at the end. */
 function trackPid(b: StdioBackend): number {
@@ -258,7 +262,9 @@ describe('StdioBackend with the fixture server', () => {
     expect(err).toBeInstanceOf(BackendError);
     expect(err.kind).toBe('crashed');
     expect(err.error.code).toBe(RpcCode.UpstreamUnavailable);
-    expect(err.message).toMatch(/^MCP server "srv\d+" exited with code 3\. Last stderr output: fixture: crashing on purpose$/);
+    // stderr is the operators' view: kept beside the error, never in the message an agent gets.
+    expect(err.message).toMatch(/^MCP server "srv\d+" exited with code 3$/);
+    expect(err.operator.stderrTail).toBe('fixture: crashing on purpose');
     expect(err.error.data).toEqual({ exitCode: 3, signal: null });
     expect(b.health).toBe('down');
     expect(b.inFlight).toBe(0);
@@ -281,7 +287,8 @@ describe('StdioBackend with the fixture server', () => {
     const b = fixture({ restartBackoff: { initialMs: 100, maxMs: 400 } }, { FIXTURE_MODE: 'exit-on-start' });
     const first = (await b.ready().catch((e) => e)) as BackendError;
     expect(first.kind).toBe('crashed');
-    expect(first.message).toMatch(/exited with code 2\. Last stderr output: fixture: bad configuration, giving up/);
+    expect(first.message).toMatch(/exited with code 2$/);
+    expect(first.operator.stderrTail).toBe('fixture: bad configuration, giving up');
     const delays: number[] = [];
     for (let i = 0; i < 4; i++) {
       const fast = (await b.ready().catch((e) => e)) as BackendError;
@@ -312,7 +319,9 @@ describe('StdioBackend with the fixture server', () => {
 
   it('refuses a stdio server without a command', () => {
     const spec = nodeSpec(FIXTURE);
-    expect(() => new StdioBackend({ ...spec, server: { ...spec.server, command: null } })).toThrow(/stdio server without a command/);
+    expect(() => new StdioBackend({ ...spec, server: { ...spec.server, command: null } }, { launcher })).toThrow(
+      /stdio server without a command/,
+    );
   });
 
   it('times out initialize and stops the child', async () => {

@@ -1,11 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { basename } from 'node:path';
 import type { SnapshotServer } from '@toolgate/contracts';
+import { makeRedactor, type Redactor } from '@toolgate/policy';
 import type { JsonRpcMessage, JsonRpcNotification } from '../core/jsonrpc';
 import { RpcCode } from '../core/jsonrpc';
 import { CallCancelledError, RpcPeer } from './rpc-peer';
+import type { Launched, Launcher } from './sandbox/launcher';
 import {
   type Backend,
   BackendError,
@@ -34,13 +35,14 @@ import {
  *   SIGKILL after a grace period, and close() resolves only once the child has exited.
  *
  * Process hygiene:
- * - No shell. The child gets a minimal environment: PATH, HOME, LANG, TMPDIR of the gateway (never
- *   its NODE_OPTIONS or anything else), then spec.env (secrets already opened by the caller;
- *   this class never logs env values). Its working directory is the OS temp directory unless
- *   `cwd` is given, so it never starts inside the gateway's own directory.
+ * - The launcher starts the child: inside the bubblewrap sandbox (sandbox/README.md), or, only
+ *   when the operator turned the sandbox off, as a plain child. No shell. The environment is the
+ *   launcher's minimal base, then spec.env (secrets already opened by the caller).
  * - The child leads its own process group (detached), and every signal goes to the group, so
- *   wrappers such as `npx` do not leave the real server behind. A gateway that dies abruptly
- *   leaves the group running until it notices its stdin closed, as every stdio server should.
+ *   wrappers such as `npx` do not leave the real server behind; in the sandbox its pid namespace
+ *   ends every descendant with it, and bwrap dies with the gateway.
+ * - stderr is for operators: it is kept masked (the injected secrets) and goes to the log and to
+ *   probe errors, never into an error an agent sees.
  *
  * Memory cap (`memoryLimitMb`):
  * - For Node commands (node, nodejs, npx, npm, pnpm, pnpx, yarn, tsx, ts-node or this very
@@ -80,8 +82,8 @@ export interface StdioBackendOptions {
   killGraceMs?: number;
   /** Restart backoff: first delay, ceiling, and how long a child must run for the count to reset (ms). */
   restartBackoff?: { initialMs?: number; maxMs?: number; resetAfterMs?: number };
-  /** Working directory of the child. Default: the OS temp directory. */
-  cwd?: string;
+  /** Starts the child (sandboxed or not): the gateway's one launcher. */
+  launcher: Launcher;
   logger?: BackendLogger;
 }
 
@@ -98,13 +100,11 @@ export const SUPPORTED_UPSTREAM_VERSIONS: ReadonlySet<string> = new Set([
 
 const MIB = 1024 * 1024;
 const NODE_COMMANDS = new Set(['node', 'nodejs', 'npx', 'npm', 'pnpm', 'pnpx', 'yarn', 'tsx', 'ts-node']);
-const BASE_ENV_KEYS = ['PATH', 'HOME', 'LANG', 'TMPDIR'] as const;
-const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
 /** After exit, how long to wait for the rest of stdout (responses written just before exiting). */
 const STDOUT_DRAIN_MS = 250;
 /** A child that closes stdout but does not exit within this is killed (ms). */
 const STDOUT_CLOSED_GRACE_MS = 1000;
-/** How much of the stderr tail goes into an error message (the rest stays in stderrTail()). */
+/** How much of the stderr tail an error carries for operators (the rest stays in stderrTail()). */
 const MESSAGE_TAIL_CHARS = 1000;
 const NO_LOGGER: BackendLogger = { info: () => undefined, warn: () => undefined };
 
@@ -112,7 +112,11 @@ interface ChildConfig {
   command: string;
   args: string[];
   env: Record<string, string>;
-  cwd: string;
+  orgId: string;
+  network: SnapshotServer['network'];
+  launcher: Launcher;
+  /** Masks the injected secrets in what the child prints. */
+  mask: Redactor;
   label: string;
   defaultTimeoutMs: number;
   maxLineBytes: number;
@@ -155,7 +159,7 @@ export class StdioBackend implements Backend {
   private lastTail = '';
 
   /** Throws BackendError kind 'unavailable' if the server has no command. */
-  constructor(spec: BackendSpec, options: StdioBackendOptions = {}) {
+  constructor(spec: BackendSpec, options: StdioBackendOptions) {
     const server = spec.server;
     if (!server.command) {
       throw new BackendError(
@@ -176,7 +180,10 @@ export class StdioBackend implements Backend {
       command: server.command,
       args: server.args,
       env: childEnv(spec.env, server.command, options.memoryLimitMb),
-      cwd: options.cwd ?? tmpdir(),
+      orgId: spec.orgId,
+      network: server.network,
+      launcher: options.launcher,
+      mask: makeRedactor(spec.secrets, []),
       label: `MCP server "${server.slug}"`,
       defaultTimeoutMs: server.timeoutMs,
       maxLineBytes: options.maxLineBytes ?? 16 * MIB,
@@ -321,6 +328,9 @@ export class StdioBackend implements Backend {
       this._health = 'up';
       this.upSince = Date.now();
       this.logger.info('stdio backend up', {
+        event: this._starts > 1 ? 'restart' : 'start',
+        sandbox: this.childConfig.launcher.status.mode,
+        network: this.childConfig.network,
         key: this.key,
         server: this.server.slug,
         pid: conn.pid,
@@ -389,7 +399,15 @@ export class StdioBackend implements Backend {
     this.retryAt = now + delay;
     this.upSince = 0;
     this.lastFailure = error;
-    this.logger.warn('stdio backend down', { key: this.key, server: this.server.slug, reason: error.message, retryInMs: delay });
+    this.logger.warn('stdio backend down', {
+      event: lifecycleEvent(error),
+      key: this.key,
+      server: this.server.slug,
+      reason: error.message,
+      exit: error.error.data,
+      stderrTail: error.operator.stderrTail,
+      retryInMs: delay,
+    });
   }
 
   private dispatchUnsolicited(n: JsonRpcNotification): void {
@@ -429,6 +447,7 @@ class ChildConnection {
   readonly exited: Promise<void>;
   lastRssKb = 0;
   private readonly proc: ChildProcess | undefined;
+  private launched: Launched | undefined;
   private readonly stderr: TailRing;
   private resolveExited!: () => void;
   private ended = false;
@@ -462,22 +481,22 @@ class ChildConnection {
     });
     this.peer.onUnsolicited(onUnsolicited);
 
-    let proc: ChildProcess;
+    let launched: Launched;
     try {
-      proc = spawn(cfg.command, cfg.args, {
-        env: cfg.env,
-        cwd: cfg.cwd,
-        stdio: ['pipe', 'pipe', 'pipe'],
-        detached: true,
-        windowsHide: true,
-      });
+      launched = cfg.launcher.launch({ command: cfg.command, args: cfg.args, env: cfg.env, orgId: cfg.orgId, network: cfg.network });
     } catch (e) {
-      // Synchronous failures (e.g. an argument with a NUL byte): end on the next tick, like async ones.
+      // Synchronous failures (no sandbox, a NUL byte in an argument): end on the next tick, like async ones.
       this.proc = undefined;
       queueMicrotask(() => this.end(`could not be started: ${e instanceof Error ? e.message : String(e)}`, 'unavailable'));
       return;
     }
+    const proc = launched.proc;
     this.proc = proc;
+    this.launched = launched;
+    launched.ready.catch((e: unknown) => {
+      this.markFatal(`could not be sandboxed (${e instanceof Error ? e.message : String(e)})`);
+      this.signal('SIGKILL');
+    });
     proc.on('error', (e: NodeJS.ErrnoException) => {
       if (proc.pid === undefined) this.end(`could not be started: ${describeSpawnError(e, cfg.command)}`, 'unavailable');
       else cfg.logger.warn('stdio child error', { server: cfg.label, error: e.message });
@@ -504,8 +523,9 @@ class ChildConnection {
     return this.ended;
   }
 
+  /** What the child printed last, with the injected secrets masked (operators' view). */
   stderrTail(): string {
-    return this.stderr.text();
+    return this.cfg.mask(this.stderr.text());
   }
 
   /** Record why the gateway is about to kill the child (used in the crash message). */
@@ -647,9 +667,12 @@ class ChildConnection {
     if (this.stdoutEndTimer) clearTimeout(this.stdoutEndTimer);
     if (this.memoryTimer) clearInterval(this.memoryTimer);
     this.parts = [];
-    const tail = this.stderr.text().trim();
-    const tailPart = tail ? `. Last stderr output: ${tail.length > MESSAGE_TAIL_CHARS ? `…${tail.slice(-MESSAGE_TAIL_CHARS)}` : tail}` : '';
-    const error = new BackendError({ code: RpcCode.UpstreamUnavailable, message: `${this.cfg.label} ${how}${tailPart}`, data }, kind);
+    this.launched?.dispose();
+    // Masked before it is cut, so a cut cannot leave a fragment no secret form matches.
+    const tail = this.stderrTail().trim();
+    const error = new BackendError({ code: RpcCode.UpstreamUnavailable, message: `${this.cfg.label} ${how}`, data }, kind, {
+      stderrTail: tail.length > MESSAGE_TAIL_CHARS ? `…${tail.slice(-MESSAGE_TAIL_CHARS)}` : tail,
+    });
     this.peer.fail(error);
     this.onEnd(this, error);
     this.resolveExited();
@@ -743,20 +766,27 @@ class TailRing {
   }
 }
 
-/** The child's environment: a minimal base of the gateway's, then the server's own. */
+/** The server's own environment (the launcher puts its minimal base under it), with the heap cap for Node. */
 function childEnv(specEnv: Record<string, string>, command: string, memoryLimitMb: number | undefined): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const k of BASE_ENV_KEYS) {
-    const v = process.env[k];
-    if (v !== undefined) env[k] = v;
-  }
-  env.PATH ??= DEFAULT_PATH;
-  Object.assign(env, specEnv);
+  const env: Record<string, string> = { ...specEnv };
   if (memoryLimitMb !== undefined && isNodeCommand(command)) {
     const flag = `--max-old-space-size=${Math.max(16, Math.floor(memoryLimitMb))}`;
     env.NODE_OPTIONS = env.NODE_OPTIONS ? `${env.NODE_OPTIONS} ${flag}` : flag;
   }
   return env;
+}
+
+/** What kind of end a child's error describes, for the lifecycle log and metric. */
+function lifecycleEvent(error: BackendError): 'exit' | 'crash' | 'limit' | 'sandbox_failure' {
+  const m = error.message;
+  const data = (error.error.data ?? {}) as { exitCode?: unknown; signal?: unknown };
+  if (/could not be (sandboxed|started)/.test(m)) return 'sandbox_failure';
+  if (/over its .* cap|line longer than/.test(m)) return 'limit';
+  if (data.signal === 'SIGXCPU' || data.signal === 'SIGXFSZ') return 'limit';
+  const code = data.exitCode;
+  if (typeof code === 'number' && code > 128 && [24 + 128, 25 + 128].includes(code)) return 'limit';
+  if (/out of memory|allocation failed|MemoryError/i.test(error.operator.stderrTail ?? '')) return 'limit';
+  return code === 0 ? 'exit' : 'crash';
 }
 
 function isNodeCommand(command: string): boolean {

@@ -46,6 +46,8 @@ export class BackendError extends Error {
     readonly error: JsonRpcError,
     /** 'upstream' = the server answered with an error; the rest are failures of reaching it. */
     readonly kind: 'upstream' | 'unavailable' | 'timeout' | 'crashed',
+    /** For operators and admins only (logs, probe errors), never for agents; secrets already masked. */
+    readonly operator: { stderrTail?: string } = {},
   ) {
     super(error.message);
   }
@@ -84,5 +86,7 @@ export interface BackendSpec {
   env: Record<string, string>;
   /** Resolved headers for HTTP upstreams (secret references opened). */
   headers: Record<string, string>;
+  /** The opened secret values among env/headers: masked wherever the backend reports what it saw. */
+  secrets: string[];
   key: string;
 }

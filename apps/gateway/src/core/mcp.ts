@@ -536,10 +536,10 @@ export class McpCore {
       const headers = open(server.headers);
       // The key changes when anything that shapes the running backend changes, secrets included.
       const key = `${snapshot.orgId}:${server.id}:${createHash('sha256')
-        .update(JSON.stringify([server.transport, server.command, server.args, server.url, env, headers, server.timeoutMs]))
+        .update(JSON.stringify([server.transport, server.command, server.args, server.url, env, headers, server.timeoutMs, server.network]))
         .digest('hex')
         .slice(0, 16)}`;
-      entry = { spec: { orgId: snapshot.orgId, server, env, headers, key }, secrets };
+      entry = { spec: { orgId: snapshot.orgId, server, env, headers, secrets, key }, secrets };
       bySnapshot.set(server.id, entry);
     }
     return entry;

@@ -7,7 +7,7 @@ export interface HttpDeps {
   transport: McpTransport;
   publicUrl: string;
   authorizationServer: string;
-  ready: () => Promise<{ ok: boolean; checks: Record<string, boolean> }>;
+  ready: () => Promise<{ ok: boolean; checks: Record<string, boolean>; detail?: Record<string, unknown> }>;
   metrics: () => Promise<{ contentType: string; body: string }>;
 }
 
@@ -68,7 +68,7 @@ export function createHttpServer(deps: HttpDeps): Server {
     }
     if (path === '/readyz') {
       const r = await deps.ready();
-      sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not_ready', checks: r.checks });
+      sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not_ready', checks: r.checks, ...r.detail });
       return;
     }
     if (path === '/metrics') {
