@@ -34,6 +34,8 @@ export const GatewayConfigSchema = z.object({
   MAX_BACKENDS: int(500),
   /** Default cap for stdio children's memory (RSS), MiB. */
   STDIO_MEMORY_LIMIT_MB: int(1024),
+  /** Probes (catalogue reads the API asks for) this worker runs at once. */
+  PROBE_CONCURRENCY: z.coerce.number().int().min(1).default(2),
   /** Where events are spooled while Redis is unreachable. */
   SPOOL_DIR: z.string().default('.spool'),
   /** Events are flushed to the queues at least this often (ms) or per this many events. */

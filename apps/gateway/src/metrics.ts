@@ -37,6 +37,12 @@ export function createGatewayMetrics() {
     }),
     spoolBytes: new Gauge({ name: 'toolgate_gateway_spool_bytes', help: 'Size of the local event spool', registers: [registry] }),
     snapshots: new Gauge({ name: 'toolgate_gateway_snapshots_loaded', help: 'Org snapshots held in memory', registers: [registry] }),
+    probes: new Counter({
+      name: 'toolgate_gateway_probes_total',
+      help: 'Probe requests taken by this worker: result, error, expired (dropped past their deadline), malformed',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     streams: new Gauge({ name: 'toolgate_gateway_open_streams', help: 'Open agent SSE streams on this worker', registers: [registry] }),
   };
 }
