@@ -17,6 +17,8 @@ export enum ErrorCode {
   InvitationInvalid = 'invitation_invalid',
   PolicyInvalid = 'policy_invalid',
   ProbeFailed = 'probe_failed',
+  /** No gateway worker took a probe (none running, or Redis unreachable): probes run in the data plane. */
+  ProbeUnavailable = 'probe_unavailable',
   UnsupportedMediaType = 'unsupported_media_type',
   /** Billing: Stripe is not configured on this server (local ledger only). */
   BillingNotConfigured = 'billing_not_configured',
@@ -42,6 +44,7 @@ const TITLES: Record<number, string> = {
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 export interface FieldError {
