@@ -54,7 +54,8 @@ export class ProbeClient {
     };
     const payload = JSON.stringify(request);
     const replyKey = redisKeys.probeReply(request.id);
-    const conn = this.redis.client.duplicate({ lazyConnect: true });
+    // One connection per probe, never re-established: a probe that loses Redis fails (503).
+    const conn = this.redis.client.duplicate({ lazyConnect: true, retryStrategy: () => null });
     conn.on('error', () => undefined);
     try {
       await conn.connect();

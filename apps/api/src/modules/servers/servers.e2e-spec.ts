@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PolicySnapshot, redisKeys, sealSecret } from '@toolgate/contracts';
+import { openSecret, PolicySnapshot, ProbeRequest, type ProbeReply, redisKeys, sealSecret } from '@toolgate/contracts';
 import type request from 'supertest';
 import { type Team, team } from '../members/members.fixtures';
 import { type Api, createOrg, expectProblem, signup, startApi, uniq } from '../../../test/harness';
@@ -675,6 +675,90 @@ describe('MCP server registry', () => {
       expectProblem(await api.req().post(probeUrl('00000000-0000-4000-8000-000000000000')).set(t.owner.auth), 404, 'not_found');
       expect(await activity(t.org.id, 'server.probed', s.id)).toHaveLength(0);
       expect(await api.redis.client.llen(redisKeys.probeRequests)).toBe(0);
+    });
+
+    describe('against a stand-in gateway worker (the wire format, through the real Redis)', () => {
+      /** Takes the next probe request off the list, as a worker would. */
+      async function takeRequest(): Promise<ProbeRequest> {
+        const worker = api.redis.client.duplicate({ enableOfflineQueue: true });
+        try {
+          const popped = await worker.blpop(redisKeys.probeRequests, 5);
+          if (!popped) throw new Error('no probe request arrived');
+          return ProbeRequest.parse(JSON.parse(popped[1]));
+        } finally {
+          worker.disconnect();
+        }
+      }
+      const answer = (id: string, ...replies: Array<ProbeReply | string>) =>
+        api.redis.client.rpush(redisKeys.probeReply(id), ...replies.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))));
+      const CATALOG = {
+        protocolVersion: '2025-06-18',
+        serverInfo: { name: 'stand-in', version: '1.0.0' },
+        capabilities: { tools: {} },
+        instructions: null,
+        tools: [{ name: 'echo', inputSchema: { type: 'object' } }],
+        prompts: [],
+        resources: [],
+        resourceTemplates: [],
+      };
+
+      it('sends the stored config of a disabled server with only its own secrets, still sealed, and ignores malformed replies', async () => {
+        await addSecret(t.org.id, 'PROBE_USED', 'used-secret-value-1');
+        await addSecret(t.org.id, 'PROBE_UNUSED', 'unused-secret-value-2');
+        const s = await create(everything({ enabled: false, env: { TOKEN: { secret: 'PROBE_USED' }, MODE: { value: 'x' } } }));
+        const taken = takeRequest();
+        const pending = probe(s.id).then((r) => r);
+        const req = await taken;
+        expect(req).toMatchObject({
+          schemaVersion: 1,
+          orgId: t.org.id,
+          server: { id: s.id, slug: s.slug, transport: 'stdio', args: [EVERYTHING, 'stdio'], network: 'none' },
+        });
+        expect(req.server.env).toEqual({ MODE: { value: 'x' }, TOKEN: { secret: 'PROBE_USED' } });
+        expect(Object.keys(req.secrets)).toEqual(['PROBE_USED']);
+        expect(JSON.stringify(req)).not.toContain('used-secret-value-1');
+        expect(openSecret(api.env.TOOLGATE_SECRET_KEY, t.org.id, req.secrets.PROBE_USED!)).toBe('used-secret-value-1');
+        expect(req.deadline - Date.now()).toBeLessThanOrEqual(api.env.PROBE_TIMEOUT_MS);
+        expect(req.deadline - Date.now()).toBeGreaterThan(api.env.PROBE_TIMEOUT_MS - 5000);
+
+        const other = '00000000-0000-4000-8000-000000000000';
+        await answer(req.id, 'not json', { kind: 'accepted', id: other, workerId: 'w' }, { kind: 'accepted', id: req.id, workerId: 'w' });
+        await answer(req.id, { kind: 'result', id: req.id, catalog: CATALOG });
+        const res = await pending;
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({ enabled: false, health: 'ok', catalog: CATALOG });
+        // The reply list is cleaned up once read.
+        expect(await api.redis.client.exists(redisKeys.probeReply(req.id))).toBe(0);
+      });
+
+      it('stores and answers 502 with the worker’s error message', async () => {
+        const s = await create(everything());
+        const taken = takeRequest();
+        const pending = probe(s.id).then((r) => r);
+        const req = await taken;
+        await answer(req.id, { kind: 'accepted', id: req.id, workerId: 'w' }, { kind: 'error', id: req.id, message: 'it broke' });
+        const res = await pending;
+        expectProblem(res, 502, 'probe_failed');
+        expect(res.body).toMatchObject({ detail: 'it broke', serverId: s.id });
+        const [entry] = await activity(t.org.id, 'server.probed', s.id);
+        expect(entry).toMatchObject({ actorId: t.owner.id, after: { ok: false, error: 'it broke' } });
+      });
+
+      it('gives up on a worker that took the probe but sends no outcome (502, stored as timed out)', async () => {
+        const quick = await startApi({ PROBE_TIMEOUT_MS: '500', PROBE_PICKUP_TIMEOUT_MS: String(PICKUP_MS) });
+        try {
+          const s = await create(everything());
+          const taken = takeRequest();
+          const pending = probe(s.id, t.owner, t.org.slug, quick).then((r) => r);
+          const req = await taken;
+          await answer(req.id, { kind: 'accepted', id: req.id, workerId: 'w' });
+          const res = await pending;
+          expectProblem(res, 502, 'probe_failed');
+          expect(res.body.detail).toBe('timed out after 0.5 s: the gateway worker took the probe but sent no outcome');
+        } finally {
+          await quick.close();
+        }
+      });
     });
 
     it('answers 503 probe_unavailable when Redis is unreachable', async () => {
