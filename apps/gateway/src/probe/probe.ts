@@ -1,6 +1,6 @@
 import { MAX_CATALOG_BYTES, type ProbeRequest, ServerCatalog } from '@toolgate/contracts';
 import type { BackendFactories } from '../backends/pool';
-import type { Backend } from '../backends/types';
+import { type Backend, BackendError } from '../backends/types';
 import { openBackendSpec } from '../core/backend-spec';
 import { advertises, LIST_KEY, LIST_METHODS, type ListMethod, listAll, MAX_PAGES } from '../core/lists';
 import { makeRedactor, type Redactor } from '../core/redact';
@@ -115,7 +115,9 @@ function describe(e: unknown, stage: Stage, budgetMs: number): string {
   if (e instanceof ProbeTimeout) return `timed out after ${(budgetMs / 1000).toFixed(1)} s ${STAGE_TEXT[stage]}`;
   if (e instanceof ProbeAborted) return `the gateway worker shut down ${STAGE_TEXT[stage]}; probe again`;
   if (e instanceof ProbeFailure) return e.message;
-  return stage === 'initialize' ? messageOf(e) : `${stage} failed: ${messageOf(e)}`;
+  if (stage !== 'initialize') return `${stage} failed: ${messageOf(e)}`;
+  // The server's own JSON-RPC error says nothing about where it came from; transport failures do.
+  return e instanceof BackendError && e.kind === 'upstream' ? `the server refused initialize: ${e.message}` : messageOf(e);
 }
 
 /** Backend errors already read as sentences ("MCP server "x" exited with code 3. Last stderr …"). */
