@@ -147,11 +147,26 @@ describe('Prober', () => {
     expect(got.map((r) => r.kind)).toEqual(['accepted', 'result']);
   });
 
+  it('closes promptly while Redis is away', async () => {
+    start();
+    await killRedis(server);
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      await prober!.close();
+      expect(Date.now() - started).toBeLessThan(2000);
+    } finally {
+      server = await startRedis(port, dir);
+    }
+  });
+
   it('keeps going when the request key is not a list, and says so', async () => {
     start();
     await redis.set(redisKeys.probeRequests, 'clobbered');
-    await new Promise((r) => setTimeout(r, 300));
-    expect(warnings.some((w) => w.startsWith('probe: taking a request failed: WRONGTYPE'))).toBe(true);
+    // A pop already blocked on the key returns empty at its timeout; the next one fails.
+    const failed = () => warnings.some((w) => w.startsWith('probe: taking a request failed: WRONGTYPE'));
+    for (let i = 0; i < 60 && !failed(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(failed()).toBe(true);
     await redis.del(redisKeys.probeRequests);
     const req = request({});
     await redis.rpush(redisKeys.probeRequests, JSON.stringify(req));

@@ -41,6 +41,11 @@ export class Prober {
   private readonly shutdown = new AbortController();
   private loop: Promise<void> | undefined;
   private closed = false;
+  /** Resolved by close() when a pop is still waiting after POLL_SECONDS: Redis is away. */
+  private giveUp: () => void = () => undefined;
+  private readonly givenUp = new Promise<null>((resolve) => {
+    this.giveUp = () => resolve(null);
+  });
 
   constructor(private readonly options: ProberOptions) {
     this.blocking = new Redis(options.redisUrl, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 100, 2000) });
@@ -56,9 +61,13 @@ export class Prober {
     if (this.closed) return;
     this.closed = true;
     this.shutdown.abort();
+    // A pop returns within POLL_SECONDS, unless Redis is away: then it waits for a reconnect
+    // that may never come (and ioredis does not fail it on disconnect), so stop waiting for it.
+    const timer = setTimeout(() => this.giveUp(), POLL_SECONDS * 1000 + 500);
     await this.loop;
-    while (this.running.size > 0) await Promise.all([...this.running]);
+    clearTimeout(timer);
     this.blocking.disconnect();
+    while (this.running.size > 0) await Promise.all([...this.running]);
   }
 
   private async run(): Promise<void> {
@@ -69,7 +78,7 @@ export class Prober {
       }
       let popped: [string, string] | null;
       try {
-        popped = await this.blocking.blpop(redisKeys.probeRequests, POLL_SECONDS);
+        popped = await Promise.race([this.blocking.blpop(redisKeys.probeRequests, POLL_SECONDS), this.givenUp]);
       } catch (e) {
         if (this.closed) return;
         this.options.warn?.(`probe: taking a request failed: ${(e as Error).message}`);
