@@ -74,6 +74,8 @@ export const GatewayConfigSchema = z.object({
       return z.NEVER;
     }
   }),
+  /** Probes (catalogue reads the API asks for) this worker runs at once. */
+  PROBE_CONCURRENCY: z.coerce.number().int().min(1).default(2),
   /** Where events are spooled while Redis is unreachable. */
   SPOOL_DIR: z.string().default('.spool'),
   /** Events are flushed to the queues at least this often (ms) or per this many events. */

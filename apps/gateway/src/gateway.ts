@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { PolicySnapshot } from '@toolgate/contracts';
 import type { Server } from 'node:http';
 import Redis from 'ioredis';
-import { BackendPool } from './backends/pool';
+import { type BackendFactories, BackendPool } from './backends/pool';
 import { StdioBackend } from './backends/stdio';
 import { StreamableHttpBackend } from './backends/http';
 import { SseBackend } from './backends/sse';
@@ -19,6 +19,7 @@ import { QueueEventSink } from './events/emitter';
 import { createHttpServer } from './http/server';
 import { McpTransport } from './http/transport';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
+import { Prober } from './probe/prober';
 import { SnapshotStore } from './snapshots/store';
 
 export interface Gateway {
@@ -57,16 +58,18 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   const sessions = new SessionStore(redis, config.SESSION_TTL_SECONDS, (id) => relay.sessionChanged(id));
   relay.onSessionChanged((id) => sessions.forget(id));
   let core: McpCore | null = null;
+  // Agent calls and probes start servers the same way (same backends, same sandbox).
+  const factories: BackendFactories = {
+    stdio: (spec) => new StdioBackend(spec, { memoryLimitMb: config.STDIO_MEMORY_LIMIT_MB, launcher, logger: stdioLog }),
+    'streamable-http': (spec) => new StreamableHttpBackend(spec),
+    sse: (spec) => new SseBackend(spec),
+  };
   const pool = new BackendPool({
     // A retired backend's per-backend state (catalogue cache, notification subscription) goes too.
     onRetire: (key) => core?.forgetBackend(key),
     idleMs: config.BACKEND_IDLE_MS,
     maxBackends: config.MAX_BACKENDS,
-    factories: {
-      stdio: (spec) => new StdioBackend(spec, { memoryLimitMb: config.STDIO_MEMORY_LIMIT_MB, launcher, logger: stdioLog }),
-      'streamable-http': (spec) => new StreamableHttpBackend(spec),
-      sse: (spec) => new SseBackend(spec),
-    },
+    factories,
   });
   const limiter = new RedisRateLimiter({ connection: config.REDIS_URL });
   const quota = new RedisQuota({ connection: config.REDIS_URL });
@@ -122,6 +125,18 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   const status = new StatusReporter(redis, () => launcher.status);
   status.start();
 
+  const prober = new Prober({
+    redisUrl: config.REDIS_URL,
+    redis,
+    workerId: relay.workerId,
+    concurrency: config.PROBE_CONCURRENCY,
+    secretKey: config.TOOLGATE_SECRET_KEY,
+    factories,
+    count: (outcome) => metrics.probes.inc({ outcome }),
+    warn: (message) => console.warn(`gateway: ${message}`),
+  });
+  prober.start();
+
   const server = createHttpServer({
     transport,
     publicUrl: config.PUBLIC_GATEWAY_URL,
@@ -173,6 +188,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       closed = true;
       relay.close();
       await status.stop();
+      await prober.close();
       await new Promise<void>((r) => {
         server.close(() => r());
         server.closeAllConnections();

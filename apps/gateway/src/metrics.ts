@@ -43,6 +43,12 @@ export function createGatewayMetrics() {
       labelNames: ['event'] as const,
       registers: [registry],
     }),
+    probes: new Counter({
+      name: 'toolgate_gateway_probes_total',
+      help: 'Probe requests taken by this worker: result, error, expired (dropped past their deadline), malformed',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
     streams: new Gauge({ name: 'toolgate_gateway_open_streams', help: 'Open agent SSE streams on this worker', registers: [registry] }),
   };
 }

@@ -21,11 +21,18 @@ export interface Stack {
 
 export const uniq = (base: string) => `${base}-${randomBytes(4).toString('hex')}`;
 
-export async function startStack(opts: { gateways?: number; gatewayEnv?: Record<string, string> } = {}): Promise<Stack> {
-  const env = loadEnv({ ...process.env, PORT: '0' });
+/** The real control plane alone, listening on loopback (a Stack starts one; tests may add others). */
+export async function startApi(apiEnv: Record<string, string> = {}): Promise<{ api: Stack['api']; apiUrl: string }> {
+  const env = loadEnv({ ...process.env, PORT: '0', ...apiEnv });
   const api = await bootstrap(env, { logger: false });
   await api.listen(0, '127.0.0.1');
-  const apiUrl = `http://127.0.0.1:${(api.getHttpServer().address() as AddressInfo).port}`;
+  return { api, apiUrl: `http://127.0.0.1:${(api.getHttpServer().address() as AddressInfo).port}` };
+}
+
+export async function startStack(
+  opts: { gateways?: number; gatewayEnv?: Record<string, string>; apiEnv?: Record<string, string> } = {},
+): Promise<Stack> {
+  const { api, apiUrl } = await startApi(opts.apiEnv);
   const queuePrefix = uniq('tgtest');
   const gateways: Gateway[] = [];
   let gatewayUrl = '';

@@ -6,3 +6,4 @@ export * from './live';
 export * from './slug';
 export * from './crypto';
 export * from './gateway-status';
+export * from './probe';

@@ -27,6 +27,13 @@ export const redisKeys = {
   liveTicket: (ticketHash: string) => `tg:live-ticket:${ticketHash}`,
   /** Hash of gateway workerId -> GatewayStatus JSON (sandbox mode and health), refreshed by each worker. */
   gatewayStatus: 'tg:gateway-status',
+  /**
+   * List of ProbeRequest JSON: the API pushes on the right (RPUSH), gateway workers take from
+   * the left (BLPOP), oldest first.
+   */
+  probeRequests: 'tg:probe:requests',
+  /** List of ProbeReply JSON for one probe, in order (RPUSH by the worker, BLPOP by the API); expires. */
+  probeReply: (probeId: string) => `tg:probe:reply:${probeId}`,
 } as const;
 
 export const channels = {

@@ -168,7 +168,8 @@ function compileKey(key: CompileKeyInput, knownRoleIds: ReadonlySet<string>): Sn
   };
 }
 
-function compileServer(server: CompileServerInput): SnapshotServer {
+/** One server as the snapshot carries it (also what a probe request carries). */
+export function compileServer(server: CompileServerInput): SnapshotServer {
   return {
     id: server.id,
     slug: server.slug,

@@ -9,7 +9,14 @@
  * Everything that reads a snapshot precompiles it once (cached per snapshot object), so treat
  * snapshots as immutable and call prepare() when a worker loads a new one.
  */
-export { type CompileInput, type CompileKeyInput, type CompileRoleInput, type CompileServerInput, compile } from './compile';
+export {
+  type CompileInput,
+  type CompileKeyInput,
+  type CompileRoleInput,
+  type CompileServerInput,
+  compile,
+  compileServer,
+} from './compile';
 export { prepare, type RedactionPattern } from './compiled';
 export { decide, visible } from './decide';
 export { PolicyCompileError, type PolicyCompileErrorCode } from './errors';

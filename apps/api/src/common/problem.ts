@@ -21,6 +21,8 @@ export enum ErrorCode {
   CommandNotAllowed = 'command_not_allowed',
   /** What the gateways report about themselves (Redis) cannot be read right now. */
   GatewayStatusUnavailable = 'gateway_status_unavailable',
+  /** No gateway worker took a probe (none running, or Redis unreachable): probes run in the data plane. */
+  ProbeUnavailable = 'probe_unavailable',
   UnsupportedMediaType = 'unsupported_media_type',
   /** Billing: Stripe is not configured on this server (local ledger only). */
   BillingNotConfigured = 'billing_not_configured',
@@ -46,6 +48,7 @@ const TITLES: Record<number, string> = {
   500: 'Internal Server Error',
   502: 'Bad Gateway',
   503: 'Service Unavailable',
+  504: 'Gateway Timeout',
 };
 
 export interface FieldError {

@@ -72,8 +72,10 @@ export const EnvSchema = z.object({
   CORS_ORIGINS: z.string().default('http://127.0.0.1:3000,http://localhost:3000'),
   /** Launchers tenants may register as stdio commands (see @toolgate/policy commandAllowed). */
   STDIO_ALLOWED_COMMANDS: commandList,
-  /** Probe timeout for MCP servers. */
+  /** How long a server probe may take, from the request to the gateway worker's answer (ms). */
   PROBE_TIMEOUT_MS: int(20_000),
+  /** A probe no gateway worker has taken within this long answers 503 probe_unavailable (ms). */
+  PROBE_PICKUP_TIMEOUT_MS: int(5000),
   /** How often unpublished snapshots are retried. */
   SNAPSHOT_RETRY_MS: int(1000),
   LOG_REQUESTS: bool.default(false),

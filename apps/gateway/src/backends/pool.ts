@@ -25,11 +25,13 @@ import { type Backend, BackendError, type BackendHealth, type BackendSpec } from
  */
 
 export type BackendFactory = (spec: BackendSpec) => Backend;
+/** How each transport's backends are made: one value shared by the pool and the prober. */
+export type BackendFactories = Partial<Record<ServerTransport, BackendFactory>>;
 export type RetireReason = 'idle' | 'evicted' | 'retired' | 'shutdown';
 
 export interface BackendPoolOptions {
   /** How each transport's backends are made. stdio defaults to StdioBackend with `stdio` options. */
-  factories?: Partial<Record<ServerTransport, BackendFactory>>;
+  factories?: BackendFactories;
   /** Options of the default stdio factory (ignored when factories.stdio is given; no stdio without either). */
   stdio?: StdioBackendOptions;
   /** Close backends idle for this long (ms). Default 10 minutes. */
@@ -70,7 +72,7 @@ export class BackendPool {
   private readonly draining = new Map<Backend, { entry: Entry; timer: NodeJS.Timeout; until: number }>();
   /** close() calls in progress, awaited by closeAll(). */
   private readonly closing = new Set<Promise<void>>();
-  private readonly factories: Partial<Record<ServerTransport, BackendFactory>>;
+  private readonly factories: BackendFactories;
   private readonly idleMs: number;
   private readonly maxBackends: number;
   private readonly drainTimeoutMs: number;

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
 import {
   type AuditEvent,
   type Decision as EventDecision,
-  openSecret,
   type Outcome,
   type PolicySnapshot,
   type SnapshotKey,
@@ -22,8 +20,10 @@ import {
 } from '@toolgate/policy';
 import { uuidv7 } from 'uuidv7';
 import type { BackendPool } from '../backends/pool';
-import { type Backend, BackendError, type BackendSpec, type CallContext } from '../backends/types';
+import { type Backend, BackendError, type CallContext } from '../backends/types';
+import { type OpenedSpec, openBackendSpec } from './backend-spec';
 import { type JsonRpcNotification, type JsonRpcRequest, RpcCode, RpcError } from './jsonrpc';
+import { advertises, LIST_KEY, type ListMethod, listAll } from './lists';
 import { exposedName, exposedUri, splitExposed, splitUri } from './naming';
 import type { EventSink, RateLimiterPort } from './ports';
 import { enforceQuota, type QuotaPort } from './quota';
@@ -83,26 +83,11 @@ export const REQUEST_METHODS = new Set([
   'logging/setLevel',
 ]);
 
-type ListMethod = 'tools/list' | 'prompts/list' | 'resources/list' | 'resources/templates/list';
-const LIST_KEY: Record<ListMethod, string> = {
-  'tools/list': 'tools',
-  'prompts/list': 'prompts',
-  'resources/list': 'resources',
-  'resources/templates/list': 'resourceTemplates',
-};
-const LIST_CAPABILITY: Record<ListMethod, string> = {
-  'tools/list': 'tools',
-  'prompts/list': 'prompts',
-  'resources/list': 'resources',
-  'resources/templates/list': 'resources',
-};
 const LIST_CHANGED: Record<string, ListMethod[]> = {
   'notifications/tools/list_changed': ['tools/list'],
   'notifications/prompts/list_changed': ['prompts/list'],
   'notifications/resources/list_changed': ['resources/list', 'resources/templates/list'],
 };
-/** Catalogue pages fetched from one upstream at most (a broken paginator cannot loop us forever). */
-const MAX_PAGES = 50;
 const LIST_TTL_MS = 60_000;
 /** Resource subscriptions one session may hold. */
 const MAX_SUBSCRIPTIONS = 256;
@@ -124,7 +109,7 @@ export interface CoreDeps {
  */
 export class McpCore {
   /** Opened backend specs per snapshot object (secrets decrypted once per snapshot version). */
-  private readonly specs = new WeakMap<PolicySnapshot, Map<string, { spec: BackendSpec; secrets: string[] }>>();
+  private readonly specs = new WeakMap<PolicySnapshot, Map<string, OpenedSpec>>();
   private readonly lists = new Map<string, Map<ListMethod, { items: Record<string, unknown>[]; at: number }>>();
   private readonly watched = new Set<string>();
   private readonly redactors = new WeakMap<PolicySnapshot, Map<string, Redactor>>();
@@ -280,19 +265,12 @@ export class McpCore {
   private async upstreamList(snapshot: PolicySnapshot, server: SnapshotServer, method: ListMethod): Promise<Record<string, unknown>[]> {
     const backend = this.backend(snapshot, server);
     const info = await backend.ready();
-    if (!info.capabilities[LIST_CAPABILITY[method]]) return [];
+    if (!advertises(info.capabilities, method)) return [];
     const byMethod = this.lists.get(backend.key);
     const hit = byMethod?.get(method);
     if (hit && Date.now() - hit.at < LIST_TTL_MS) return hit.items;
-    const items: Record<string, unknown>[] = [];
-    let cursor: unknown;
-    for (let page = 0; page < MAX_PAGES; page++) {
-      const res = await backend.request(method, cursor === undefined ? {} : { cursor }, { sessionId: 'gateway' });
-      const got = res[LIST_KEY[method]];
-      if (Array.isArray(got)) items.push(...(got as Record<string, unknown>[]));
-      cursor = res.nextCursor;
-      if (typeof cursor !== 'string' || cursor === '') break;
-    }
+    // An incomplete list (page cap, looping cursor) is served as far as it goes.
+    const { items } = await listAll(backend, method, { sessionId: 'gateway' });
     const map = byMethod ?? new Map();
     map.set(method, { items, at: Date.now() });
     this.lists.set(backend.key, map);
@@ -508,7 +486,7 @@ export class McpCore {
 
   // ---- backends, secrets, redaction ----------------------------------------------------------
 
-  private specFor(snapshot: PolicySnapshot, server: SnapshotServer): { spec: BackendSpec; secrets: string[] } {
+  private specFor(snapshot: PolicySnapshot, server: SnapshotServer): OpenedSpec {
     let bySnapshot = this.specs.get(snapshot);
     if (!bySnapshot) {
       bySnapshot = new Map();
@@ -516,30 +494,7 @@ export class McpCore {
     }
     let entry = bySnapshot.get(server.id);
     if (!entry) {
-      const secrets: string[] = [];
-      const open = (sources: Record<string, { value: string } | { secret: string }>) => {
-        const out: Record<string, string> = {};
-        for (const [k, src] of Object.entries(sources)) {
-          if ('value' in src) out[k] = src.value;
-          else {
-            const sealed = snapshot.secrets[src.secret];
-            if (!sealed)
-              throw new RpcError(RpcCode.UpstreamUnavailable, `Server ${server.slug} is misconfigured: secret ${src.secret} is missing`);
-            const value = openSecret(this.deps.secretKey, snapshot.orgId, sealed);
-            secrets.push(value);
-            out[k] = value;
-          }
-        }
-        return out;
-      };
-      const env = open(server.env);
-      const headers = open(server.headers);
-      // The key changes when anything that shapes the running backend changes, secrets included.
-      const key = `${snapshot.orgId}:${server.id}:${createHash('sha256')
-        .update(JSON.stringify([server.transport, server.command, server.args, server.url, env, headers, server.timeoutMs, server.network]))
-        .digest('hex')
-        .slice(0, 16)}`;
-      entry = { spec: { orgId: snapshot.orgId, server, env, headers, secrets, key }, secrets };
+      entry = openBackendSpec(this.deps.secretKey, snapshot.orgId, server, snapshot.secrets);
       bySnapshot.set(server.id, entry);
     }
     return entry;

@@ -58,7 +58,10 @@ export class ServersController {
     await this.servers.remove(user, org, id);
   }
 
-  /** Connects to the server, refreshes its catalog; 502 `probe_failed` with the reason if it cannot. */
+  /**
+   * A gateway worker connects to the server and the catalog is refreshed; 502 `probe_failed` with
+   * the reason if it cannot, 503 `probe_unavailable` if no worker takes the probe.
+   */
   @Post(':id/probe')
   @OrgRoles(Roles.manage)
   @HttpCode(200)

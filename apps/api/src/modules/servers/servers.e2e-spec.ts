@@ -1,13 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { PolicySnapshot, redisKeys, sealSecret } from '@toolgate/contracts';
+import { openSecret, PolicySnapshot, ProbeRequest, type ProbeReply, redisKeys, sealSecret } from '@toolgate/contracts';
 import type request from 'supertest';
 import { type Team, team } from '../members/members.fixtures';
 import { type Api, createOrg, expectProblem, signup, startApi, uniq } from '../../../test/harness';
-import { FIXTURE_SERVER_INFO, type HttpMcpFixture, startHttpMcpServer } from '../../../test/fixtures/http-mcp-server';
 
 /** The real reference server, run over stdio with this very Node binary. */
 const EVERYTHING = (() => {
@@ -19,6 +18,11 @@ const EVERYTHING = (() => {
 const GATEWAY = 'https://gw.example.test';
 const MASK = '••••';
 const FIXTURE_KEY = 'fixture-api-key-6f1c2d9e';
+/** HTTP servers are only registered here, never contacted (probes run on a gateway worker). */
+const HTTP_URL = 'http://127.0.0.1:9/mcp';
+const SSE_URL = 'http://127.0.0.1:9/sse';
+/** No gateway runs in this suite, so no probe is ever taken: keep the wait short. */
+const PICKUP_MS = 700;
 
 /** A server view as the API returns it (the fields the tests look at). */
 interface ServerBody {
@@ -50,30 +54,6 @@ interface ServerBody {
   updatedAt: string;
 }
 
-/** Is a process still running? A zombie (dead, waiting for its parent to reap it) is not. */
-function running(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S …": the state follows the last ')'.
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-/** Wait (briefly) until none of the processes runs: a signalled process takes a moment to die. */
-async function allGone(pids: number[], withinMs = 3000): Promise<boolean> {
-  for (const until = Date.now() + withinMs; Date.now() < until; await new Promise((r) => setTimeout(r, 50))) {
-    if (!pids.some(running)) return true;
-  }
-  return !pids.some(running);
-}
-
 /** Processes whose parent is this Jest worker (ps itself excluded). */
 function childProcesses(): string[] {
   const out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(process.pid)], { encoding: 'utf8' });
@@ -95,17 +75,14 @@ async function closedPort(): Promise<number> {
 describe('MCP server registry', () => {
   let api: Api;
   let t: Team;
-  let fixture: HttpMcpFixture;
   const tmp = mkdtempSync(join(tmpdir(), 'tg-servers-'));
 
   beforeAll(async () => {
     // A trailing slash on purpose: endpoints must not get a double slash.
-    api = await startApi({ PUBLIC_GATEWAY_URL: `${GATEWAY}/` });
+    api = await startApi({ PUBLIC_GATEWAY_URL: `${GATEWAY}/`, PROBE_PICKUP_TIMEOUT_MS: String(PICKUP_MS) });
     t = await team(api, 'srv');
-    fixture = await startHttpMcpServer({ apiKey: FIXTURE_KEY, pagedTools: 7 });
   });
   afterAll(async () => {
-    await fixture.close();
     await api.close();
     rmSync(tmp, { recursive: true, force: true });
   });
@@ -132,10 +109,10 @@ describe('MCP server registry', () => {
     slug: uniq('http'),
     name: 'HTTP fixture',
     transport: 'streamable-http',
-    url: fixture.url,
+    url: HTTP_URL,
     ...extra,
   });
-  /** A stdio "server" that is a Node one-liner. */
+  /** A stdio "server" that is a Node one-liner (registered only: this suite never runs it). */
   const script = (code: string, extra: Record<string, unknown> = {}) => ({
     slug: uniq('script'),
     name: 'Script',
@@ -237,7 +214,7 @@ describe('MCP server registry', () => {
       const created = await create(body, t.admin);
       expect(created).toMatchObject({
         transport: 'streamable-http',
-        url: fixture.url,
+        url: HTTP_URL,
         command: null,
         args: [],
         network: 'none',
@@ -266,8 +243,8 @@ describe('MCP server registry', () => {
     });
 
     it('creates an sse server', async () => {
-      const created = await create({ slug: uniq('sse'), name: 'Legacy', transport: 'sse', url: fixture.sseUrl });
-      expect(created).toMatchObject({ transport: 'sse', url: fixture.sseUrl, health: 'unknown' });
+      const created = await create({ slug: uniq('sse'), name: 'Legacy', transport: 'sse', url: SSE_URL });
+      expect(created).toMatchObject({ transport: 'sse', url: SSE_URL, health: 'unknown' });
     });
 
     it('answers 409 for a slug the org already uses, but the same slug is fine in another org', async () => {
@@ -568,9 +545,9 @@ describe('MCP server registry', () => {
         .req()
         .patch(serverUrl(s.id))
         .set(t.owner.auth)
-        .send({ transport: 'streamable-http', url: fixture.url })
+        .send({ transport: 'streamable-http', url: HTTP_URL })
         .expect(200);
-      expect(res.body).toMatchObject({ transport: 'streamable-http', url: fixture.url, command: null, args: [], env: {} });
+      expect(res.body).toMatchObject({ transport: 'streamable-http', url: HTTP_URL, command: null, args: [], env: {} });
       const back = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ transport: 'stdio' });
       expectProblem(back, 400, 'validation_failed');
       expect(back.body.errors).toEqual([{ path: 'command', message: 'is required for the stdio transport' }]);
@@ -659,14 +636,10 @@ describe('MCP server registry', () => {
       expect(paths(bad)).toEqual(['network']);
       // Switching to HTTP while asking for egress is refused as well.
       const s = await create(everything({ network: 'egress' }));
-      const both = await api
-        .req()
-        .patch(serverUrl(s.id))
-        .set(t.owner.auth)
-        .send({ transport: 'sse', url: fixture.sseUrl, network: 'egress' });
+      const both = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ transport: 'sse', url: SSE_URL, network: 'egress' });
       expectProblem(both, 400, 'validation_failed');
       expect(paths(both)).toEqual(['network']);
-      const switched = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ transport: 'sse', url: fixture.sseUrl }).expect(200);
+      const switched = await api.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ transport: 'sse', url: SSE_URL }).expect(200);
       expect(switched.body).toMatchObject({ transport: 'sse', network: 'none', command: null });
     });
 
@@ -829,155 +802,43 @@ describe('MCP server registry', () => {
   // ---------------------------------------------------------------- probe
 
   describe('POST /v1/orgs/:org/servers/:id/probe', () => {
-    it('probes the real server-everything over stdio: tools with input schemas, prompts, resources', async () => {
+    // What a probe finds (catalogues, failures, timeouts, disabled servers) is tested where a
+    // gateway runs: apps/gateway/test/probe.e2e-spec.ts. Here: what the API does on its own.
+
+    it('answers 503 probe_unavailable within the pickup timeout when no gateway runs, and takes the request back', async () => {
       const s = await create(everything());
-      const version = await snapshotVersion(t.org.id);
-      const res = await probe(s.id).expect(200);
-      const body = res.body as ServerBody;
-      expect(body).toMatchObject({
-        id: s.id,
-        health: 'ok',
-        lastProbeError: null,
-        catalogFetchedAt: expect.any(String),
-        lastProbeAt: expect.any(String),
-      });
-      // updatedAt tells when the config changed; a probe does not change it.
-      expect(body.updatedAt).toBe(s.updatedAt);
-      const catalog = body.catalog!;
-      expect(catalog.serverInfo).toMatchObject({ name: expect.stringContaining('everything'), version: expect.any(String) });
-      expect(catalog.protocolVersion).toMatch(/^\d{4}-\d{2}-\d{2}$/);
-      const echo = catalog.tools.find((x) => x.name === 'echo');
-      expect(echo?.inputSchema).toMatchObject({ type: 'object', properties: { message: expect.any(Object) }, required: ['message'] });
-      const sum = catalog.tools.find((x) => x.name === 'get-sum');
-      expect(sum?.inputSchema).toMatchObject({ type: 'object', properties: { a: expect.any(Object), b: expect.any(Object) } });
-      expect(catalog.prompts.map((p) => p.name)).toEqual(expect.arrayContaining(['simple-prompt', 'args-prompt']));
-      expect(catalog.resources.length).toBeGreaterThan(0);
-      expect(catalog.resourceTemplates.length).toBeGreaterThan(0);
-
-      // Stored, and served by GET; the probe changes no snapshot.
-      const got = await api.req().get(serverUrl(s.id)).set(t.member.auth).expect(200);
-      expect(got.body.catalog.tools.length).toBe(catalog.tools.length);
-      expect(await snapshotVersion(t.org.id)).toBe(version);
-      const [entry] = await activity(t.org.id, 'server.probed', s.id);
-      expect(entry).toMatchObject({
-        actorId: t.owner.id,
-        after: { ok: true, tools: catalog.tools.length, prompts: catalog.prompts.length },
-      });
-    });
-
-    it('probes the HTTP fixture with its X-Api-Key taken from a secret, and ends the session', async () => {
-      await addSecret(t.org.id, 'HTTP_FIXTURE_KEY', FIXTURE_KEY);
-      const s = await create(httpServer({ headers: { 'X-Api-Key': { secret: 'HTTP_FIXTURE_KEY' } } }), t.admin);
-      const { rejected, sessionsDeleted } = fixture.stats;
-      const res = await probe(s.id, t.admin).expect(200);
-      const catalog = (res.body as ServerBody).catalog!;
-      expect(catalog.serverInfo).toMatchObject(FIXTURE_SERVER_INFO);
-      expect(catalog.tools.map((x) => x.name).sort()).toEqual(['add', 'reverse']);
-      expect(catalog.tools.find((x) => x.name === 'add')!.inputSchema).toMatchObject({
-        type: 'object',
-        properties: { a: { type: 'number' }, b: { type: 'number' } },
-        required: ['a', 'b'],
-      });
-      // Capabilities the server does not advertise are not asked for.
-      expect(catalog).toMatchObject({ prompts: [], resources: [], resourceTemplates: [] });
-      expect(fixture.stats.rejected).toBe(rejected);
-      expect(fixture.stats.sessionsDeleted).toBe(sessionsDeleted + 1);
-      expect(fixture.stats.openSessions()).toBe(0);
-    });
-
-    it('probes over the legacy SSE transport, with secret headers too', async () => {
-      await addSecret(t.org.id, 'SSE_FIXTURE_KEY', FIXTURE_KEY);
-      const s = await create({
-        slug: uniq('sse'),
-        name: 'SSE',
-        transport: 'sse',
-        url: fixture.sseUrl,
-        headers: { 'X-Api-Key': { secret: 'SSE_FIXTURE_KEY' } },
-      });
-      const res = await probe(s.id).expect(200);
-      expect(res.body.catalog.tools.map((x: { name: string }) => x.name).sort()).toEqual(['add', 'reverse']);
-    });
-
-    it('follows nextCursor pagination', async () => {
-      await addSecret(t.org.id, 'PAGED_KEY', FIXTURE_KEY);
-      const s = await create(httpServer({ url: fixture.pagedUrl, headers: { 'X-Api-Key': { secret: 'PAGED_KEY' } } }));
-      const res = await probe(s.id).expect(200);
-      expect(res.body.catalog.tools.map((x: { name: string }) => x.name)).toEqual([1, 2, 3, 4, 5, 6, 7].map((n) => `tool_${n}`));
-    });
-
-    it('reports a wrong credential as the upstream’s 401, without the secret value', async () => {
-      await addSecret(t.org.id, 'WRONG_KEY', 'wrong-secret-value-987');
-      const s = await create(httpServer({ headers: { 'X-Api-Key': { secret: 'WRONG_KEY' } } }));
+      const started = Date.now();
       const res = await probe(s.id);
-      expectProblem(res, 502, 'probe_failed');
-      expect(res.body.detail).toContain(`${fixture.url} answered HTTP 401`);
-      expect(JSON.stringify(res.body)).not.toContain('wrong-secret-value-987');
-    });
-
-    it('fails with "command not found", stores the error and keeps the last good catalog', async () => {
-      // The launcher must be allowed to be stored at all: an API whose operator lists it.
-      const lenient = await startApi({ STDIO_ALLOWED_COMMANDS: 'node,toolgate-no-such-command' });
-      const s = await create(everything());
-      await probe(s.id).expect(200);
-      try {
-        await lenient.req().patch(serverUrl(s.id)).set(t.owner.auth).send({ command: 'toolgate-no-such-command', args: [] }).expect(200);
-      } finally {
-        await lenient.close();
-      }
-      const res = await probe(s.id);
-      expectProblem(res, 502, 'probe_failed');
-      expect(res.body.detail).toBe('command not found: toolgate-no-such-command');
-      expect(res.body.serverId).toBe(s.id);
+      const took = Date.now() - started;
+      expectProblem(res, 503, 'probe_unavailable');
+      expect(res.body.detail).toBe('no gateway worker took the probe within 0.7 s; is a gateway running?');
+      expect(took).toBeGreaterThanOrEqual(PICKUP_MS);
+      expect(took).toBeLessThan(PICKUP_MS + 2000);
+      // No worker started later may pick it up, and no outcome is recorded.
+      expect(await api.redis.client.llen(redisKeys.probeRequests)).toBe(0);
       const got = await api.req().get(serverUrl(s.id)).set(t.owner.auth).expect(200);
-      expect(got.body).toMatchObject({ health: 'error', lastProbeError: 'command not found: toolgate-no-such-command' });
-      expect(got.body.catalog.tools.length).toBeGreaterThan(0);
-      expect(got.body.lastProbeAt > got.body.catalogFetchedAt).toBe(true);
-      const entries = await activity(t.org.id, 'server.probed', s.id);
-      expect(entries.map((e) => (e.after as { ok: boolean }).ok)).toEqual([true, false]);
-      // A later successful probe clears the error.
-      await api
-        .req()
-        .patch(serverUrl(s.id))
-        .set(t.owner.auth)
-        .send({ command: process.execPath, args: [EVERYTHING, 'stdio'] })
-        .expect(200);
-      const again = await probe(s.id).expect(200);
-      expect(again.body).toMatchObject({ health: 'ok', lastProbeError: null });
+      expect(got.body).toMatchObject({ health: 'unknown', lastProbeAt: null, lastProbeError: null });
+      expect(await activity(t.org.id, 'server.probed', s.id)).toHaveLength(0);
     });
 
-    it('reports a server that exits at once with its exit code and stderr', async () => {
-      const s = await create(script('console.error("fatal: config file missing"); process.exit(3)'));
-      const res = await probe(s.id);
-      expectProblem(res, 502, 'probe_failed');
-      expect(res.body.detail).toMatch(/^server exited with code 3 .*: fatal: config file missing$/);
+    it('never runs the command on the API host', async () => {
+      const marker = join(tmp, 'ran-on-the-api');
+      // An allowed launcher (node): /bin/sh is refused at registration now (STDIO_ALLOWED_COMMANDS).
+      const s = await create(script(`require("node:fs").writeFileSync(${JSON.stringify(marker)}, "")`));
+      expectProblem(await probe(s.id), 503, 'probe_unavailable');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(existsSync(marker)).toBe(false);
     });
 
-    it('starts stdio servers with a minimal environment plus their env, and redacts secrets from errors', async () => {
-      await addSecret(t.org.id, 'ECHOED_TOKEN', 'super-secret-token-value');
-      const code =
-        'console.error("keys=" + Object.keys(process.env).sort().join(",") + " token=" + process.env.API_TOKEN + " mode=" + process.env.MODE); process.exit(2)';
-      const s = await create(script(code, { env: { API_TOKEN: { secret: 'ECHOED_TOKEN' }, MODE: { value: 'probe' } } }));
-      const res = await probe(s.id);
-      expectProblem(res, 502, 'probe_failed');
-      expect(res.body.detail).toContain(`token=${MASK} mode=probe`);
-      expect(JSON.stringify(res.body)).not.toContain('super-secret-token-value');
-      const keys = /keys=(\S*)/.exec(res.body.detail)![1]!.split(',');
-      expect(keys).toEqual(expect.arrayContaining(['API_TOKEN', 'MODE', 'PATH']));
-      // Nothing of the API's own environment (database URL, JWT and sealing keys) leaks in.
-      expect(keys.every((k) => ['API_TOKEN', 'MODE', 'PATH', 'HOME', 'LANG'].includes(k))).toBe(true);
-      const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: s.id } });
-      expect(row.lastProbeError).not.toContain('super-secret-token-value');
+    it('allows one probe of a server at a time (409)', async () => {
+      const s = await create(everything());
+      const first = probe(s.id).then((r) => r);
+      await new Promise((r) => setTimeout(r, 200));
+      expectProblem(await probe(s.id), 409, 'conflict');
+      expectProblem(await first, 503, 'probe_unavailable');
     });
 
-    it('reports connection refused for an HTTP URL on a closed port', async () => {
-      const url = `http://127.0.0.1:${await closedPort()}/mcp`;
-      const s = await create(httpServer({ url }));
-      const res = await probe(s.id);
-      expectProblem(res, 502, 'probe_failed');
-      expect(res.body.detail).toBe(`connection refused to ${url}`);
-    });
-
-    it('reports a secret that disappeared since the server was saved', async () => {
+    it('reports a secret that disappeared since the server was saved, without asking a gateway', async () => {
       // Its own org: an enabled server referencing a missing secret makes the snapshot uncompilable.
       const owner = await signup(api, 'srv-gone');
       const org = await createOrg(api, owner);
@@ -987,6 +848,8 @@ describe('MCP server registry', () => {
       const res = await probe(s.id, owner, org.slug);
       expectProblem(res, 502, 'probe_failed');
       expect(res.body.detail).toBe('secret "GONE" referenced by env.GONE_TOKEN does not exist in this organization');
+      const got = await api.req().get(serverUrl(s.id, org.slug)).set(owner.auth).expect(200);
+      expect(got.body).toMatchObject({ health: 'error', lastProbeError: res.body.detail });
     });
 
     it('refuses member and billing (403), strangers and cross-tenant ids (404), bad ids (404)', async () => {
@@ -997,58 +860,103 @@ describe('MCP server registry', () => {
       expectProblem(await api.req().post(probeUrl('nope')).set(t.owner.auth), 404, 'not_found');
       expectProblem(await api.req().post(probeUrl('00000000-0000-4000-8000-000000000000')).set(t.owner.auth), 404, 'not_found');
       expect(await activity(t.org.id, 'server.probed', s.id)).toHaveLength(0);
+      expect(await api.redis.client.llen(redisKeys.probeRequests)).toBe(0);
     });
 
-    describe('with PROBE_TIMEOUT_MS=1500', () => {
-      let slow: Api;
-      beforeAll(async () => {
-        slow = await startApi({ PROBE_TIMEOUT_MS: '1500' });
-      });
-      afterAll(() => slow.close());
+    describe('against a stand-in gateway worker (the wire format, through the real Redis)', () => {
+      /** Takes the next probe request off the list, as a worker would. */
+      async function takeRequest(): Promise<ProbeRequest> {
+        const worker = api.redis.client.duplicate({ enableOfflineQueue: true });
+        try {
+          const popped = await worker.blpop(redisKeys.probeRequests, 5);
+          if (!popped) throw new Error('no probe request arrived');
+          return ProbeRequest.parse(JSON.parse(popped[1]));
+        } finally {
+          worker.disconnect();
+        }
+      }
+      const answer = (id: string, ...replies: Array<ProbeReply | string>) =>
+        api.redis.client.rpush(redisKeys.probeReply(id), ...replies.map((r) => (typeof r === 'string' ? r : JSON.stringify(r))));
+      const CATALOG = {
+        protocolVersion: '2025-06-18',
+        serverInfo: { name: 'stand-in', version: '1.0.0' },
+        capabilities: { tools: {} },
+        instructions: null,
+        tools: [{ name: 'echo', inputSchema: { type: 'object' } }],
+        prompts: [],
+        resources: [],
+        resourceTemplates: [],
+      };
 
-      it('times out a server that never answers, kills it and what it started, and allows one probe at a time', async () => {
-        const pidFile = join(tmp, 'pids');
-        // The server starts a helper of its own, then never says a word.
-        const code = [
-          'const { spawn } = require("node:child_process");',
-          'const helper = spawn(process.execPath, ["-e", "setInterval(() => {}, 1000)"], { stdio: "ignore" });',
-          'require("node:fs").writeFileSync(process.env.PID_FILE, process.pid + " " + helper.pid);',
-          'setInterval(() => {}, 1000);',
-        ].join(' ');
-        const s = await create(script(code, { env: { PID_FILE: { value: pidFile } } }));
-        const started = Date.now();
-        const [first, second] = await Promise.all([
-          probe(s.id, t.owner, t.org.slug, slow),
-          new Promise((r) => setTimeout(r, 300)).then(() => probe(s.id, t.owner, t.org.slug, slow)),
-        ]);
-        expectProblem(first, 502, 'probe_failed');
-        expect(first.body.detail).toBe('timed out after 1500 ms waiting for the server to initialize');
-        expect(Date.now() - started).toBeLessThan(8000);
-        expectProblem(second, 409, 'conflict');
-        const pids = readFileSync(pidFile, 'utf8').split(' ').map(Number);
-        expect(pids).toHaveLength(2);
-        expect(await allGone(pids)).toBe(true);
-        const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: s.id } });
-        expect(row.lastProbeError).toBe('timed out after 1500 ms waiting for the server to initialize');
-      });
+      it('sends the stored config of a disabled server with only its own secrets, still sealed, and ignores malformed replies', async () => {
+        await addSecret(t.org.id, 'PROBE_USED', 'used-secret-value-1');
+        await addSecret(t.org.id, 'PROBE_UNUSED', 'unused-secret-value-2');
+        const s = await create(everything({ enabled: false, env: { TOKEN: { secret: 'PROBE_USED' }, MODE: { value: 'x' } } }));
+        const taken = takeRequest();
+        const pending = probe(s.id).then((r) => r);
+        const req = await taken;
+        expect(req).toMatchObject({
+          schemaVersion: 1,
+          orgId: t.org.id,
+          server: { id: s.id, slug: s.slug, transport: 'stdio', args: [EVERYTHING, 'stdio'], network: 'none' },
+        });
+        expect(req.server.env).toEqual({ MODE: { value: 'x' }, TOKEN: { secret: 'PROBE_USED' } });
+        expect(Object.keys(req.secrets)).toEqual(['PROBE_USED']);
+        expect(JSON.stringify(req)).not.toContain('used-secret-value-1');
+        expect(openSecret(api.env.TOOLGATE_SECRET_KEY, t.org.id, req.secrets.PROBE_USED!)).toBe('used-secret-value-1');
+        expect(req.deadline - Date.now()).toBeLessThanOrEqual(api.env.PROBE_TIMEOUT_MS);
+        expect(req.deadline - Date.now()).toBeGreaterThan(api.env.PROBE_TIMEOUT_MS - 5000);
 
-      it('does not store the result of a probe whose config changed meanwhile (409)', async () => {
-        const s = await create(script('setInterval(() => {}, 1000)'));
-        // .then() sends the request now (supertest sends lazily).
-        const pending = probe(s.id, t.owner, t.org.slug, slow).then((r) => r);
-        await new Promise((r) => setTimeout(r, 300));
-        await api
-          .req()
-          .patch(serverUrl(s.id))
-          .set(t.owner.auth)
-          .send({ args: ['-e', 'process.exit(0)'] })
-          .expect(200);
+        const other = '00000000-0000-4000-8000-000000000000';
+        await answer(req.id, 'not json', { kind: 'accepted', id: other, workerId: 'w' }, { kind: 'accepted', id: req.id, workerId: 'w' });
+        await answer(req.id, { kind: 'result', id: req.id, catalog: CATALOG });
         const res = await pending;
-        expectProblem(res, 409, 'conflict');
-        expect(res.body.detail).toContain('changed while it was being probed');
-        const row = await api.prisma.db.mcpServer.findUniqueOrThrow({ where: { id: s.id } });
-        expect(row).toMatchObject({ lastProbeAt: null, lastProbeError: null });
+        expect(res.status).toBe(200);
+        expect(res.body).toMatchObject({ enabled: false, health: 'ok', catalog: CATALOG });
+        // The reply list is cleaned up once read.
+        expect(await api.redis.client.exists(redisKeys.probeReply(req.id))).toBe(0);
       });
+
+      it('stores and answers 502 with the worker’s error message', async () => {
+        const s = await create(everything());
+        const taken = takeRequest();
+        const pending = probe(s.id).then((r) => r);
+        const req = await taken;
+        await answer(req.id, { kind: 'accepted', id: req.id, workerId: 'w' }, { kind: 'error', id: req.id, message: 'it broke' });
+        const res = await pending;
+        expectProblem(res, 502, 'probe_failed');
+        expect(res.body).toMatchObject({ detail: 'it broke', serverId: s.id });
+        const [entry] = await activity(t.org.id, 'server.probed', s.id);
+        expect(entry).toMatchObject({ actorId: t.owner.id, after: { ok: false, error: 'it broke' } });
+      });
+
+      it('gives up on a worker that took the probe but sends no outcome (502, stored as timed out)', async () => {
+        const quick = await startApi({ PROBE_TIMEOUT_MS: '500', PROBE_PICKUP_TIMEOUT_MS: String(PICKUP_MS) });
+        try {
+          const s = await create(everything());
+          const taken = takeRequest();
+          const pending = probe(s.id, t.owner, t.org.slug, quick).then((r) => r);
+          const req = await taken;
+          await answer(req.id, { kind: 'accepted', id: req.id, workerId: 'w' });
+          const res = await pending;
+          expectProblem(res, 502, 'probe_failed');
+          expect(res.body.detail).toBe('timed out after 0.5 s: the gateway worker took the probe but sent no outcome');
+        } finally {
+          await quick.close();
+        }
+      });
+    });
+
+    it('answers 503 probe_unavailable when Redis is unreachable', async () => {
+      const s = await create(everything());
+      const offline = await startApi({ REDIS_URL: `redis://127.0.0.1:${await closedPort()}` });
+      try {
+        const res = await probe(s.id, t.owner, t.org.slug, offline);
+        expectProblem(res, 503, 'probe_unavailable');
+        expect(res.body.detail).toContain('Redis is unreachable');
+      } finally {
+        await offline.close();
+      }
     });
   });
 

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
-import type { NetworkPolicy, ServerTransport, ValueSource } from '@toolgate/contracts';
+import type { NetworkPolicy, ServerCatalog, ServerTransport, ValueSource } from '@toolgate/contracts';
 import { type McpServer, Prisma, ServerTransport as DbTransport, type Tx } from '@toolgate/db';
 import { PrismaService } from '../../infra/prisma.service';
-import type { ServerCatalog } from './mcp-probe';
 
 /**
  * A registered MCP server as the rest of the module sees it. Prisma spells the transport

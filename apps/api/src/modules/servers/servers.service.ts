@@ -1,18 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { openSecret, type ValueSource } from '@toolgate/contracts';
+import type { ValueSource } from '@toolgate/contracts';
 import { isPrismaError, PrismaErrorCode, type Tx } from '@toolgate/db';
+import { compileServer, PolicyCompileError } from '@toolgate/policy';
 import type { AuthUser, OrgContext } from '../../common/auth';
 import { ErrorCode, type FieldError, Problem } from '../../common/problem';
 import { ENV, type Env } from '../../config/env';
 import { OrgChangeService } from '../snapshots/org-change.service';
-import { ProbeFailure, type ProbeTarget, probeMcpServer } from './mcp-probe';
+import { ProbeClient, type ProbeOutcome } from './probe.client';
 import { type CreateServerInput, type ListServersInput, MASK, transportIssues, type UpdateServerInput } from './servers.dto';
 import { type ServerRecord, ServersRepository, type ServerWrite } from './servers.repository';
 import { configView, serverView } from './servers.view';
 import { assertLauncherAllowed } from './stdio-launchers';
-
-/** Variables a stdio server inherits from the API process; everything else comes from its config. */
-const BASE_ENV_VARS = ['PATH', 'HOME', 'LANG'] as const;
 
 type ValueMap = Record<string, ValueSource>;
 
@@ -24,6 +22,7 @@ export class ServersService {
   constructor(
     private readonly repo: ServersRepository,
     private readonly changes: OrgChangeService,
+    private readonly prober: ProbeClient,
     @Inject(ENV) private readonly env: Env,
   ) {}
 
@@ -139,21 +138,19 @@ export class ServersService {
   }
 
   /**
-   * Connect to the server for real and refresh its cached catalog. The outcome (catalog or
-   * error) is stored either way; a failure answers 502 `probe_failed`. The catalog is not part
-   * of the snapshot, so nothing is recompiled.
+   * Have a gateway worker connect to the server for real and refresh its cached catalog (the
+   * API never runs a server itself). The outcome (catalog or error) is stored either way; a
+   * failure answers 502 `probe_failed`, no worker 503 `probe_unavailable` (nothing stored). The
+   * stored config is probed, so disabled servers too. The catalog is not part of the snapshot,
+   * so nothing is recompiled.
    */
   async probe(user: AuthUser, org: OrgContext, id: string) {
     const server = await this.mustGet(org.id, id);
     if (this.probing.has(id)) throw Problem.conflict('A probe of this server is already running; try again when it finishes');
     this.probing.add(id);
-    let outcome: { catalog: Awaited<ReturnType<typeof probeMcpServer>> } | { error: string };
+    let outcome: ProbeOutcome;
     try {
-      const target = await this.probeTarget(org.id, server);
-      outcome = { catalog: await probeMcpServer(target, this.env.PROBE_TIMEOUT_MS) };
-    } catch (e) {
-      if (!(e instanceof ProbeFailure)) throw e;
-      outcome = { error: e.message };
+      outcome = await this.probeOnGateway(org.id, server);
     } finally {
       this.probing.delete(id);
     }
@@ -197,44 +194,28 @@ export class ServersService {
     return server;
   }
 
-  /** Everything the prober needs, with secrets opened (in memory only, for this probe). */
-  private async probeTarget(orgId: string, s: ServerRecord): Promise<ProbeTarget> {
-    const names = [...secretRefs(s.headers), ...secretRefs(s.env)].map((r) => r.secret);
-    const sealed = await this.repo.sealedSecrets(orgId, [...new Set(names)]);
-    const redact: string[] = [];
-    const open = (source: ValueSource, where: string): string => {
-      if ('value' in source) return source.value;
-      const value = sealed.get(source.secret);
-      if (value === undefined) {
-        throw new ProbeFailure(`secret "${source.secret}" referenced by ${where} does not exist in this organization`);
-      }
-      try {
-        const plain = openSecret(this.env.TOOLGATE_SECRET_KEY, orgId, value);
-        redact.push(plain);
-        return plain;
-      } catch {
-        throw new ProbeFailure(
-          `secret "${source.secret}" referenced by ${where} could not be decrypted (was TOOLGATE_SECRET_KEY changed?)`,
-        );
-      }
-    };
-    const resolve = (map: ValueMap, field: string) =>
-      Object.fromEntries(Object.entries(map).map(([name, v]) => [name, open(v, `${field}.${name}`)]));
-
-    const base: Record<string, string> = {};
-    for (const name of BASE_ENV_VARS) {
-      const v = process.env[name];
-      if (v !== undefined) base[name] = v;
+  /**
+   * The server's config as a snapshot carries it, with the sealed values of the secrets it
+   * references: the gateway worker opens them, the API does not. A reference to a secret the
+   * org no longer has fails here, without a round trip.
+   */
+  private async probeOnGateway(orgId: string, s: ServerRecord): Promise<ProbeOutcome> {
+    const refs = [
+      ...secretRefs(s.headers).map((r) => ({ ...r, where: 'header' })),
+      ...secretRefs(s.env).map((r) => ({ ...r, where: 'env' })),
+    ];
+    const sealed = await this.repo.sealedSecrets(orgId, [...new Set(refs.map((r) => r.secret))]);
+    const missing = refs.find((r) => !sealed.has(r.secret));
+    if (missing)
+      return { error: `secret "${missing.secret}" referenced by ${missing.where}.${missing.name} does not exist in this organization` };
+    let server: ReturnType<typeof compileServer>;
+    try {
+      server = compileServer(s);
+    } catch (e) {
+      if (e instanceof PolicyCompileError) return { error: e.message };
+      throw e;
     }
-    return {
-      transport: s.transport,
-      command: s.command,
-      args: s.args,
-      url: s.url,
-      headers: resolve(s.headers, 'header'),
-      env: s.transport === 'stdio' ? { ...base, ...resolve(s.env, 'env') } : {},
-      redact,
-    };
+    return this.prober.probe(orgId, server, Object.fromEntries(sealed));
   }
 
   private async assertSlugFree(tx: Tx, orgId: string, slug: string, exceptId?: string): Promise<void> {

@@ -50,6 +50,8 @@ export function bwrapArgs(input: BwrapInput): string[] {
   a.push('--proc', '/proc', '--dev', '/dev');
   for (const p of ['/tmp', SANDBOX_USER.home, '/dev/shm']) a.push('--size', scratch, '--tmpfs', p);
   if (input.cacheDir) a.push('--bind', input.cacheDir, CACHE_MOUNT);
+  // bwrap's root is a tmpfs without a size cap: read-only, so the capped mounts are the only writable places.
+  a.push('--remount-ro', '/');
   a.push('--chdir', SANDBOX_USER.home);
   if (input.handshake) a.push('--info-fd', String(input.handshake.infoFd), '--block-fd', String(input.handshake.blockFd));
   return a;

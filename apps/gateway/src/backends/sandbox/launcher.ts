@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SandboxStatus } from '@toolgate/contracts';
@@ -172,8 +172,10 @@ export class BwrapLauncher implements Launcher {
   private orgCache(orgId: string): string | null {
     if (!this.options.cacheDir) return null;
     const dir = path.join(this.options.cacheDir, orgId.replace(/[^A-Za-z0-9_-]/g, '_'));
-    // Servers of one org run under different uids and share their org's cache.
-    mkdirSync(dir, { recursive: true, mode: 0o777 });
+    // Servers of one org run under different uids and share their org's cache; the sticky bit
+    // keeps one from deleting another's files. Other orgs never see this folder.
+    mkdirSync(dir, { recursive: true });
+    chmodSync(dir, 0o1777);
     return dir;
   }
 }
