@@ -27,6 +27,13 @@ if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) {
   if (asRoot) run('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+// Every stdio server in the tests runs in the sandbox, as in production: Debian's bubblewrap and slirp4netns.
+if (spawnSync('sh', ['-c', 'command -v bwrap && command -v slirp4netns'], { stdio: 'ignore' }).status !== 0) {
+  const asRoot = process.getuid?.() === 0;
+  console.error(asRoot ? 'installing bubblewrap and slirp4netns for the stdio sandbox…' : 'Missing: run `sudo apt-get install -y bubblewrap slirp4netns`');
+  if (asRoot) run('apt-get', ['install', '-y', '-q', 'bubblewrap', 'slirp4netns'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
 const out = path.join(mkdtempSync(path.join(tmpdir(), 'tg-test-')), 'jest.json');
 const extra = process.argv.slice(2);
 const jest = run(process.execPath, [

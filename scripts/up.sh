@@ -4,5 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if ! command -v pnpm >/dev/null 2>&1; then npm install -g pnpm@12; fi
+# The gateway runs tenant stdio servers only inside bubblewrap (egress through slirp4netns).
+if ! command -v bwrap >/dev/null 2>&1 || ! command -v slirp4netns >/dev/null 2>&1; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    apt-get install -y -q bubblewrap slirp4netns >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q bubblewrap slirp4netns >/dev/null; }
+  else
+    echo "note: install bubblewrap and slirp4netns (Debian: sudo apt-get install bubblewrap slirp4netns); until then stdio servers fail closed" >&2
+  fi
+fi
 pnpm install --frozen-lockfile
 exec node scripts/start.mjs "$@"

@@ -127,14 +127,24 @@ describe('what the agent gets', () => {
     }
   });
 
-  it('stdio upstream that dies with its token on stderr: the crash error does not carry it', async () => {
-    // Whether or not the stdio backend quotes the child's stderr tail, the error is redacted.
+  it('stdio upstream that dies with its token on stderr: neither the crash error nor the operator log carries it', async () => {
+    const logged: string[] = [];
+    const spy = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      logged.push(String(chunk));
+      return true;
+    });
     const client = await connect(url(), o.key);
     try {
       const crashed = await agentError(client.callTool({ name: 'leaky__crash', arguments: {} }));
-      expect(crashed.message).toContain('leaky');
+      expect(crashed.message).toMatch(/MCP server "leaky" exited with code \d+$/);
       expect(carriesSecret(JSON.stringify(crashed), secret)).toBe(false);
+      // stderr is the operators' view: it reaches the log, masked.
+      const down = logged.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'stdio backend down');
+      expect(down).toMatchObject({ event: 'crash', server: 'leaky', stderrTail: expect.stringContaining('fatal: ') });
+      expect(String(down!.stderrTail)).toContain('[REDACTED:secret]');
+      for (const line of logged) expect(carriesSecret(line, secret)).toBe(false);
     } finally {
+      spy.mockRestore();
       await client.close();
     }
   });
@@ -176,7 +186,7 @@ describe('what the audit chain stores', () => {
     // The JSON-RPC errors (7; the two error results are successful calls) are stored, redacted.
     expect(errors).toHaveLength(7);
     for (const c of errors) expect(carriesSecret(c.error!, secret)).toBe(false);
-    // The crash error quotes the child's stderr only while the stdio backend does so.
+    // The crash error never quotes the child's stderr (an operators' view); the others quote the upstream.
     for (const c of errors.filter((e) => e.target !== 'crash')) expect(c.error).toContain(MARKER);
 
     // The whole stored chain, payloads included, as an auditor exports it.
@@ -216,7 +226,8 @@ describe('a worker that cannot open the secrets (TOOLGATE_SECRET_KEY differs fro
     const sessionId = (client.transport as unknown as { sessionId: string }).sessionId;
     try {
       const failed = await agentError(client.callTool({ name: 'leaky__fail', arguments: {} }));
-      expect(failed).toEqual({ code: -32603, message: 'MCP error -32603: Internal gateway error', data: undefined });
+      const why = 'Server leaky is misconfigured: secret TOKEN could not be decrypted (was TOOLGATE_SECRET_KEY changed?)';
+      expect(failed).toEqual({ code: -32005, message: `MCP error -32005: ${why}`, data: undefined });
     } finally {
       await client.close();
       await gw.close();
@@ -227,6 +238,9 @@ describe('a worker that cannot open the secrets (TOOLGATE_SECRET_KEY differs fro
       const page = await o.api.call<{ items: Item[] }>('GET', `/v1/orgs/${o.org.slug}/audit?method=tools/call&limit=200`);
       item = page.items.find((i) => i.sessionId === sessionId);
     }
-    expect(item).toMatchObject({ outcome: 'error', error: 'Internal gateway error' });
+    expect(item).toMatchObject({
+      outcome: 'error',
+      error: 'Server leaky is misconfigured: secret TOKEN could not be decrypted (was TOOLGATE_SECRET_KEY changed?)',
+    });
   });
 });

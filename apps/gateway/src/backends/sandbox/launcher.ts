@@ -181,15 +181,15 @@ export class BwrapLauncher implements Launcher {
 }
 
 /** The sandbox this gateway's config asks for, checked on this host. Never throws. */
-export async function createLauncher(options: SandboxOptions): Promise<Launcher> {
+export async function createLauncher(options: SandboxOptions, find: (tool: string) => string | null = findTool): Promise<Launcher> {
   if (options.mode === 'off') return new UnconfinedLauncher();
   const tools = {
-    bwrap: findTool('bwrap'),
-    prlimit: findTool('prlimit'),
-    nice: findTool('nice'),
-    slirp4netns: findTool('slirp4netns'),
-    nsenter: findTool('nsenter'),
-    ip: findTool('ip'),
+    bwrap: find('bwrap'),
+    prlimit: find('prlimit'),
+    nice: find('nice'),
+    slirp4netns: find('slirp4netns'),
+    nsenter: find('nsenter'),
+    ip: find('ip'),
   };
   const missing = (['bwrap', 'prlimit', 'nice'] as const).filter((t) => tools[t] === null);
   if (missing.length > 0) return new BrokenLauncher(`${missing.join(', ')} not found (install Debian's bubblewrap and util-linux)`);

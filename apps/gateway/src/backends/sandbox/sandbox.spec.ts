@@ -1,0 +1,147 @@
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import { type Launched, createLauncher } from './launcher';
+import { bwrapArgs, prlimitArgs } from './bwrap-args';
+import { BLOCKED_RANGES, egressRouteCommands, parseCidrs } from './egress-routes';
+import type { SandboxOptions } from './options';
+
+const OPTIONS: SandboxOptions = {
+  mode: 'bwrap',
+  readOnlyPaths: [],
+  cacheDir: null,
+  scratchMb: 16,
+  limits: { memoryMb: 256, processes: 32, openFiles: 128, fileSizeMb: 8, cpuSeconds: 30 },
+  uidRange: { first: 200_000, count: 1000 },
+  egressAllow: [],
+};
+
+async function output(run: Launched): Promise<{ code: number | null; out: string }> {
+  let out = '';
+  run.proc.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  run.proc.stderr!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  run.proc.stdin!.end();
+  await run.ready;
+  const code = await new Promise<number | null>((r) => run.proc.once('exit', (c) => r(c)));
+  run.dispose();
+  return { code, out: out.trim() };
+}
+
+describe('bwrap arguments', () => {
+  const layout = { binds: ['/usr'], symlinks: [['usr/bin', '/bin']] as Array<[string, string]> };
+  const args = bwrapArgs({
+    layout,
+    etcFiles: { '/etc/passwd': '/x/passwd' },
+    cacheDir: null,
+    scratchMb: 16,
+    network: 'none',
+    handshake: null,
+  });
+
+  it('unshares everything, drops every capability and dies with the gateway', () => {
+    for (const flag of ['--unshare-all', '--unshare-user', '--disable-userns', '--die-with-parent', '--new-session'])
+      expect(args).toContain(flag);
+    expect(args.join(' ')).toContain('--cap-drop ALL');
+    expect(args).not.toContain('--share-net');
+  });
+
+  it('binds the host read-only and gives only capped tmpfs to write, under a read-only root', () => {
+    const joined = args.join(' ');
+    expect(joined).toContain('--ro-bind /usr /usr');
+    expect(joined).toContain('--symlink usr/bin /bin');
+    expect(joined).toContain('--ro-bind /x/passwd /etc/passwd');
+    for (const p of ['/tmp', '/home/mcp', '/dev/shm']) expect(joined).toContain(`--size ${16 * 1024 * 1024} --tmpfs ${p}`);
+    expect(joined).toContain('--remount-ro /');
+    expect(args.filter((a) => a === '--bind')).toEqual([]);
+  });
+
+  it('binds an org cache folder writable only when there is one, and waits for the network only for egress', () => {
+    const egress = bwrapArgs({
+      layout,
+      etcFiles: {},
+      cacheDir: '/c/org1',
+      scratchMb: 1,
+      network: 'egress',
+      handshake: { infoFd: 3, blockFd: 4 },
+    });
+    expect(egress.join(' ')).toContain('--bind /c/org1 /cache');
+    expect(egress.join(' ')).toContain('--info-fd 3 --block-fd 4');
+    expect(args).not.toContain('--block-fd');
+  });
+
+  it('turns limits into prlimit flags', () => {
+    expect(prlimitArgs(OPTIONS.limits)).toEqual([
+      `--data=${256 * 1024 * 1024}`,
+      '--nproc=32',
+      '--nofile=128',
+      `--fsize=${8 * 1024 * 1024}`,
+      '--cpu=30',
+      '--core=0',
+    ]);
+  });
+});
+
+describe('egress routes', () => {
+  it('prohibits private, metadata, CGNAT and reserved ranges and every host address, even inside an allowed range', () => {
+    const lines = egressRouteCommands(['10.20.0.0/16'], ['10.20.0.5', '192.0.2.7', 'fe80::1']);
+    for (const r of BLOCKED_RANGES) expect(lines).toContain(`route add prohibit ${r}`);
+    expect(lines).toContain('route add prohibit 169.254.0.0/16');
+    expect(lines).toContain('route add prohibit 10.20.0.5/32');
+    expect(lines).toContain('route add prohibit 192.0.2.7/32');
+    expect(lines).toContain('route add 10.20.0.0/16 via 10.0.2.2 dev tap0');
+    expect(lines.join('\n')).not.toContain('fe80');
+  });
+
+  it('validates operator CIDRs', () => {
+    expect(parseCidrs([' 10.1.0.0/16 '])).toEqual(['10.1.0.0/16']);
+    for (const bad of ['10.1.0.0', '10.1.0.0/33', 'fc00::/7', '300.1.1.1/8', '10.1.0.0/16; reboot']) {
+      expect(() => parseCidrs([bad])).toThrow(/is not an IPv4 CIDR/);
+    }
+  });
+});
+
+describe('the launcher', () => {
+  it('fails closed, naming what is missing, when bubblewrap is not installed', async () => {
+    const launcher = await createLauncher(OPTIONS, (tool) => (tool === 'bwrap' ? null : `/usr/bin/${tool}`));
+    expect(launcher.status).toMatchObject({ mode: 'bwrap', ok: false, detail: expect.stringContaining('bwrap not found') });
+    expect(() => launcher.launch({ command: 'true', args: [], env: {}, orgId: 'o', network: 'none' })).toThrow(
+      /the stdio sandbox does not work on this gateway \(bwrap not found/,
+    );
+  });
+
+  it('refuses egress servers when slirp4netns is missing, and still runs network-none ones', async () => {
+    const launcher = await createLauncher(OPTIONS, (tool) =>
+      tool === 'slirp4netns'
+        ? null
+        : require('node:child_process')
+            .execFileSync('sh', ['-c', `command -v ${tool}`])
+            .toString()
+            .trim() || null,
+    );
+    expect(launcher.status).toMatchObject({ ok: true, egress: { ok: false, detail: 'slirp4netns not found' } });
+    expect(() => launcher.launch({ command: 'true', args: [], env: {}, orgId: 'o', network: 'egress' })).toThrow(
+      /cannot give sandboxed servers outbound network/,
+    );
+    expect((await output(launcher.launch({ command: 'true', args: [], env: {}, orgId: 'o', network: 'none' }))).code).toBe(0);
+  });
+
+  it('runs a server as an unprivileged user with only its own environment and a read-only host', async () => {
+    const launcher = await createLauncher(OPTIONS);
+    expect(launcher.status.ok).toBe(true);
+    const script =
+      'id -u; echo "$SECRET"; env | sort | cut -d= -f1 | tr "\\n" " "; echo; touch /usr/x 2>&1 | grep -o "Read-only" ; ls ' + tmpdir();
+    const r = await output(
+      launcher.launch({ command: 'sh', args: ['-c', script], env: { SECRET: 'only-mine' }, orgId: 'o', network: 'none' }),
+    );
+    const [uid, secret, names, ro, tmpListing] = r.out.split('\n');
+    expect(uid).toBe('1000');
+    expect(secret).toBe('only-mine');
+    expect(names!.trim().split(' ')).toEqual(['HOME', 'LANG', 'PATH', 'PWD', 'SECRET', 'TMPDIR', 'USER']);
+    expect(ro).toBe('Read-only');
+    // The host's temp directory is not the sandbox's (its /tmp is a fresh tmpfs).
+    expect(tmpListing ?? '').toBe('');
+  });
+});
