@@ -482,7 +482,15 @@ async function startGateway() {
     ],
     {
       cwd: GATEWAY_DIR,
-      env: childEnv({ ...common, GATEWAY_PORT: String(gwPort), QUEUE_PREFIX: queuePrefix, SPOOL_DIR: spoolDir, ...OPTS.gatewayEnv }),
+      env: childEnv({
+        ...common,
+        GATEWAY_PORT: String(gwPort),
+        QUEUE_PREFIX: queuePrefix,
+        SPOOL_DIR: spoolDir,
+        // The echo server runs in the stdio sandbox like any tenant's: its code is a vetted path.
+        STDIO_SANDBOX_PATHS: [BENCH, path.join(ROOT, 'node_modules'), path.join(GATEWAY_DIR, 'node_modules')].join(','),
+        ...OPTS.gatewayEnv,
+      }),
     },
   );
   await firstLine(gw, /gateway listening on/, 60_000);

@@ -30,7 +30,11 @@ if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) {
 // Every stdio server in the tests runs in the sandbox, as in production: Debian's bubblewrap and slirp4netns.
 if (spawnSync('sh', ['-c', 'command -v bwrap && command -v slirp4netns'], { stdio: 'ignore' }).status !== 0) {
   const asRoot = process.getuid?.() === 0;
-  console.error(asRoot ? 'installing bubblewrap and slirp4netns for the stdio sandbox…' : 'Missing: run `sudo apt-get install -y bubblewrap slirp4netns`');
+  console.error(
+    asRoot
+      ? 'installing bubblewrap and slirp4netns for the stdio sandbox…'
+      : 'Missing: run `sudo apt-get install -y bubblewrap slirp4netns`',
+  );
   if (asRoot) run('apt-get', ['install', '-y', '-q', 'bubblewrap', 'slirp4netns'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 

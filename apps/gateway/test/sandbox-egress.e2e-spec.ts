@@ -16,7 +16,7 @@ type LabResult = { status: { ok: string; egress: string }; egress: Record<string
 async function runLab(allow: string[] = []): Promise<LabResult> {
   const { stdout } = await promisify(execFile)('unshare', ['-rn', process.execPath, '-r', SWC, LAB], {
     env: { PATH: process.env.PATH, LAB_EGRESS_ALLOW: allow.join(',') },
-    timeout: 90_000,
+    timeout: 150_000,
   });
   return JSON.parse(stdout.trim().split('\n').pop()!) as LabResult;
 }
@@ -27,7 +27,7 @@ describe('egress sandboxes', () => {
   let lab: LabResult;
   beforeAll(async () => {
     lab = await runLab();
-  }, 100_000);
+  }, 160_000);
 
   it('reach a public address', () => {
     expect(lab.status.ok).toBe('true');
@@ -57,5 +57,5 @@ describe('an operator-allowed range', () => {
     expect(lab.egress['private-192']).toBe('EACCES');
     expect(lab.egress.metadata).toBe('EACCES');
     expect(lab.egress['host-address']).toBe('EACCES');
-  }, 100_000);
+  }, 160_000);
 });

@@ -21,6 +21,7 @@ export const BLOCKED_RANGES = [
   '240.0.0.0/4',
 ] as const;
 
+const SANDBOX_ADDRESS = '10.0.2.100';
 /** slirp4netns's gateway inside the sandbox: every allowed packet leaves through it. */
 export const SLIRP_GATEWAY = '10.0.2.2';
 
@@ -43,7 +44,13 @@ export function parseCidrs(list: readonly string[]): string[] {
  * no capability in its namespace, so it cannot change them.
  */
 export function egressRouteCommands(allow: readonly string[], hostAddresses: readonly string[]): string[] {
-  const lines = BLOCKED_RANGES.map((r) => `route add prohibit ${r}`);
+  const lines = [
+    // slirp4netns's default network: the sandbox is 10.0.2.100, slirp's gateway 10.0.2.2, DNS 10.0.2.3.
+    `addr add ${SANDBOX_ADDRESS}/24 dev tap0`,
+    'link set tap0 mtu 65520 up',
+    `route add default via ${SLIRP_GATEWAY} dev tap0`,
+    ...BLOCKED_RANGES.map((r) => `route add prohibit ${r}`),
+  ];
   // The host's own addresses stay blocked even inside an allowed range: services bound to all
   // interfaces (the gateway, the API, a database) answer there.
   for (const a of new Set(hostAddresses)) if (isIPv4(a)) lines.push(`route add prohibit ${a}/32`);

@@ -32,7 +32,7 @@ export async function attachEgress(
   const slirp = spawn(
     tools.slirp4netns,
     [
-      '--configure',
+      // Not --configure: it also touches `lo`, racing bwrap's own loopback setup in the child.
       '--mtu=65520',
       '--disable-host-loopback',
       '--enable-sandbox',
@@ -112,6 +112,8 @@ function run(command: string, args: string[], input: string, deadline: AbortSign
     child.once('exit', (code) =>
       code === 0 ? resolve() : reject(new Error(`setting the sandbox routes failed: ${stderr.trim() || `exit ${code}`}`)),
     );
+    // A helper that dies before reading its input reports through its exit code, not EPIPE.
+    child.stdin!.on('error', () => undefined);
     child.stdin!.end(input);
   });
 }
