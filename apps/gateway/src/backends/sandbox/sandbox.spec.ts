@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
-import { type Launched, createLauncher } from './launcher';
+import { runToOutput } from '../../../test/fixtures/sandbox-run';
+import { createLauncher } from './launcher';
 import { bwrapArgs, prlimitArgs } from './bwrap-args';
 import { BLOCKED_RANGES, egressRouteCommands, parseCidrs } from './egress-routes';
 import type { SandboxOptions } from './options';
@@ -14,21 +15,6 @@ const OPTIONS: SandboxOptions = {
   uidRange: { first: 200_000, count: 1000 },
   egressAllow: [],
 };
-
-async function output(run: Launched): Promise<{ code: number | null; out: string }> {
-  let out = '';
-  run.proc.stdout!.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  run.proc.stderr!.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  run.proc.stdin!.end();
-  await run.ready;
-  const code = await new Promise<number | null>((r) => run.proc.once('exit', (c) => r(c)));
-  run.dispose();
-  return { code, out: out.trim() };
-}
 
 describe('bwrap arguments', () => {
   const layout = { binds: ['/usr'], symlinks: [['usr/bin', '/bin']] as Array<[string, string]> };
@@ -125,7 +111,7 @@ describe('the launcher', () => {
     expect(() => launcher.launch({ command: 'true', args: [], env: {}, orgId: 'o', network: 'egress' })).toThrow(
       /cannot give sandboxed servers outbound network/,
     );
-    expect((await output(launcher.launch({ command: 'true', args: [], env: {}, orgId: 'o', network: 'none' }))).code).toBe(0);
+    expect((await runToOutput(launcher.launch({ command: 'true', args: [], env: {}, orgId: 'o', network: 'none' }))).code).toBe(0);
   });
 
   it('runs a server as an unprivileged user with only its own environment and a read-only host', async () => {
@@ -133,7 +119,7 @@ describe('the launcher', () => {
     expect(launcher.status.ok).toBe(true);
     const script =
       'id -u; echo "$SECRET"; env | sort | cut -d= -f1 | tr "\\n" " "; echo; touch /usr/x 2>&1 | grep -o "Read-only" ; ls ' + tmpdir();
-    const r = await output(
+    const r = await runToOutput(
       launcher.launch({ command: 'sh', args: ['-c', script], env: { SECRET: 'only-mine' }, orgId: 'o', network: 'none' }),
     );
     const [uid, secret, names, ro, tmpListing] = r.out.split('\n');
