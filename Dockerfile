@@ -2,6 +2,9 @@
 FROM node:20-bookworm-slim AS base
 ENV PNPM_HOME=/pnpm PATH=/pnpm:$PATH NEXT_TELEMETRY_DISABLED=1 TURBO_TELEMETRY_DISABLED=1
 RUN npm install -g pnpm@12
+# The gateway runs tenant stdio servers only inside bubblewrap; egress goes through slirp4netns.
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap slirp4netns iproute2 util-linux \
+  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 
 FROM base AS build
