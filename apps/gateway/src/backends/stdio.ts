@@ -310,6 +310,10 @@ export class StdioBackend implements Backend {
     );
     this.conn = conn;
     try {
+      // A launch that failed outright (no sandbox, a NUL byte) ends on the next microtask: report
+      // that reason, not the failed write of initialize.
+      await Promise.resolve();
+      if (conn.done) throw conn.peer.failed ?? this.closedError();
       this.initializing = 1;
       const result = await conn.peer
         .request(
@@ -403,7 +407,8 @@ export class StdioBackend implements Backend {
       event: lifecycleEvent(error),
       key: this.key,
       server: this.server.slug,
-      reason: error.message,
+      // An initialize failure quotes the server: masked like its stderr.
+      reason: this.childConfig.mask(error.message),
       exit: error.error.data,
       stderrTail: error.operator.stderrTail,
       retryInMs: delay,

@@ -1,6 +1,9 @@
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { runToOutput } from '../../../test/fixtures/sandbox-run';
+import { FIXTURE, nodeSpec } from '../../../test/fixtures/stdio-helpers';
+import { StdioBackend } from '../stdio';
+import { BackendError } from '../types';
 import { createLauncher } from './launcher';
 import { bwrapArgs, prlimitArgs } from './bwrap-args';
 import { BLOCKED_RANGES, egressRouteCommands, parseCidrs } from './egress-routes';
@@ -96,6 +99,17 @@ describe('the launcher', () => {
     expect(() => launcher.launch({ command: 'true', args: [], env: {}, orgId: 'o', network: 'none' })).toThrow(
       /the stdio sandbox does not work on this gateway \(bwrap not found/,
     );
+  });
+
+  it('makes every stdio server fail closed with that reason, never run unconfined', async () => {
+    const launcher = await createLauncher(OPTIONS, () => null);
+    const backend = new StdioBackend(nodeSpec(FIXTURE), { launcher });
+    const error = (await backend.ready().catch((e: unknown) => e)) as BackendError;
+    expect(error).toBeInstanceOf(BackendError);
+    expect(error.kind).toBe('unavailable');
+    expect(error.message).toMatch(/could not be started: the stdio sandbox does not work on this gateway \(bwrap, prlimit, nice not found/);
+    expect(backend.pid).toBeUndefined();
+    await backend.close();
   });
 
   it('refuses egress servers when slirp4netns is missing, and still runs network-none ones', async () => {
