@@ -113,14 +113,11 @@ describe('the launcher', () => {
   });
 
   it('refuses egress servers when slirp4netns is missing, and still runs network-none ones', async () => {
-    const launcher = await createLauncher(OPTIONS, (tool) =>
-      tool === 'slirp4netns'
-        ? null
-        : require('node:child_process')
-            .execFileSync('sh', ['-c', `command -v ${tool}`])
-            .toString()
-            .trim() || null,
-    );
+    const which = (tool: string) =>
+      execFileSync('sh', ['-c', `command -v ${tool}`])
+        .toString()
+        .trim() || null;
+    const launcher = await createLauncher(OPTIONS, (tool) => (tool === 'slirp4netns' ? null : which(tool)));
     expect(launcher.status).toMatchObject({ ok: true, egress: { ok: false, detail: 'slirp4netns not found' } });
     expect(() => launcher.launch({ command: 'true', args: [], env: {}, orgId: 'o', network: 'egress' })).toThrow(
       /cannot give sandboxed servers outbound network/,
