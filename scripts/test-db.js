@@ -81,6 +81,10 @@ function testEnv(prefix, worker) {
     // (sources, .env) stays invisible to them.
     STDIO_SANDBOX: 'bwrap',
     STDIO_SANDBOX_PATHS: SANDBOX_TEST_PATHS.join(','),
+    // The HTTP fixture servers listen on loopback, which tenants' upstream URLs may not reach by default.
+    HTTP_UPSTREAM_ALLOW: '127.0.0.0/8,::1/128',
+    // Hundreds of stdio starts per run: the operator log keeps warnings and errors only.
+    LOG_LEVEL: 'warn',
   };
 }
 

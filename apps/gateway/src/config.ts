@@ -1,6 +1,6 @@
 import { parseSecretKey } from '@toolgate/contracts';
 import { z } from 'zod';
-import { parseCidrs } from './backends/sandbox/egress-routes';
+import { parseCidrs } from './net/cidr';
 import type { SandboxOptions } from './backends/sandbox/options';
 
 const int = (def: number) => z.coerce.number().int().nonnegative().default(def);
@@ -65,6 +65,18 @@ export const GatewayConfigSchema = z.object({
   /** First host uid of the range sandboxes run under (one uid per running server; root gateways only). */
   STDIO_SANDBOX_UID_FIRST: int(200_000),
   STDIO_SANDBOX_UID_COUNT: int(65_536),
+  /**
+   * Private, loopback or link-local ranges HTTP/SSE upstreams may live in (comma-separated CIDRs,
+   * IPv4 or IPv6). Empty: tenants' upstream URLs can reach only public addresses.
+   */
+  HTTP_UPSTREAM_ALLOW: list().transform((v, ctx) => {
+    try {
+      return parseCidrs(v, { ipv6: true });
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
   /** Private IPv4 ranges `egress` servers may reach anyway (comma-separated CIDRs). */
   STDIO_EGRESS_ALLOW: list().transform((v, ctx) => {
     try {
@@ -83,6 +95,8 @@ export const GatewayConfigSchema = z.object({
   EVENT_BATCH_SIZE: int(500),
   /** Redis key prefix for BullMQ (tests isolate with it). */
   QUEUE_PREFIX: z.string().default('bull'),
+  /** The operator log's threshold (JSON lines on stderr). */
+  LOG_LEVEL: z.enum(['info', 'warn', 'error']).default('info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;

@@ -10,6 +10,7 @@ import { createLauncher, type Launcher } from './backends/sandbox/launcher';
 import { type GatewayConfig, sandboxOptions } from './config';
 import { StatusReporter } from './gateway-status';
 import { createLogger, type Logger } from './log';
+import { UpstreamGuard } from './net/upstream-guard';
 import { McpCore } from './core/mcp';
 import { RedisRateLimiter } from './core/ratelimit';
 import { RedisQuota } from './core/quota';
@@ -48,10 +49,11 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   sub.on('error', () => undefined);
 
   const metrics = createGatewayMetrics();
-  const log = createLogger('gateway');
+  const log = createLogger('gateway', config.LOG_LEVEL);
   const launcher = await createLauncher(sandboxOptions(config));
   announceSandbox(launcher, log);
-  const stdioLog = stdioLogger(createLogger('stdio'), metrics);
+  const stdioLog = stdioLogger(createLogger('stdio', config.LOG_LEVEL), metrics);
+  const upstreamGuard = new UpstreamGuard(config.HTTP_UPSTREAM_ALLOW);
   const snapshots = new SnapshotStore(redis, sub);
   const relay = new Relay(redis, sub);
   // A session changed or deleted on one worker must not live on in another worker's local cache.
@@ -61,8 +63,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   // Agent calls and probes start servers the same way (same backends, same sandbox).
   const factories: BackendFactories = {
     stdio: (spec) => new StdioBackend(spec, { memoryLimitMb: config.STDIO_MEMORY_LIMIT_MB, launcher, logger: stdioLog }),
-    'streamable-http': (spec) => new StreamableHttpBackend(spec),
-    sse: (spec) => new SseBackend(spec),
+    'streamable-http': (spec) => new StreamableHttpBackend(spec, { guard: upstreamGuard }),
+    sse: (spec) => new SseBackend(spec, { guard: upstreamGuard }),
   };
   const pool = new BackendPool({
     // A retired backend's per-backend state (catalogue cache, notification subscription) goes too.

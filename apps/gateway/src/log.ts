@@ -9,10 +9,18 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-export function createLogger(component: string, write: (line: string) => void = (l) => process.stderr.write(l)): Logger {
+export type LogLevel = 'info' | 'warn' | 'error';
+const RANK: Record<LogLevel, number> = { info: 0, warn: 1, error: 2 };
+
+export function createLogger(
+  component: string,
+  min: LogLevel = 'info',
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
   const log =
-    (level: string) =>
-    (msg: string, fields: Record<string, unknown> = {}) =>
-      write(`${JSON.stringify({ level, component, msg, ...fields, at: new Date().toISOString() })}\n`);
+    (level: LogLevel) =>
+    (msg: string, fields: Record<string, unknown> = {}) => {
+      if (RANK[level] >= RANK[min]) write(`${JSON.stringify({ level, component, msg, ...fields, at: new Date().toISOString() })}\n`);
+    };
   return { info: log('info'), warn: log('warn'), error: log('error') };
 }

@@ -1,6 +1,8 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { SnapshotServer } from '@toolgate/contracts';
+import { isIP } from 'node:net';
 import { type Dispatcher, Pool } from 'undici';
+import type { UpstreamGuard } from '../net/upstream-guard';
 import {
   failure,
   type JsonRpcError,
@@ -192,6 +194,8 @@ const TRANSPORT_FAILURES: Record<string, string> = {
   DEPTH_ZERO_SELF_SIGNED_CERT: 'self-signed TLS certificate',
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'untrusted TLS certificate',
   ERR_TLS_CERT_ALTNAME_INVALID: 'TLS certificate does not match the host',
+  EUPSTREAMBLOCKED:
+    'its address is private, loopback, link-local or this host’s own (an operator may allow the range with HTTP_UPSTREAM_ALLOW)',
 };
 
 export function unavailableError(label: string, what: string, data?: Record<string, unknown>): BackendError {
@@ -621,6 +625,8 @@ export interface UpstreamOptions {
   reconnectMaxMs?: number;
   /** A server stream silent for this long is reconnected (dead-connection detection), ms. Default 300 000. */
   streamIdleMs?: number;
+  /** Which addresses the upstream may be reached at (the gateway's one guard); none = any. */
+  guard?: UpstreamGuard;
 }
 
 interface ResolvedOptions {
@@ -681,6 +687,12 @@ export abstract class UpstreamBackend implements Backend {
     } catch (error) {
       configError ??= (error as Error).message;
     }
+    // An address literal is never looked up: check it here; names are checked on each connect.
+    const literal = url && !configError ? url.hostname.replace(/^\[|\]$/g, '') : '';
+    if (options.guard && isIP(literal)) {
+      const refused = options.guard.refusal(literal);
+      if (refused) configError = `refused: ${refused}`;
+    }
     this.origin = url && !configError ? url.origin : spec.server.slug;
     this.baseHeaders = headers;
     this.breaker = new CircuitBreaker(this.origin, options.breaker);
@@ -694,6 +706,7 @@ export abstract class UpstreamBackend implements Backend {
             pipelining: 1,
             keepAliveTimeout: options.keepAliveTimeoutMs ?? 30_000,
             connectTimeout: options.connectTimeoutMs ?? 10_000,
+            ...(options.guard ? { connect: { lookup: options.guard.lookup } } : {}),
             // Backstops only: every exchange sets its own from the call's timeout.
             headersTimeout: 300_000,
             bodyTimeout: 300_000,

@@ -1,11 +1,13 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, chmodSync, constants, mkdirSync } from 'node:fs';
-import { networkInterfaces, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { SandboxStatus } from '@toolgate/contracts';
+import { hostAddresses } from '../../net/private-ranges';
 import { bwrapArgs, prlimitArgs, sandboxBaseEnv } from './bwrap-args';
 import { attachEgress, BLOCK_FD, detachEgress, type EgressTools, INFO_FD } from './egress';
-import { egressRouteCommands, parseCidrs } from './egress-routes';
+import { egressRouteCommands } from './egress-routes';
+import { parseCidrs } from '../../net/cidr';
 import { writeEtcFiles } from './etc-files';
 import { type HostLayout, hostLayout } from './host-layout';
 import type { LaunchRequest, SandboxOptions } from './options';
@@ -255,12 +257,4 @@ function findTool(name: string): string | null {
     }
   }
   return null;
-}
-
-/** IPv4 addresses of this host's interfaces (an egress sandbox must not reach them). */
-function hostAddresses(): string[] {
-  return Object.values(networkInterfaces())
-    .flat()
-    .filter((a) => a !== undefined && a.family === 'IPv4' && !a.internal)
-    .map((a) => a!.address);
 }

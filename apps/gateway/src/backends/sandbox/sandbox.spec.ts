@@ -6,7 +6,9 @@ import { StdioBackend } from '../stdio';
 import { BackendError } from '../types';
 import { createLauncher } from './launcher';
 import { bwrapArgs, prlimitArgs } from './bwrap-args';
-import { BLOCKED_RANGES, egressRouteCommands, parseCidrs } from './egress-routes';
+import { BLOCKED_IPV4_RANGES } from '../../net/private-ranges';
+import { parseCidrs } from '../../net/cidr';
+import { egressRouteCommands } from './egress-routes';
 import type { SandboxOptions } from './options';
 
 const OPTIONS: SandboxOptions = {
@@ -76,7 +78,7 @@ describe('bwrap arguments', () => {
 describe('egress routes', () => {
   it('prohibits private, metadata, CGNAT and reserved ranges and every host address, even inside an allowed range', () => {
     const lines = egressRouteCommands(['10.20.0.0/16'], ['10.20.0.5', '192.0.2.7', 'fe80::1']);
-    for (const r of BLOCKED_RANGES) expect(lines).toContain(`route add prohibit ${r}`);
+    for (const r of BLOCKED_IPV4_RANGES) expect(lines).toContain(`route add prohibit ${r}`);
     expect(lines).toContain('route add prohibit 169.254.0.0/16');
     expect(lines).toContain('route add prohibit 10.20.0.5/32');
     expect(lines).toContain('route add prohibit 192.0.2.7/32');
