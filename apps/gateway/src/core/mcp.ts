@@ -24,7 +24,7 @@ import { type Backend, BackendError, type CallContext } from '../backends/types'
 import { type OpenedSpec, openBackendSpec } from './backend-spec';
 import { type JsonRpcNotification, type JsonRpcRequest, RpcCode, RpcError } from './jsonrpc';
 import { advertises, LIST_KEY, type ListMethod, listAll } from './lists';
-import { exposedName, exposedUri, splitExposed, splitUri } from './naming';
+import { exposedName, exposedUri, findExposed, splitExposed, splitUri, unambiguous } from './naming';
 import type { EventSink, RateLimiterPort } from './ports';
 import { enforceQuota, type QuotaPort } from './quota';
 import type { SessionState } from './sessions';
@@ -234,8 +234,9 @@ export class McpCore {
       }),
     );
     const out: Record<string, unknown>[] = [];
+    const named = !caller.scope && (method === 'tools/list' || method === 'prompts/list');
     for (const { server, items } of results) {
-      for (const item of items) {
+      for (const item of named ? unambiguous(server.slug, items) : items) {
         const shown = this.present(caller, server, method, item);
         if (shown) out.push(shown);
       }
@@ -305,7 +306,7 @@ export class McpCore {
     // the record names the server, so its error is redacted with the server's secrets.
     record.server = server;
     const items = await this.upstreamList(snapshot, server, kind === 'tool' ? 'tools/list' : 'prompts/list');
-    const match = items.find((i) => exposedName(server.slug, String(i.name)) === name);
+    const match = findExposed(server.slug, items, name);
     if (!match) throw new RpcError(RpcCode.InvalidParams, `Unknown ${label}: ${name}`);
     return { server, name: String(match.name) };
   }
