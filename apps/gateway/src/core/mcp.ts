@@ -16,6 +16,7 @@ import {
   rateLimitsFor,
   redactionPatternsFor,
   ruleLabel,
+  templateVisible,
   visible,
 } from '@toolgate/policy';
 import { uuidv7 } from 'uuidv7';
@@ -258,8 +259,9 @@ export class McpCore {
       if (!visible(snapshot, principal, 'resource', server.slug, uri)) return null;
       return scope ? item : { ...item, uri: exposedUri(server.slug, uri) };
     }
-    // Templates: listed when the policy could allow some URI of the server (checked on read).
+    // Templates: listed when the policy could allow some URI of them (each read is decided).
     const template = String(item.uriTemplate);
+    if (!templateVisible(snapshot, principal, server.slug, template)) return null;
     return scope ? item : { ...item, uriTemplate: exposedUri(server.slug, template) };
   }
 
