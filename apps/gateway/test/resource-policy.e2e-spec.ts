@@ -4,7 +4,8 @@
  * the read or prompts/get it prepares, denials carrying the rule and reason (-32003).
  */
 import { join } from 'node:path';
-import { createKey, createOrg, type Org } from './fixtures/gw-helpers';
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import { auditEvents, createKey, createOrg, type Org } from './fixtures/gw-helpers';
 import { connect, type Stack, startStack } from './harness';
 
 jest.setTimeout(60_000);
@@ -57,6 +58,18 @@ async function templates(role: string, scope = ''): Promise<string[]> {
   }
 }
 
+/** The McpError a call rejects with (fails the test if it resolves). */
+async function rpcError(p: Promise<unknown>): Promise<McpError> {
+  const e = await p.then(
+    (r) => {
+      throw new Error(`expected an error, got ${JSON.stringify(r).slice(0, 300)}`);
+    },
+    (err: unknown) => err,
+  );
+  expect(e).toBeInstanceOf(McpError);
+  return e as McpError;
+}
+
 describe('resources/templates/list', () => {
   it('lists every template to a role allowing any URI', async () => {
     expect(await templates('anything')).toEqual(['tg://nm/nm://items/{id}', 'tg://nm/nm://secret/{id}']);
@@ -72,6 +85,63 @@ describe('resources/templates/list', () => {
     for (const role of ['tools-only', 'other-server']) {
       expect(await templates(role)).toEqual([]);
       expect(await templates(role, '/nm')).toEqual([]);
+    }
+  });
+});
+
+describe('completion/complete', () => {
+  const arg = { name: 'id', value: '1' };
+
+  it('completes a template URI the role may read', async () => {
+    const client = await connect(url(), keys.items ?? '');
+    try {
+      const done = await client.complete({ ref: { type: 'ref/resource', uri: 'tg://nm/nm://items/{id}' }, argument: arg });
+      expect(done.completion.values).toEqual(['1', '12']);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('refuses a resource completion the policy denies, naming the rule and reason, and audits it', async () => {
+    for (const [role, scope, uri, rule] of [
+      ['items', '', 'tg://nm/nm://secret/{id}', 'role:items/resources[1]'],
+      ['items', '/nm', 'nm://secret/{id}', 'role:items/resources[1]'],
+      ['tools-only', '', 'tg://nm/nm://items/{id}', null],
+      ['other-server', '/nm', 'nm://items/{id}', null],
+    ] as const) {
+      const client = await connect(url(scope), keys[role] ?? '');
+      try {
+        const e = await rpcError(client.complete({ ref: { type: 'ref/resource', uri }, argument: arg }));
+        expect(e.code).toBe(-32003);
+        expect(e.data).toEqual({ rule, reason: expect.stringContaining('nm://') });
+      } finally {
+        await client.close();
+      }
+    }
+    const events = await auditEvents(stack, o.org.id, (ev) => ev.some((e) => e.method === 'completion/complete' && e.rule));
+    expect(events.find((e) => e.method === 'completion/complete' && e.target === 'nm://secret/{id}')).toMatchObject({
+      decision: 'deny',
+      outcome: 'denied',
+      rule: 'role:items/resources[1]',
+    });
+  });
+
+  it('refuses a prompt completion the policy denies with the same rule and reason', async () => {
+    const client = await connect(url(), keys.items ?? '');
+    const other = await connect(url(), keys['tools-only'] ?? '');
+    try {
+      const denied = await rpcError(client.complete({ ref: { type: 'ref/prompt', name: 'nm__dash-name' }, argument: arg }));
+      expect(denied.code).toBe(-32003);
+      expect(denied.data).toEqual({ rule: 'role:items/prompts[1]', reason: expect.stringContaining('nm__dash-name') });
+
+      const unlisted = await rpcError(other.complete({ ref: { type: 'ref/prompt', name: 'nm__plain_tool' }, argument: arg }));
+      expect(unlisted.code).toBe(-32003);
+      expect(unlisted.data).toEqual({ rule: null, reason: 'no rule allows prompt "nm__plain_tool"' });
+
+      const allowed = await client.complete({ ref: { type: 'ref/prompt', name: 'nm__plain_tool' }, argument: { name: 'x', value: 'a' } });
+      expect(allowed.completion.values).toEqual(['alpha']);
+    } finally {
+      await Promise.all([client.close(), other.close()]);
     }
   });
 });

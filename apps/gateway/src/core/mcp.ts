@@ -7,9 +7,9 @@ import {
   type SnapshotServer,
 } from '@toolgate/contracts';
 import {
-  type Decision,
   decide,
   makeRedactor,
+  type PolicyRequest,
   type Principal,
   type RequestKind,
   type Redactor,
@@ -337,19 +337,7 @@ export class McpCore {
     const redact = this.redactor(caller, server);
     record.arguments = args;
 
-    const decision: Decision = decide(caller.snapshot, caller.principal, {
-      kind,
-      server: server.slug,
-      name,
-      arguments: args as Record<string, unknown> | undefined,
-    });
-    record.rule = decision.rule ? ruleLabel(decision.rule) : null;
-    if (!decision.allowed) {
-      record.decision = 'deny';
-      record.outcome = 'denied';
-      record.error = decision.reason;
-      throw new RpcError(RpcCode.Denied, `Denied by policy: ${decision.reason}`, { rule: record.rule, reason: decision.reason });
-    }
+    authorize(caller, { kind, server: server.slug, name, arguments: args as Record<string, unknown> | undefined }, record);
 
     if (kind === 'tool') {
       const limits = rateLimitsFor(caller.snapshot, caller.principal, server.slug, name);
@@ -403,12 +391,8 @@ export class McpCore {
     const { server, name } = await this.resolve(caller, kind, named, record);
     record.server = server;
     record.target = name;
-    // Completing a prompt's or resource's arguments reveals nothing the caller may not list.
-    if (kind === 'prompt' && !visible(caller.snapshot, caller.principal, 'prompt', server.slug, name)) {
-      record.decision = 'deny';
-      record.outcome = 'denied';
-      throw new RpcError(RpcCode.Denied, `Denied by policy: no rule allows prompt ${server.slug}__${name}`);
-    }
+    // Completing arguments is decided like the prompts/get or resources/read it prepares.
+    authorize(caller, { kind, server: server.slug, name }, record);
     const upstream = { ...params, ref: kind === 'prompt' ? { ...ref, name } : { ...ref, uri: name } };
     return this.redactor(
       caller,
@@ -642,6 +626,17 @@ function trackSubscription(session: SessionState, method: string, server: Snapsh
   } else if (current.includes(id)) {
     session.subscriptions = current.filter((s) => s !== id);
   }
+}
+
+/** decide() for one request; a denial is recorded and thrown as -32003 with its rule and reason. */
+function authorize(caller: Caller, request: PolicyRequest, record: CallRecord): void {
+  const decision = decide(caller.snapshot, caller.principal, request);
+  record.rule = decision.rule ? ruleLabel(decision.rule) : null;
+  if (decision.allowed) return;
+  record.decision = 'deny';
+  record.outcome = 'denied';
+  record.error = decision.reason;
+  throw new RpcError(RpcCode.Denied, `Denied by policy: ${decision.reason}`, { rule: record.rule, reason: decision.reason });
 }
 
 export function newRecord(method: string): CallRecord {
