@@ -1,6 +1,6 @@
 import type { Effect, PolicySnapshot, SnapshotKey, SnapshotRole } from '@toolgate/contracts';
 import { type CompiledParam, compileConstraints } from './constraints';
-import { compileGlob, type GlobMatcher, literalPrefix } from './glob';
+import { compileGlob, type GlobMatcher, globPattern, literalPrefix, type Pattern } from './glob';
 import { type CidrBlock, parseCidr } from './ip';
 import { type Decision, type RuleRef, ruleLabel } from './types';
 
@@ -23,6 +23,8 @@ export interface CompiledRule {
    * before calling `target`, so the many rules that cannot match are rejected without a call.
    */
   readonly targetPrefix: string;
+  /** The target glob as a Pattern, to compare with a resource template (templateVisible). */
+  readonly pattern: Pattern;
   /** Parameter constraints (allow tool rules only); null when there are none. */
   readonly params: readonly CompiledParam[] | null;
   readonly ref: RuleRef;
@@ -113,7 +115,7 @@ function compiledRule(
   const allowDecision: Decision = Object.freeze({ allowed: true, effect: 'allow', reason: `allowed by ${label}`, rule: ref });
   const target = compileGlob(targetGlob);
   const targetPrefix = literalPrefix(targetGlob);
-  return { effect, server, target, targetPrefix, params, ref, label, allowDecision };
+  return { effect, server, target, targetPrefix, pattern: globPattern(targetGlob), params, ref, label, allowDecision };
 }
 
 function compileRole(role: SnapshotRole): CompiledRole {

@@ -1,4 +1,4 @@
-import { decide, visible } from './decide';
+import { decide, templateVisible, visible } from './decide';
 import { principalWith, snapshotWith } from './test-fixtures';
 import { type PolicyRequest, ruleLabel } from './types';
 
@@ -228,6 +228,60 @@ describe('visible', () => {
     expect(visible(snapshot, principalWith(['office'], { ip: '10.1.1.1' }), 'tool', 'crm', 'x')).toBe(true);
     expect(visible(snapshot, principalWith(['office'], { ip: '11.1.1.1' }), 'tool', 'crm', 'x')).toBe(false);
     expect(visible(snapshot, principalWith(['office']), 'tool', 'crm', 'x')).toBe(false);
+  });
+});
+
+describe('templateVisible', () => {
+  const snapshot = snapshotWith([
+    { name: 'anything', rules: { resources: [{ effect: 'allow', uri: '*' }] } },
+    { name: 'tools-only', rules: { tools: [{ effect: 'allow', match: '*' }] } },
+    { name: 'items', rules: { resources: [{ effect: 'allow', server: 'nm', uri: 'nm://items/*' }] } },
+    { name: 'one-item', rules: { resources: [{ effect: 'allow', server: 'nm', uri: 'nm://items/42' }] } },
+    { name: 'other-server', rules: { resources: [{ effect: 'allow', server: 'crm', uri: '*' }] } },
+    {
+      name: 'no-items',
+      rules: {
+        resources: [
+          { effect: 'allow', uri: '*' },
+          { effect: 'deny', server: 'nm', uri: 'nm://items/*' },
+          { effect: 'deny', uri: 'nm://fixed' },
+          { effect: 'deny', uri: '*/42' },
+        ],
+      },
+    },
+    { name: 'office', rules: { resources: [{ effect: 'allow', uri: '*' }], ipAllow: ['10.0.0.0/8'] } },
+  ]);
+  const sees = (roles: string[], template: string, server = 'nm', ip?: string) =>
+    templateVisible(snapshot, principalWith(roles, ip ? { ip } : {}), server, template);
+
+  it('shows a template when some allow rule for its server can match one of its URIs', () => {
+    expect(sees(['anything'], 'nm://items/{id}')).toBe(true);
+    expect(sees(['items'], 'nm://items/{id}')).toBe(true);
+    expect(sees(['one-item'], 'nm://items/{id}')).toBe(true);
+    expect(sees(['other-server'], 'crm://x/{id}', 'crm')).toBe(true);
+  });
+
+  it('hides it from a role whose resource rules allow nothing on that server or under that template', () => {
+    expect(sees(['tools-only'], 'nm://items/{id}')).toBe(false);
+    expect(sees(['other-server'], 'nm://items/{id}')).toBe(false);
+    expect(sees(['items'], 'nm://secret/{id}')).toBe(false);
+    expect(sees(['items'], 'nm://items/{id}', 'crm')).toBe(false);
+    expect(sees([], 'nm://items/{id}')).toBe(false);
+  });
+
+  it('hides it when one deny rule matches every URI it expands to, in any role', () => {
+    expect(sees(['no-items'], 'nm://items/{id}')).toBe(false);
+    expect(sees(['anything', 'no-items'], 'nm://items/{id}')).toBe(false);
+    expect(sees(['no-items'], 'nm://fixed')).toBe(false);
+    expect(sees(['no-items'], 'nm://secret/{id}')).toBe(true);
+    // The deny covers only some of its URIs: listed, each read decided on its URI.
+    expect(sees(['no-items'], 'nm://other/{id}')).toBe(true);
+    expect(sees(['no-items'], 'nm://items/{id}', 'crm')).toBe(true);
+  });
+
+  it('shows nothing outside the ip allow-list', () => {
+    expect(sees(['office'], 'nm://items/{id}', 'nm', '10.0.0.1')).toBe(true);
+    expect(sees(['office'], 'nm://items/{id}', 'nm', '11.0.0.1')).toBe(false);
   });
 });
 

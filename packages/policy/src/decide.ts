@@ -1,8 +1,10 @@
 import type { PolicySnapshot } from '@toolgate/contracts';
 import { type CompiledPolicy, type CompiledRole, type CompiledRule, compiledPolicy } from './compiled';
 import { explainFailedParam, firstFailedParam } from './constraints';
+import { ANY_ONE, ANY_RUN, type Pattern, patternsIntersect } from './glob';
 import { cidrContains, parseIp } from './ip';
 import { type Decision, type PolicyRequest, type Principal, type RequestKind, ruleLabel } from './types';
+import { templatePattern } from './uri-template';
 
 /**
  * Authorization for one request. Evaluation order:
@@ -89,6 +91,51 @@ export function visible(snapshot: PolicySnapshot, principal: Principal, kind: Re
     }
   }
   return allowed;
+}
+
+/**
+ * Whether to list a resource template (resources/templates/list): true iff the principal could be
+ * allowed some URI it expands to, i.e. an allow resource rule for the server has a URI glob that
+ * can match one of its expansions, and no deny rule for the server matches all of them. Every
+ * expression is taken to expand to anything, so a template can be listed although most of its
+ * URIs are denied (each read is decided on its URI); one with an allowed URI is never hidden. A
+ * role without resource rules for the server sees none of its templates.
+ */
+export function templateVisible(snapshot: PolicySnapshot, principal: Principal, server: string, template: string): boolean {
+  const policy = compiledPolicy(snapshot);
+  if (!hasKnownRole(policy, principal) || checkIp(policy, principal) !== null) return false;
+  const pattern = templatePattern(template);
+  let allowed = false;
+  for (const roleId of principal.roleIds) {
+    const role = policy.roles.get(roleId);
+    if (role === undefined) continue;
+    for (const rule of role.resources) {
+      if (rule.server !== null && !rule.server(server)) continue;
+      if (rule.effect === 'deny') {
+        if (coversAll(rule, template, pattern)) return false;
+      } else if (!allowed) {
+        allowed = patternsIntersect(rule.pattern, pattern);
+      }
+    }
+  }
+  return allowed;
+}
+
+/**
+ * Does the rule's glob match every expansion of the template? Decided exactly for a template
+ * without expressions (one URI) and for `literal*` globs; any other glob is taken not to (so the
+ * template stays listed and its reads are decided one by one).
+ */
+function coversAll(rule: CompiledRule, template: string, pattern: Pattern): boolean {
+  if (!pattern.includes(ANY_RUN)) return rule.target(template);
+  const g = rule.pattern;
+  const run = g.indexOf(ANY_RUN);
+  if (run !== g.length - 1) return false;
+  for (let k = 0; k < run; k++) {
+    const t = pattern[k];
+    if (t === undefined || t === ANY_RUN || (g[k] !== ANY_ONE && g[k] !== t)) return false;
+  }
+  return true;
 }
 
 const NO_RULES: readonly CompiledRule[] = [];

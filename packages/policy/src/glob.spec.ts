@@ -1,4 +1,5 @@
-import { compileGlob } from './glob';
+import { compileGlob, globPattern, patternsIntersect } from './glob';
+import { templatePattern } from './uri-template';
 
 const matches = (glob: string, subject: string) => compileGlob(glob)(subject);
 
@@ -83,5 +84,40 @@ describe('compileGlob', () => {
     const started = performance.now();
     expect(matches(glob, subject)).toBe(false);
     expect(performance.now() - started).toBeLessThan(500);
+  });
+});
+
+describe('patternsIntersect (globs against URI templates)', () => {
+  const meet = (glob: string, template: string) => patternsIntersect(globPattern(glob), templatePattern(template));
+
+  it('finds a URI both match, with expressions standing for any run', () => {
+    expect(meet('*', 'nm://items/{id}')).toBe(true);
+    expect(meet('nm://items/*', 'nm://items/{id}')).toBe(true);
+    expect(meet('nm://items/42', 'nm://items/{id}')).toBe(true);
+    expect(meet('nm://*/42', 'nm://{kind}/{id}')).toBe(true);
+    expect(meet('*.md', 'file:///docs/{+path}')).toBe(true);
+    expect(meet('nm://items/??', 'nm://items/{id}')).toBe(true);
+    expect(meet('nm://items/?', 'nm://items/')).toBe(false);
+  });
+
+  it('refuses when no URI can match both', () => {
+    expect(meet('nm://secret/*', 'nm://items/{id}')).toBe(false);
+    expect(meet('other://*', 'nm://items/{id}')).toBe(false);
+    expect(meet('*.md', 'nm://items/{id}.json')).toBe(false);
+    expect(meet('nm://items', 'nm://items/{id}')).toBe(false);
+  });
+
+  it('reads a template literally: glob characters in it are characters, an open brace runs to the end', () => {
+    expect(meet('nm://a*', 'nm://a?b')).toBe(true);
+    expect(meet('nm://ab', 'nm://a?')).toBe(false);
+    expect(meet('nm://x/*', 'nm://x/{unterminated')).toBe(true);
+  });
+
+  it('stays cheap on a huge template (its tail counts as anything)', () => {
+    const huge = `nm://${'a'.repeat(200_000)}`;
+    const started = performance.now();
+    expect(meet('nm://a*', huge)).toBe(true);
+    expect(meet('nm://b*', huge)).toBe(false);
+    expect(performance.now() - started).toBeLessThan(200);
   });
 });

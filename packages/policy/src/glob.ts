@@ -81,3 +81,53 @@ function wildcardMatch(pattern: string, subject: string, start: number): boolean
   while (p < pattern.length && pattern.charCodeAt(p) === STAR) p++;
   return p === pattern.length;
 }
+
+/**
+ * Globs and URI templates as token lists, for asking whether two of them can match the same
+ * string (resource templates against resource rules): a character code, ANY_ONE (`?`) or
+ * ANY_RUN (`*`, and every template expression).
+ */
+export const ANY_RUN = -1;
+export const ANY_ONE = -2;
+export type Pattern = readonly number[];
+
+export function globPattern(glob: string): Pattern {
+  const out: number[] = [];
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob.charCodeAt(i);
+    const t = c === STAR ? ANY_RUN : c === QUESTION ? ANY_ONE : c;
+    if (t !== ANY_RUN || out[out.length - 1] !== ANY_RUN) out.push(t);
+  }
+  return out;
+}
+
+/**
+ * Is there a string both patterns match? Dynamic programming over pairs of positions (a run
+ * absorbs the other side's next token, or ends): O(a × b) time and bytes, no backtracking.
+ */
+export function patternsIntersect(a: Pattern, b: Pattern): boolean {
+  const n = a.length;
+  const m = b.length;
+  const w = m + 1;
+  const reach = new Uint8Array((n + 1) * w);
+  reach[0] = 1;
+  for (let i = 0; i <= n; i++) {
+    for (let j = 0; j <= m; j++) {
+      if (reach[i * w + j] === 0) continue;
+      const x = i < n ? a[i] : undefined;
+      const y = j < m ? b[j] : undefined;
+      if (x === ANY_RUN) {
+        reach[(i + 1) * w + j] = 1;
+        if (y !== undefined && y !== ANY_RUN) reach[i * w + j + 1] = 1;
+      }
+      if (y === ANY_RUN) {
+        reach[i * w + j + 1] = 1;
+        if (x !== undefined && x !== ANY_RUN) reach[(i + 1) * w + j] = 1;
+      }
+      if (x !== undefined && y !== undefined && x !== ANY_RUN && y !== ANY_RUN && (x === ANY_ONE || y === ANY_ONE || x === y)) {
+        reach[(i + 1) * w + j + 1] = 1;
+      }
+    }
+  }
+  return reach[n * w + m] === 1;
+}

@@ -1,8 +1,8 @@
 /**
  * @toolgate/policy — pure policy code, no I/O.
  *  - API (control plane): compile() an org's data into a PolicySnapshot.
- *  - Gateway (data plane, per message): findKeyByHash/checkKey to authenticate, decide/visible to
- *    authorize, rateLimitsFor and redactionPatternsFor for the rest of the pipeline, and
+ *  - Gateway (data plane, per message): findKeyByHash/checkKey to authenticate, decide/visible/templateVisible
+ *    to authorize, rateLimitsFor and redactionPatternsFor for the rest of the pipeline, and
  *    makeRedactor: the one redaction rule (injected secrets in every form, then role patterns)
  *    for everything that leaves it.
  *  - Both: commandAllowed decides which stdio launchers tenants may start.
@@ -18,7 +18,7 @@ export {
   compileServer,
 } from './compile';
 export { prepare, type RedactionPattern } from './compiled';
-export { decide, visible } from './decide';
+export { decide, templateVisible, visible } from './decide';
 export { PolicyCompileError, type PolicyCompileErrorCode } from './errors';
 export { checkKey, findKeyByHash, type KeyStatus } from './keys';
 export { type RateLimit, rateLimitsFor } from './rate-limits';

@@ -7,15 +7,16 @@ import {
   type SnapshotServer,
 } from '@toolgate/contracts';
 import {
-  type Decision,
   decide,
   makeRedactor,
+  type PolicyRequest,
   type Principal,
   type RequestKind,
   type Redactor,
   rateLimitsFor,
   redactionPatternsFor,
   ruleLabel,
+  templateVisible,
   visible,
 } from '@toolgate/policy';
 import { uuidv7 } from 'uuidv7';
@@ -24,7 +25,7 @@ import { type Backend, BackendError, type CallContext } from '../backends/types'
 import { type OpenedSpec, openBackendSpec } from './backend-spec';
 import { type JsonRpcNotification, type JsonRpcRequest, RpcCode, RpcError } from './jsonrpc';
 import { advertises, LIST_KEY, type ListMethod, listAll } from './lists';
-import { exposedName, exposedUri, splitExposed, splitUri } from './naming';
+import { exposedName, exposedUri, findExposed, splitExposed, splitUri, unambiguous } from './naming';
 import type { EventSink, RateLimiterPort } from './ports';
 import { enforceQuota, type QuotaPort } from './quota';
 import type { SessionState } from './sessions';
@@ -234,8 +235,9 @@ export class McpCore {
       }),
     );
     const out: Record<string, unknown>[] = [];
+    const named = !caller.scope && (method === 'tools/list' || method === 'prompts/list');
     for (const { server, items } of results) {
-      for (const item of items) {
+      for (const item of named ? unambiguous(server.slug, items) : items) {
         const shown = this.present(caller, server, method, item);
         if (shown) out.push(shown);
       }
@@ -257,8 +259,9 @@ export class McpCore {
       if (!visible(snapshot, principal, 'resource', server.slug, uri)) return null;
       return scope ? item : { ...item, uri: exposedUri(server.slug, uri) };
     }
-    // Templates: listed when the policy could allow some URI of the server (checked on read).
+    // Templates: listed when the policy could allow some URI of them (each read is decided).
     const template = String(item.uriTemplate);
+    if (!templateVisible(snapshot, principal, server.slug, template)) return null;
     return scope ? item : { ...item, uriTemplate: exposedUri(server.slug, template) };
   }
 
@@ -305,7 +308,7 @@ export class McpCore {
     // the record names the server, so its error is redacted with the server's secrets.
     record.server = server;
     const items = await this.upstreamList(snapshot, server, kind === 'tool' ? 'tools/list' : 'prompts/list');
-    const match = items.find((i) => exposedName(server.slug, String(i.name)) === name);
+    const match = findExposed(server.slug, items, name);
     if (!match) throw new RpcError(RpcCode.InvalidParams, `Unknown ${label}: ${name}`);
     return { server, name: String(match.name) };
   }
@@ -334,19 +337,7 @@ export class McpCore {
     const redact = this.redactor(caller, server);
     record.arguments = args;
 
-    const decision: Decision = decide(caller.snapshot, caller.principal, {
-      kind,
-      server: server.slug,
-      name,
-      arguments: args as Record<string, unknown> | undefined,
-    });
-    record.rule = decision.rule ? ruleLabel(decision.rule) : null;
-    if (!decision.allowed) {
-      record.decision = 'deny';
-      record.outcome = 'denied';
-      record.error = decision.reason;
-      throw new RpcError(RpcCode.Denied, `Denied by policy: ${decision.reason}`, { rule: record.rule, reason: decision.reason });
-    }
+    authorize(caller, { kind, server: server.slug, name, arguments: args as Record<string, unknown> | undefined }, record);
 
     if (kind === 'tool') {
       const limits = rateLimitsFor(caller.snapshot, caller.principal, server.slug, name);
@@ -400,12 +391,8 @@ export class McpCore {
     const { server, name } = await this.resolve(caller, kind, named, record);
     record.server = server;
     record.target = name;
-    // Completing a prompt's or resource's arguments reveals nothing the caller may not list.
-    if (kind === 'prompt' && !visible(caller.snapshot, caller.principal, 'prompt', server.slug, name)) {
-      record.decision = 'deny';
-      record.outcome = 'denied';
-      throw new RpcError(RpcCode.Denied, `Denied by policy: no rule allows prompt ${server.slug}__${name}`);
-    }
+    // Completing arguments is decided like the prompts/get or resources/read it prepares.
+    authorize(caller, { kind, server: server.slug, name }, record);
     const upstream = { ...params, ref: kind === 'prompt' ? { ...ref, name } : { ...ref, uri: name } };
     return this.redactor(
       caller,
@@ -639,6 +626,17 @@ function trackSubscription(session: SessionState, method: string, server: Snapsh
   } else if (current.includes(id)) {
     session.subscriptions = current.filter((s) => s !== id);
   }
+}
+
+/** decide() for one request; a denial is recorded and thrown as -32003 with its rule and reason. */
+function authorize(caller: Caller, request: PolicyRequest, record: CallRecord): void {
+  const decision = decide(caller.snapshot, caller.principal, request);
+  record.rule = decision.rule ? ruleLabel(decision.rule) : null;
+  if (decision.allowed) return;
+  record.decision = 'deny';
+  record.outcome = 'denied';
+  record.error = decision.reason;
+  throw new RpcError(RpcCode.Denied, `Denied by policy: ${decision.reason}`, { rule: record.rule, reason: decision.reason });
 }
 
 export function newRecord(method: string): CallRecord {
