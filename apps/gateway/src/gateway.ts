@@ -58,8 +58,20 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   const relay = new Relay(redis, sub);
   // A session changed or deleted on one worker must not live on in another worker's local cache.
   const sessions = new SessionStore(redis, config.SESSION_TTL_SECONDS, (id) => relay.sessionChanged(id));
-  relay.onSessionChanged((id) => sessions.forget(id));
   let core: McpCore | null = null;
+  relay.onSessionChanged((id) => {
+    sessions.forget(id);
+    // The session may have ended on another worker: close what it owned here (a notice also
+    // means "changed", so ask Redis, but only when this worker holds something of it).
+    if (core?.ownsSessionBackends(id)) {
+      sessions.get(id).then(
+        (s) => {
+          if (s === null) core?.endSession(id);
+        },
+        () => undefined,
+      );
+    }
+  });
   // Agent calls and probes start servers the same way (same backends, same sandbox).
   const factories: BackendFactories = {
     stdio: (spec) => new StdioBackend(spec, { memoryLimitMb: config.STDIO_MEMORY_LIMIT_MB, launcher, logger: stdioLog }),
@@ -91,9 +103,9 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     events,
     secretKey: config.TOOLGATE_SECRET_KEY,
     // Every worker's streams, not only this worker's: the agent's stream may be held elsewhere.
-    onUpstreamNotification: (orgId, server, n) => relay.fanOut(orgId, server, n),
+    onUpstreamNotification: (orgId, server, n, audience) => relay.fanOut(orgId, server, n, audience),
   });
-  relay.onFanOut((orgId, server, n) => transport?.broadcast(orgId, server, n));
+  relay.onFanOut((orgId, server, n, audience) => transport?.broadcast(orgId, server, n, audience));
   transport = new McpTransport(core, snapshots, sessions, relay, metrics, {
     publicUrl: config.PUBLIC_GATEWAY_URL,
     maxBodyBytes: config.MAX_BODY_BYTES,

@@ -27,6 +27,23 @@ export type ServerTransport = z.infer<typeof ServerTransport>;
 export const NetworkPolicy = z.enum(['none', 'egress']);
 export type NetworkPolicy = z.infer<typeof NetworkPolicy>;
 
+/**
+ * Who shares a server's upstream (its stdio process, its upstream session): `per-session` one
+ * per agent session, `per-key` one per agent key, `shared` one per org (stateless servers only:
+ * agents of the org then share its state). Unset = the transport's default, effectiveIsolation().
+ */
+export const ServerIsolation = z.enum(['per-session', 'per-key', 'shared']);
+export type ServerIsolation = z.infer<typeof ServerIsolation>;
+
+/**
+ * The isolation a server runs with: its own, else per-key for stdio (a process per agent key
+ * costs a process, not a connection) and per-session for HTTP/SSE (an upstream session is cheap).
+ * The one place this default is decided.
+ */
+export function effectiveIsolation(server: { transport: ServerTransport; isolation?: ServerIsolation | null }): ServerIsolation {
+  return server.isolation ?? (server.transport === 'stdio' ? 'per-key' : 'per-session');
+}
+
 export const SnapshotKey = z.object({
   id: z.string(),
   name: z.string(),
@@ -54,6 +71,8 @@ export const SnapshotServer = z.object({
   tags: z.array(z.string()),
   /** Snapshots compiled before network policies existed parse as `none`. */
   network: NetworkPolicy.default('none'),
+  /** Absent in snapshots compiled before isolation modes: read it through effectiveIsolation(). */
+  isolation: ServerIsolation.optional(),
 });
 export type SnapshotServer = z.infer<typeof SnapshotServer>;
 

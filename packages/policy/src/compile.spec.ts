@@ -128,6 +128,7 @@ describe('compile', () => {
       timeoutMs: 30_000,
       tags: ['prod', 'scm'],
       network: 'none',
+      isolation: 'per-session',
     });
     expect(compile(fullInput()).servers.find((s) => s.slug === 'fs')?.args).toEqual(['--b', '--a']);
   });
@@ -137,6 +138,36 @@ describe('compile', () => {
     expect(snapshot.servers.map((s) => [s.slug, s.network])).toEqual([
       ['a', 'egress'],
       ['b', 'none'],
+    ]);
+  });
+
+  it("carries each server's isolation, the transport's default when unset (per-key stdio, per-session HTTP)", () => {
+    const snapshot = compile(
+      baseInput({
+        servers: [
+          server({ id: 'a', slug: 'a' }),
+          server({ id: 'b', slug: 'b', isolation: 'shared' }),
+          server({ id: 'c', slug: 'c', transport: 'sse', command: null, args: [], url: 'https://x.example/sse', isolation: null }),
+          server({
+            id: 'd',
+            slug: 'd',
+            transport: 'streamable-http',
+            command: null,
+            args: [],
+            url: 'https://x.example',
+            isolation: 'per-key',
+          }),
+          // Prisma's spelling, as the API passes rows.
+          server({ id: 'e', slug: 'e', isolation: 'per_session' }),
+        ],
+      }),
+    );
+    expect(snapshot.servers.map((s) => [s.slug, s.isolation])).toEqual([
+      ['a', 'per-key'],
+      ['b', 'shared'],
+      ['c', 'per-session'],
+      ['d', 'per-key'],
+      ['e', 'per-session'],
     ]);
   });
 

@@ -6,6 +6,8 @@ import {
   type SnapshotKey,
   type SnapshotRole,
   type NetworkPolicy,
+  effectiveIsolation,
+  type ServerIsolation,
   type SnapshotServer,
   ValueSource,
 } from '@toolgate/contracts';
@@ -68,6 +70,8 @@ export interface CompileServerInput {
   readonly timeoutMs: number;
   /** A stdio server's sandbox network; absent = `none`. */
   readonly network?: NetworkPolicy;
+  /** Who shares the server's upstream; absent or null = the transport's default. Prisma's `per_key`/`per_session` accepted too. */
+  readonly isolation?: ServerIsolation | 'per_key' | 'per_session' | null;
 }
 
 export interface CompileRoleInput {
@@ -170,11 +174,12 @@ function compileKey(key: CompileKeyInput, knownRoleIds: ReadonlySet<string>): Sn
 
 /** One server as the snapshot carries it (also what a probe request carries). */
 export function compileServer(server: CompileServerInput): SnapshotServer {
+  const transport = server.transport === 'streamable_http' ? 'streamable-http' : server.transport;
   return {
     id: server.id,
     slug: server.slug,
     name: server.name,
-    transport: server.transport === 'streamable_http' ? 'streamable-http' : server.transport,
+    transport,
     command: server.command ?? null,
     args: [...server.args],
     url: server.url ?? null,
@@ -183,6 +188,7 @@ export function compileServer(server: CompileServerInput): SnapshotServer {
     timeoutMs: server.timeoutMs,
     tags: [...new Set(server.tags)].sort(byString((t) => t)),
     network: server.network ?? 'none',
+    isolation: effectiveIsolation({ transport, isolation: server.isolation?.replace('_', '-') as ServerIsolation | undefined }),
   };
 }
 

@@ -1,4 +1,4 @@
-import { decide, templateVisible, visible } from './decide';
+import { decide, seesServer, templateVisible, visible } from './decide';
 import { principalWith, snapshotWith } from './test-fixtures';
 import { type PolicyRequest, ruleLabel } from './types';
 
@@ -221,6 +221,36 @@ describe('visible', () => {
   it('lists tools whose allow rules carry constraints without evaluating them', () => {
     expect(visible(snapshot, principalWith(['constrained']), 'tool', 'db', 'query')).toBe(true);
     expect(visible(snapshot, support, 'tool', 'crm', 'get_customer')).toBe(true);
+  });
+
+  it('sees a server when some allow rule of any kind can name it (for what a shared upstream says outside calls)', () => {
+    expect(seesServer(snapshot, support, 'crm')).toBe(true);
+    expect(seesServer(snapshot, support, 'billing')).toBe(false);
+    expect(seesServer(snapshot, support, 'cr')).toBe(false);
+    expect(seesServer(snapshot, principalWith(['constrained']), 'db')).toBe(true);
+    expect(seesServer(snapshot, principalWith(['constrained']), 'crm')).toBe(false);
+    const resourcesOnly = snapshotWith([{ name: 'r', rules: { resources: [{ effect: 'allow', server: 'docs', uri: '*' }] } }]);
+    expect(seesServer(resourcesOnly, principalWith(['r']), 'docs')).toBe(true);
+    expect(seesServer(resourcesOnly, principalWith(['r']), 'crm')).toBe(false);
+    const globbed = snapshotWith([
+      {
+        name: 'g',
+        rules: {
+          tools: [
+            { effect: 'allow', match: 'git*' },
+            { effect: 'deny', match: 'crm__*' },
+          ],
+        },
+      },
+    ]);
+    expect(seesServer(globbed, principalWith(['g']), 'github')).toBe(true);
+    expect(seesServer(globbed, principalWith(['g']), 'crm')).toBe(false);
+  });
+
+  it('sees no server without roles or outside the ip allow-list', () => {
+    expect(seesServer(snapshot, principalWith([]), 'crm')).toBe(false);
+    expect(seesServer(snapshot, principalWith(['office'], { ip: '10.1.1.1' }), 'crm')).toBe(true);
+    expect(seesServer(snapshot, principalWith(['office'], { ip: '11.1.1.1' }), 'crm')).toBe(false);
   });
 
   it('shows nothing to keys without roles or outside their ip allow-list', () => {

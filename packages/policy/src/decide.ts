@@ -138,6 +138,31 @@ function coversAll(rule: CompiledRule, template: string, pattern: Pattern): bool
   return true;
 }
 
+/**
+ * Could the principal see anything of `server`: does some allow rule of its roles (tools,
+ * prompts or resources) name that server, or a glob that can match it? Gates what an upstream
+ * shared by the whole org says outside any call. Deny rules are not weighed: they deny names,
+ * and without the catalogue no name is known, so a key allowed some of a server sees it.
+ */
+export function seesServer(snapshot: PolicySnapshot, principal: Principal, server: string): boolean {
+  const policy = compiledPolicy(snapshot);
+  if (!hasKnownRole(policy, principal) || checkIp(policy, principal) !== null) return false;
+  const prefix = `${server}__`;
+  for (const roleId of principal.roleIds) {
+    const role = policy.roles.get(roleId);
+    if (role === undefined) continue;
+    for (const rule of role.tools.concat(role.prompts)) {
+      if (rule.effect !== 'allow') continue;
+      // `server__name` globs: a literal start that covers `server__` must begin with it; a
+      // shorter one (`*`, `git*`) may still match it.
+      if (rule.targetPrefix.length >= prefix.length ? rule.targetPrefix.startsWith(prefix) : prefix.startsWith(rule.targetPrefix))
+        return true;
+    }
+    for (const rule of role.resources) if (rule.effect === 'allow' && (rule.server === null || rule.server(server))) return true;
+  }
+  return false;
+}
+
 const NO_RULES: readonly CompiledRule[] = [];
 
 const NO_ROLES: Decision = Object.freeze({

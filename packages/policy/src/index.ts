@@ -18,7 +18,7 @@ export {
   compileServer,
 } from './compile';
 export { prepare, type RedactionPattern } from './compiled';
-export { decide, templateVisible, visible } from './decide';
+export { decide, seesServer, templateVisible, visible } from './decide';
 export { PolicyCompileError, type PolicyCompileErrorCode } from './errors';
 export { checkKey, findKeyByHash, type KeyStatus } from './keys';
 export { type RateLimit, rateLimitsFor } from './rate-limits';

@@ -113,6 +113,28 @@ describe('BackendPool', () => {
     await waitFor(() => processState(otherPid) === 'gone');
   });
 
+  it('retires isolated backends by their configuration key, and by key test when their owner goes', async () => {
+    const { pool, retired } = makePool();
+    const owned = (owner: string) => nodeSpec(FIXTURE, [], { key: `org-1:s:cfg1|${owner}`, configKey: 'org-1:s:cfg1' });
+    const a = pool.get(owned('key:a'));
+    const b = pool.get(owned('key:b'));
+    const sess = pool.get(owned('session:x'));
+    const [pa, pb, ps] = await Promise.all([childPid(a), childPid(b), childPid(sess)]);
+    expect(new Set([pa, pb, ps]).size).toBe(3);
+    // The snapshot still wants the configuration: every owner's backend stays.
+    expect(pool.retain(new Set(['org-1:s:cfg1']))).toEqual([]);
+    expect(pool.has((k) => k.endsWith('|session:x'))).toBe(true);
+    // The session ended: only its backend goes.
+    expect(pool.retireWhere((k) => k.endsWith('|session:x'))).toEqual(['org-1:s:cfg1|session:x']);
+    await waitFor(() => processState(ps) === 'gone');
+    expect(pool.has((k) => k.endsWith('|session:x'))).toBe(false);
+    expect([processState(pa), processState(pb)]).toEqual(['alive', 'alive']);
+    // The configuration changed: every owner's backend goes.
+    expect(pool.retain(new Set(['org-1:s:cfg2'])).sort()).toEqual(['org-1:s:cfg1|key:a', 'org-1:s:cfg1|key:b']);
+    expect(retired.map(([, r]) => r)).toEqual(['retired', 'retired', 'retired']);
+    await waitFor(() => processState(pa) === 'gone' && processState(pb) === 'gone');
+  });
+
   it('closes a draining backend after the drain deadline even if calls are still running', async () => {
     const { pool } = makePool({ drainTimeoutMs: 200 });
     const b = pool.get(nodeSpec(FIXTURE, [], { key: 'k' }));

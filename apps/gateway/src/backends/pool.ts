@@ -5,15 +5,16 @@ import { type Backend, BackendError, type BackendHealth, type BackendSpec } from
 
 /**
  * The backends of one gateway worker, keyed by BackendSpec.key (org + server + hash of its
- * config and opened secrets). Every agent session of an org shares the same backend: one stdio
- * child per server configuration, never one per session.
+ * config and opened secrets, plus the owning agent key or session for isolated servers: see
+ * ownedSpec in core/backend-spec.ts).
  *
  * - get(spec) returns the backend of spec.key, creating it with the factory of its transport.
  *   Creating does not start it: the backend connects on its first call.
  * - Idle reaping: a timer (unref'd) closes backends that have no call in flight and have not
  *   been used for `idleMs`.
- * - retain(keys) retires every backend whose key is not wanted any more (a snapshot changed a
- *   server's config or disabled it). It leaves the pool at once, so the next get() builds the
+ * - retain(keys) retires every backend whose configuration key is not wanted any more (a
+ *   snapshot changed a server's config or disabled it); retireWhere(test) those whose key passes
+ *   (an agent session ended). It leaves the pool at once, so the next get() builds the
  *   new one; if it still has calls in flight it is closed when they finish (or after
  *   `drainTimeoutMs`).
  * - maxBackends caps how many backends live at once: making one more evicts the least recently
@@ -59,6 +60,8 @@ interface Entry {
   readonly backend: Backend;
   readonly transport: ServerTransport;
   readonly orgId: string;
+  /** BackendSpec.configKey: what retain() compares. */
+  readonly configKey: string;
   /** Last get() (a backend fetched but not yet called is not idle). */
   lastGetAt: number;
 }
@@ -119,7 +122,7 @@ export class BackendPool {
     if (!factory) throw unavailable(`This gateway has no backend for the ${transport} transport (server "${spec.server.slug}")`);
     if (this.entries.size >= this.maxBackends) this.evictOne();
     const backend = factory(spec);
-    this.entries.set(spec.key, { backend, transport, orgId: spec.orgId, lastGetAt: now });
+    this.entries.set(spec.key, { backend, transport, orgId: spec.orgId, configKey: spec.configKey ?? spec.key, lastGetAt: now });
     return backend;
   }
 
@@ -136,12 +139,30 @@ export class BackendPool {
   retain(keys: ReadonlySet<string>, orgId?: string): string[] {
     const retired: string[] = [];
     for (const [key, entry] of this.entries) {
-      if (keys.has(key) || (orgId !== undefined && entry.orgId !== orgId)) continue;
+      if (keys.has(entry.configKey) || (orgId !== undefined && entry.orgId !== orgId)) continue;
       this.entries.delete(key);
       retired.push(key);
       this.retire(entry, 'retired');
     }
     return retired;
+  }
+
+  /** Retire every backend whose key passes `test` (closed once its calls finish). Returns their keys. */
+  retireWhere(test: (key: string) => boolean): string[] {
+    const retired: string[] = [];
+    for (const [key, entry] of this.entries) {
+      if (!test(key)) continue;
+      this.entries.delete(key);
+      retired.push(key);
+      this.retire(entry, 'retired');
+    }
+    return retired;
+  }
+
+  /** Is some backend's key passing `test` in the pool? */
+  has(test: (key: string) => boolean): boolean {
+    for (const key of this.entries.keys()) if (test(key)) return true;
+    return false;
   }
 
   /** Close backends idle past idleMs now (the timer calls this). Returns their keys. */

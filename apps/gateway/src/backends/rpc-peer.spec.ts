@@ -289,19 +289,38 @@ describe('RpcPeer with an SDK server', () => {
     expect(seen[0].method).toBe('sampling/createMessage');
   });
 
-  it('routes to the most recent call when several sessions are in flight, unless _meta names one', async () => {
-    const { peer } = await connect(fixtureServer().server);
-    const answer = (who: string) => async () => ({ model: 'm', role: 'assistant', content: { type: 'text', text: who } });
-    // Session a starts first, b second: without a hint, b answers.
+  it('refuses (never guesses) when calls of several sessions are in flight, unless _meta names one', async () => {
+    const { peer, sent, protocolErrors } = await connect(fixtureServer().server);
+    const asked: string[] = [];
+    const answer = (who: string) => async () => {
+      asked.push(who);
+      return { model: 'm', role: 'assistant', content: { type: 'text', text: who } };
+    };
+    // Session a starts first, b second: without a hint, neither may be handed a's request.
     const [ra, rb] = await Promise.all([
-      callTool(peer, 'ask', { question: 'q', waitMs: 80 }, { sessionId: 'a', onServerRequest: answer('a') }),
+      callTool(peer, 'ask', { question: 'q', waitMs: 80 }, { sessionId: 'a', onServerRequest: answer('a') }).catch((e: unknown) => e),
       (async () => {
         await sleep(10);
         return callTool(peer, 'slow', { ms: 200 }, { sessionId: 'b', onServerRequest: answer('b') });
       })(),
     ]);
-    expect(resultText(ra)).toBe('answer: b');
+    expect(asked).toEqual([]);
+    // The server got the refusal as a JSON-RPC error (its tool turns it into an error).
+    const refusal = sent.find((m) => 'error' in m && /cannot be attributed/.test(JSON.stringify(m)));
+    expect(refusal).toMatchObject({ error: { code: RpcCode.InternalError } });
+    expect(JSON.stringify(ra)).not.toMatch(/answer: b/);
     expect(resultText(rb)).toBe('done 200');
+    expect(protocolErrors.some((e) => /refused sampling\/createMessage .* several agent sessions/.test(e))).toBe(true);
+
+    // Two calls of ONE session: that session answers (no other agent is involved).
+    const [rs] = await Promise.all([
+      callTool(peer, 'ask', { question: 'q', waitMs: 80 }, { sessionId: 'a', onServerRequest: answer('a1') }),
+      (async () => {
+        await sleep(10);
+        return callTool(peer, 'slow', { ms: 200 }, { sessionId: 'a', onServerRequest: answer('a2') });
+      })(),
+    ]);
+    expect(resultText(rs)).toBe('answer: a2');
 
     // Same race, but the server passes a's progress token along: a answers.
     const [ra2] = await Promise.all([

@@ -34,14 +34,14 @@ import { BackendError, type CallContext } from './types';
  *        (a server may pass the token of the call it is serving along);
  *        an `io.modelcontextprotocol/related-task` taskId names the in-flight call whose params
  *        carry that taskId (tasks/result, tasks/get);
- *     2. otherwise the most recently started in-flight call that has an onServerRequest hook.
- *        With one agent session in flight this is exact. With SEVERAL sessions in flight it is a
- *        guess: the stdio and SSE transports do not say which request a server-to-client
- *        request belongs to, and "most recent" is merely the likeliest. Callers that need
- *        certainty must not share one upstream connection between sessions that use sampling,
- *        elicitation or roots concurrently.
+ *     2. otherwise the most recently started in-flight call that has an onServerRequest hook,
+ *        but only when every such call belongs to ONE agent session (ctx.sessionId). With calls
+ *        of several sessions in flight the request cannot be attributed (stdio and SSE do not
+ *        say which request it belongs to): it is refused, never guessed, so it cannot reach
+ *        another agent; `onProtocolError` logs it. Isolated backends (per key or session, see
+ *        core/backend-spec.ts) rarely meet this; shared ones do under concurrency.
  *   With no candidate the upstream gets JSON-RPC error -32603 "no agent session is waiting for
- *   this request". The agent's answer (or its RpcError) is sent back with the upstream's id.
+ *   this request"; when ambiguous, -32603 saying so. The agent's answer (or its RpcError) is sent back with the upstream's id.
  *   The JsonRpcRequest handed to onServerRequest carries the UPSTREAM's id: the session layer
  *   must give it an id of its own towards the agent. If the upstream cancels such a request
  *   (`notifications/cancelled` with its id), the peer passes that notification to the same
@@ -120,6 +120,9 @@ const DEFAULT_MAX_CALL_MS = 10 * 60_000;
  */
 const PROGRESS_TOKEN_PREFIX = 'tg-';
 const RELATED_TASK_META_KEY = 'io.modelcontextprotocol/related-task';
+
+/** routeServerRequest: calls of several sessions could have made the request. */
+const AMBIGUOUS = Symbol('ambiguous');
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -348,6 +351,18 @@ export class RpcPeer {
       return;
     }
     const call = this.routeServerRequest(r.params);
+    if (call === AMBIGUOUS) {
+      this.onProtocolError(`refused ${r.method} from ${this.label}: calls of several agent sessions are in flight and nothing names one`);
+      this.reply({
+        jsonrpc: '2.0',
+        id: r.id,
+        error: {
+          code: RpcCode.InternalError,
+          message: 'this request cannot be attributed to one agent session (several are in flight on a shared connection)',
+        },
+      });
+      return;
+    }
     if (!call) {
       this.reply({
         jsonrpc: '2.0',
@@ -375,7 +390,7 @@ export class RpcPeer {
   }
 
   /** Which in-flight call answers an upstream request (see the class comment). */
-  private routeServerRequest(params: Record<string, unknown> | undefined): PendingCall | undefined {
+  private routeServerRequest(params: Record<string, unknown> | undefined): PendingCall | typeof AMBIGUOUS | undefined {
     const meta = params?._meta;
     if (isObject(meta)) {
       const call = this.callForProgressToken(meta.progressToken);
@@ -388,7 +403,11 @@ export class RpcPeer {
     }
     // Map iteration follows insertion order, which is start order: keep the last match.
     let latest: PendingCall | undefined;
-    for (const call of this.pending.values()) if (call.ctx.onServerRequest) latest = call;
+    for (const call of this.pending.values()) {
+      if (!call.ctx.onServerRequest) continue;
+      if (latest !== undefined && latest.ctx.sessionId !== call.ctx.sessionId) return AMBIGUOUS;
+      latest = call;
+    }
     return latest;
   }
 

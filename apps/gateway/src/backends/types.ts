@@ -88,5 +88,8 @@ export interface BackendSpec {
   headers: Record<string, string>;
   /** The opened secret values among env/headers: masked wherever the backend reports what it saw. */
   secrets: string[];
+  /** Pool key; names the owning agent key or session when the server is isolated (see ownedSpec). */
   key: string;
+  /** The key of the configuration alone, which a snapshot change retires by; absent = key. */
+  configKey?: string;
 }

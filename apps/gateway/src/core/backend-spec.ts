@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { openSecret, type SnapshotServer, type ValueSource } from '@toolgate/contracts';
+import { effectiveIsolation, openSecret, type SnapshotServer, type ValueSource } from '@toolgate/contracts';
 import type { BackendSpec } from '../backends/types';
 import { RpcCode, RpcError } from './jsonrpc';
 
@@ -47,6 +47,34 @@ export function openBackendSpec(
     .digest('hex')
     .slice(0, 16)}`;
   return { spec: { orgId, server, env, headers, secrets, key }, secrets };
+}
+
+/** The agent a call comes from: its key and its session pick the backend of an isolated server. */
+export interface BackendOwner {
+  keyId: string;
+  sessionId: string;
+}
+
+/**
+ * The spec of the backend that serves `owner` for this server: the shared one for `shared`, else
+ * the same configuration under a key that names the owner's key (`per-key`) or session
+ * (`per-session`), so the pool gives each its own process or upstream session. `configKey`
+ * stays the configuration's, which is what a snapshot change retires by.
+ */
+export function ownedSpec(spec: BackendSpec, owner: BackendOwner): BackendSpec {
+  switch (effectiveIsolation(spec.server)) {
+    case 'shared':
+      return spec;
+    case 'per-key':
+      return { ...spec, configKey: spec.key, key: `${spec.key}|key:${owner.keyId}` };
+    case 'per-session':
+      return { ...spec, configKey: spec.key, key: `${spec.key}${sessionKeySuffix(owner.sessionId)}` };
+  }
+}
+
+/** How the pool key of a per-session backend ends (its session ended → close it). */
+export function sessionKeySuffix(sessionId: string): string {
+  return `|session:${sessionId}`;
 }
 
 function misconfigured(server: SnapshotServer, what: string): RpcError {

@@ -1,5 +1,6 @@
 import {
   type AuditEvent,
+  effectiveIsolation,
   type Decision as EventDecision,
   type Outcome,
   type PolicySnapshot,
@@ -22,7 +23,7 @@ import {
 import { uuidv7 } from 'uuidv7';
 import type { BackendPool } from '../backends/pool';
 import { type Backend, BackendError, type CallContext } from '../backends/types';
-import { type OpenedSpec, openBackendSpec } from './backend-spec';
+import { type OpenedSpec, openBackendSpec, ownedSpec, sessionKeySuffix } from './backend-spec';
 import { type JsonRpcNotification, type JsonRpcRequest, RpcCode, RpcError } from './jsonrpc';
 import { advertises, LIST_KEY, type ListMethod, listAll } from './lists';
 import { exposedName, exposedUri, findExposed, splitExposed, splitUri, unambiguous } from './naming';
@@ -101,8 +102,14 @@ export interface CoreDeps {
   events: EventSink;
   secretKey: Buffer;
   /** Unsolicited upstream notifications (list_changed, resources/updated) to fan out to sessions. */
-  onUpstreamNotification?: (orgId: string, server: string, n: JsonRpcNotification) => void;
+  onUpstreamNotification?: (orgId: string, server: string, n: JsonRpcNotification, audience: Audience) => void;
 }
+
+/**
+ * Who may hear what a backend says outside any call: the key or the session that owns an
+ * isolated backend; null for a shared one (the org's sessions whose roles can see the server).
+ */
+export type Audience = { keyId: string } | { sessionId: string } | null;
 
 /**
  * The MCP logic of the gateway, independent of the transport: aggregation and namespacing,
@@ -180,7 +187,7 @@ export class McpCore {
       case 'prompts/list':
       case 'resources/list':
       case 'resources/templates/list':
-        return this.list(caller, req.method);
+        return this.list(caller, session, req.method);
       case 'tools/call':
         return this.call(caller, session, 'tool', 'tools/call', params, channel, signal, record);
       case 'prompts/get':
@@ -217,7 +224,7 @@ export class McpCore {
     return s ? [s] : [];
   }
 
-  private async list(caller: Caller, method: ListMethod): Promise<Record<string, unknown>> {
+  private async list(caller: Caller, session: SessionState, method: ListMethod): Promise<Record<string, unknown>> {
     const field = LIST_KEY[method];
     const servers = this.serversInScope(caller);
     const results = await Promise.all(
@@ -225,7 +232,7 @@ export class McpCore {
         try {
           // Catalogues are cached raw and shared; each caller gets them through its redactor.
           const redact = this.redactor(caller, server);
-          return { server, items: (await this.upstreamList(caller.snapshot, server, method)).map((item) => redact(item)) };
+          return { server, items: (await this.upstreamList(caller, session, server, method)).map((item) => redact(item)) };
         } catch (e) {
           // One broken upstream must not take the aggregated endpoint down; a single-server
           // endpoint has nothing else to show, so the agent gets the error.
@@ -265,8 +272,13 @@ export class McpCore {
     return scope ? item : { ...item, uriTemplate: exposedUri(server.slug, template) };
   }
 
-  private async upstreamList(snapshot: PolicySnapshot, server: SnapshotServer, method: ListMethod): Promise<Record<string, unknown>[]> {
-    const backend = this.backend(snapshot, server);
+  private async upstreamList(
+    caller: Caller,
+    session: SessionState,
+    server: SnapshotServer,
+    method: ListMethod,
+  ): Promise<Record<string, unknown>[]> {
+    const backend = this.backend(caller, session, server);
     const info = await backend.ready();
     if (!advertises(info.capabilities, method)) return [];
     const byMethod = this.lists.get(backend.key);
@@ -283,6 +295,7 @@ export class McpCore {
   /** Resolve what a call names into the server and the upstream's own name. */
   private async resolve(
     caller: Caller,
+    session: SessionState,
     kind: RequestKind,
     name: string,
     record: CallRecord,
@@ -307,7 +320,7 @@ export class McpCore {
     // A sanitised or hashed name: find the original in the server's catalogue. Should that fail,
     // the record names the server, so its error is redacted with the server's secrets.
     record.server = server;
-    const items = await this.upstreamList(snapshot, server, kind === 'tool' ? 'tools/list' : 'prompts/list');
+    const items = await this.upstreamList(caller, session, server, kind === 'tool' ? 'tools/list' : 'prompts/list');
     const match = findExposed(server.slug, items, name);
     if (!match) throw new RpcError(RpcCode.InvalidParams, `Unknown ${label}: ${name}`);
     return { server, name: String(match.name) };
@@ -331,7 +344,7 @@ export class McpCore {
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
       throw new RpcError(RpcCode.InvalidParams, 'params.arguments must be an object');
     }
-    const { server, name } = await this.resolve(caller, kind, named, record);
+    const { server, name } = await this.resolve(caller, session, kind, named, record);
     record.server = server;
     record.target = name;
     const redact = this.redactor(caller, server);
@@ -388,7 +401,7 @@ export class McpCore {
     const kind: RequestKind = ref.type === 'ref/prompt' ? 'prompt' : 'resource';
     const named = kind === 'prompt' ? ref.name : ref.uri;
     if (typeof named !== 'string') throw new RpcError(RpcCode.InvalidParams, 'params.ref needs a name (prompt) or uri (resource)');
-    const { server, name } = await this.resolve(caller, kind, named, record);
+    const { server, name } = await this.resolve(caller, session, kind, named, record);
     record.server = server;
     record.target = name;
     // Completing arguments is decided like the prompts/get or resources/read it prepares.
@@ -410,7 +423,7 @@ export class McpCore {
     signal: AbortSignal,
     record: CallRecord,
   ): Promise<Record<string, unknown>> {
-    const backend = this.backend(caller.snapshot, server);
+    const backend = this.backend(caller, session, server);
     // What the upstream says besides its result (logs, progress messages, sampling prompts) leaves
     // through the same filter as the result.
     const redact = this.redactor(caller, server);
@@ -487,7 +500,7 @@ export class McpCore {
     return entry;
   }
 
-  /** The backend keys a snapshot wants (the pool closes the others). */
+  /** The configuration keys a snapshot wants (the pool closes the backends of the others, whoever owns them). */
   backendKeys(snapshot: PolicySnapshot): string[] {
     return snapshot.servers.map((s) => {
       try {
@@ -498,20 +511,38 @@ export class McpCore {
     });
   }
 
-  private backend(snapshot: PolicySnapshot, server: SnapshotServer): Backend {
-    const { spec } = this.specFor(snapshot, server);
-    const backend = this.deps.pool.get(spec);
+  /** The backend that serves this caller's session for `server`: shared, its key's or its session's own. */
+  private backend(caller: Caller, session: SessionState, server: SnapshotServer): Backend {
+    const { snapshot } = caller;
+    const opened = this.specFor(snapshot, server);
+    const backend = this.deps.pool.get(ownedSpec(opened.spec, { keyId: caller.key.id, sessionId: session.id }));
     if (!this.watched.has(backend.key)) {
       this.watched.add(backend.key);
-      // Notifications outside any call go to many sessions: no role's patterns apply, but the
-      // secrets injected into this backend (fixed by its key) never leave.
-      const scrub = makeRedactor(this.specFor(snapshot, server).secrets, []);
+      // Notifications outside any call may go to many sessions: no role's patterns apply, but the
+      // secrets injected into this backend (fixed by its key) never leave. An isolated backend
+      // speaks only to its owner.
+      const scrub = makeRedactor(opened.secrets, []);
+      const isolation = effectiveIsolation(server);
+      const audience: Audience =
+        isolation === 'per-key' ? { keyId: caller.key.id } : isolation === 'per-session' ? { sessionId: session.id } : null;
       backend.onUnsolicited((n: JsonRpcNotification) => {
         for (const m of LIST_CHANGED[n.method] ?? []) this.lists.get(backend.key)?.delete(m);
-        this.deps.onUpstreamNotification?.(snapshot.orgId, server.slug, scrub(n));
+        this.deps.onUpstreamNotification?.(snapshot.orgId, server.slug, scrub(n), audience);
       });
     }
     return backend;
+  }
+
+  /** An agent session ended: close the backends it owned (per-session servers) on this worker. */
+  endSession(sessionId: string): void {
+    const suffix = sessionKeySuffix(sessionId);
+    this.deps.pool.retireWhere((k) => k.endsWith(suffix));
+  }
+
+  /** Does this worker run a backend owned by the session? */
+  ownsSessionBackends(sessionId: string): boolean {
+    const suffix = sessionKeySuffix(sessionId);
+    return this.deps.pool.has((k) => k.endsWith(suffix));
   }
 
   /** Forget per-backend state of backends the pool closed. */

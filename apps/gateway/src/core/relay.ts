@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { channels } from '@toolgate/contracts';
 import type Redis from 'ioredis';
+import type { Audience } from './mcp';
 import { type JsonRpcId, type JsonRpcNotification, type JsonRpcResponse, RpcCode, RpcError } from './jsonrpc';
 
 type RelayMessage =
@@ -8,9 +9,9 @@ type RelayMessage =
   | { t: 'cancel'; sessionId: string; requestId: JsonRpcId; reason?: string }
   | { t: 'push'; sessionId: string; message: unknown }
   | { t: 'session'; sessionId: string; from: string }
-  | { t: 'fanout'; orgId: string; server: string; message: JsonRpcNotification; from: string };
+  | { t: 'fanout'; orgId: string; server: string; message: JsonRpcNotification; audience: Audience; from: string };
 
-type FanOutListener = (orgId: string, server: string, message: JsonRpcNotification) => void;
+type FanOutListener = (orgId: string, server: string, message: JsonRpcNotification, audience: Audience) => void;
 
 interface Pending {
   sessionId: string;
@@ -72,7 +73,8 @@ export class Relay {
         if (msg.from !== this.workerId) for (const l of this.sessionListeners) l(msg.sessionId);
         return true;
       case 'fanout':
-        if (msg.from !== this.workerId) for (const l of this.fanOutListeners) l(msg.orgId, msg.server, msg.message);
+        // A notice from before audiences existed has none: treat it as from a shared backend.
+        if (msg.from !== this.workerId) for (const l of this.fanOutListeners) l(msg.orgId, msg.server, msg.message, msg.audience ?? null);
         return true;
     }
   }
@@ -183,9 +185,9 @@ export class Relay {
    * streams on every worker, not only those held by the worker whose backend received it: hand it
    * to this worker's listeners now and to the other workers through Redis.
    */
-  fanOut(orgId: string, server: string, message: JsonRpcNotification): void {
-    for (const l of this.fanOutListeners) l(orgId, server, message);
-    const msg: RelayMessage = { t: 'fanout', orgId, server, message, from: this.workerId };
+  fanOut(orgId: string, server: string, message: JsonRpcNotification, audience: Audience): void {
+    for (const l of this.fanOutListeners) l(orgId, server, message, audience);
+    const msg: RelayMessage = { t: 'fanout', orgId, server, message, audience, from: this.workerId };
     this.redis.publish(channels.gatewayRelay, JSON.stringify(msg)).catch(() => undefined);
   }
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sha256Hex } from '@toolgate/contracts';
-import { checkKey, findKeyByHash } from '@toolgate/policy';
+import { checkKey, findKeyByHash, seesServer } from '@toolgate/policy';
 import {
   failure,
   isNotification,
@@ -18,7 +18,16 @@ import {
   validateMessage,
   type FrameLimits,
 } from '../core/jsonrpc';
-import { type AgentChannel, type Caller, McpCore, newRecord, REQUEST_METHODS, SUPPORTED_VERSIONS, toRpcError } from '../core/mcp';
+import {
+  type AgentChannel,
+  type Audience,
+  type Caller,
+  McpCore,
+  newRecord,
+  REQUEST_METHODS,
+  SUPPORTED_VERSIONS,
+  toRpcError,
+} from '../core/mcp';
 import { exposedUri } from '../core/naming';
 import type { Relay } from '../core/relay';
 import { type SessionState, SessionStore } from '../core/sessions';
@@ -60,8 +69,8 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  * key against the org snapshot, keep session state in Redis, and hand each message to McpCore.
  */
 export class McpTransport {
-  /** Open streams on this worker: orgId → sessionId → scope (for upstream notification fan-out). */
-  private readonly streams = new Map<string, Map<string, string | null>>();
+  /** Open streams on this worker: orgId → sessionId → who listens there (for upstream notification fan-out). */
+  private readonly streams = new Map<string, Map<string, StreamOwner>>();
   /** Browser origins allowed besides loopback ones: the configured ones and the gateway's public origin. */
   private readonly origins: ReadonlySet<string>;
 
@@ -435,18 +444,18 @@ export class McpTransport {
     const session = await this.loadSession(req, res, caller, header(req, 'mcp-session-id'));
     if (!session) return;
     const stream = new SseStream(res, { 'Mcp-Session-Id': session.id }, KEEPALIVE_MS);
-    const unregister = this.registerStream(session, stream);
+    const unregister = this.registerStream(session, caller, stream);
     stream.onClose(unregister);
   }
 
-  private registerStream(session: SessionState, stream: SseStream): () => void {
+  private registerStream(session: SessionState, caller: Caller, stream: SseStream): () => void {
     const unpush = this.relay.registerPush(session.id, (m) => stream.send(m));
     let byOrg = this.streams.get(session.orgId);
     if (!byOrg) {
       byOrg = new Map();
       this.streams.set(session.orgId, byOrg);
     }
-    byOrg.set(session.id, session.server);
+    byOrg.set(session.id, { scope: session.server, keyId: session.keyId, ip: caller.ip });
     return () => {
       unpush();
       byOrg.delete(session.id);
@@ -461,6 +470,8 @@ export class McpTransport {
     const session = await this.loadSession(req, res, caller, header(req, 'mcp-session-id'));
     if (!session) return;
     await this.sessions.delete(session.id).catch(() => undefined);
+    // Its per-session backends end with it here; other workers close theirs on the relay notice.
+    this.core.endSession(session.id);
     res.writeHead(204).end();
   }
 
@@ -496,10 +507,11 @@ export class McpTransport {
     }
     const stream = new SseStream(res, {}, KEEPALIVE_MS);
     stream.send(`/messages?sessionId=${session.id}`, 'endpoint');
-    const unregister = this.registerStream(session, stream);
+    const unregister = this.registerStream(session, caller, stream);
     stream.onClose(() => {
       unregister();
       void this.sessions.delete(session.id).catch(() => undefined);
+      this.core.endSession(session.id);
     });
   }
 
@@ -573,12 +585,20 @@ export class McpTransport {
 
   /**
    * Fan an upstream's unsolicited notification (list_changed, resources/updated) out to this
-   * worker's open streams of the org that can see that server, namespacing URIs for the
-   * aggregated endpoint.
+   * worker's open streams of the org that may hear it, namespacing URIs for the aggregated
+   * endpoint: only the owner's streams for an isolated backend (`audience`), and for a shared
+   * one only sessions whose key, as the current snapshot has it, can see that server.
    */
-  broadcast(orgId: string, server: string, n: JsonRpcNotification): void {
+  broadcast(orgId: string, server: string, n: JsonRpcNotification, audience: Audience): void {
     const byOrg = this.streams.get(orgId);
     if (!byOrg) return;
+    const snapshot = this.snapshots.get(orgId);
+    const hears = (sessionId: string, owner: StreamOwner): boolean => {
+      if (audience !== null) return 'keyId' in audience ? owner.keyId === audience.keyId : sessionId === audience.sessionId;
+      const key = snapshot?.keys.find((k) => k.id === owner.keyId);
+      if (!snapshot || !key) return false;
+      return seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata, ip: owner.ip }, server);
+    };
     const uri = n.params?.uri;
     const aggregated = typeof uri === 'string' ? { ...n, params: { ...n.params, uri: exposedUri(server, uri) } } : n;
     // Two kinds depend on the session's state: resources/updated goes only to sessions that
@@ -591,8 +611,9 @@ export class McpTransport {
       s !== null &&
       (subscription === null || (s.subscriptions?.includes(subscription) ?? false)) &&
       (logLevel === undefined || McpCore.logPasses(logLevel, s.logLevel));
-    for (const [sessionId, scope] of byOrg) {
-      if (scope !== null && scope !== server) continue;
+    for (const [sessionId, owner] of byOrg) {
+      const scope = owner.scope;
+      if ((scope !== null && scope !== server) || !hears(sessionId, owner)) continue;
       const message = scope === null ? aggregated : n;
       if (subscription === null && logLevel === undefined) this.relay.push(sessionId, message);
       else {
@@ -624,6 +645,13 @@ export class McpTransport {
     for (const m of this.streams.values()) n += m.size;
     return n;
   }
+}
+
+/** An open stream's session: its endpoint's server (null = aggregated), its key and client ip. */
+interface StreamOwner {
+  scope: string | null;
+  keyId: string;
+  ip: string | null;
 }
 
 const LIST_CHANGED_NOTIFICATIONS = [

@@ -1,4 +1,4 @@
-import { NetworkPolicy, ServerTransport, Slug, ValueSource } from '@toolgate/contracts';
+import { NetworkPolicy, ServerIsolation, ServerTransport, Slug, ValueSource } from '@toolgate/contracts';
 import { z } from 'zod';
 import type { FieldError } from '../../common/problem';
 import { httpUrl } from '../../common/zod';
@@ -186,6 +186,8 @@ export const CreateServerDto = z
     command: Command.optional(),
     args: Args.optional(),
     network: NetworkPolicy.optional(),
+    /** Absent = the transport's default (per-key for stdio, per-session for HTTP). */
+    isolation: ServerIsolation.optional(),
     url: HttpUrl.optional(),
     headers: HeaderMap.optional(),
     env: EnvMap.optional(),
@@ -224,6 +226,8 @@ export const UpdateServerDto = z
     command: Command.nullable().optional(),
     args: Args.optional(),
     network: NetworkPolicy.optional(),
+    /** null = back to the transport's default. */
+    isolation: ServerIsolation.nullable().optional(),
     url: HttpUrl.nullable().optional(),
     headers: HeaderMap.optional(),
     env: EnvMap.optional(),

@@ -32,6 +32,7 @@ interface ServerBody {
   command: string | null;
   args: string[];
   network: 'none' | 'egress';
+  isolation: 'per-session' | 'per-key' | 'shared';
   url: string | null;
   headers: Record<string, { value: string } | { secret: string }>;
   env: Record<string, { value: string } | { secret: string }>;
@@ -167,6 +168,7 @@ describe('MCP server registry', () => {
         command: process.execPath,
         args: [EVERYTHING, 'stdio'],
         network: 'none',
+        isolation: 'per-key',
         url: null,
         headers: {},
         // A literal under a credential-like name is masked; a secret reference and other values are not.
@@ -650,6 +652,67 @@ describe('MCP server registry', () => {
       }
       expectProblem(await api.req().patch(serverUrl(s.id)).set(t.stranger.auth).send({ network: 'egress' }), 404, 'not_found');
       expect((await api.req().get(serverUrl(s.id)).set(t.owner.auth).expect(200)).body.network).toBe('none');
+    });
+  });
+
+  // ---------------------------------------------------------------- isolation
+
+  describe('isolation (who shares the upstream)', () => {
+    it('round-trips shared: view, activity log, compiled snapshot in Redis; null goes back to the default', async () => {
+      const s = await create(everything({ isolation: 'shared' }), t.admin);
+      expect(s.isolation).toBe('shared');
+      expect((await api.req().get(serverUrl(s.id)).set(t.member.auth).expect(200)).body.isolation).toBe('shared');
+      const [created] = await activity(t.org.id, 'server.created', s.id);
+      expect(created!.after).toMatchObject({ isolation: 'shared' });
+      expect((await redisSnapshot(t.org.id)).servers.find((x) => x.id === s.id)).toMatchObject({ isolation: 'shared' });
+
+      const res = await api.req().patch(serverUrl(s.id)).set(t.admin.auth).send({ isolation: 'per-session' }).expect(200);
+      expect(res.body.isolation).toBe('per-session');
+      const [updated] = await activity(t.org.id, 'server.updated', s.id);
+      expect(updated).toMatchObject({ before: { isolation: 'shared' }, after: { isolation: 'per-session' } });
+      expect((await redisSnapshot(t.org.id)).servers.find((x) => x.id === s.id)).toMatchObject({ isolation: 'per-session' });
+
+      const reset = await api.req().patch(serverUrl(s.id)).set(t.admin.auth).send({ isolation: null }).expect(200);
+      expect(reset.body.isolation).toBe('per-key');
+      expect((await redisSnapshot(t.org.id)).servers.find((x) => x.id === s.id)).toMatchObject({ isolation: 'per-key' });
+    });
+
+    it('defaults per transport (per-key stdio, per-session HTTP/SSE), compiles it so and follows a transport switch', async () => {
+      const stdio = await create(everything());
+      const http = await create(httpServer());
+      const sse = await create(httpServer({ transport: 'sse', url: SSE_URL }));
+      expect([stdio.isolation, http.isolation, sse.isolation]).toEqual(['per-key', 'per-session', 'per-session']);
+      const snap = await redisSnapshot(t.org.id);
+      const ids = [stdio.id, http.id, sse.id];
+      expect(ids.map((id) => snap.servers.find((x) => x.id === id)?.isolation)).toEqual(['per-key', 'per-session', 'per-session']);
+      // The default is the transport's, not a stored copy: switching transport switches it.
+      const switched = await api.req().patch(serverUrl(stdio.id)).set(t.owner.auth).send({ transport: 'sse', url: SSE_URL }).expect(200);
+      expect(switched.body.isolation).toBe('per-session');
+      // A chosen mode stays across a switch.
+      const chosen = await create(httpServer({ isolation: 'per-key' }));
+      const back = await api
+        .req()
+        .patch(serverUrl(chosen.id))
+        .set(t.owner.auth)
+        .send({ transport: 'stdio', url: null, headers: {}, command: process.execPath, args: [EVERYTHING, 'stdio'] })
+        .expect(200);
+      expect(back.body.isolation).toBe('per-key');
+    });
+
+    it('refuses an unknown mode, and lets only owner and admin change it (403 member/billing, 404 strangers)', async () => {
+      const bad = await api
+        .req()
+        .post(serversUrl())
+        .set(t.owner.auth)
+        .send(everything({ isolation: 'per-org' }));
+      expectProblem(bad, 400, 'validation_failed');
+      expect(paths(bad)).toEqual(['isolation']);
+      const s = await create(everything());
+      for (const user of [t.member, t.billing]) {
+        expectProblem(await api.req().patch(serverUrl(s.id)).set(user.auth).send({ isolation: 'shared' }), 403, 'forbidden');
+      }
+      expectProblem(await api.req().patch(serverUrl(s.id)).set(t.stranger.auth).send({ isolation: 'shared' }), 404, 'not_found');
+      expect((await api.req().get(serverUrl(s.id)).set(t.owner.auth).expect(200)).body.isolation).toBe('per-key');
     });
   });
 

@@ -1,12 +1,13 @@
 import { Injectable } from '@nestjs/common';
-import type { NetworkPolicy, ServerCatalog, ServerTransport, ValueSource } from '@toolgate/contracts';
-import { type McpServer, Prisma, ServerTransport as DbTransport, type Tx } from '@toolgate/db';
+import type { NetworkPolicy, ServerCatalog, ServerIsolation, ServerTransport, ValueSource } from '@toolgate/contracts';
+import { type McpServer, Prisma, ServerIsolation as DbIsolation, ServerTransport as DbTransport, type Tx } from '@toolgate/db';
 import { PrismaService } from '../../infra/prisma.service';
 
 /**
  * A registered MCP server as the rest of the module sees it. Prisma spells the transport
- * `streamable_http` (an identifier cannot contain `-`); this boundary converts it so everything
- * above the repository, and the API, speaks `streamable-http`.
+ * `streamable_http` and the isolation modes `per_key`/`per_session` (an identifier cannot contain
+ * `-`); this boundary converts them so everything above the repository, and the API, speaks
+ * `streamable-http`, `per-key` and `per-session`.
  */
 export interface ServerRecord {
   id: string;
@@ -19,6 +20,8 @@ export interface ServerRecord {
   args: string[];
   /** stdio only; `none` for HTTP transports. */
   network: NetworkPolicy;
+  /** As the admin chose it; null = the transport's default (read it through effectiveIsolation). */
+  isolation: ServerIsolation | null;
   url: string | null;
   headers: Record<string, ValueSource>;
   env: Record<string, ValueSource>;
@@ -43,6 +46,7 @@ export type ServerWrite = Pick<
   | 'command'
   | 'args'
   | 'network'
+  | 'isolation'
   | 'url'
   | 'headers'
   | 'env'
@@ -56,12 +60,17 @@ type ProbeWrite = { at: Date; catalog: ServerCatalog; error?: undefined } | { at
 
 const toDbTransport = (t: ServerTransport): DbTransport => (t === 'streamable-http' ? DbTransport.streamable_http : t);
 const fromDbTransport = (t: DbTransport): ServerTransport => (t === DbTransport.streamable_http ? 'streamable-http' : t);
+const toDbIsolation = (i: ServerIsolation | null): DbIsolation | null =>
+  i === null ? null : i === 'per-key' ? DbIsolation.per_key : i === 'per-session' ? DbIsolation.per_session : DbIsolation.shared;
+const fromDbIsolation = (i: DbIsolation | null): ServerIsolation | null =>
+  i === null ? null : i === DbIsolation.per_key ? 'per-key' : i === DbIsolation.per_session ? 'per-session' : 'shared';
 const json = (v: unknown) => v as Prisma.InputJsonValue;
 
 function toRecord(row: McpServer): ServerRecord {
   return {
     ...row,
     transport: fromDbTransport(row.transport),
+    isolation: fromDbIsolation(row.isolation),
     // Written only by this repository from validated DTOs, so the shapes are known.
     headers: (row.headers ?? {}) as Record<string, ValueSource>,
     env: (row.env ?? {}) as Record<string, ValueSource>,
@@ -70,10 +79,11 @@ function toRecord(row: McpServer): ServerRecord {
 }
 
 function toData(w: Partial<ServerWrite>) {
-  const { transport, headers, env, ...rest } = w;
+  const { transport, isolation, headers, env, ...rest } = w;
   return {
     ...rest,
     ...(transport !== undefined ? { transport: toDbTransport(transport) } : {}),
+    ...(isolation !== undefined ? { isolation: toDbIsolation(isolation) } : {}),
     ...(headers !== undefined ? { headers: json(headers) } : {}),
     ...(env !== undefined ? { env: json(env) } : {}),
   };

@@ -1,4 +1,4 @@
-import type { ValueSource } from '@toolgate/contracts';
+import { effectiveIsolation, type ValueSource } from '@toolgate/contracts';
 import { isSensitiveName, MASK } from './servers.dto';
 import type { ServerRecord } from './servers.repository';
 
@@ -29,6 +29,8 @@ export function configView(s: ServerRecord) {
     command: s.command,
     args: s.args,
     network: s.network,
+    /** What the gateway runs with: the admin's choice or the transport's default. */
+    isolation: effectiveIsolation(s),
     url: s.url,
     headers: maskValues(s.headers),
     env: maskValues(s.env),

@@ -104,6 +104,7 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
           tags: s.tags,
           timeoutMs: s.timeoutMs,
           network: s.network,
+          isolation: s.isolation,
         })),
         roles: roles.map((r) => ({ id: r.id, name: r.name, rules: r.rules })),
         secrets: Object.fromEntries(secrets.map((s) => [s.name, s.sealed])),

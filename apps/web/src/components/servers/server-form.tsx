@@ -7,6 +7,10 @@ import { call, errorMessage } from '@/lib/client';
 import { ApiError } from '@/lib/problem';
 import css from './servers.module.css';
 import {
+  DEFAULT_ISOLATION,
+  ISOLATION_HINT,
+  ISOLATION_LABEL,
+  type Isolation,
   LAUNCHER_DIRS,
   MASK,
   NETWORK_HINT,
@@ -100,6 +104,7 @@ function placeApiError(path: string, message: string, env: Row[], headers: Row[]
     command: 'Command',
     args: 'Arguments',
     network: 'Network',
+    isolation: 'Isolation',
     url: 'URL',
     tags: 'Tags',
     timeoutMs: 'Timeout',
@@ -156,6 +161,9 @@ export function ServerForm({
   const [command, setCommand] = useState(initial?.command ?? '');
   const [args, setArgs] = useState(argsText(initial?.args ?? []));
   const [network, setNetwork] = useState<NetworkPolicy>(initial?.network ?? 'none');
+  const [isolation, setIsolation] = useState<Isolation>(initial?.isolation ?? DEFAULT_ISOLATION.stdio);
+  /** Until the admin picks one, the select follows the transport's default. */
+  const [isolationTouched, setIsolationTouched] = useState(editing);
   /** The API's 422 command_not_allowed sentence (it names the command and the allowed launchers). */
   const [refusal, setRefusal] = useState<string | null>(null);
   const [url, setUrl] = useState(initial?.url ?? '');
@@ -220,6 +228,7 @@ export function ServerForm({
       transport,
       tags: tagList,
       timeoutMs: Math.round(seconds * 1000),
+      isolation,
     };
     if (!editing) body.enabled = enabled;
     if (stdio) {
@@ -350,7 +359,16 @@ export function ServerForm({
         <div className={css.transports}>
           {(['stdio', 'streamable-http', 'sse'] as const).map((t) => (
             <label key={t} className={css.transport}>
-              <input type="radio" name="transport" value={t} checked={transport === t} onChange={() => setTransport(t)} />
+              <input
+                type="radio"
+                name="transport"
+                value={t}
+                checked={transport === t}
+                onChange={() => {
+                  setTransport(t);
+                  if (!isolationTouched) setIsolation(DEFAULT_ISOLATION[t]);
+                }}
+              />
               <span>
                 <strong>{TRANSPORT_LABEL[t]}</strong>
                 <br />
@@ -441,6 +459,31 @@ export function ServerForm({
           <ValueRows field="headers" rows={headers} setRows={setHeaders} secrets={secrets} org={org} errors={errors} />
         </>
       )}
+
+      <label className="field">
+        <span>Isolation</span>
+        <select
+          value={isolation}
+          onChange={(e) => {
+            setIsolation(e.target.value as Isolation);
+            setIsolationTouched(true);
+          }}
+          data-testid="isolation"
+          {...invalid('isolation')}
+        >
+          {(['per-key', 'per-session', 'shared'] as const).map((i) => (
+            <option key={i} value={i}>
+              {ISOLATION_LABEL[i]}
+              {i === DEFAULT_ISOLATION[transport] ? ' (default)' : ''}
+            </option>
+          ))}
+        </select>
+        {fieldError('isolation') ?? (
+          <span className="hint" data-testid="isolation-hint">
+            {ISOLATION_HINT[isolation]}
+          </span>
+        )}
+      </label>
 
       <div className={css.twoCols}>
         <label className="field">

@@ -5,6 +5,9 @@ export type Health = 'unknown' | 'ok' | 'error';
 /** What a stdio server's sandbox may reach (HTTP servers are always `none`). */
 export type NetworkPolicy = 'none' | 'egress';
 
+/** Who shares a server's upstream process or session. */
+export type Isolation = 'per-key' | 'per-session' | 'shared';
+
 /** A value taken literally or from an org secret, as the API writes it: `{value}` or `{secret}`. */
 export type ValueSource = { value: string } | { secret: string };
 
@@ -89,6 +92,8 @@ export interface ServerView {
   command: string | null;
   args: string[];
   network: NetworkPolicy;
+  /** Effective: the admin's choice or the transport's default. */
+  isolation: Isolation;
   url: string | null;
   headers: Record<string, ValueSource>;
   env: Record<string, ValueSource>;
@@ -129,6 +134,25 @@ export const NETWORK_HINT: Record<NetworkPolicy, string> = {
   none: 'No network at all: the server sees only its own files and the calls it is given.',
   egress: 'Outbound to public internet addresses only; the gateway host, private networks and cloud metadata stay unreachable.',
 };
+
+export const ISOLATION_LABEL: Record<Isolation, string> = {
+  'per-key': 'Per agent key',
+  'per-session': 'Per agent session',
+  shared: 'Shared by the organization',
+};
+
+/** One line each: who shares the running server. */
+export const ISOLATION_HINT: Record<Isolation, string> = {
+  'per-key': 'Each agent key gets its own server process or upstream session; its sessions share it.',
+  'per-session': 'Every agent session gets its own; nothing carries over between sessions.',
+  shared: 'One for the whole organization: only for stateless servers, agents would see each other’s state.',
+};
+
+/**
+ * What a new server is preselected with; the API decides the same way when none is sent
+ * (effectiveIsolation in @toolgate/contracts, which the dashboard does not import).
+ */
+export const DEFAULT_ISOLATION: Record<Transport, Isolation> = { stdio: 'per-key', 'streamable-http': 'per-session', sse: 'per-session' };
 
 /** Shapes of GET /v1/orgs/:org/sandbox (apps/api/src/modules/sandbox/sandbox.dto.ts). */
 export type SandboxSummary = 'confined' | 'unconfined' | 'failing' | 'no-gateway';

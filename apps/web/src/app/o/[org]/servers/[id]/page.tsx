@@ -8,7 +8,15 @@ import { DeleteServer, EnabledSwitch, ProbeButton } from '@/components/servers/s
 import { loadSandbox } from '@/components/servers/sandbox';
 import { SandboxNotice } from '@/components/servers/sandbox-notice';
 import css from '@/components/servers/servers.module.css';
-import { NETWORK_HINT, NETWORK_LABEL, type ServerView, TRANSPORT_LABEL, type ValueSource } from '@/components/servers/types';
+import {
+  ISOLATION_HINT,
+  ISOLATION_LABEL,
+  NETWORK_HINT,
+  NETWORK_LABEL,
+  type ServerView,
+  TRANSPORT_LABEL,
+  type ValueSource,
+} from '@/components/servers/types';
 import { Badge, Card, Empty, formatDate, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';
@@ -132,6 +140,11 @@ export default async function ServerPage({ params }: { params: Promise<{ org: st
           <dl className={css.kv}>
             <dt>Transport</dt>
             <dd>{TRANSPORT_LABEL[s.transport]}</dd>
+            <dt>Isolation</dt>
+            <dd>
+              <span data-testid="server-isolation">{ISOLATION_LABEL[s.isolation]}</span>
+              <div className="muted small">{ISOLATION_HINT[s.isolation]}</div>
+            </dd>
             {s.transport === 'stdio' ? (
               <>
                 <dt>Command</dt>
