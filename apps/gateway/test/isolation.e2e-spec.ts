@@ -108,8 +108,14 @@ describe('isolation modes (per-key, per-session, shared)', () => {
     const { org: o, keyA, keyB } = await org();
     const askedA: string[] = [];
     const askedB: string[] = [];
-    const a = await agent(o.slug, keyA, (q) => (askedA.push(q), 'from A'));
-    const b = await agent(o.slug, keyB, (q) => (askedB.push(q), 'from B'));
+    const a = await agent(o.slug, keyA, (q) => {
+      askedA.push(q);
+      return 'from A';
+    });
+    const b = await agent(o.slug, keyB, (q) => {
+      askedB.push(q);
+      return 'from B';
+    });
     const [ra, rb] = await Promise.all([call(a, 'ask', { question: 'qa', waitMs: 200 }), call(b, 'ask', { question: 'qb', waitMs: 200 })]);
     expect([ra, rb]).toEqual(['answer: from A', 'answer: from B']);
     expect([askedA, askedB]).toEqual([['qa'], ['qb']]);
@@ -119,7 +125,10 @@ describe('isolation modes (per-key, per-session, shared)', () => {
     const { org: o, keyA, keyB } = await org('shared');
     const askedB: string[] = [];
     const a = await agent(o.slug, keyA, () => 'from A');
-    const b = await agent(o.slug, keyB, (q) => (askedB.push(q), 'from B'));
+    const b = await agent(o.slug, keyB, (q) => {
+      askedB.push(q);
+      return 'from B';
+    });
     const [ra, rb] = await Promise.all([
       call(a, 'ask', { question: 'for A only', waitMs: 300 }),
       (async () => {
