@@ -366,12 +366,12 @@ export class McpTransport {
       s.end();
     } else if (!res.headersSent) {
       const headers: Record<string, string> = { 'Mcp-Session-Id': session.id };
-      let status = 200;
+      // A rate-limited call is a JSON-RPC error on HTTP 200: clients turn a 429 into a transport
+      // error and lose the code (mcp-remote even reports it as -32001). Retry-After stays as a hint.
       if ('error' in response && response.error.code === RpcCode.RateLimited) {
-        status = 429;
         headers['Retry-After'] = String((response.error.data as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 1);
       }
-      sendJson(res, status, response, headers);
+      sendJson(res, 200, response, headers);
     }
   }
 
