@@ -115,6 +115,10 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     pool.retain(wanted);
   });
 
+  // A key revoked, expired or given other roles loses its open streams first, so the
+  // list_changed notices below reach only the streams that stay.
+  snapshots.onChange((orgId, next) => transport?.snapshotChanged(orgId, next));
+
   // Roles, servers or a key's roles changed: the org's agents may now see other lists.
   snapshots.onChange((orgId, next, prev) => {
     if (next && prev && listShaping(next) !== listShaping(prev)) transport?.listsChanged(orgId);

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sha256Hex } from '@toolgate/contracts';
+import { type PolicySnapshot, sha256Hex } from '@toolgate/contracts';
 import { checkKey, findKeyByHash } from '@toolgate/policy';
 import {
   failure,
@@ -24,6 +24,7 @@ import type { Relay } from '../core/relay';
 import { type SessionState, SessionStore } from '../core/sessions';
 import type { SnapshotStore } from '../snapshots/store';
 import type { GatewayMetrics } from '../metrics';
+import { OpenStreams } from './open-streams';
 import { SseStream } from './sse';
 import {
   acceptsMcp,
@@ -60,8 +61,8 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  * key against the org snapshot, keep session state in Redis, and hand each message to McpCore.
  */
 export class McpTransport {
-  /** Open streams on this worker: orgId → sessionId → scope (for upstream notification fan-out). */
-  private readonly streams = new Map<string, Map<string, string | null>>();
+  /** Open GET and legacy SSE streams on this worker (notification fan-out, revocation). */
+  private readonly streams = new OpenStreams();
   /** Browser origins allowed besides loopback ones: the configured ones and the gateway's public origin. */
   private readonly origins: ReadonlySet<string>;
 
@@ -435,22 +436,16 @@ export class McpTransport {
     const session = await this.loadSession(req, res, caller, header(req, 'mcp-session-id'));
     if (!session) return;
     const stream = new SseStream(res, { 'Mcp-Session-Id': session.id }, KEEPALIVE_MS);
-    const unregister = this.registerStream(session, stream);
+    const unregister = this.registerStream(session, caller, stream);
     stream.onClose(unregister);
   }
 
-  private registerStream(session: SessionState, stream: SseStream): () => void {
+  private registerStream(session: SessionState, caller: Caller, stream: SseStream): () => void {
+    const forget = this.streams.add(session.orgId, session.id, session.server, caller.key, () => stream.end());
     const unpush = this.relay.registerPush(session.id, (m) => stream.send(m));
-    let byOrg = this.streams.get(session.orgId);
-    if (!byOrg) {
-      byOrg = new Map();
-      this.streams.set(session.orgId, byOrg);
-    }
-    byOrg.set(session.id, session.server);
     return () => {
       unpush();
-      byOrg.delete(session.id);
-      if (byOrg.size === 0 && this.streams.get(session.orgId) === byOrg) this.streams.delete(session.orgId);
+      forget();
     };
   }
 
@@ -496,7 +491,7 @@ export class McpTransport {
     }
     const stream = new SseStream(res, {}, KEEPALIVE_MS);
     stream.send(`/messages?sessionId=${session.id}`, 'endpoint');
-    const unregister = this.registerStream(session, stream);
+    const unregister = this.registerStream(session, caller, stream);
     stream.onClose(() => {
       unregister();
       void this.sessions.delete(session.id).catch(() => undefined);
@@ -577,8 +572,6 @@ export class McpTransport {
    * aggregated endpoint.
    */
   broadcast(orgId: string, server: string, n: JsonRpcNotification): void {
-    const byOrg = this.streams.get(orgId);
-    if (!byOrg) return;
     const uri = n.params?.uri;
     const aggregated = typeof uri === 'string' ? { ...n, params: { ...n.params, uri: exposedUri(server, uri) } } : n;
     // Two kinds depend on the session's state: resources/updated goes only to sessions that
@@ -591,7 +584,7 @@ export class McpTransport {
       s !== null &&
       (subscription === null || (s.subscriptions?.includes(subscription) ?? false)) &&
       (logLevel === undefined || McpCore.logPasses(logLevel, s.logLevel));
-    for (const [sessionId, scope] of byOrg) {
+    for (const [sessionId, scope] of this.streams.of(orgId)) {
       if (scope !== null && scope !== server) continue;
       const message = scope === null ? aggregated : n;
       if (subscription === null && logLevel === undefined) this.relay.push(sessionId, message);
@@ -612,17 +605,18 @@ export class McpTransport {
    * that cache their lists re-list instead of calling what they may no longer call.
    */
   listsChanged(orgId: string): void {
-    const byOrg = this.streams.get(orgId);
-    if (!byOrg) return;
-    for (const sessionId of byOrg.keys()) {
+    for (const [sessionId] of this.streams.of(orgId)) {
       for (const method of LIST_CHANGED_NOTIFICATIONS) this.relay.push(sessionId, { jsonrpc: '2.0', method });
     }
   }
 
+  /** The org's snapshot changed: streams of keys revoked, expired or given other roles end now. */
+  snapshotChanged(orgId: string, next: PolicySnapshot | null): void {
+    this.streams.snapshotChanged(orgId, next);
+  }
+
   get openStreams(): number {
-    let n = 0;
-    for (const m of this.streams.values()) n += m.size;
-    return n;
+    return this.streams.size;
   }
 }
 
