@@ -102,6 +102,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
         .filter(Boolean),
     ),
     agentRequestTimeoutMs: 120_000,
+    trustedProxies: config.TRUSTED_PROXIES,
+    authFailureAuditPerMinute: config.AUTH_FAILURE_AUDIT_PER_MINUTE,
   });
 
   // A snapshot change (server edited, disabled or removed; secret rotated) retires the

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type PolicySnapshot, sha256Hex } from '@toolgate/contracts';
-import { checkKey, findKeyByHash } from '@toolgate/policy';
+import { type CidrBlock, checkKey, findKeyByHash } from '@toolgate/policy';
 import {
   failure,
   isNotification,
@@ -24,13 +24,14 @@ import type { Relay } from '../core/relay';
 import { type SessionState, SessionStore } from '../core/sessions';
 import type { SnapshotStore } from '../snapshots/store';
 import type { GatewayMetrics } from '../metrics';
+import { AuthFailureLog, type AuthFailureReason } from './auth-failures';
+import { ClientIpResolver } from './client-ip';
 import { OpenStreams } from './open-streams';
 import { SseStream } from './sse';
 import {
   acceptsMcp,
   BodyTooLarge,
   bearer,
-  clientIp,
   isJsonContentType,
   isLoopbackAddress,
   normalizeOrigins,
@@ -49,6 +50,10 @@ export interface TransportOptions {
   allowedOrigins: ReadonlySet<string>;
   /** How long the gateway waits for an agent to answer a sampling/elicitation request. */
   agentRequestTimeoutMs: number;
+  /** Proxies whose X-Forwarded-For / Forwarded name the client (see client-ip.ts). */
+  trustedProxies: readonly CidrBlock[];
+  /** Audit records of failed authentications per org and client address per minute. */
+  authFailureAuditPerMinute: number;
 }
 
 const KEEPALIVE_MS = 25_000;
@@ -65,6 +70,8 @@ export class McpTransport {
   private readonly streams = new OpenStreams();
   /** Browser origins allowed besides loopback ones: the configured ones and the gateway's public origin. */
   private readonly origins: ReadonlySet<string>;
+  private readonly clientIp: ClientIpResolver;
+  private readonly authFailures: AuthFailureLog;
 
   constructor(
     private readonly core: McpCore,
@@ -75,6 +82,12 @@ export class McpTransport {
     private readonly opts: TransportOptions,
   ) {
     this.origins = normalizeOrigins([...opts.allowedOrigins, opts.publicUrl]);
+    this.clientIp = new ClientIpResolver(opts.trustedProxies);
+    this.authFailures = new AuthFailureLog({
+      count: (reason) => metrics.authFailures.inc({ reason }),
+      emit: (orgId, rec, ip) => core.emit(null, orgId, null, rec, 0, 0, ip),
+      perMinute: opts.authFailureAuditPerMinute,
+    });
   }
 
   // ---- shared: authentication ------------------------------------------------------------------
@@ -89,7 +102,9 @@ export class McpTransport {
       'WWW-Authenticate': `Bearer resource_metadata="${this.resourceMetadataUrl(org, server)}"${error ? `, error="${error}"` : ''}`,
     });
     const token = bearer(req);
+    const ip = this.clientIp.resolve(req.socket.remoteAddress, req.headers);
     if (!token) {
+      this.authFailures.record(null, 'missing', null, ip, server);
       sendRpcError(res, 401, null, { code: RpcCode.Unauthorized, message: 'Authorization: Bearer <agent key> is required' }, challenge());
       return null;
     }
@@ -98,8 +113,10 @@ export class McpTransport {
       sendRpcError(res, 404, null, { code: RpcCode.InvalidRequest, message: `Unknown organization: ${org}` });
       return null;
     }
+    const failed = (reason: AuthFailureReason) => this.authFailures.record(snapshot, reason, token, ip, server);
     const key = token.startsWith('tg_') ? findKeyByHash(snapshot, sha256Hex(token)) : null;
     if (!key) {
+      failed('invalid');
       sendRpcError(
         res,
         401,
@@ -110,6 +127,7 @@ export class McpTransport {
       return null;
     }
     if (checkKey(key) === 'expired') {
+      failed('expired');
       sendRpcError(res, 401, null, { code: RpcCode.Unauthorized, message: 'The agent key has expired' }, challenge('invalid_token'));
       return null;
     }
@@ -117,7 +135,6 @@ export class McpTransport {
       sendRpcError(res, 404, null, { code: RpcCode.InvalidRequest, message: `Unknown server: ${server}` });
       return null;
     }
-    const ip = clientIp(req);
     return { snapshot, key, principal: { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata, ip }, ip, scope: server };
   }
 
