@@ -1,5 +1,6 @@
 import { parseSecretKey } from '@toolgate/contracts';
 import { z } from 'zod';
+import { parseTrustedProxies } from './http/client-ip';
 import { parseCidrs } from './net/cidr';
 import type { SandboxOptions } from './backends/sandbox/options';
 
@@ -36,6 +37,21 @@ export const GatewayConfigSchema = z.object({
    * and loopback origins on loopback connections (DNS-rebinding protection).
    */
   ALLOWED_ORIGINS: z.string().default(''),
+  /**
+   * Reverse proxies whose forwarding headers are believed (comma-separated addresses or CIDRs):
+   * the client address for IP allow-lists and audit is then the rightmost X-Forwarded-For /
+   * Forwarded hop that is not one of them. Unset: the socket address, headers ignored.
+   */
+  TRUSTED_PROXIES: list().transform((v, ctx) => {
+    try {
+      return parseTrustedProxies(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  }),
+  /** Audit records of failed authentications per org and client address per minute; the rest are counted into the next. */
+  AUTH_FAILURE_AUDIT_PER_MINUTE: int(10),
   MAX_BODY_BYTES: int(4 * 1024 * 1024),
   MAX_JSON_DEPTH: int(64),
   MAX_STRING_LENGTH: int(1024 * 1024),

@@ -116,6 +116,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
         .filter(Boolean),
     ),
     agentRequestTimeoutMs: 120_000,
+    trustedProxies: config.TRUSTED_PROXIES,
+    authFailureAuditPerMinute: config.AUTH_FAILURE_AUDIT_PER_MINUTE,
   });
 
   // A snapshot change (server edited, disabled or removed; secret rotated) retires the
@@ -128,6 +130,10 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     }
     pool.retain(wanted);
   });
+
+  // A key revoked, expired or given other roles loses its open streams first, so the
+  // list_changed notices below reach only the streams that stay.
+  snapshots.onChange((orgId, next) => transport?.snapshotChanged(orgId, next));
 
   // Roles, servers or a key's roles changed: the org's agents may now see other lists.
   snapshots.onChange((orgId, next, prev) => {

@@ -49,6 +49,12 @@ export function createGatewayMetrics() {
       labelNames: ['outcome'] as const,
       registers: [registry],
     }),
+    authFailures: new Counter({
+      name: 'toolgate_gateway_auth_failures_total',
+      help: 'Requests refused 401 at the gateway: missing (no bearer token), invalid (unknown or revoked key), expired',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     streams: new Gauge({ name: 'toolgate_gateway_open_streams', help: 'Open agent SSE streams on this worker', registers: [registry] }),
   };
 }

@@ -44,7 +44,12 @@ export function generateAgentKey(): { key: string; prefix: string; hash: string 
     if (b < 248) body += BASE62[b % 62];
   }
   const key = `${AGENT_KEY_PREFIX}${body}`;
-  return { key, prefix: key.slice(0, 11), hash: sha256Hex(key) };
+  return { key, prefix: agentKeyPrefix(key), hash: sha256Hex(key) };
+}
+
+/** The visible part of an agent key (`tg_` + 8 characters): shown in lists, logs and audit records. */
+export function agentKeyPrefix(key: string): string {
+  return key.slice(0, 11);
 }
 
 export function sha256Hex(value: string): string {

@@ -20,6 +20,7 @@ export {
 export { prepare, type RedactionPattern } from './compiled';
 export { decide, seesServer, templateVisible, visible } from './decide';
 export { PolicyCompileError, type PolicyCompileErrorCode } from './errors';
+export { type CidrBlock, cidrContains, type IpWords, parseCidr, parseIp } from './ip';
 export { checkKey, findKeyByHash, type KeyStatus } from './keys';
 export { type RateLimit, rateLimitsFor } from './rate-limits';
 export { redactionPatternsFor } from './redaction';

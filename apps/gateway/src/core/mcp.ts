@@ -591,7 +591,7 @@ export class McpCore {
 
   // ---- events --------------------------------------------------------------------------------
 
-  /** Emit the audit and usage events of one finished request (never blocks). */
+  /** Emit the audit and usage events of one finished request (never blocks); `ip` for requests with no caller (failed authentication). */
   emit(
     caller: Caller | null,
     orgId: string,
@@ -599,6 +599,7 @@ export class McpCore {
     rec: CallRecord,
     bytesIn: number,
     bytesOut: number,
+    ip: string | null = caller?.ip ?? null,
   ): void {
     const at = new Date().toISOString();
     const latencyMs = Math.round((performance.now() - rec.startedAt) * 1000) / 1000;
@@ -624,7 +625,7 @@ export class McpCore {
       clientName: session?.clientInfo?.name ?? null,
       clientVersion: session?.clientInfo?.version ?? null,
       sessionId: session?.id ?? null,
-      ip: caller?.ip ?? null,
+      ip,
       at,
     };
     this.deps.events.emit(audit, {

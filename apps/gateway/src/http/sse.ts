@@ -1,9 +1,16 @@
+import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { jsonText } from './util';
 
-/** A text/event-stream response: one JSON-RPC message per `message` event. */
+/**
+ * A text/event-stream response: one JSON-RPC message per `message` event. Event ids are
+ * `<streamId>:<seq>`, unique across all the streams of a session (a GET stream and every POST
+ * answer), so a `Last-Event-ID` names one event of one stream.
+ */
 export class SseStream {
-  private nextId = 1;
+  /** Random, not a per-session counter: a session's streams may be held by different workers. */
+  readonly streamId = randomBytes(9).toString('base64url');
+  private nextSeq = 1;
   private keepAlive?: NodeJS.Timeout;
   closed = false;
   bytes = 0;
@@ -31,7 +38,7 @@ export class SseStream {
   send(message: unknown, event = 'message'): void {
     if (this.closed) return;
     const data = typeof message === 'string' ? message : jsonText(message);
-    const chunk = `id: ${this.nextId++}\nevent: ${event}\ndata: ${data}\n\n`;
+    const chunk = `id: ${this.streamId}:${this.nextSeq++}\nevent: ${event}\ndata: ${data}\n\n`;
     this.bytes += chunk.length;
     this.res.write(chunk);
   }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sha256Hex } from '@toolgate/contracts';
-import { checkKey, findKeyByHash, seesServer } from '@toolgate/policy';
+import { type PolicySnapshot, sha256Hex } from '@toolgate/contracts';
+import { type CidrBlock, checkKey, findKeyByHash, seesServer } from '@toolgate/policy';
 import {
   failure,
   isNotification,
@@ -33,12 +33,14 @@ import type { Relay } from '../core/relay';
 import { type SessionState, SessionStore } from '../core/sessions';
 import type { SnapshotStore } from '../snapshots/store';
 import type { GatewayMetrics } from '../metrics';
+import { AuthFailureLog, type AuthFailureReason } from './auth-failures';
+import { ClientIpResolver } from './client-ip';
+import { OpenStreams, type StreamOwner } from './open-streams';
 import { SseStream } from './sse';
 import {
   acceptsMcp,
   BodyTooLarge,
   bearer,
-  clientIp,
   isJsonContentType,
   isLoopbackAddress,
   normalizeOrigins,
@@ -57,6 +59,10 @@ export interface TransportOptions {
   allowedOrigins: ReadonlySet<string>;
   /** How long the gateway waits for an agent to answer a sampling/elicitation request. */
   agentRequestTimeoutMs: number;
+  /** Proxies whose X-Forwarded-For / Forwarded name the client (see client-ip.ts). */
+  trustedProxies: readonly CidrBlock[];
+  /** Audit records of failed authentications per org and client address per minute. */
+  authFailureAuditPerMinute: number;
 }
 
 const KEEPALIVE_MS = 25_000;
@@ -69,10 +75,12 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
  * key against the org snapshot, keep session state in Redis, and hand each message to McpCore.
  */
 export class McpTransport {
-  /** Open streams on this worker: orgId → sessionId → who listens there (for upstream notification fan-out). */
-  private readonly streams = new Map<string, Map<string, StreamOwner>>();
+  /** Open GET and legacy SSE streams on this worker (notification fan-out, revocation). */
+  private readonly streams = new OpenStreams();
   /** Browser origins allowed besides loopback ones: the configured ones and the gateway's public origin. */
   private readonly origins: ReadonlySet<string>;
+  private readonly clientIp: ClientIpResolver;
+  private readonly authFailures: AuthFailureLog;
 
   constructor(
     private readonly core: McpCore,
@@ -83,6 +91,12 @@ export class McpTransport {
     private readonly opts: TransportOptions,
   ) {
     this.origins = normalizeOrigins([...opts.allowedOrigins, opts.publicUrl]);
+    this.clientIp = new ClientIpResolver(opts.trustedProxies);
+    this.authFailures = new AuthFailureLog({
+      count: (reason) => metrics.authFailures.inc({ reason }),
+      emit: (orgId, rec, ip) => core.emit(null, orgId, null, rec, 0, 0, ip),
+      perMinute: opts.authFailureAuditPerMinute,
+    });
   }
 
   // ---- shared: authentication ------------------------------------------------------------------
@@ -97,7 +111,9 @@ export class McpTransport {
       'WWW-Authenticate': `Bearer resource_metadata="${this.resourceMetadataUrl(org, server)}"${error ? `, error="${error}"` : ''}`,
     });
     const token = bearer(req);
+    const ip = this.clientIp.resolve(req.socket.remoteAddress, req.headers);
     if (!token) {
+      this.authFailures.record(null, 'missing', null, ip, server);
       sendRpcError(res, 401, null, { code: RpcCode.Unauthorized, message: 'Authorization: Bearer <agent key> is required' }, challenge());
       return null;
     }
@@ -106,8 +122,10 @@ export class McpTransport {
       sendRpcError(res, 404, null, { code: RpcCode.InvalidRequest, message: `Unknown organization: ${org}` });
       return null;
     }
+    const failed = (reason: AuthFailureReason) => this.authFailures.record(snapshot, reason, token, ip, server);
     const key = token.startsWith('tg_') ? findKeyByHash(snapshot, sha256Hex(token)) : null;
     if (!key) {
+      failed('invalid');
       sendRpcError(
         res,
         401,
@@ -118,6 +136,7 @@ export class McpTransport {
       return null;
     }
     if (checkKey(key) === 'expired') {
+      failed('expired');
       sendRpcError(res, 401, null, { code: RpcCode.Unauthorized, message: 'The agent key has expired' }, challenge('invalid_token'));
       return null;
     }
@@ -125,7 +144,6 @@ export class McpTransport {
       sendRpcError(res, 404, null, { code: RpcCode.InvalidRequest, message: `Unknown server: ${server}` });
       return null;
     }
-    const ip = clientIp(req);
     return { snapshot, key, principal: { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata, ip }, ip, scope: server };
   }
 
@@ -375,12 +393,12 @@ export class McpTransport {
       s.end();
     } else if (!res.headersSent) {
       const headers: Record<string, string> = { 'Mcp-Session-Id': session.id };
-      let status = 200;
+      // A rate-limited call is a JSON-RPC error on HTTP 200: clients turn a 429 into a transport
+      // error and lose the code (mcp-remote even reports it as -32001). Retry-After stays as a hint.
       if ('error' in response && response.error.code === RpcCode.RateLimited) {
-        status = 429;
         headers['Retry-After'] = String((response.error.data as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 1);
       }
-      sendJson(res, status, response, headers);
+      sendJson(res, 200, response, headers);
     }
   }
 
@@ -449,17 +467,11 @@ export class McpTransport {
   }
 
   private registerStream(session: SessionState, caller: Caller, stream: SseStream): () => void {
+    const forget = this.streams.add(session.orgId, session.id, session.server, caller.key, caller.ip, () => stream.end());
     const unpush = this.relay.registerPush(session.id, (m) => stream.send(m));
-    let byOrg = this.streams.get(session.orgId);
-    if (!byOrg) {
-      byOrg = new Map();
-      this.streams.set(session.orgId, byOrg);
-    }
-    byOrg.set(session.id, { scope: session.server, keyId: session.keyId, ip: caller.ip });
     return () => {
       unpush();
-      byOrg.delete(session.id);
-      if (byOrg.size === 0 && this.streams.get(session.orgId) === byOrg) this.streams.delete(session.orgId);
+      forget();
     };
   }
 
@@ -590,12 +602,10 @@ export class McpTransport {
    * one only sessions whose key, as the current snapshot has it, can see that server.
    */
   broadcast(orgId: string, server: string, n: JsonRpcNotification, audience: Audience): void {
-    const byOrg = this.streams.get(orgId);
-    if (!byOrg) return;
     const snapshot = this.snapshots.get(orgId);
     const hears = (sessionId: string, owner: StreamOwner): boolean => {
-      if (audience !== null) return 'keyId' in audience ? owner.keyId === audience.keyId : sessionId === audience.sessionId;
-      const key = snapshot?.keys.find((k) => k.id === owner.keyId);
+      if (audience !== null) return 'keyId' in audience ? owner.key.id === audience.keyId : sessionId === audience.sessionId;
+      const key = snapshot?.keys.find((k) => k.id === owner.key.id);
       if (!snapshot || !key) return false;
       return seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata, ip: owner.ip }, server);
     };
@@ -611,7 +621,7 @@ export class McpTransport {
       s !== null &&
       (subscription === null || (s.subscriptions?.includes(subscription) ?? false)) &&
       (logLevel === undefined || McpCore.logPasses(logLevel, s.logLevel));
-    for (const [sessionId, owner] of byOrg) {
+    for (const [sessionId, owner] of this.streams.of(orgId)) {
       const scope = owner.scope;
       if ((scope !== null && scope !== server) || !hears(sessionId, owner)) continue;
       const message = scope === null ? aggregated : n;
@@ -633,27 +643,22 @@ export class McpTransport {
    * that cache their lists re-list instead of calling what they may no longer call.
    */
   listsChanged(orgId: string): void {
-    const byOrg = this.streams.get(orgId);
-    if (!byOrg) return;
-    for (const sessionId of byOrg.keys()) {
+    for (const [sessionId] of this.streams.of(orgId)) {
       for (const method of LIST_CHANGED_NOTIFICATIONS) this.relay.push(sessionId, { jsonrpc: '2.0', method });
     }
   }
 
+  /** The org's snapshot changed: streams of keys revoked, expired or given other roles end now. */
+  snapshotChanged(orgId: string, next: PolicySnapshot | null): void {
+    this.streams.snapshotChanged(orgId, next);
+  }
+
   get openStreams(): number {
-    let n = 0;
-    for (const m of this.streams.values()) n += m.size;
-    return n;
+    return this.streams.size;
   }
 }
 
 /** An open stream's session: its endpoint's server (null = aggregated), its key and client ip. */
-interface StreamOwner {
-  scope: string | null;
-  keyId: string;
-  ip: string | null;
-}
-
 const LIST_CHANGED_NOTIFICATIONS = [
   'notifications/tools/list_changed',
   'notifications/prompts/list_changed',
