@@ -11,6 +11,12 @@ export const redisKeys = {
   orgSlugs: 'tg:org-slugs',
   /** Gateway session state. */
   session: (sessionId: string) => `tg:session:${sessionId}`,
+  /**
+   * List of the recent events of one SSE stream of a session (`<seq> <kind> <data>` entries,
+   * oldest first, trimmed to the last N, expiring), for resumption with Last-Event-ID. The
+   * session id in the key is what keeps one session from replaying another's stream.
+   */
+  sseEvents: (sessionId: string, streamId: string) => `tg:sse:${sessionId}:${streamId}`,
   /** Token bucket for a rate-limit scope. */
   bucket: (orgId: string, scope: string) => `tg:rl:${orgId}:${scope}`,
   /** Login attempt counter (API). */
