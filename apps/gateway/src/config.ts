@@ -52,6 +52,10 @@ export const GatewayConfigSchema = z.object({
   }),
   /** Audit records of failed authentications per org and client address per minute; the rest are counted into the next. */
   AUTH_FAILURE_AUDIT_PER_MINUTE: int(10),
+  /** Events kept per SSE stream for Last-Event-ID resumption (older ones are dropped). */
+  SSE_REPLAY_EVENTS: z.coerce.number().int().min(1).default(100),
+  /** A stream's kept events expire this long after its last event. */
+  SSE_REPLAY_TTL_SECONDS: z.coerce.number().int().min(1).default(300),
   MAX_BODY_BYTES: int(4 * 1024 * 1024),
   MAX_JSON_DEPTH: int(64),
   MAX_STRING_LENGTH: int(1024 * 1024),

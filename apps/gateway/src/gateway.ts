@@ -18,6 +18,7 @@ import { Relay } from './core/relay';
 import { SessionStore } from './core/sessions';
 import { QueueEventSink } from './events/emitter';
 import { createHttpServer } from './http/server';
+import { SseEventLog } from './http/event-log';
 import { McpTransport } from './http/transport';
 import { createGatewayMetrics, type GatewayMetrics } from './metrics';
 import { Prober } from './probe/prober';
@@ -118,6 +119,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     agentRequestTimeoutMs: 120_000,
     trustedProxies: config.TRUSTED_PROXIES,
     authFailureAuditPerMinute: config.AUTH_FAILURE_AUDIT_PER_MINUTE,
+    eventLog: new SseEventLog(redis, { maxEvents: config.SSE_REPLAY_EVENTS, ttlMs: config.SSE_REPLAY_TTL_SECONDS * 1000 }),
   });
 
   // A snapshot change (server edited, disabled or removed; secret rotated) retires the

@@ -1,6 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
+import type { Recorder } from './event-log';
 import { jsonText } from './util';
+
+export interface SseStreamOptions {
+  keepAliveMs?: number;
+  /** Records every message for resumption (event-log.ts), also after the agent's connection dropped. */
+  record?: (streamId: string) => Recorder;
+  /** Continue a resumed stream: its id, and the seq its next event gets. */
+  resume?: { streamId: string; nextSeq: number };
+}
 
 /**
  * A text/event-stream response: one JSON-RPC message per `message` event. Event ids are
@@ -9,8 +18,9 @@ import { jsonText } from './util';
  */
 export class SseStream {
   /** Random, not a per-session counter: a session's streams may be held by different workers. */
-  readonly streamId = randomBytes(9).toString('base64url');
-  private nextSeq = 1;
+  readonly streamId: string;
+  private nextSeq: number;
+  private readonly record?: Recorder;
   private keepAlive?: NodeJS.Timeout;
   closed = false;
   bytes = 0;
@@ -18,8 +28,11 @@ export class SseStream {
   constructor(
     private readonly res: ServerResponse,
     headers: Record<string, string>,
-    keepAliveMs = 0,
+    { keepAliveMs = 0, record, resume }: SseStreamOptions = {},
   ) {
+    this.streamId = resume?.streamId ?? randomBytes(9).toString('base64url');
+    this.nextSeq = resume?.nextSeq ?? 1;
+    this.record = record?.(this.streamId);
     res.writeHead(200, {
       'Content-Type': 'text/event-stream',
       'Cache-Control': 'no-cache, no-transform',
@@ -36,9 +49,32 @@ export class SseStream {
   }
 
   send(message: unknown, event = 'message'): void {
-    if (this.closed) return;
+    this.emit(message, event, false);
+  }
+
+  /** Send a call's response and end the stream (recorded as the stream's last event). */
+  sendLast(message: unknown): void {
+    this.emit(message, 'message', true);
+    this.end();
+  }
+
+  /** Write an event recorded earlier, under its own id (resumption). */
+  replay(seq: number, data: string): void {
+    this.write(seq, 'message', data);
+  }
+
+  private emit(message: unknown, event: string, final: boolean): void {
+    // A recorded stream keeps counting and recording after a disconnect: the agent may resume it.
+    if (this.closed && !this.record) return;
     const data = typeof message === 'string' ? message : jsonText(message);
-    const chunk = `id: ${this.streamId}:${this.nextSeq++}\nevent: ${event}\ndata: ${data}\n\n`;
+    const seq = this.nextSeq++;
+    this.record?.(seq, data, final);
+    this.write(seq, event, data);
+  }
+
+  private write(seq: number, event: string, data: string): void {
+    if (this.closed) return;
+    const chunk = `id: ${this.streamId}:${seq}\nevent: ${event}\ndata: ${data}\n\n`;
     this.bytes += chunk.length;
     this.res.write(chunk);
   }

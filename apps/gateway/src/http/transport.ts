@@ -35,7 +35,9 @@ import type { SnapshotStore } from '../snapshots/store';
 import type { GatewayMetrics } from '../metrics';
 import { AuthFailureLog, type AuthFailureReason } from './auth-failures';
 import { ClientIpResolver } from './client-ip';
+import type { SseEventLog } from './event-log';
 import { OpenStreams, type StreamOwner } from './open-streams';
+import { resumeStream } from './resume';
 import { SseStream } from './sse';
 import {
   acceptsMcp,
@@ -63,6 +65,8 @@ export interface TransportOptions {
   trustedProxies: readonly CidrBlock[];
   /** Audit records of failed authentications per org and client address per minute. */
   authFailureAuditPerMinute: number;
+  /** Where GET and call streams record their events for Last-Event-ID resumption. */
+  eventLog: SseEventLog;
 }
 
 const KEEPALIVE_MS = 25_000;
@@ -372,7 +376,12 @@ export class McpTransport {
     bytesIn: number,
   ): Promise<void> {
     let stream: SseStream | null = null;
-    const open = () => (stream ??= new SseStream(res, { 'Mcp-Session-Id': session.id }));
+    const open = () =>
+      (stream ??= new SseStream(
+        res,
+        { 'Mcp-Session-Id': session.id },
+        { record: (id) => this.opts.eventLog.recorder(session.id, id, 'call') },
+      ));
     let disconnected = false;
     res.on('close', () => {
       if (!res.writableFinished) disconnected = true;
@@ -388,10 +397,8 @@ export class McpTransport {
     };
     const response = await this.execute(caller, session, msg, channel, bytesIn, () => disconnected);
     const s = stream as SseStream | null;
-    if (s) {
-      s.send(response);
-      s.end();
-    } else if (!res.headersSent) {
+    if (s) s.sendLast(response);
+    else if (!res.headersSent) {
       const headers: Record<string, string> = { 'Mcp-Session-Id': session.id };
       // A rate-limited call is a JSON-RPC error on HTTP 200: clients turn a 429 into a transport
       // error and lose the code (mcp-remote even reports it as -32001). Retry-After stays as a hint.
@@ -461,9 +468,44 @@ export class McpTransport {
     if (!caller) return;
     const session = await this.loadSession(req, res, caller, header(req, 'mcp-session-id'));
     if (!session) return;
-    const stream = new SseStream(res, { 'Mcp-Session-Id': session.id }, KEEPALIVE_MS);
-    const unregister = this.registerStream(session, caller, stream);
-    stream.onClose(unregister);
+    const headers = { 'Mcp-Session-Id': session.id };
+    const live = (stream: SseStream) => stream.onClose(this.registerStream(session, caller, stream));
+    const lastEventId = header(req, 'last-event-id');
+    if (lastEventId !== undefined && (await this.resume(res, session.id, lastEventId, headers, live))) return;
+    const log = this.opts.eventLog;
+    live(new SseStream(res, headers, { keepAliveMs: KEEPALIVE_MS, record: (id) => log.recorder(session.id, id, 'get') }));
+  }
+
+  /**
+   * Resume the stream a Last-Event-ID names (resume.ts); false when it names none of this
+   * session's (expired, or another session's): the agent then gets a fresh GET stream, as the
+   * SDK's own server does.
+   */
+  private async resume(
+    res: ServerResponse,
+    sessionId: string,
+    lastEventId: string,
+    headers: Record<string, string>,
+    goLive: (stream: SseStream) => void,
+  ): Promise<boolean> {
+    let outcome: Awaited<ReturnType<typeof resumeStream>>;
+    try {
+      outcome = await resumeStream(this.opts.eventLog, { res, sessionId, lastEventId, headers, keepAliveMs: KEEPALIVE_MS, goLive });
+    } catch {
+      sendRpcError(
+        res,
+        503,
+        null,
+        { code: RpcCode.InternalError, message: 'Event store unavailable; retry shortly' },
+        { 'Retry-After': '1' },
+      );
+      return true;
+    }
+    if (outcome === 'malformed') {
+      sendRpcError(res, 400, null, { code: RpcCode.InvalidRequest, message: 'Last-Event-ID is not an event id of this server' });
+      return true;
+    }
+    return outcome === 'resumed';
   }
 
   private registerStream(session: SessionState, caller: Caller, stream: SseStream): () => void {
@@ -517,7 +559,7 @@ export class McpTransport {
       );
       return;
     }
-    const stream = new SseStream(res, {}, KEEPALIVE_MS);
+    const stream = new SseStream(res, {}, { keepAliveMs: KEEPALIVE_MS });
     stream.send(`/messages?sessionId=${session.id}`, 'endpoint');
     const unregister = this.registerStream(session, caller, stream);
     stream.onClose(() => {
