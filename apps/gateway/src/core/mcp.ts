@@ -29,6 +29,7 @@ import { advertises, LIST_KEY, type ListMethod, listAll } from './lists';
 import { exposedName, exposedUri, findExposed, splitExposed, splitUri, unambiguous } from './naming';
 import type { EventSink, RateLimiterPort } from './ports';
 import { enforceQuota, type QuotaPort } from './quota';
+import { exposeResultUris } from './result-uris';
 import type { SessionState } from './sessions';
 
 /** Protocol revisions the gateway speaks with agents (2025 era; stateful Streamable HTTP). */
@@ -382,8 +383,7 @@ export class McpCore {
     const result = await this.forward(caller, session, server, method, upstreamParams, channel, signal, record);
     if (method === 'resources/subscribe' || method === 'resources/unsubscribe') trackSubscription(session, method, server, name);
     const clean = redact(result);
-    if (kind === 'resource' && !caller.scope && method === 'resources/read') return this.exposeContents(server, clean);
-    return clean;
+    return caller.scope ? clean : exposeResultUris(server.slug, clean);
   }
 
   private async complete(
@@ -471,17 +471,6 @@ export class McpCore {
       return Promise.reject(new RpcError(RpcCode.MethodNotFound, `The agent does not support ${r.method}`));
     }
     return channel.request(r.method, r.params, signal);
-  }
-
-  private exposeContents(server: SnapshotServer, result: Record<string, unknown>): Record<string, unknown> {
-    const contents = result.contents;
-    if (!Array.isArray(contents)) return result;
-    return {
-      ...result,
-      contents: contents.map((c: Record<string, unknown>) =>
-        typeof c.uri === 'string' ? { ...c, uri: exposedUri(server.slug, c.uri) } : c,
-      ),
-    };
   }
 
   // ---- backends, secrets, redaction ----------------------------------------------------------

@@ -18,16 +18,7 @@ import {
   validateMessage,
   type FrameLimits,
 } from '../core/jsonrpc';
-import {
-  type AgentChannel,
-  type Audience,
-  type Caller,
-  McpCore,
-  newRecord,
-  REQUEST_METHODS,
-  SUPPORTED_VERSIONS,
-  toRpcError,
-} from '../core/mcp';
+import { type AgentChannel, type Audience, type Caller, McpCore, newRecord, REQUEST_METHODS, toRpcError } from '../core/mcp';
 import { exposedUri } from '../core/naming';
 import type { Relay } from '../core/relay';
 import { type SessionState, SessionStore } from '../core/sessions';
@@ -37,6 +28,7 @@ import { AuthFailureLog, type AuthFailureReason } from './auth-failures';
 import { ClientIpResolver } from './client-ip';
 import type { SseEventLog } from './event-log';
 import { OpenStreams, type StreamOwner } from './open-streams';
+import { versionRefusal } from './protocol-version';
 import { resumeStream } from './resume';
 import { SseStream } from './sse';
 import {
@@ -200,7 +192,13 @@ export class McpTransport {
     res: ServerResponse,
     caller: Caller,
     id: string | undefined,
+    msg: JsonRpcMessage | null = null,
   ): Promise<SessionState | null> {
+    const refusal = versionRefusal(req.headers['mcp-protocol-version'], id ? null : msg);
+    if (refusal) {
+      sendRpcError(res, 400, msg && isRequest(msg) ? msg.id : null, refusal);
+      return null;
+    }
     if (!id) {
       sendRpcError(res, 400, null, { code: RpcCode.InvalidRequest, message: 'Mcp-Session-Id header is required (initialize first)' });
       return null;
@@ -221,15 +219,6 @@ export class McpTransport {
     // Another key's (or org's, or endpoint's) session is indistinguishable from no session.
     if (!session || session.orgId !== caller.snapshot.orgId || session.keyId !== caller.key.id || session.server !== caller.scope) {
       sendRpcError(res, 404, null, { code: RpcCode.InvalidRequest, message: 'Session not found; initialize a new session' });
-      return null;
-    }
-    const version = req.headers['mcp-protocol-version'];
-    if (typeof version === 'string' && !(SUPPORTED_VERSIONS as readonly string[]).includes(version)) {
-      sendRpcError(res, 400, null, {
-        code: RpcCode.InvalidRequest,
-        message: `Unsupported MCP-Protocol-Version: ${version}`,
-        data: { supported: SUPPORTED_VERSIONS },
-      });
       return null;
     }
     return session;
@@ -264,7 +253,7 @@ export class McpTransport {
       await this.initialize(res, caller, msg, body.bytes);
       return;
     }
-    const session = await this.loadSession(req, res, caller, header(req, 'mcp-session-id'));
+    const session = await this.loadSession(req, res, caller, header(req, 'mcp-session-id'), msg);
     if (!session) return;
 
     if (!isRequest(msg)) {
