@@ -29,7 +29,7 @@ import {
   toRpcError,
 } from '../core/mcp';
 import { exposedUri } from '../core/naming';
-import type { Relay } from '../core/relay';
+import { AgentCancelled, type Relay } from '../core/relay';
 import { type SessionState, SessionStore } from '../core/sessions';
 import type { SnapshotStore } from '../snapshots/store';
 import type { GatewayMetrics } from '../metrics';
@@ -303,7 +303,8 @@ export class McpTransport {
         this.accept(session, msg);
         continue;
       }
-      out.push(await this.execute(caller, session, msg, noChannel, Math.round(bytes / raw.length)));
+      const response = await this.execute(caller, session, msg, noChannel, Math.round(bytes / raw.length));
+      if (response) out.push(response);
     }
     if (out.length === 0) res.writeHead(202).end();
     else sendJson(res, 200, out);
@@ -388,7 +389,10 @@ export class McpTransport {
     };
     const response = await this.execute(caller, session, msg, channel, bytesIn, () => disconnected);
     const s = stream as SseStream | null;
-    if (s) {
+    if (!response) {
+      // Cancelled: the POST still needs an answer, so its stream (opened now if need be) ends empty.
+      open().end();
+    } else if (s) {
       s.send(response);
       s.end();
     } else if (!res.headersSent) {
@@ -402,7 +406,10 @@ export class McpTransport {
     }
   }
 
-  /** Run one request through the core, with cancellation, metrics and the audit record. */
+  /**
+   * Run one request through the core, with cancellation, metrics and the audit record. Null when
+   * the agent cancelled it: per MCP, a cancelled request gets no response.
+   */
   private async execute(
     caller: Caller,
     session: SessionState,
@@ -410,7 +417,7 @@ export class McpTransport {
     channel: AgentChannel,
     bytesIn: number,
     disconnected: () => boolean = () => false,
-  ): Promise<JsonRpcResponse> {
+  ): Promise<JsonRpcResponse | null> {
     const rec = newRecord(msg.method);
     if (!REQUEST_METHODS.has(msg.method)) {
       this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: 'unknown', outcome: 'error' });
@@ -440,14 +447,20 @@ export class McpTransport {
       this.relay.untrack(session.id, msg.id);
       end();
     }
+    const cancelled = AgentCancelled.of(controller.signal);
+    if (cancelled && rec.outcome === 'ok') {
+      // It finished before the cancellation took hold; the agent still gets nothing for it.
+      rec.outcome = 'error';
+      rec.error = `The call was cancelled: ${(controller.signal.reason as AgentCancelled).message}`;
+    }
     if (disconnected() && rec.outcome === 'ok') rec.outcome = 'error';
     this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: msg.method, outcome: rec.outcome });
     if (msg.method !== 'ping') {
       // Serialised once: sendJson / SseStream reuse this text when the response goes out.
-      const bytesOut = serializeOnce(response).length;
+      const bytesOut = cancelled ? 0 : serializeOnce(response).length;
       this.core.emit(caller, caller.snapshot.orgId, session, rec, bytesIn, bytesOut);
     }
-    return response;
+    return cancelled ? null : response;
   }
 
   /** GET: a stream for notifications the upstreams send outside any call. */
@@ -592,7 +605,8 @@ export class McpTransport {
         return result;
       },
     };
-    push(await this.execute(caller, s, msg, channel, body.bytes));
+    const response = await this.execute(caller, s, msg, channel, body.bytes);
+    if (response) push(response);
   }
 
   /**
