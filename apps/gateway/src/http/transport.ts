@@ -479,6 +479,22 @@ export class McpTransport {
     stream.onClose(unregister);
   }
 
+  /**
+   * The way to a session's agent outside any call: requests and notifications go out on its GET
+   * (or legacy SSE) stream through the relay, whichever worker holds it, and its answer may be
+   * POSTed to any worker. With no stream open anywhere the request waits out its timeout.
+   */
+  sessionChannel(sessionId: string): AgentChannel {
+    return {
+      notify: (n) => this.relay.push(sessionId, n),
+      request: (method, params) => {
+        const { id, result } = this.relay.newRequest(sessionId, this.opts.agentRequestTimeoutMs);
+        this.relay.push(sessionId, { jsonrpc: '2.0', id, method, ...(params ? { params } : {}) });
+        return result;
+      },
+    };
+  }
+
   private registerStream(session: SessionState, caller: Caller, stream: SseStream): () => void {
     const forget = this.streams.add(session.orgId, session.id, session.server, caller.key, caller.ip, () => stream.end());
     const unpush = this.relay.registerPush(session.id, (m) => stream.send(m));
