@@ -9,6 +9,7 @@ import { SseBackend } from './backends/sse';
 import { createLauncher, type Launcher } from './backends/sandbox/launcher';
 import { type GatewayConfig, sandboxOptions } from './config';
 import { StatusReporter } from './gateway-status';
+import type { BackendSpec } from './backends/types';
 import { createLogger, type Logger } from './log';
 import { UpstreamGuard } from './net/upstream-guard';
 import { McpCore } from './core/mcp';
@@ -55,6 +56,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   announceSandbox(launcher, log);
   const stdioLog = stdioLogger(createLogger('stdio', config.LOG_LEVEL), metrics);
   const upstreamGuard = new UpstreamGuard(config.HTTP_UPSTREAM_ALLOW);
+  const upstreamLog = (spec: BackendSpec) => (message: string) => log.warn(message, { org: spec.orgId, server: spec.server.slug });
   const snapshots = new SnapshotStore(redis, sub);
   const relay = new Relay(redis, sub);
   // A session changed or deleted on one worker must not live on in another worker's local cache.
@@ -76,8 +78,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   // Agent calls and probes start servers the same way (same backends, same sandbox).
   const factories: BackendFactories = {
     stdio: (spec) => new StdioBackend(spec, { memoryLimitMb: config.STDIO_MEMORY_LIMIT_MB, launcher, logger: stdioLog }),
-    'streamable-http': (spec) => new StreamableHttpBackend(spec, { guard: upstreamGuard }),
-    sse: (spec) => new SseBackend(spec, { guard: upstreamGuard }),
+    'streamable-http': (spec) => new StreamableHttpBackend(spec, { guard: upstreamGuard, onProtocolError: upstreamLog(spec) }),
+    sse: (spec) => new SseBackend(spec, { guard: upstreamGuard, onProtocolError: upstreamLog(spec) }),
   };
   const pool = new BackendPool({
     // A retired backend's per-backend state (catalogue cache, notification subscription) goes too.
@@ -105,6 +107,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     secretKey: config.TOOLGATE_SECRET_KEY,
     // Every worker's streams, not only this worker's: the agent's stream may be held elsewhere.
     onUpstreamNotification: (orgId, server, n, audience) => relay.fanOut(orgId, server, n, audience),
+    sessionChannel: (sessionId) => transport!.sessionChannel(sessionId),
   });
   relay.onFanOut((orgId, server, n, audience) => transport?.broadcast(orgId, server, n, audience));
   transport = new McpTransport(core, snapshots, sessions, relay, metrics, {

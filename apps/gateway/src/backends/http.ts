@@ -587,9 +587,12 @@ function abortReason(signal: AbortSignal): string {
 }
 
 /** The agent's answer (or its error) to an upstream request, as the response to send back. */
-async function answerServerRequest(request: JsonRpcRequest, call: PendingCall): Promise<JsonRpcResponse> {
+async function answerServerRequest(
+  request: JsonRpcRequest,
+  answer: (r: JsonRpcRequest) => Promise<Record<string, unknown>>,
+): Promise<JsonRpcResponse> {
   try {
-    const result = await call.ctx.onServerRequest!(request);
+    const result = await answer(request);
     return success(request.id, typeof result === 'object' && result !== null ? result : {});
   } catch (error) {
     if (error instanceof RpcError) return failure(request.id, error.toJSON());
@@ -627,6 +630,8 @@ export interface UpstreamOptions {
   streamIdleMs?: number;
   /** Which addresses the upstream may be reached at (the gateway's one guard); none = any. */
   guard?: UpstreamGuard;
+  /** Something the upstream sent that the gateway refused or could not use (for the operator log). */
+  onProtocolError?: (message: string) => void;
 }
 
 interface ResolvedOptions {
@@ -662,9 +667,12 @@ export abstract class UpstreamBackend implements Backend {
   private lastUsed = Date.now();
   private readonly listeners = new Set<(n: JsonRpcNotification) => void>();
   /** Upstream requests an agent is answering, by the upstream's id (its cancellation drops the answer). */
-  private readonly serverRequests = new Map<JsonRpcId, { call: PendingCall; cancelled: boolean }>();
+  private readonly serverRequests = new Map<JsonRpcId, { call: PendingCall | null; cancelled: boolean }>();
+  private outOfCall: ((r: JsonRpcRequest) => Promise<Record<string, unknown>>) | null = null;
+  private readonly onProtocolError: (message: string) => void;
 
   constructor(spec: BackendSpec, options: UpstreamOptions) {
+    this.onProtocolError = options.onProtocolError ?? (() => undefined);
     this.key = spec.key;
     this.server = spec.server;
     this.opts = {
@@ -788,6 +796,10 @@ export abstract class UpstreamBackend implements Backend {
   onUnsolicited(listener: (n: JsonRpcNotification) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onOutOfCallRequest(handler: (r: JsonRpcRequest) => Promise<Record<string, unknown>>): void {
+    this.outOfCall = handler;
   }
 
   async close(): Promise<void> {
@@ -921,13 +933,21 @@ export abstract class UpstreamBackend implements Backend {
       return;
     }
     const call = this.attributeServerRequest(request, streamCall);
-    if (!call || call.settled || !call.ctx.onServerRequest) {
+    const answering = call && !call.settled && call.ctx.onServerRequest;
+    // Outside any call only the owner of a per-session backend can answer; else refuse, never guess.
+    const answer = answering
+      ? answerServerRequest(request, call.ctx.onServerRequest!)
+      : !call && this.outOfCall
+        ? answerServerRequest(request, this.outOfCall)
+        : null;
+    if (!answer) {
+      this.onProtocolError(`${this.origin}: refused ${request.method} (id ${String(request.id)}): no agent session is waiting for it`);
       this.reply(failure(request.id, { code: RpcCode.InternalError, message: 'no agent session is waiting for this request' }));
       return;
     }
-    const entry = { call, cancelled: false };
+    const entry = { call: answering ? call : null, cancelled: false };
     this.serverRequests.set(request.id, entry);
-    void answerServerRequest(request, call).then((reply) => {
+    void answer.then((reply) => {
       if (entry.cancelled || this.serverRequests.get(request.id) !== entry) return;
       this.serverRequests.delete(request.id);
       this.reply(reply);
@@ -941,7 +961,8 @@ export abstract class UpstreamBackend implements Backend {
     if (!entry) return false;
     entry.cancelled = true;
     this.serverRequests.delete(id as JsonRpcId);
-    deliver(entry.call, n);
+    // An out-of-call request's agent is asked over its session stream: the answer is just dropped.
+    if (entry.call) deliver(entry.call, n);
     return true;
   }
 

@@ -71,6 +71,12 @@ export interface Backend {
    * logging without a related request). Returns an unsubscribe function.
    */
   onUnsolicited(listener: (n: JsonRpcNotification) => void): () => void;
+  /**
+   * Who answers a server-to-client request the upstream makes outside any call (Streamable HTTP's
+   * standalone stream). Only a backend owned by one agent session can name its agent; without a
+   * handler such requests are refused. Absent where requests always travel with a call.
+   */
+  onOutOfCallRequest?(handler: (r: JsonRpcRequest) => Promise<Record<string, unknown>>): void;
   /** Number of calls in flight (the pool does not reap busy backends). */
   readonly inFlight: number;
   /** Last time a call started or finished (idle reaping). */

@@ -104,6 +104,8 @@ export interface CoreDeps {
   secretKey: Buffer;
   /** Unsolicited upstream notifications (list_changed, resources/updated) to fan out to sessions. */
   onUpstreamNotification?: (orgId: string, server: string, n: JsonRpcNotification, audience: Audience) => void;
+  /** The way to a session's agent outside any call (its GET stream, on whichever worker holds it). */
+  sessionChannel?: (sessionId: string) => AgentChannel;
 }
 
 /**
@@ -457,7 +459,7 @@ export class McpCore {
   }
 
   /** Sampling, elicitation and roots requests go to the agent only if it declared the capability. */
-  private relayServerRequest(session: SessionState, r: JsonRpcRequest, channel: AgentChannel, signal: AbortSignal) {
+  private relayServerRequest(session: SessionState, r: JsonRpcRequest, channel: AgentChannel, signal?: AbortSignal) {
     const caps = session.clientCapabilities;
     const needs =
       r.method === 'sampling/createMessage'
@@ -518,6 +520,10 @@ export class McpCore {
         for (const m of LIST_CHANGED[n.method] ?? []) this.lists.get(backend.key)?.delete(m);
         this.deps.onUpstreamNotification?.(snapshot.orgId, server.slug, scrub(n), audience);
       });
+      // A per-session backend's requests outside any call (roots/list on its standalone stream)
+      // can only be its session's; shared and per-key ones cannot be attributed and stay refused.
+      const channel = isolation === 'per-session' ? this.deps.sessionChannel?.(session.id) : undefined;
+      if (channel) backend.onOutOfCallRequest?.((r) => this.relayServerRequest(session, scrub(r), channel));
     }
     return backend;
   }

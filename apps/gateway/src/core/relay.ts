@@ -13,6 +13,20 @@ type RelayMessage =
 
 type FanOutListener = (orgId: string, server: string, message: JsonRpcNotification, audience: Audience) => void;
 
+/**
+ * The abort reason of a call the agent cancelled (`notifications/cancelled`). It is told apart
+ * from other aborts (shutdown) because a cancelled request gets no response at all.
+ */
+export class AgentCancelled extends RpcError {
+  constructor(reason: string) {
+    super(RpcCode.InternalError, reason);
+  }
+
+  static of(signal: AbortSignal): boolean {
+    return signal.aborted && signal.reason instanceof AgentCancelled;
+  }
+}
+
 interface Pending {
   sessionId: string;
   resolve: (r: Record<string, unknown>) => void;
@@ -60,7 +74,7 @@ export class Relay {
         return this.resolveLocal(msg.id, msg.message);
       case 'cancel': {
         const c = this.inflight.get(`${msg.sessionId}\u0000${String(msg.requestId)}`);
-        c?.abort(new RpcError(RpcCode.InternalError, msg.reason ?? 'cancelled by the client'));
+        c?.abort(new AgentCancelled(msg.reason ?? 'cancelled by the client'));
         return c !== undefined;
       }
       case 'push': {

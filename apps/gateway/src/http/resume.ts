@@ -52,7 +52,8 @@ function replay(stream: SseStream, events: RecordedEvent[], after: number): numb
   let sent = after;
   for (const e of events) {
     if (e.seq <= sent) continue;
-    stream.replay(e.seq, e.data);
+    // An empty last event marks a call that was cancelled: nothing to write, only the end.
+    if (e.kind !== 'final' || e.data !== '') stream.replay(e.seq, e.data);
     sent = e.seq;
     if (e.kind === 'final') {
       stream.end();

@@ -58,6 +58,15 @@ export class SseStream {
     this.end();
   }
 
+  /**
+   * End a call's stream that will carry no response (the agent cancelled the call): the record
+   * gets an empty last event, so a resumed stream ends at once instead of waiting for one.
+   */
+  endUnanswered(): void {
+    if (this.record) this.record(this.nextSeq++, '', true);
+    this.end();
+  }
+
   /** Write an event recorded earlier, under its own id (resumption). */
   replay(seq: number, data: string): void {
     this.write(seq, 'message', data);

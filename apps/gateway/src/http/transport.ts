@@ -20,7 +20,7 @@ import {
 } from '../core/jsonrpc';
 import { type AgentChannel, type Audience, type Caller, McpCore, newRecord, REQUEST_METHODS, toRpcError } from '../core/mcp';
 import { exposedUri } from '../core/naming';
-import type { Relay } from '../core/relay';
+import { AgentCancelled, type Relay } from '../core/relay';
 import { type SessionState, SessionStore } from '../core/sessions';
 import type { SnapshotStore } from '../snapshots/store';
 import type { GatewayMetrics } from '../metrics';
@@ -296,7 +296,8 @@ export class McpTransport {
         this.accept(session, msg);
         continue;
       }
-      out.push(await this.execute(caller, session, msg, noChannel, Math.round(bytes / raw.length)));
+      const response = await this.execute(caller, session, msg, noChannel, Math.round(bytes / raw.length));
+      if (response) out.push(response);
     }
     if (out.length === 0) res.writeHead(202).end();
     else sendJson(res, 200, out);
@@ -386,7 +387,10 @@ export class McpTransport {
     };
     const response = await this.execute(caller, session, msg, channel, bytesIn, () => disconnected);
     const s = stream as SseStream | null;
-    if (s) s.sendLast(response);
+    if (!response) {
+      // Cancelled: the POST still needs an answer, so its stream (opened now if need be) ends empty.
+      open().endUnanswered();
+    } else if (s) s.sendLast(response);
     else if (!res.headersSent) {
       const headers: Record<string, string> = { 'Mcp-Session-Id': session.id };
       // A rate-limited call is a JSON-RPC error on HTTP 200: clients turn a 429 into a transport
@@ -398,7 +402,10 @@ export class McpTransport {
     }
   }
 
-  /** Run one request through the core, with cancellation, metrics and the audit record. */
+  /**
+   * Run one request through the core, with cancellation, metrics and the audit record. Null when
+   * the agent cancelled it: per MCP, a cancelled request gets no response.
+   */
   private async execute(
     caller: Caller,
     session: SessionState,
@@ -406,7 +413,7 @@ export class McpTransport {
     channel: AgentChannel,
     bytesIn: number,
     disconnected: () => boolean = () => false,
-  ): Promise<JsonRpcResponse> {
+  ): Promise<JsonRpcResponse | null> {
     const rec = newRecord(msg.method);
     if (!REQUEST_METHODS.has(msg.method)) {
       this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: 'unknown', outcome: 'error' });
@@ -436,14 +443,20 @@ export class McpTransport {
       this.relay.untrack(session.id, msg.id);
       end();
     }
+    const cancelled = AgentCancelled.of(controller.signal);
+    if (cancelled && rec.outcome === 'ok') {
+      // It finished before the cancellation took hold; the agent still gets nothing for it.
+      rec.outcome = 'error';
+      rec.error = `The call was cancelled: ${(controller.signal.reason as AgentCancelled).message}`;
+    }
     if (disconnected() && rec.outcome === 'ok') rec.outcome = 'error';
     this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: msg.method, outcome: rec.outcome });
     if (msg.method !== 'ping') {
       // Serialised once: sendJson / SseStream reuse this text when the response goes out.
-      const bytesOut = serializeOnce(response).length;
+      const bytesOut = cancelled ? 0 : serializeOnce(response).length;
       this.core.emit(caller, caller.snapshot.orgId, session, rec, bytesIn, bytesOut);
     }
-    return response;
+    return cancelled ? null : response;
   }
 
   /** GET: a stream for notifications the upstreams send outside any call. */
@@ -495,6 +508,22 @@ export class McpTransport {
       return true;
     }
     return outcome === 'resumed';
+  }
+
+  /**
+   * The way to a session's agent outside any call: requests and notifications go out on its GET
+   * (or legacy SSE) stream through the relay, whichever worker holds it, and its answer may be
+   * POSTed to any worker. With no stream open anywhere the request waits out its timeout.
+   */
+  sessionChannel(sessionId: string): AgentChannel {
+    return {
+      notify: (n) => this.relay.push(sessionId, n),
+      request: (method, params) => {
+        const { id, result } = this.relay.newRequest(sessionId, this.opts.agentRequestTimeoutMs);
+        this.relay.push(sessionId, { jsonrpc: '2.0', id, method, ...(params ? { params } : {}) });
+        return result;
+      },
+    };
   }
 
   private registerStream(session: SessionState, caller: Caller, stream: SseStream): () => void {
@@ -623,7 +652,8 @@ export class McpTransport {
         return result;
       },
     };
-    push(await this.execute(caller, s, msg, channel, body.bytes));
+    const response = await this.execute(caller, s, msg, channel, body.bytes);
+    if (response) push(response);
   }
 
   /**
