@@ -57,11 +57,16 @@ export function bwrapArgs(input: BwrapInput): string[] {
   return a;
 }
 
-/** prlimit's arguments: hard and soft limits the server (and bwrap before it) runs under. */
-export function prlimitArgs(limits: SandboxLimits): string[] {
+/**
+ * prlimit's arguments: hard and soft limits the server (and bwrap before it) runs under. The
+ * kernel counts RLIMIT_NPROC (threads included) per uid, so it is a per-server limit only when
+ * each server has a uid of its own; `perServerUid` false leaves it out rather than let every
+ * server share one budget with the others.
+ */
+export function prlimitArgs(limits: SandboxLimits, perServerUid: boolean): string[] {
   return [
     `--data=${limits.memoryMb * MIB}`,
-    `--nproc=${limits.processes}`,
+    ...(perServerUid ? [`--nproc=${limits.processes}`] : []),
     `--nofile=${limits.openFiles}`,
     `--fsize=${limits.fileSizeMb * MIB}`,
     `--cpu=${limits.cpuSeconds}`,

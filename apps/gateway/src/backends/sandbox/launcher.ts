@@ -75,7 +75,7 @@ export class BwrapLauncher implements Launcher {
     this.routes = egressRouteCommands(parseCidrs(options.egressAllow), hostAddresses());
     const who = this.uids.perServer
       ? `one host uid per server from ${options.uidRange.first}`
-      : `the gateway's uid ${process.getuid?.()} (not root: servers share it)`;
+      : `the gateway's uid ${process.getuid?.()} (not root: servers share it, so no per-server process limit)`;
     this.status = {
       mode: 'bwrap',
       ok: false,
@@ -102,7 +102,7 @@ export class BwrapLauncher implements Launcher {
       '-n',
       '10',
       this.tools.prlimit,
-      ...prlimitArgs(this.options.limits),
+      ...prlimitArgs(this.options.limits, this.uids.perServer),
       '--',
       this.tools.bwrap,
       ...bwrapArgs({

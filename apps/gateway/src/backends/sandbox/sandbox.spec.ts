@@ -63,8 +63,9 @@ describe('bwrap arguments', () => {
     expect(args).not.toContain('--block-fd');
   });
 
-  it('turns limits into prlimit flags', () => {
-    expect(prlimitArgs(OPTIONS.limits)).toEqual([
+  it('turns limits into prlimit flags, the process limit only with a uid per server', () => {
+    expect(prlimitArgs(OPTIONS.limits, false)).not.toContain('--nproc=32');
+    expect(prlimitArgs(OPTIONS.limits, true)).toEqual([
       `--data=${256 * 1024 * 1024}`,
       '--nproc=32',
       '--nofile=128',
