@@ -131,7 +131,7 @@ export const NETWORK_LABEL: Record<NetworkPolicy, string> = {
 
 /** One line each: what the sandbox lets the server reach. */
 export const NETWORK_HINT: Record<NetworkPolicy, string> = {
-  none: 'No network at all: the server sees only its own files and the calls it is given.',
+  none: 'No network at all: the server sees only its own files and the calls it is given (npx or uvx cannot download a package it does not already have).',
   egress: 'Outbound to public internet addresses only; the gateway host, private networks and cloud metadata stay unreachable.',
 };
 
