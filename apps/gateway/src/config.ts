@@ -15,6 +15,16 @@ const list = () =>
         .map((x) => x.trim())
         .filter(Boolean),
     );
+/** A comma-separated list parsed (and validated) by `parse`, whose error message becomes the config error. */
+const parsedList = <T>(parse: (items: string[]) => T) =>
+  list().transform((v, ctx) => {
+    try {
+      return parse(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
 
 export const GatewayConfigSchema = z.object({
   HOST: z.string().default('127.0.0.1'),
@@ -42,14 +52,7 @@ export const GatewayConfigSchema = z.object({
    * the client address for IP allow-lists and audit is then the rightmost X-Forwarded-For /
    * Forwarded hop that is not one of them. Unset: the socket address, headers ignored.
    */
-  TRUSTED_PROXIES: list().transform((v, ctx) => {
-    try {
-      return parseTrustedProxies(v);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  }),
+  TRUSTED_PROXIES: parsedList(parseTrustedProxies),
   /** Audit records of failed authentications per org and client address per minute; the rest are counted into the next. */
   AUTH_FAILURE_AUDIT_PER_MINUTE: int(10),
   /** Events kept per SSE stream for Last-Event-ID resumption (older ones are dropped). */
@@ -89,23 +92,9 @@ export const GatewayConfigSchema = z.object({
    * Private, loopback or link-local ranges HTTP/SSE upstreams may live in (comma-separated CIDRs,
    * IPv4 or IPv6). Empty: tenants' upstream URLs can reach only public addresses.
    */
-  HTTP_UPSTREAM_ALLOW: list().transform((v, ctx) => {
-    try {
-      return parseCidrs(v, { ipv6: true });
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  }),
+  HTTP_UPSTREAM_ALLOW: parsedList((v) => parseCidrs(v, { ipv6: true })),
   /** Private IPv4 ranges `egress` servers may reach anyway (comma-separated CIDRs). */
-  STDIO_EGRESS_ALLOW: list().transform((v, ctx) => {
-    try {
-      return parseCidrs(v);
-    } catch (e) {
-      ctx.addIssue({ code: 'custom', message: (e as Error).message });
-      return z.NEVER;
-    }
-  }),
+  STDIO_EGRESS_ALLOW: parsedList((v) => parseCidrs(v)),
   /** Probes (catalogue reads the API asks for) this worker runs at once. */
   PROBE_CONCURRENCY: z.coerce.number().int().min(1).default(2),
   /** Where events are spooled while Redis is unreachable. */

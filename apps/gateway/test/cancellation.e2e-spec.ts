@@ -5,8 +5,8 @@
  * still tells that the call was cancelled. Upstream: server-everything's long-running operation.
  */
 import type { AuditEvent } from '@toolgate/contracts';
-import { auditEvents, createOrg, MCP_HEADERS, type Org, openSession, parseSse, post, sleep, sseReader } from './fixtures/gw-helpers';
-import { type Stack, startStack } from './harness';
+import { auditEvents, stackWithOrg, MCP_HEADERS, type Org, openSession, parseSse, post, sleep, sseReader } from './fixtures/gw-helpers';
+import type { Stack } from './harness';
 
 jest.setTimeout(30_000);
 
@@ -15,9 +15,7 @@ let o: Org;
 let url: string;
 
 beforeAll(async () => {
-  stack = await startStack();
-  o = await createOrg(stack);
-  url = `${stack.gatewayUrl}/mcp/${o.org.slug}`;
+  ({ stack, o, url } = await stackWithOrg());
 });
 afterAll(async () => {
   await stack.close();

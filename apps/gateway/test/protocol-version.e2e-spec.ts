@@ -6,8 +6,8 @@
  * session and without any version hint keeps that answer.
  */
 import { SUPPORTED_VERSIONS } from '../src/core/mcp';
-import { createOrg, MCP_HEADERS, type Org, post } from './fixtures/gw-helpers';
-import { connect, type Stack, startStack } from './harness';
+import { stackWithOrg, MCP_HEADERS, type Org, post } from './fixtures/gw-helpers';
+import { connect, type Stack } from './harness';
 
 jest.setTimeout(60_000);
 
@@ -27,9 +27,7 @@ let stack: Stack;
 let o: Org;
 let url: string;
 beforeAll(async () => {
-  stack = await startStack();
-  o = await createOrg(stack);
-  url = `${stack.gatewayUrl}/mcp/${o.org.slug}`;
+  ({ stack, o, url } = await stackWithOrg());
 });
 afterAll(() => stack.close());
 

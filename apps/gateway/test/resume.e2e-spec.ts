@@ -5,8 +5,8 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { createOrg, MCP_HEADERS, type Org, openSession, type SseEvent, sseReader, textOf } from './fixtures/gw-helpers';
-import { type Stack, startStack } from './harness';
+import { stackWithOrg, MCP_HEADERS, type Org, openSession, type SseEvent, sseReader, textOf } from './fixtures/gw-helpers';
+import type { Stack } from './harness';
 
 jest.setTimeout(30_000);
 
@@ -14,9 +14,7 @@ let stack: Stack;
 let o: Org;
 let url: string;
 beforeAll(async () => {
-  stack = await startStack();
-  o = await createOrg(stack);
-  url = `${stack.gatewayUrl}/mcp/${o.org.slug}`;
+  ({ stack, o, url } = await stackWithOrg());
 });
 afterAll(() => stack.close());
 
