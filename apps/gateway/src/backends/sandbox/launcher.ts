@@ -122,8 +122,8 @@ export class BwrapLauncher implements Launcher {
       proc = spawn(this.tools.nice, args, {
         env: { ...sandboxBaseEnv(cacheDir), ...req.env },
         cwd: '/',
-        uid,
-        gid: uid,
+        // Switching uid needs root; a gateway that is not root runs sandboxes as itself.
+        ...(this.uids.perServer ? { uid, gid: uid } : {}),
         stdio: egress ? [...PIPES, 'pipe', 'pipe'] : [...PIPES],
         detached: true,
         windowsHide: true,

@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { runToOutput } from '../../../test/fixtures/sandbox-run';
 import { FIXTURE, nodeSpec } from '../../../test/fixtures/stdio-helpers';
 import { StdioBackend } from '../stdio';
@@ -143,5 +144,18 @@ describe('the launcher', () => {
     expect(ro).toBe('Read-only');
     // The host's temp directory is not the sandbox's (its /tmp is a fresh tmpfs).
     expect(tmpListing ?? '').toBe('');
+  });
+
+  it('works for a gateway that is not root: servers run as the gateway, egress fails closed with the reason', () => {
+    if (process.getuid?.() !== 0) return; // Needs root to become another user for the test.
+    const script = join(__dirname, '../../../test/fixtures/sandbox-as-user.ts');
+    const out = execFileSync(
+      'setpriv',
+      ['--reuid=65534', '--regid=65533', '--clear-groups', process.execPath, '-r', require.resolve('@swc-node/register'), script],
+      { env: { PATH: process.env.PATH, HOME: tmpdir() }, timeout: 60_000 },
+    );
+    const { status, run } = JSON.parse(out.toString().trim().split('\n').pop()!);
+    expect(status).toMatchObject({ ok: true, detail: expect.stringContaining("the gateway's uid 65534"), egress: { ok: false } });
+    expect(run).toEqual({ code: 0, out: '1000' });
   });
 });
