@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runToOutput } from '../../../test/fixtures/sandbox-run';
+import { runToOutput, testSandboxOptions } from '../../../test/fixtures/sandbox-run';
 import { FIXTURE, nodeSpec } from '../../../test/fixtures/stdio-helpers';
 import { StdioBackend } from '../stdio';
 import { BackendError } from '../types';
@@ -10,17 +10,8 @@ import { bwrapArgs, prlimitArgs } from './bwrap-args';
 import { BLOCKED_IPV4_RANGES } from '../../net/private-ranges';
 import { parseCidrs } from '../../net/cidr';
 import { egressRouteCommands } from './egress-routes';
-import type { SandboxOptions } from './options';
 
-const OPTIONS: SandboxOptions = {
-  mode: 'bwrap',
-  readOnlyPaths: [],
-  cacheDir: null,
-  scratchMb: 16,
-  limits: { memoryMb: 256, processes: 32, openFiles: 128, fileSizeMb: 8, cpuSeconds: 30 },
-  uidRange: { first: 200_000, count: 1000 },
-  egressAllow: [],
-};
+const OPTIONS = testSandboxOptions();
 
 describe('bwrap arguments', () => {
   const layout = { binds: ['/usr'], symlinks: [['usr/bin', '/bin']] as Array<[string, string]> };
