@@ -2,7 +2,7 @@
 // Runs every test in the repo (all Jest projects) against local Postgres and Redis, then prints
 // the totals as the last line: `N passed, M failed`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +25,14 @@ if (!existsSync(process.env.CHROMIUM_PATH ?? '/usr/bin/chromium')) {
     asRoot ? 'installing Debian chromium for the browser tests…' : 'Chromium is missing: run `sudo apt-get install -y chromium`',
   );
   if (asRoot) run('apt-get', ['install', '-y', '-q', 'chromium'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+
+// The sandboxed fixture servers run as unprivileged uids and read their code from this checkout
+// (the vetted paths in scripts/test-db.js): every folder above it must let others pass
+// (search bit only, no listing). A clone under a 0700 folder such as mktemp's would hide them.
+for (let dir = root; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+  const mode = statSync(dir).mode;
+  if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o001);
 }
 
 // Every stdio server in the tests runs in the sandbox, as in production: Debian's bubblewrap and slirp4netns.

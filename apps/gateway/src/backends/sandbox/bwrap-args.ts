@@ -44,11 +44,12 @@ export function bwrapArgs(input: BwrapInput): string[] {
     '--hostname',
     'mcp',
   ];
+  // The private tmpfs first: a vetted path that lives under /tmp is bound on top of it, not hidden.
+  a.push('--proc', '/proc', '--dev', '/dev');
+  for (const p of ['/tmp', SANDBOX_USER.home, '/dev/shm']) a.push('--size', scratch, '--tmpfs', p);
   for (const p of input.layout.binds) a.push('--ro-bind', p, p);
   for (const [target, p] of input.layout.symlinks) a.push('--symlink', target, p);
   for (const [inside, host] of Object.entries(input.etcFiles)) a.push('--ro-bind', host, inside);
-  a.push('--proc', '/proc', '--dev', '/dev');
-  for (const p of ['/tmp', SANDBOX_USER.home, '/dev/shm']) a.push('--size', scratch, '--tmpfs', p);
   if (input.cacheDir) a.push('--bind', input.cacheDir, CACHE_MOUNT);
   // bwrap's root is a tmpfs without a size cap: read-only, so the capped mounts are the only writable places.
   a.push('--remount-ro', '/');
