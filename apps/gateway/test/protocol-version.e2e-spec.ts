@@ -5,7 +5,7 @@
  * before, they were told "Mcp-Session-Id header is required" (-32600). A plain request without a
  * session and without any version hint keeps that answer.
  */
-import { SUPPORTED_VERSIONS } from '../src/core/mcp';
+import { MCP_PROTOCOL_VERSIONS } from '@toolgate/contracts';
 import { stackWithOrg, MCP_HEADERS, type Org, post } from './fixtures/gw-helpers';
 import { connect, type Stack } from './harness';
 
@@ -20,7 +20,7 @@ const META = {
 const statelessList = (id: number | string) => ({ jsonrpc: '2.0', id, method: 'tools/list', params: { _meta: META } });
 const refusal = (requested: string | null) => ({
   code: -32022,
-  data: { supported: [...SUPPORTED_VERSIONS], requested },
+  data: { supported: [...MCP_PROTOCOL_VERSIONS], requested },
 });
 
 let stack: Stack;

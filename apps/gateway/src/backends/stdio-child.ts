@@ -4,9 +4,9 @@ import type { SnapshotServer } from '@toolgate/contracts';
 import type { Redactor } from '@toolgate/policy';
 import type { JsonRpcMessage, JsonRpcNotification } from '../core/jsonrpc';
 import { RpcCode } from '../core/jsonrpc';
-import { RpcPeer } from './rpc-peer';
 import type { Launched, Launcher } from './sandbox/launcher';
 import { BackendError } from './types';
+import { type ServerRequestHandler, UpstreamPeer } from './upstream/peer';
 
 /**
  * The process half of the stdio backend: one child (started by the launcher), newline-delimited
@@ -51,7 +51,7 @@ export interface ChildConfig {
  * failed spawn), then reports to the backend through `onEnd` and resolves `exited`.
  */
 export class ChildConnection {
-  readonly peer: RpcPeer;
+  readonly peer: UpstreamPeer;
   readonly exited: Promise<void>;
   lastRssKb = 0;
   private readonly proc: ChildProcess | undefined;
@@ -75,19 +75,22 @@ export class ChildConnection {
   constructor(
     private readonly cfg: ChildConfig,
     onUnsolicited: (n: JsonRpcNotification) => void,
+    outOfCall: ServerRequestHandler | null,
     private readonly onEnd: (conn: ChildConnection, error: BackendError) => void,
   ) {
     this.stderr = new TailRing(cfg.stderrTailBytes);
     this.exited = new Promise((resolve) => {
       this.resolveExited = resolve;
     });
-    this.peer = new RpcPeer({
+    this.peer = new UpstreamPeer({
+      attribution: 'in-flight',
       send: (m) => this.write(m),
       defaultTimeoutMs: cfg.defaultTimeoutMs,
       label: cfg.label,
       onProtocolError: (message) => cfg.logger.warn('stdio protocol error', { server: cfg.label, message }),
     });
     this.peer.onUnsolicited(onUnsolicited);
+    this.peer.onOutOfCallRequest(outOfCall);
 
     let launched: Launched;
     try {
@@ -281,7 +284,7 @@ export class ChildConnection {
     const error = new BackendError({ code: RpcCode.UpstreamUnavailable, message: `${this.cfg.label} ${how}`, data }, kind, {
       stderrTail: tail.length > MESSAGE_TAIL_CHARS ? `…${tail.slice(-MESSAGE_TAIL_CHARS)}` : tail,
     });
-    this.peer.fail(error);
+    this.peer.close(error);
     this.onEnd(this, error);
     this.resolveExited();
   }

@@ -1,7 +1,7 @@
 import type { JsonRpcNotification, JsonRpcRequest } from '../core/jsonrpc';
 import { RpcCode } from '../core/jsonrpc';
 import { EVERYTHING, FIXTURE, nodeSpec, processState, resultText, waitFor } from '../../test/fixtures/stdio-helpers';
-import { CallCancelledError } from './rpc-peer';
+import { CallCancelledError } from './upstream/errors';
 import { UnconfinedLauncher } from './sandbox/launcher';
 import { StdioBackend, type StdioBackendOptions } from './stdio';
 import { BackendError, type BackendSpec, type CallContext } from './types';
@@ -339,7 +339,7 @@ describe('StdioBackend with the fixture server', () => {
   it('refuses a server that answers with a protocol version the gateway does not speak', async () => {
     const b = fixture({}, { FIXTURE_MODE: 'old-protocol' });
     const err = (await b.ready().catch((e) => e)) as BackendError;
-    expect(err.message).toMatch(/speaks MCP 2099-01-01, which the gateway does not support/);
+    expect(err.message).toMatch(/unsupported protocol version 2099-01-01 \(the gateway speaks 2025-11-25/);
     expect(b.health).toBe('down');
   });
 

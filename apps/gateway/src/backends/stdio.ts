@@ -3,24 +3,17 @@ import type { SnapshotServer } from '@toolgate/contracts';
 import { makeRedactor } from '@toolgate/policy';
 import type { JsonRpcNotification } from '../core/jsonrpc';
 import { RpcCode } from '../core/jsonrpc';
-import { CallCancelledError } from './rpc-peer';
 import type { Launcher } from './sandbox/launcher';
 import { type BackendLogger, ChildConnection, type ChildConfig, MIB } from './stdio-child';
-import {
-  type Backend,
-  BackendError,
-  type BackendHealth,
-  type BackendSpec,
-  type CallContext,
-  GATEWAY_CLIENT_CAPABILITIES,
-  GATEWAY_CLIENT_INFO,
-  type InitializeInfo,
-} from './types';
+import { type Backend, BackendError, type BackendHealth, type BackendSpec, type CallContext, type InitializeInfo } from './types';
+import { CallCancelledError } from './upstream/errors';
+import type { ServerRequestHandler } from './upstream/peer';
+import { initializeParams, parseInitializeResult } from './upstream/protocol';
 
 /**
  * A stdio MCP server run as a child process: newline-delimited JSON-RPC on its stdin/stdout.
- * One child per backend (per org + server + config), shared by every agent session; the
- * RpcPeer on top of it keeps concurrent calls apart.
+ * One child per backend (per org + server + config, and per agent key or session when the
+ * server is isolated); the UpstreamPeer on top of it keeps concurrent calls apart.
  *
  * Lifecycle:
  * - Lazy start: the first ready()/request() spawns the child and runs initialize +
@@ -83,17 +76,6 @@ export interface StdioBackendOptions {
   logger?: BackendLogger;
 }
 
-/** The revision the gateway asks for; servers may answer with any version below. */
-export const STDIO_PROTOCOL_VERSION = '2025-11-25';
-/** Revisions the gateway can speak to an upstream (the 2025 era and before). */
-export const SUPPORTED_UPSTREAM_VERSIONS: ReadonlySet<string> = new Set([
-  '2025-11-25',
-  '2025-06-18',
-  '2025-03-26',
-  '2024-11-05',
-  '2024-10-07',
-]);
-
 const NODE_COMMANDS = new Set(['node', 'nodejs', 'npx', 'npm', 'pnpm', 'pnpx', 'yarn', 'tsx', 'ts-node']);
 const NO_LOGGER: BackendLogger = { info: () => undefined, warn: () => undefined };
 
@@ -109,6 +91,7 @@ export class StdioBackend implements Backend {
   private readonly backoffResetMs: number;
   private readonly logger: BackendLogger;
   private readonly listeners = new Set<(n: JsonRpcNotification) => void>();
+  private outOfCall: ServerRequestHandler | null = null;
 
   private conn: ChildConnection | undefined;
   private info: InitializeInfo | undefined;
@@ -236,6 +219,12 @@ export class StdioBackend implements Backend {
     };
   }
 
+  /** Out-of-call requests (roots/list while no call is in flight) go to the agent session owning this backend. */
+  onOutOfCallRequest(handler: ServerRequestHandler): void {
+    this.outOfCall = handler;
+    this.conn?.peer.onOutOfCallRequest(handler);
+  }
+
   close(): Promise<void> {
     this.closing ??= this.shutdown();
     return this.closing;
@@ -248,7 +237,7 @@ export class StdioBackend implements Backend {
     this._health = 'down';
     const conn = this.conn;
     if (conn) {
-      conn.peer.fail(this.closedError());
+      conn.peer.close(this.closedError());
       await conn.terminate(this.eofGraceMs, this.killGraceMs);
     }
     this.listeners.clear();
@@ -277,6 +266,7 @@ export class StdioBackend implements Backend {
     const conn = new ChildConnection(
       this.childConfig,
       (n) => this.dispatchUnsolicited(n),
+      this.outOfCall,
       (c, error) => this.onChildEnd(c, error),
     );
     this.conn = conn;
@@ -287,15 +277,11 @@ export class StdioBackend implements Backend {
       if (conn.done) throw conn.peer.failed ?? this.closedError();
       this.initializing = 1;
       const result = await conn.peer
-        .request(
-          'initialize',
-          { protocolVersion: STDIO_PROTOCOL_VERSION, capabilities: GATEWAY_CLIENT_CAPABILITIES, clientInfo: GATEWAY_CLIENT_INFO },
-          { sessionId: '', timeoutMs: this.initTimeoutMs },
-        )
+        .request('initialize', initializeParams(), { sessionId: '', timeoutMs: this.initTimeoutMs })
         .finally(() => {
           this.initializing = 0;
         });
-      const info = this.parseInitializeResult(result);
+      const info = parseInitializeResult(result, this.childConfig.label, this.server.slug);
       await conn.peer.notify('notifications/initialized');
       if (this.closed) throw this.closedError();
       if (conn.done) throw conn.peer.failed ?? this.closedError();
@@ -324,38 +310,11 @@ export class StdioBackend implements Backend {
       // be recorded (backoff) before the callers hear about the failure.
       if (!conn.done) {
         conn.markFatal(`failed to initialize (${error.message})`);
-        conn.peer.fail(error);
+        conn.peer.close(error);
         await conn.terminate(0, this.killGraceMs);
       }
       throw error;
     }
-  }
-
-  private parseInitializeResult(result: Record<string, unknown>): InitializeInfo {
-    const label = this.childConfig.label;
-    const version = result.protocolVersion;
-    if (typeof version !== 'string') {
-      throw new BackendError(
-        { code: RpcCode.UpstreamUnavailable, message: `${label} answered initialize without a protocolVersion` },
-        'upstream',
-      );
-    }
-    if (!SUPPORTED_UPSTREAM_VERSIONS.has(version)) {
-      throw new BackendError(
-        { code: RpcCode.UpstreamUnavailable, message: `${label} speaks MCP ${version}, which the gateway does not support over stdio` },
-        'upstream',
-      );
-    }
-    const capabilities = isObject(result.capabilities) ? result.capabilities : {};
-    const si = isObject(result.serverInfo) ? result.serverInfo : {};
-    const serverInfo = {
-      ...si,
-      name: typeof si.name === 'string' ? si.name : this.server.slug,
-      version: typeof si.version === 'string' ? si.version : '',
-    };
-    const info: InitializeInfo = { protocolVersion: version, capabilities, serverInfo };
-    if (typeof result.instructions === 'string') info.instructions = result.instructions;
-    return info;
   }
 
   private onChildEnd(conn: ChildConnection, error: BackendError): void {
@@ -463,10 +422,6 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function formatMs(ms: number): string {

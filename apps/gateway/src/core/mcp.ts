@@ -1,6 +1,8 @@
 import {
   type AuditEvent,
   effectiveIsolation,
+  isSupportedProtocolVersion,
+  LATEST_PROTOCOL_VERSION,
   type Decision as EventDecision,
   type Outcome,
   type PolicySnapshot,
@@ -32,9 +34,6 @@ import { enforceQuota, type QuotaPort } from './quota';
 import { exposeResultUris } from './result-uris';
 import type { SessionState } from './sessions';
 
-/** Protocol revisions the gateway speaks with agents (2025 era; stateful Streamable HTTP). */
-export const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
-export const LATEST_VERSION = SUPPORTED_VERSIONS[0];
 export const GATEWAY_INFO = { name: 'toolgate', title: 'Toolgate MCP gateway', version: '0.1.0' } as const;
 
 /** Who is calling, resolved by the transport from the bearer key and the route. */
@@ -130,7 +129,7 @@ export class McpCore {
   // ---- initialize --------------------------------------------------------------------------
 
   negotiate(requested: unknown): string {
-    return typeof requested === 'string' && (SUPPORTED_VERSIONS as readonly string[]).includes(requested) ? requested : LATEST_VERSION;
+    return isSupportedProtocolVersion(requested) ? requested : LATEST_PROTOCOL_VERSION;
   }
 
   initializeResult(caller: Caller, protocolVersion: string): Record<string, unknown> {

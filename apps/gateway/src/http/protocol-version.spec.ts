@@ -1,5 +1,5 @@
 import type { JsonRpcMessage } from '../core/jsonrpc';
-import { SUPPORTED_VERSIONS } from '../core/mcp';
+import { MCP_PROTOCOL_VERSIONS } from '@toolgate/contracts';
 import { versionRefusal } from './protocol-version';
 
 const call = (meta?: Record<string, unknown>): JsonRpcMessage => ({
@@ -16,7 +16,7 @@ describe('versionRefusal', () => {
       expect(versionRefusal('2026-07-28', sessionless)).toEqual({
         code: -32022,
         message: 'Unsupported MCP-Protocol-Version: 2026-07-28',
-        data: { supported: [...SUPPORTED_VERSIONS], requested: '2026-07-28' },
+        data: { supported: [...MCP_PROTOCOL_VERSIONS], requested: '2026-07-28' },
       });
     }
     expect(versionRefusal(['1999-01-01', '2025-11-25'], null)?.data).toMatchObject({ requested: '1999-01-01' });
@@ -25,7 +25,7 @@ describe('versionRefusal', () => {
   it('refuses a sessionless message that names its version in _meta, whatever the version', () => {
     expect(versionRefusal(undefined, call({ [V]: '2026-07-28' }))).toMatchObject({
       code: -32022,
-      data: { supported: [...SUPPORTED_VERSIONS], requested: '2026-07-28' },
+      data: { supported: [...MCP_PROTOCOL_VERSIONS], requested: '2026-07-28' },
     });
     expect(versionRefusal('2025-11-25', call({ [V]: '2025-11-25' }))?.code).toBe(-32022);
     expect(versionRefusal(undefined, call({ [V]: 42 }))?.data).toMatchObject({ requested: null });
@@ -34,7 +34,7 @@ describe('versionRefusal', () => {
   });
 
   it('lets through supported headers, in-session _meta, other _meta keys and plain messages', () => {
-    for (const v of SUPPORTED_VERSIONS) expect(versionRefusal(v, call())).toBeNull();
+    for (const v of MCP_PROTOCOL_VERSIONS) expect(versionRefusal(v, call())).toBeNull();
     expect(versionRefusal(undefined, null)).toBeNull();
     expect(versionRefusal(undefined, call())).toBeNull();
     expect(versionRefusal(undefined, call({ progressToken: 1 }))).toBeNull();

@@ -1,5 +1,5 @@
 import { type JsonRpcError, type JsonRpcMessage, RpcCode } from '../core/jsonrpc';
-import { SUPPORTED_VERSIONS } from '../core/mcp';
+import { isSupportedProtocolVersion, MCP_PROTOCOL_VERSIONS } from '@toolgate/contracts';
 
 /** Where a 2026-07-28 request names its revision (it has no initialize to negotiate in). */
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
@@ -14,7 +14,7 @@ const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
  */
 export function versionRefusal(header: string | string[] | undefined, sessionless: JsonRpcMessage | null): JsonRpcError | null {
   const requested = (Array.isArray(header) ? header[0] : header)?.slice(0, 64);
-  if (requested !== undefined && !(SUPPORTED_VERSIONS as readonly string[]).includes(requested)) {
+  if (requested !== undefined && !isSupportedProtocolVersion(requested)) {
     return refusal(`Unsupported MCP-Protocol-Version: ${requested}`, requested);
   }
   const meta = sessionless && 'method' in sessionless ? sessionless.params?._meta : undefined;
@@ -25,5 +25,5 @@ export function versionRefusal(header: string | string[] | undefined, sessionles
 }
 
 function refusal(message: string, requested: string | null): JsonRpcError {
-  return { code: RpcCode.UnsupportedVersion, message, data: { supported: [...SUPPORTED_VERSIONS], requested } };
+  return { code: RpcCode.UnsupportedVersion, message, data: { supported: [...MCP_PROTOCOL_VERSIONS], requested } };
 }

@@ -1,18 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import type { JsonRpcMessage, JsonRpcNotification, JsonRpcRequest } from '../core/jsonrpc';
-import {
-  HttpExchange,
-  httpRequest,
-  isEventStream,
-  type PendingCall,
-  statusError,
-  transportError,
-  UpstreamBackend,
-  type UpstreamOptions,
-  unavailableError,
-} from './http';
+import type { JsonRpcMessage } from '../../core/jsonrpc';
+import type { BackendError, BackendSpec, InitializeInfo } from '../types';
+import { type HttpCall, UpstreamBackend, type UpstreamOptions } from './base';
+import { statusError, transportError, unavailableError } from './errors';
+import { HttpExchange, httpRequest } from './exchange';
+import { isEventStream } from './messages';
 import { SseParser } from './sse-parser';
-import type { BackendError, BackendSpec, InitializeInfo } from './types';
 
 /**
  * An upstream MCP server over the legacy HTTP+SSE transport (MCP 2024-11-05), for servers that
@@ -25,15 +18,9 @@ import type { BackendError, BackendSpec, InitializeInfo } from './types';
  * stream. The stream is the session: when it is lost, every call in flight fails
  * ('unavailable'), and the backend reconnects (with backoff) and initializes again.
  *
- * Because one stream carries everything, the association of upstream messages with calls is
- * weaker than over Streamable HTTP:
- * - progress is exact (by the `tg-<id>` token the backend put in the request);
- * - `notifications/message` (logging) goes to the call in flight when exactly one is, else to
- *   the unsolicited listeners (same rule as the stdio RpcPeer);
- * - a server-to-client request goes to the call named by a progress token in its `_meta`, else
- *   to the most recently started call with an onServerRequest hook, but only when every such
- *   call belongs to the same agent session: a sampling or elicitation request is never handed
- *   to another agent's session on a guess. Otherwise the upstream gets -32603.
+ * One stream carries everything, so messages are attributed to calls the way stdio's are
+ * (`in-flight` attribution, upstream/peer.ts): by our progress token or a related task, else by
+ * the calls in flight, and never across agent sessions on a guess.
  */
 export class SseBackend extends UpstreamBackend {
   private stream: HttpExchange | undefined;
@@ -44,7 +31,7 @@ export class SseBackend extends UpstreamBackend {
   private reconnectAttempts = 0;
 
   constructor(spec: BackendSpec, options: UpstreamOptions = {}) {
-    super(spec, options);
+    super(spec, options, 'in-flight');
     this.postHeaders = { ...this.baseHeaders, accept: 'application/json, text/event-stream', 'content-type': 'application/json' };
   }
 
@@ -55,21 +42,20 @@ export class SseBackend extends UpstreamBackend {
 
   protected async initialize(): Promise<InitializeInfo> {
     await this.connect();
-    const result = await this.call('initialize', this.initializeParams(), { sessionId: 'toolgate:initialize' }, this.server.timeoutMs);
-    const info = this.parseInitializeResult(result);
+    const info = await this.initializeCall();
     if (this.closed) throw this.closedError();
     await this.sendMessage({ jsonrpc: '2.0', method: 'notifications/initialized' });
     this.reconnectAttempts = 0;
     return info;
   }
 
-  protected transmit(call: PendingCall): void {
+  protected transmit(call: HttpCall): void {
     const path = this.endpointPath;
     if (path === undefined || !this.pool) {
       this.fail(call, unavailableError(this.origin, 'the event stream is not connected'));
       return;
     }
-    httpRequest(this.pool, { path, method: 'POST', headers: this.postHeaders, body: call.body }, this.origin, call.timeoutMs).then(
+    httpRequest(this.pool, { path, method: 'POST', headers: this.postHeaders, body: call.state.body }, this.origin, call.timeoutMs).then(
       (res) => {
         // Accepted: the response arrives on the event stream.
         if (res.status < 200 || res.status >= 300) this.fail(call, statusError(this.origin, res.status, res.body));
@@ -97,29 +83,6 @@ export class SseBackend extends UpstreamBackend {
     this.stream = undefined;
     this.endpointPath = undefined;
     stream?.abort(this.closedError());
-  }
-
-  protected override attributeServerRequest(request: JsonRpcRequest, _streamCall: PendingCall | undefined): PendingCall | undefined {
-    const meta = request.params?._meta as Record<string, unknown> | undefined;
-    if (meta && typeof meta === 'object') {
-      const hinted = this.calls.byProgressToken(meta.progressToken);
-      if (hinted?.ctx.onServerRequest) return hinted;
-    }
-    let latest: PendingCall | undefined;
-    for (const call of this.calls.values()) {
-      if (!call.ctx.onServerRequest) continue;
-      if (latest !== undefined && latest.ctx.sessionId !== call.ctx.sessionId) return undefined;
-      latest = call;
-    }
-    return latest;
-  }
-
-  protected override handleMessage(message: JsonRpcMessage, streamCall: PendingCall | undefined): void {
-    // A log line is attributed to the call in flight when exactly one is (no other clue here).
-    if (streamCall === undefined && (message as JsonRpcNotification).method === 'notifications/message' && this.calls.size === 1) {
-      streamCall = this.calls.values().next().value as PendingCall;
-    }
-    super.handleMessage(message, streamCall);
   }
 
   /** Open the event stream; resolves once the `endpoint` event arrived. */
@@ -222,7 +185,7 @@ export class SseBackend extends UpstreamBackend {
     this.endpointPath = undefined;
     if (this.closed) return;
     const error = unavailableError(this.origin, 'the event stream was lost');
-    for (const call of this.calls.drain()) this.fail(call, error);
+    this.failAll(error);
     this.resetSession();
     this.status = 'down';
     this.scheduleReconnect();

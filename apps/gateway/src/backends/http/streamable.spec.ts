@@ -1,13 +1,14 @@
-import { fullGc, keptHooksSignal } from '../../test/fixtures/kept-hooks';
+import { fullGc, keptHooksSignal } from '../../../test/fixtures/kept-hooks';
 import type { SnapshotServer } from '@toolgate/contracts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Fixture, type StreamableFixture, startRawFixture, startStreamableFixture } from '../../test/fixtures/http-mcp-server';
-import type { JsonRpcNotification, JsonRpcRequest } from '../core/jsonrpc';
-import { RpcCode, RpcError } from '../core/jsonrpc';
-import { StreamableHttpBackend, type StreamableHttpOptions, upstreamHeaders } from './http';
-import { CallCancelledError } from './rpc-peer';
-import { BackendError, type BackendSpec, type CallContext } from './types';
+import { type Fixture, type StreamableFixture, startRawFixture, startStreamableFixture } from '../../../test/fixtures/http-mcp-server';
+import type { JsonRpcNotification, JsonRpcRequest } from '../../core/jsonrpc';
+import { RpcCode, RpcError } from '../../core/jsonrpc';
+import { BackendError, type BackendSpec, type CallContext } from '../types';
+import { CallCancelledError } from '../upstream/errors';
+import { upstreamHeaders } from './headers';
+import { StreamableHttpBackend, type StreamableHttpOptions } from './streamable';
 
 function spec(url: string | null, headers: Record<string, string> = {}, server: Partial<SnapshotServer> = {}): BackendSpec {
   return {
@@ -552,7 +553,7 @@ describe('StreamableHttpBackend: failures', () => {
   });
 
   it('the abort hook left on the agent signal holds nothing of the call', async () => {
-    // A dead AbortSignal keeps its listeners until a full GC (see RpcPeer.onAbortOf).
+    // A dead AbortSignal keeps its listeners until a full GC (see CallTable.onAbortOf).
     const f = await fixture();
     const b = backend(spec(f.url));
     await b.ready();

@@ -1,14 +1,15 @@
-import { fullGc, keptHooksSignal } from '../../test/fixtures/kept-hooks';
+import { fullGc, keptHooksSignal } from '../../../test/fixtures/kept-hooks';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { InMemoryTransport } from '@modelcontextprotocol/sdk/inMemory.js';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, RpcCode, RpcError } from '../core/jsonrpc';
-import { CallCancelledError, REQUEST_CANCELLED_CODE, RpcPeer, type RpcPeerOptions } from './rpc-peer';
-import { BackendError, type CallContext, GATEWAY_CLIENT_CAPABILITIES, GATEWAY_CLIENT_INFO } from './types';
+import { type JsonRpcMessage, type JsonRpcNotification, type JsonRpcRequest, RpcCode, RpcError } from '../../core/jsonrpc';
+import { BackendError, type CallContext, GATEWAY_CLIENT_CAPABILITIES, GATEWAY_CLIENT_INFO } from '../types';
+import { CallCancelledError, REQUEST_CANCELLED_CODE } from './errors';
+import { UpstreamPeer, type UpstreamPeerOptions } from './peer';
 
 /**
- * RpcPeer against a real SDK McpServer, linked in memory: the peer is the only client, the
+ * UpstreamPeer against a real SDK McpServer, linked in memory: the peer is the only client, the
  * server is the SDK's, and every message between them is recorded.
  */
 
@@ -17,7 +18,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const resultText = (r: Record<string, unknown>) => (r.content as Array<{ text: string }>)[0].text;
 
 interface Harness {
-  peer: RpcPeer;
+  peer: UpstreamPeer;
   server: McpServer;
   /** Everything the peer sent upstream. */
   sent: JsonRpcMessage[];
@@ -27,11 +28,12 @@ interface Harness {
 
 const open: Harness[] = [];
 
-async function connect(server: McpServer, options: Partial<RpcPeerOptions> = {}): Promise<Harness> {
+async function connect(server: McpServer, options: Partial<UpstreamPeerOptions<undefined>> = {}): Promise<Harness> {
   const [clientSide, serverSide] = InMemoryTransport.createLinkedPair();
   const sent: JsonRpcMessage[] = [];
   const protocolErrors: string[] = [];
-  const peer = new RpcPeer({
+  const peer = new UpstreamPeer({
+    attribution: 'in-flight',
     send: (m) => {
       sent.push(m);
       return clientSide.send(m as JSONRPCMessage);
@@ -69,7 +71,7 @@ afterEach(async () => {
   while (open.length > 0) await open.pop()!.close();
 });
 
-const callTool = (peer: RpcPeer, name: string, args: Record<string, unknown>, ctx: CallContext, meta?: Record<string, unknown>) =>
+const callTool = (peer: UpstreamPeer, name: string, args: Record<string, unknown>, ctx: CallContext, meta?: Record<string, unknown>) =>
   peer.request('tools/call', meta ? { name, arguments: args, _meta: meta } : { name, arguments: args }, ctx);
 
 /** A server whose tools exercise everything the peer relays. */
@@ -114,7 +116,7 @@ function fixtureServer(record: { cancelled: string[] } = { cancelled: [] }) {
   return { server, record };
 }
 
-describe('RpcPeer with an SDK server', () => {
+describe('UpstreamPeer with an SDK server', () => {
   it('assigns its own increasing ids and correlates concurrent calls', async () => {
     const { peer, sent } = await connect(fixtureServer().server);
     const results = await Promise.all(
@@ -437,11 +439,13 @@ describe('RpcPeer with an SDK server', () => {
   });
 });
 
-describe('RpcPeer on its own transport edge cases', () => {
+describe('UpstreamPeer on its own transport edge cases', () => {
   const ctx: CallContext = { sessionId: 's' };
 
   it('rejects with kind unavailable when send throws or rejects', async () => {
-    const throwing = new RpcPeer({
+    const throwing = new UpstreamPeer({
+      attribution: 'in-flight',
+      label: 'upstream',
       send: () => {
         throw new Error('pipe closed');
       },
@@ -454,7 +458,12 @@ describe('RpcPeer on its own transport edge cases', () => {
     await expect(throwing.notify('notifications/initialized')).rejects.toMatchObject({ kind: 'unavailable' });
     expect(throwing.inFlight).toBe(0);
 
-    const rejecting = new RpcPeer({ send: () => Promise.reject(new Error('HTTP 503')), defaultTimeoutMs: 1000 });
+    const rejecting = new UpstreamPeer({
+      attribution: 'in-flight',
+      label: 'upstream',
+      send: () => Promise.reject(new Error('HTTP 503')),
+      defaultTimeoutMs: 1000,
+    });
     await expect(rejecting.request('tools/list', undefined, ctx)).rejects.toMatchObject({ kind: 'unavailable', message: /HTTP 503/ });
     expect(rejecting.inFlight).toBe(0);
   });
@@ -462,7 +471,13 @@ describe('RpcPeer on its own transport edge cases', () => {
   it('ignores late and malformed messages without throwing, and reports what it cannot use', async () => {
     const errors: string[] = [];
     const sent: JsonRpcMessage[] = [];
-    const peer = new RpcPeer({ send: (m) => void sent.push(m), defaultTimeoutMs: 1000, onProtocolError: (e) => errors.push(e) });
+    const peer = new UpstreamPeer({
+      attribution: 'in-flight',
+      label: 'upstream',
+      send: (m) => void sent.push(m),
+      defaultTimeoutMs: 1000,
+      onProtocolError: (e) => errors.push(e),
+    });
     const p = peer.request('tools/list', undefined, ctx);
     peer.handleMessage({ jsonrpc: '2.0', id: 99, result: {} }); // unknown id: a late answer
     peer.handleMessage(42 as unknown as JsonRpcMessage);
@@ -486,7 +501,12 @@ describe('RpcPeer on its own transport edge cases', () => {
 
   it('never cancels initialize, and answers server requests only while connected', async () => {
     const sent: JsonRpcMessage[] = [];
-    const peer = new RpcPeer({ send: (m) => void sent.push(m), defaultTimeoutMs: 1000 });
+    const peer = new UpstreamPeer({
+      attribution: 'in-flight',
+      label: 'upstream',
+      send: (m) => void sent.push(m),
+      defaultTimeoutMs: 1000,
+    });
     const err = (await peer.request('initialize', {}, { sessionId: 's', timeoutMs: 30 }).catch((e) => e)) as BackendError;
     expect(err.kind).toBe('timeout');
     expect(sent.some((m) => 'method' in m && m.method === 'notifications/cancelled')).toBe(false);
@@ -511,10 +531,15 @@ describe('RpcPeer on its own transport edge cases', () => {
   });
 
   it('the abort hook left on the agent signal holds nothing of the call, only its id', async () => {
-    // A dead AbortSignal keeps its listeners until a full GC (see RpcPeer.onAbortOf): the hook
+    // A dead AbortSignal keeps its listeners until a full GC (see UpstreamPeer.onAbortOf): the hook
     // must not keep the call's context (in the gateway: the agent's response, its buffers) alive.
     const sent: JsonRpcMessage[] = [];
-    const peer = new RpcPeer({ send: (m) => void sent.push(m), defaultTimeoutMs: 1000 });
+    const peer = new UpstreamPeer({
+      attribution: 'in-flight',
+      label: 'upstream',
+      send: (m) => void sent.push(m),
+      defaultTimeoutMs: 1000,
+    });
     const { signal, hooks } = keptHooksSignal();
     let ctxRef!: WeakRef<CallContext>;
     await (async () => {
@@ -534,7 +559,12 @@ describe('RpcPeer on its own transport edge cases', () => {
 
   it('answers a non-RpcError failure of the agent as -32603', async () => {
     const sent: JsonRpcMessage[] = [];
-    const peer = new RpcPeer({ send: (m) => void sent.push(m), defaultTimeoutMs: 1000 });
+    const peer = new UpstreamPeer({
+      attribution: 'in-flight',
+      label: 'upstream',
+      send: (m) => void sent.push(m),
+      defaultTimeoutMs: 1000,
+    });
     const call = peer.request(
       'tools/call',
       {},
@@ -550,5 +580,93 @@ describe('RpcPeer on its own transport edge cases', () => {
     expect(sent.at(-1)).toEqual({ jsonrpc: '2.0', id: 5, error: { code: RpcCode.InternalError, message: 'agent disconnected' } });
     peer.handleMessage({ jsonrpc: '2.0', id: 1, result: {} });
     await expect(call).resolves.toEqual({});
+  });
+});
+
+describe('UpstreamPeer attribution of upstream requests, per transport kind', () => {
+  const rawPeer = (attribution: 'stream' | 'in-flight') => {
+    const sent: JsonRpcMessage[] = [];
+    const errors: string[] = [];
+    const peer = new UpstreamPeer({
+      attribution,
+      label: 'upstream',
+      send: (m) => void sent.push(m),
+      defaultTimeoutMs: 1000,
+      onProtocolError: (e) => errors.push(e),
+    });
+    return { peer, sent, errors };
+  };
+  const answeredBy = (who: string[], name: string) => async () => {
+    who.push(name);
+    return { from: name };
+  };
+  const reply = (sent: JsonRpcMessage[], id: string) => sent.find((m) => 'id' in m && m.id === id && !('method' in m));
+
+  it('stream: a request on no call stream goes to the out-of-call handler, never to a call in flight', async () => {
+    const { peer, sent, errors } = rawPeer('stream');
+    const who: string[] = [];
+    void peer.request('tools/call', {}, { sessionId: 'a', onServerRequest: answeredBy(who, 'call a') }).catch(() => undefined);
+    peer.handleMessage({ jsonrpc: '2.0', id: 'r1', method: 'roots/list' });
+    await sleep(5);
+    expect(who).toEqual([]);
+    expect(reply(sent, 'r1')).toMatchObject({ error: { code: RpcCode.InternalError, message: /no agent session is waiting/ } });
+    expect(errors.some((e) => /refused roots\/list/.test(e))).toBe(true);
+
+    peer.onOutOfCallRequest(answeredBy(who, 'owner'));
+    peer.handleMessage({ jsonrpc: '2.0', id: 'r2', method: 'roots/list' });
+    await sleep(5);
+    expect(who).toEqual(['owner']);
+    expect(reply(sent, 'r2')).toMatchObject({ result: { from: 'owner' } });
+  });
+
+  it('stream: what arrives on a call stream belongs to that call, also a log line with other calls in flight', async () => {
+    const { peer, sent } = rawPeer('stream');
+    const logs: Record<string, string[]> = { a: [], b: [] };
+    const ctxOf = (s: 'a' | 'b'): CallContext => ({ sessionId: s, onNotification: (n) => logs[s].push(n.method) });
+    void peer.request('tools/call', {}, ctxOf('a')).catch(() => undefined);
+    void peer.request('tools/call', {}, ctxOf('b')).catch(() => undefined);
+    const [, callB] = peer.pending();
+    peer.handleMessage({ jsonrpc: '2.0', method: 'notifications/message', params: { level: 'info', data: 'x' } }, callB);
+    expect(logs).toEqual({ a: [], b: ['notifications/message'] });
+    // list_changed is about the server as a whole, even on a call's stream.
+    const unsolicited: string[] = [];
+    peer.onUnsolicited((n) => unsolicited.push(n.method));
+    peer.handleMessage({ jsonrpc: '2.0', method: 'notifications/tools/list_changed' }, callB);
+    expect(unsolicited).toEqual(['notifications/tools/list_changed']);
+    expect(sent).toHaveLength(2);
+  });
+
+  it('in-flight: a related-task hint names the tasks/result call, whatever else is in flight', async () => {
+    const { peer, sent } = rawPeer('in-flight');
+    const who: string[] = [];
+    void peer
+      .request('tasks/result', { taskId: 'task-9' }, { sessionId: 'a', onServerRequest: answeredBy(who, 'a') })
+      .catch(() => undefined);
+    void peer.request('tools/call', {}, { sessionId: 'b', onServerRequest: answeredBy(who, 'b') }).catch(() => undefined);
+    peer.handleMessage({
+      jsonrpc: '2.0',
+      id: 'r1',
+      method: 'elicitation/create',
+      params: { message: 'ok?', _meta: { 'io.modelcontextprotocol/related-task': { taskId: 'task-9' } } },
+    });
+    await sleep(5);
+    expect(who).toEqual(['a']);
+    // Without the hint the same request is refused: two sessions are in flight.
+    peer.handleMessage({ jsonrpc: '2.0', id: 'r2', method: 'elicitation/create', params: { message: 'ok?' } });
+    await sleep(5);
+    expect(who).toEqual(['a']);
+    expect(reply(sent, 'r2')).toMatchObject({ error: { message: /cannot be attributed/ } });
+  });
+
+  it('in-flight: with no call in flight the out-of-call handler answers; without one the request is refused', async () => {
+    const { peer, sent } = rawPeer('in-flight');
+    peer.handleMessage({ jsonrpc: '2.0', id: 'r1', method: 'roots/list' });
+    await sleep(5);
+    expect(reply(sent, 'r1')).toMatchObject({ error: { message: /no agent session is waiting/ } });
+    const who: string[] = [];
+    peer.onOutOfCallRequest(answeredBy(who, 'owner'));
+    peer.handleMessage({ jsonrpc: '2.0', id: 'r2', method: 'roots/list' });
+    await sleep(5);
+    expect(reply(sent, 'r2')).toMatchObject({ result: { from: 'owner' } });
   });
 });

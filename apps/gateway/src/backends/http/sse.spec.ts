@@ -1,12 +1,12 @@
 import type { SnapshotServer } from '@toolgate/contracts';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type Fixture, type SseFixture, startRawFixture, startSseFixture } from '../../test/fixtures/http-mcp-server';
-import type { JsonRpcNotification, JsonRpcRequest } from '../core/jsonrpc';
-import { RpcCode } from '../core/jsonrpc';
-import type { UpstreamOptions } from './http';
+import { type Fixture, type SseFixture, startRawFixture, startSseFixture } from '../../../test/fixtures/http-mcp-server';
+import type { JsonRpcNotification, JsonRpcRequest } from '../../core/jsonrpc';
+import { RpcCode } from '../../core/jsonrpc';
+import type { UpstreamOptions } from './base';
 import { SseBackend } from './sse';
-import { BackendError, type BackendSpec, type CallContext } from './types';
+import { BackendError, type BackendSpec, type CallContext } from '../types';
 
 function spec(url: string, headers: Record<string, string> = {}, server: Partial<SnapshotServer> = {}): BackendSpec {
   return {
@@ -167,7 +167,7 @@ describe('SseBackend (legacy HTTP+SSE) against the SDK SSEServerTransport', () =
       ctx({ sessionId: 'agent-A', onServerRequest: sampled('A') }),
     );
     expect(mine.isError).toBe(true);
-    expect(textOf(mine)).toContain('no agent session is waiting');
+    expect(textOf(mine)).toContain('cannot be attributed to one agent session');
     expect(textOf(await other)).toBe('slept 300');
   });
 
