@@ -3,9 +3,10 @@
  * of revision 2025-11-25, pending ones included) run against the gateway, one Jest test per
  * scenario.
  *
- * Set-up: the real control plane and a gateway worker (harness.startStack), an org whose only
- * server is our stdio fixture (fixtures/conformance-server.ts, which implements every fixture
- * tool, resource and prompt the scenarios name), a role allowing everything and an agent key.
+ * Set-up: the real control plane and a gateway worker (harness.startStack), an org whose servers
+ * are our fixture (fixtures/conformance-server.ts, which implements every fixture tool, resource
+ * and prompt the scenarios name) once as a stdio upstream and once as a Streamable HTTP upstream,
+ * a role allowing everything and an agent key. The whole suite runs through each.
  * The suite's client sends no Authorization header, so it talks to a loopback forwarding proxy
  * that adds `Authorization: Bearer <key>` and passes everything else through unchanged (method,
  * path, headers, body, status, streamed SSE bytes), and the gateway sees exactly what the suite
@@ -26,7 +27,7 @@
  * The CLI needs Node 22 (it imports `globSync` from node:fs); the repo runs on Node 20, so it is
  * spawned with the Node 22 binary of the workspace package @toolgate/node22 (tools/node22).
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http, { type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -231,7 +232,26 @@ function problems(checks: Check[]): string[] {
   return out;
 }
 
+/** The same fixture over Streamable HTTP (`--http`), for the gateway's HTTP backend. */
+function startHttpFixture(): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(process.execPath, ['-r', SWC_REGISTER, FIXTURE, '--http'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    child.on('error', reject);
+    child.on('exit', (code) => reject(new Error(`the HTTP conformance fixture exited (${code}) before listening`)));
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      const m = /listening (\d+)/.exec(out);
+      if (m) resolve({ child, url: `http://127.0.0.1:${m[1]}/mcp` });
+    });
+  });
+}
+
 // ---- the tests ---------------------------------------------------------------------------------
+
+/** Each backend kind the gateway relays through: the whole suite must pass through both. */
+const BACKENDS = ['stdio', 'streamable-http'] as const;
+type Backend = (typeof BACKENDS)[number];
 
 const SCENARIOS = listScenarios();
 const EXPECTED = expectedFailures();
@@ -251,33 +271,39 @@ if (!NODE22) {
   describe(SUITE_NAME, () => {
     let stack: Stack;
     let proxy: Proxy;
-    let perServer: SuiteRun;
+    let httpFixture: ChildProcess | undefined;
+    const perServer = new Map<Backend, SuiteRun>();
     let aggregated: SuiteRun;
 
     beforeAll(
       async () => {
         stack = await startStack();
+        const http = await startHttpFixture();
+        httpFixture = http.child;
         const { org, key } = await setupOrg(stack, {
           servers: [
             {
               slug: 'conformance',
-              name: 'Conformance fixture',
+              name: 'Conformance fixture (stdio)',
               transport: 'stdio',
               command: process.execPath,
               args: ['-r', SWC_REGISTER, FIXTURE],
             },
+            { slug: 'conformance-http', name: 'Conformance fixture (Streamable HTTP)', transport: 'streamable-http', url: http.url },
           ],
         });
         proxy = await startAuthProxy(stack.gatewayUrl, key);
-        perServer = await runSuite('per-server', `${proxy.url}/mcp/${org.slug}/conformance`, null);
+        perServer.set('stdio', await runSuite('per-server-stdio', `${proxy.url}/mcp/${org.slug}/conformance`, null));
+        perServer.set('streamable-http', await runSuite('per-server-http', `${proxy.url}/mcp/${org.slug}/conformance-http`, null));
         aggregated = await runSuite('aggregated', `${proxy.url}/mcp/${org.slug}`, AGGREGATED);
       },
-      2 * SUITE_TIMEOUT_MS + 30_000,
+      3 * SUITE_TIMEOUT_MS + 30_000,
     );
 
     afterAll(async () => {
       await proxy?.close();
       await stack?.close();
+      httpFixture?.kill();
     });
 
     it('knows the scenarios of the suite', () => {
@@ -292,15 +318,16 @@ if (!NODE22) {
     });
 
     it('ran every scenario it lists', () => {
-      expect([...perServer.results.keys()].sort()).toEqual([...SCENARIOS].sort());
+      for (const run of perServer.values()) expect([...run.results.keys()].sort()).toEqual([...SCENARIOS].sort());
       expect([...aggregated.results.keys()].sort()).toEqual([...AGGREGATED].sort());
     });
 
-    describe('per-server endpoint /mcp/{org}/{server}', () => {
+    describe.each(BACKENDS)('per-server endpoint /mcp/{org}/{server}, the fixture as a %s upstream', (backend) => {
       const titled = SCENARIOS.map((s) => [EXPECTED.has(s) ? `${s} (expected failure, see conformance-expected-failures.yml)` : s, s]);
       it.each(titled)('%s', (_title, scenario) => {
-        const checks = perServer.results.get(scenario);
-        if (!checks) throw new Error(`No checks.json for ${scenario}. Conformance CLI output:\n${perServer.output.slice(-4000)}`);
+        const run = perServer.get(backend)!;
+        const checks = run.results.get(scenario);
+        if (!checks) throw new Error(`No checks.json for ${scenario}. Conformance CLI output:\n${run.output.slice(-4000)}`);
         const failed = problems(checks);
         const reason = EXPECTED.get(scenario);
         if (reason === undefined) {
