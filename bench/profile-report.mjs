@@ -113,8 +113,8 @@ for (const file of files) {
     let urls = '';
     for (let x = id; x !== undefined; x = parent.get(x)) urls += `${nodes.get(x).callFrame.url ?? ''}\n`;
     if (/events\/emitter\.ts|node_modules\/(bullmq|msgpackr)\//.test(urls)) return 'events → BullMQ';
-    if (urls.includes('core/ratelimit.ts')) return 'rate limit (Redis EVALSHA)';
-    if (urls.includes('core/sessions.ts')) return 'session store (Redis)';
+    if (urls.includes('redis/rate-limiter.ts') || urls.includes('core/ratelimit.ts')) return 'rate limit (Redis EVALSHA)';
+    if (urls.includes('redis/sessions.ts')) return 'session store (Redis)';
     if (urls.includes('backends/')) return 'backend (stdio child I/O)';
     if (urls.includes('node_modules/ioredis') || urls.includes('redis-parser')) return 'ioredis replies';
     if (urls.includes('http/util.ts')) return 'HTTP response / body';

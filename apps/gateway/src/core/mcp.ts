@@ -29,8 +29,8 @@ import { type OpenedSpec, openBackendSpec, ownedSpec, sessionKeySuffix } from '.
 import { type JsonRpcNotification, type JsonRpcRequest, RpcCode, RpcError } from './jsonrpc';
 import { advertises, LIST_KEY, type ListMethod, listAll } from './lists';
 import { exposedName, exposedUri, findExposed, splitExposed, splitUri, unambiguous } from './naming';
-import type { EventSink, RateLimiterPort } from './ports';
-import { enforceQuota, type QuotaPort } from './quota';
+import type { EventSink, QuotaPort, RateLimiterPort } from './ports';
+import { enforceQuota } from './quota';
 import { exposeResultUris } from './result-uris';
 import type { SessionState } from './sessions';
 

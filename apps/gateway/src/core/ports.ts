@@ -13,3 +13,12 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: n
 export interface RateLimiterPort {
   check(orgId: string, limits: readonly RateLimit[]): Promise<RateDecision>;
 }
+
+export type QuotaDecision =
+  | { allowed: true; used: number | null }
+  | { allowed: false; used: number; quota: number; period: string; resetsAt: string };
+
+export interface QuotaPort {
+  /** Count one call of `orgId` against `quota` for the current month, or refuse it. Never rejects. */
+  charge(orgId: string, quota: number): Promise<QuotaDecision>;
+}

@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { redisKeys } from '@toolgate/contracts';
 import type { RateLimit } from '@toolgate/policy';
 import Redis from 'ioredis';
-import { InMemoryRateLimiter, RedisRateLimiter } from './ratelimit';
+import { RedisRateLimiter } from '../redis/rate-limiter';
+import { InMemoryRateLimiter } from './ratelimit';
 import { freePort, killRedis, startRedis } from '../../test/fixtures/redis-server';
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';

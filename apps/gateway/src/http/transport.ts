@@ -20,8 +20,10 @@ import {
 } from '../core/jsonrpc';
 import { type AgentChannel, type Audience, type Caller, McpCore, newRecord, REQUEST_METHODS, toRpcError } from '../core/mcp';
 import { exposedUri } from '../core/naming';
-import { AgentCancelled, type Relay } from '../core/relay';
-import { type SessionState, SessionStore } from '../core/sessions';
+import { AgentCancelled } from '../core/cancellation';
+import type { SessionState } from '../core/sessions';
+import type { Relay } from '../redis/relay';
+import { SessionStore } from '../redis/sessions';
 import type { SnapshotStore } from '../snapshots/store';
 import type { GatewayMetrics } from '../metrics';
 import { AuthFailureLog, type AuthFailureReason } from './auth-failures';

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { channels } from '@toolgate/contracts';
 import type Redis from 'ioredis';
-import type { Audience } from './mcp';
-import { type JsonRpcId, type JsonRpcNotification, type JsonRpcResponse, RpcCode, RpcError } from './jsonrpc';
+import type { JsonRpcId, JsonRpcNotification, JsonRpcResponse } from '../core/jsonrpc';
+import { RpcCode, RpcError } from '../core/jsonrpc';
+import type { Audience } from '../core/mcp';
+import { AgentCancelled } from '../core/cancellation';
 
 type RelayMessage =
   | { t: 'response'; id: string; message: JsonRpcResponse }
@@ -12,20 +14,6 @@ type RelayMessage =
   | { t: 'fanout'; orgId: string; server: string; message: JsonRpcNotification; audience: Audience; from: string };
 
 type FanOutListener = (orgId: string, server: string, message: JsonRpcNotification, audience: Audience) => void;
-
-/**
- * The abort reason of a call the agent cancelled (`notifications/cancelled`). It is told apart
- * from other aborts (shutdown) because a cancelled request gets no response at all.
- */
-export class AgentCancelled extends RpcError {
-  constructor(reason: string) {
-    super(RpcCode.InternalError, reason);
-  }
-
-  static of(signal: AbortSignal): boolean {
-    return signal.aborted && signal.reason instanceof AgentCancelled;
-  }
-}
 
 interface Pending {
   sessionId: string;
