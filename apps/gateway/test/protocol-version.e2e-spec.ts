@@ -1,9 +1,10 @@
 /**
  * Requests in the stateless 2026-07-28 style (no session, no initialize, the revision in the
- * `MCP-Protocol-Version` header or in `params._meta`) get HTTP 400 with -32022 and the revisions
- * the gateway speaks, so a client that tries the newest revision first falls back to initialize;
- * before, they were told "Mcp-Session-Id header is required" (-32600). A plain request without a
- * session and without any version hint keeps that answer.
+ * `MCP-Protocol-Version` header or in `params._meta`) get HTTP 400 with -32600 naming the revisions
+ * the gateway speaks, so a client that tries the newest revision first falls back to initialize.
+ * Never a 2026-07-28 error code (-32020/-32021/-32022): that would mark the gateway as a modern
+ * server, and dual-era clients (@ai-sdk/mcp 2.x) then refuse to fall back. A plain request
+ * without a session and without any version hint is told "Mcp-Session-Id header is required".
  */
 import { MCP_PROTOCOL_VERSIONS } from '@toolgate/contracts';
 import { stackWithOrg, MCP_HEADERS, type Org, post } from './fixtures/gw-helpers';
@@ -19,7 +20,7 @@ const META = {
 };
 const statelessList = (id: number | string) => ({ jsonrpc: '2.0', id, method: 'tools/list', params: { _meta: META } });
 const refusal = (requested: string | null) => ({
-  code: -32022,
+  code: -32600,
   data: { supported: [...MCP_PROTOCOL_VERSIONS], requested },
 });
 
@@ -32,7 +33,7 @@ beforeAll(async () => {
 afterAll(() => stack.close());
 
 describe('stateless (2026-07-28) requests', () => {
-  it('a request with the 2026-07-28 header and _meta → 400 -32022 listing the supported revisions', async () => {
+  it('a request with the 2026-07-28 header and _meta → 400 -32600 (not a modern error code) listing the supported revisions', async () => {
     const res = await post(url, statelessList('s1'), { key: o.key, headers: { 'MCP-Protocol-Version': NEXT, 'Mcp-Method': 'tools/list' } });
     expect(res.status).toBe(400);
     expect(res.json).toMatchObject({ jsonrpc: '2.0', id: 's1', error: refusal(NEXT) });
@@ -60,7 +61,7 @@ describe('stateless (2026-07-28) requests', () => {
     expect(notification.json).toMatchObject({ id: null, error: refusal(NEXT) });
   });
 
-  it('GET and DELETE with an unsupported header → 400 -32022', async () => {
+  it('GET and DELETE with an unsupported header → 400 -32600', async () => {
     for (const method of ['GET', 'DELETE']) {
       const res = await fetch(url, {
         method,

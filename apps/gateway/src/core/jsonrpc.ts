@@ -54,8 +54,6 @@ export const RpcCode = {
   QuotaExceeded: -32007,
   /** Gateway: authentication failed (sent only where HTTP status cannot say it, e.g. WebSocket). */
   Unauthorized: -32001,
-  /** 2026-07-28: unsupported protocol version. */
-  UnsupportedVersion: -32022,
 } as const;
 
 /** An error that becomes a JSON-RPC error response (never a crash). */

@@ -14,7 +14,7 @@ describe('versionRefusal', () => {
   it('refuses a header naming a revision the gateway does not speak, with or without a session', () => {
     for (const sessionless of [call(), null]) {
       expect(versionRefusal('2026-07-28', sessionless)).toEqual({
-        code: -32022,
+        code: -32600,
         message: 'Unsupported MCP-Protocol-Version: 2026-07-28',
         data: { supported: [...MCP_PROTOCOL_VERSIONS], requested: '2026-07-28' },
       });
@@ -24,13 +24,13 @@ describe('versionRefusal', () => {
 
   it('refuses a sessionless message that names its version in _meta, whatever the version', () => {
     expect(versionRefusal(undefined, call({ [V]: '2026-07-28' }))).toMatchObject({
-      code: -32022,
+      code: -32600,
       data: { supported: [...MCP_PROTOCOL_VERSIONS], requested: '2026-07-28' },
     });
-    expect(versionRefusal('2025-11-25', call({ [V]: '2025-11-25' }))?.code).toBe(-32022);
+    expect(versionRefusal('2025-11-25', call({ [V]: '2025-11-25' }))?.code).toBe(-32600);
     expect(versionRefusal(undefined, call({ [V]: 42 }))?.data).toMatchObject({ requested: null });
     const notification: JsonRpcMessage = { jsonrpc: '2.0', method: 'notifications/initialized', params: { _meta: { [V]: '2026-07-28' } } };
-    expect(versionRefusal(undefined, notification)?.code).toBe(-32022);
+    expect(versionRefusal(undefined, notification)?.code).toBe(-32600);
   });
 
   it('lets through supported headers, in-session _meta, other _meta keys and plain messages', () => {

@@ -5,12 +5,16 @@ import { isSupportedProtocolVersion, MCP_PROTOCOL_VERSIONS } from '@toolgate/con
 const META_VERSION = 'io.modelcontextprotocol/protocolVersion';
 
 /**
- * The -32022 refusal for a request in a protocol revision the gateway does not speak, or null.
- * Two signs: an `MCP-Protocol-Version` header naming such a revision, or a protocol version in
- * `params._meta` on a message without a session (the stateless 2026-07-28 style). Answering
- * -32022 with `data.supported`, not "session id required", is what lets a client that tries the
- * newest revision first fall back to initialize. `sessionless` is the message when no
- * `Mcp-Session-Id` came with it; an initialize never gets here (it negotiates in its body).
+ * The refusal (sent with HTTP 400) for a request in a protocol revision the gateway does not
+ * speak, or null. Two signs: an `MCP-Protocol-Version` header naming such a revision, or a
+ * protocol version in `params._meta` on a message without a session (the stateless 2026-07-28
+ * style). The code is -32600, never a 2026-07-28 error (-32020/-32021/-32022): by that
+ * revision's backward-compatibility rules a modern error body marks a *modern* server, and a
+ * dual-era client then retries in the modern era instead of falling back to initialize
+ * (@ai-sdk/mcp 2.x gives up with "does not automatically switch to legacy initialization").
+ * `data.supported` still names the revisions spoken, for people reading the error.
+ * `sessionless` is the message when no `Mcp-Session-Id` came with it; an initialize never gets
+ * here (it negotiates in its body).
  */
 export function versionRefusal(header: string | string[] | undefined, sessionless: JsonRpcMessage | null): JsonRpcError | null {
   const requested = (Array.isArray(header) ? header[0] : header)?.slice(0, 64);
@@ -25,5 +29,5 @@ export function versionRefusal(header: string | string[] | undefined, sessionles
 }
 
 function refusal(message: string, requested: string | null): JsonRpcError {
-  return { code: RpcCode.UnsupportedVersion, message, data: { supported: [...MCP_PROTOCOL_VERSIONS], requested } };
+  return { code: RpcCode.InvalidRequest, message, data: { supported: [...MCP_PROTOCOL_VERSIONS], requested } };
 }
