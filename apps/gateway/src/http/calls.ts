@@ -103,12 +103,16 @@ export class CallRunner {
       end();
     }
     const cancelled = AgentCancelled.of(controller.signal);
-    if (cancelled && rec.outcome === 'ok') {
-      // It finished before the cancellation took hold; the agent still gets nothing for it.
-      rec.outcome = 'error';
-      rec.error = `The call was cancelled: ${(controller.signal.reason as AgentCancelled).message}`;
+    if (cancelled) {
+      // The agent gets nothing for it, whether it finished before the cancellation took hold
+      // (ok) or the cancellation cut it short (the core records that as an error, with the
+      // backend's "cancelled" message). Other outcomes (denied, timeout, …) came first and stay.
+      if (rec.outcome === 'ok') rec.error = `The call was cancelled: ${(controller.signal.reason as AgentCancelled).message}`;
+      if (rec.outcome === 'ok' || rec.outcome === 'error') rec.outcome = 'cancelled';
+    } else if (disconnected() && rec.outcome === 'ok') {
+      rec.outcome = 'cancelled';
+      rec.error = 'The agent disconnected before the response';
     }
-    if (disconnected() && rec.outcome === 'ok') rec.outcome = 'error';
     this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: msg.method, outcome: rec.outcome });
     if (msg.method !== 'ping') {
       // Serialised once: sendJson / SseStream reuse this text when the response goes out.
