@@ -42,7 +42,7 @@ for (const file of files) {
   if (!ALL) {
     first = prof.samples.findIndex((id) => {
       for (let x = id; x !== undefined; x = parent.get(x))
-        if ((nodes.get(x).callFrame.url ?? '').includes('http/transport.ts')) return true;
+        if (/\/http\/(streamable|legacy-sse)\.ts$/.test(nodes.get(x).callFrame.url ?? '')) return true;
       return false;
     });
     if (first < 0) first = 0;

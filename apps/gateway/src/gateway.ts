@@ -107,9 +107,9 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     secretKey: config.TOOLGATE_SECRET_KEY,
     // Every worker's streams, not only this worker's: the agent's stream may be held elsewhere.
     onUpstreamNotification: (orgId, server, n, audience) => relay.fanOut(orgId, server, n, audience),
-    sessionChannel: (sessionId) => transport!.sessionChannel(sessionId),
+    sessionChannel: (sessionId) => transport!.streams.sessionChannel(sessionId),
   });
-  relay.onFanOut((orgId, server, n, audience) => transport?.broadcast(orgId, server, n, audience));
+  relay.onFanOut((orgId, server, n, audience) => transport?.streams.broadcast(orgId, server, n, audience));
   transport = new McpTransport(core, snapshots, sessions, relay, metrics, {
     publicUrl: config.PUBLIC_GATEWAY_URL,
     maxBodyBytes: config.MAX_BODY_BYTES,
@@ -138,11 +138,11 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
 
   // A key revoked, expired or given other roles loses its open streams first, so the
   // list_changed notices below reach only the streams that stay.
-  snapshots.onChange((orgId, next) => transport?.snapshotChanged(orgId, next));
+  snapshots.onChange((orgId, next) => transport?.streams.snapshotChanged(orgId, next));
 
   // Roles, servers or a key's roles changed: the org's agents may now see other lists.
   snapshots.onChange((orgId, next, prev) => {
-    if (next && prev && listShaping(next) !== listShaping(prev)) transport?.listsChanged(orgId);
+    if (next && prev && listShaping(next) !== listShaping(prev)) transport?.streams.listsChanged(orgId);
   });
 
   await Promise.all([snapshots.start(), relay.start()]);
@@ -186,7 +186,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       metrics.spoolEvents.set(e.spooledEvents);
       metrics.spoolBytes.set(e.spoolBytes);
       metrics.snapshots.set(snapshots.size);
-      metrics.streams.set(transport?.openStreams ?? 0);
+      metrics.streams.set(transport?.streams.size ?? 0);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
   });

@@ -2,7 +2,7 @@
  * An agent's `notifications/cancelled` over raw HTTP: per MCP, the receiver of a cancellation
  * does not answer the cancelled request. The POST that carried it ends without a JSON-RPC
  * response (its SSE stream closes), legacy SSE sends nothing for its id, and the audit record
- * still tells that the call was cancelled. Upstream: server-everything's long-running operation.
+ * says `cancelled` (also for an agent that went away before its response). Upstream: server-everything's long-running operation.
  */
 import type { AuditEvent } from '@toolgate/contracts';
 import { auditEvents, stackWithOrg, MCP_HEADERS, type Org, openSession, parseSse, post, sleep, sseReader } from './fixtures/gw-helpers';
@@ -74,7 +74,7 @@ it('a streamed call that the agent cancels ends its SSE stream with no response 
   expect(rest.filter((m) => m.id === 'long-1')).toEqual([]);
 
   const audited = await auditOf(session);
-  expect(audited).toMatchObject({ target: 'trigger-long-running-operation', outcome: 'error', bytesOut: 0 });
+  expect(audited).toMatchObject({ target: 'trigger-long-running-operation', outcome: 'cancelled', bytesOut: 0 });
   expect(audited!.error).toContain('cancelled');
   expect(audited!.error).toContain('changed my mind');
 });
@@ -116,12 +116,30 @@ it('a call answered as plain JSON that the agent cancels gets an empty stream, n
   expect(res.headers.get('content-type')).toContain('text/event-stream');
   expect(parseSse(await res.text())).toEqual([]);
   const audited = await auditOf(session);
-  expect(audited).toMatchObject({ outcome: 'error', bytesOut: 0 });
+  expect(audited).toMatchObject({ outcome: 'cancelled', bytesOut: 0 });
   expect(audited!.error).toContain('cancelled');
 
   // The session goes on: the next call is answered as usual.
   const ping = await post(url, { jsonrpc: '2.0', id: 'after', method: 'ping' }, { key: o.key, session });
   expect(ping.json).toEqual({ jsonrpc: '2.0', id: 'after', result: {} });
+});
+
+it('a call whose agent disconnects before the response is recorded as cancelled when it ends', async () => {
+  const session = await openSession(url, o.key);
+  const gone = new AbortController();
+  const pending = fetch(url, {
+    method: 'POST',
+    headers: { ...MCP_HEADERS, Authorization: `Bearer ${o.key}`, 'Mcp-Session-Id': session, 'MCP-Protocol-Version': '2025-11-25' },
+    body: JSON.stringify(longCall('long-d')),
+    signal: gone.signal,
+  });
+  await sleep(300); // the call is in flight upstream
+  gone.abort();
+  await pending.catch(() => undefined);
+  // Nobody cancelled it upstream: it runs its 3 s, and its record says the agent was gone.
+  const audited = await auditOf(session);
+  expect(audited).toMatchObject({ target: 'trigger-long-running-operation', outcome: 'cancelled' });
+  expect(audited!.error).toBe('The agent disconnected before the response');
 });
 
 it('legacy SSE: a cancelled call gets no message for its id', async () => {
@@ -168,7 +186,7 @@ it('legacy SSE: a cancelled call gets no message for its id', async () => {
     await events.cancel();
   }
   const audited = await auditOf(session);
-  expect(audited).toMatchObject({ outcome: 'error', bytesOut: 0 });
+  expect(audited).toMatchObject({ outcome: 'cancelled', bytesOut: 0 });
   expect(audited!.error).toContain('cancelled');
 });
 

@@ -138,7 +138,7 @@ it('audits calls over legacy SSE too', async () => {
   expect(e!.bytesOut).toBeGreaterThan(0);
 });
 
-it('records an agent-cancelled call as an error of the call, not of the upstream', async () => {
+it('records an agent-cancelled call as cancelled, not as an error of the upstream', async () => {
   const client = await connect(`${stack.gatewayUrl}/mcp/${o.org.slug}`, o.key);
   const sessionId = (client.transport as unknown as { sessionId: string }).sessionId;
   const calls = upstream.stats.callIds.length;
@@ -154,5 +154,5 @@ it('records an agent-cancelled call as an error of the call, not of the upstream
     await client.close();
   }
   const events = await auditEvents(stack, o.org.id, (ev) => ev.some((e) => e.sessionId === sessionId && e.target === 'slow'));
-  expect(events.find((e) => e.sessionId === sessionId && e.target === 'slow')).toMatchObject({ decision: 'allow', outcome: 'error' });
+  expect(events.find((e) => e.sessionId === sessionId && e.target === 'slow')).toMatchObject({ decision: 'allow', outcome: 'cancelled' });
 });

@@ -1,4 +1,56 @@
-import { EVENT_SCHEMA_VERSION, eventBatchJob, eventsOfJob, MAX_EVENTS_PER_JOB } from './events';
+import { AuditEvent, EVENT_SCHEMA_VERSION, eventBatchJob, eventsOfJob, MAX_EVENTS_PER_JOB, UsageEvent } from './events';
+
+describe('event outcomes', () => {
+  const audit = {
+    schemaVersion: EVENT_SCHEMA_VERSION,
+    id: '01931a2b-3c4d-7e5f-8a9b-0c1d2e3f4a5b',
+    orgId: 'o',
+    keyId: 'k',
+    serverId: 's',
+    serverSlug: 'files',
+    method: 'tools/call',
+    target: 'read_file',
+    decision: 'allow',
+    rule: null,
+    outcome: 'ok',
+    error: null,
+    latencyMs: 1,
+    bytesIn: 10,
+    bytesOut: 0,
+    clientName: null,
+    clientVersion: null,
+    sessionId: null,
+    ip: null,
+    at: '2026-12-07T05:00:00.000Z',
+  };
+  const usage = {
+    schemaVersion: EVENT_SCHEMA_VERSION,
+    id: audit.id,
+    orgId: 'o',
+    keyId: 'k',
+    serverId: 's',
+    target: 'read_file',
+    method: 'tools/call',
+    decision: 'allow',
+    outcome: 'ok',
+    durationMs: 1,
+    bytesIn: 10,
+    bytesOut: 0,
+    at: audit.at,
+  };
+
+  it('accepts a cancelled call in audit and usage events, as every earlier outcome', () => {
+    for (const outcome of ['ok', 'error', 'denied', 'timeout', 'upstream_error', 'cancelled']) {
+      expect(AuditEvent.parse({ ...audit, outcome }).outcome).toBe(outcome);
+      expect(UsageEvent.parse({ ...usage, outcome }).outcome).toBe(outcome);
+    }
+  });
+
+  it('refuses an outcome it does not know', () => {
+    expect(AuditEvent.safeParse({ ...audit, outcome: 'canceled' }).success).toBe(false);
+    expect(UsageEvent.safeParse({ ...usage, outcome: 'aborted' }).success).toBe(false);
+  });
+});
 
 describe('event jobs', () => {
   const ev = (id: string) => ({ id, orgId: 'o' });

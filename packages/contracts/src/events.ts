@@ -11,7 +11,13 @@ export const EVENT_SCHEMA_VERSION = 1 as const;
 export const Decision = z.enum(['allow', 'deny', 'rate_limited', 'quota_exceeded', 'unauthenticated']);
 export type Decision = z.infer<typeof Decision>;
 
-export const Outcome = z.enum(['ok', 'error', 'denied', 'timeout', 'upstream_error']);
+/**
+ * How a call ended. `cancelled`: the agent cancelled it (notifications/cancelled) or went away
+ * before its response; it gets no response, though the upstream may have done the work. Added
+ * after the first release: consumers (API worker) must run a version that knows it before
+ * gateways send it, or its events are dead-lettered until they do.
+ */
+export const Outcome = z.enum(['ok', 'error', 'denied', 'timeout', 'upstream_error', 'cancelled']);
 export type Outcome = z.infer<typeof Outcome>;
 
 export const AuditEvent = z.object({

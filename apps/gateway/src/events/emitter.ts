@@ -1,16 +1,8 @@
-import {
-  type AuditEvent,
-  type EventBatch,
-  type EventBatchJob,
-  eventBatchJob,
-  MAX_EVENTS_PER_JOB,
-  QueueName,
-  queueCatalog,
-  type UsageEvent,
-} from '@toolgate/contracts';
-import { Queue } from 'bullmq';
-import Redis, { type RedisOptions } from 'ioredis';
+import { type AuditEvent, QueueName, type UsageEvent } from '@toolgate/contracts';
+import type { RedisOptions } from 'ioredis';
 import type { EventSink } from '../core/ports';
+import { EventsConnection } from './connection';
+import { EventQueues } from './queues';
 import { Spool, type SpoolContents, type SpoolFile, spoolLine } from './spool';
 
 /**
@@ -20,12 +12,11 @@ import { Spool, type SpoolContents, type SpoolFile, spoolLine } from './spool';
  * - emit() only pushes two references into in-memory batches: no I/O, no validation, no await.
  * - One flusher sends them every `flushMs`, or as soon as `batchSize` calls are waiting; one
  *   send at a time, at most `batchSize` events per queue per send, packed into jobs of up to
- *   MAX_EVENTS_PER_JOB events (`EventBatch`, `eventBatchJob` in @toolgate/contracts): BullMQ's cost is per job,
- *   so at the gateway's peak this is ~60× fewer jobs for the gateway to write and the consumers to
- *   take. One job per queue is handed to BullMQ per event-loop turn, so a big batch never holds
- *   the event loop for long (the jobs are pipelined on the one connection).
- *   Job id = a digest of the job's event ids (BullMQ ignores a job whose id it already holds, so
- *   a re-sent job is deduplicated); job name 'events'; job options come from `queueCatalog`.
+ *   MAX_EVENTS_PER_JOB events (queues.ts): BullMQ's cost is per job, so at the gateway's peak
+ *   this is ~60× fewer jobs for the gateway to write and the consumers to take. One job per queue
+ *   is handed to BullMQ per event-loop turn, so a big batch never holds the event loop for long
+ *   (the jobs are pipelined on the one connection, connection.ts). Job id = a digest of the job's
+ *   event ids (BullMQ ignores a job whose id it already holds, so a re-sent job is deduplicated).
  * - If Redis cannot take a batch (disconnected, error, or no answer within `sendTimeoutMs`) the
  *   batch is appended to the local spool (see spool.ts) and Redis is left alone for `retryMs`;
  *   while Redis is down every batch goes straight to the spool, so at most `flushMs` worth of
@@ -93,11 +84,6 @@ export interface EventSinkStats {
   redisConnected: boolean;
 }
 
-interface Queues {
-  audit: Queue<EventBatch<AuditEvent>>;
-  usage: Queue<EventBatch<UsageEvent>>;
-}
-
 /** A batch taken from memory and not yet acknowledged: close() spools it if time runs out. */
 interface InFlight {
   audit: AuditEvent[];
@@ -107,47 +93,11 @@ interface InFlight {
 
 type State = 'new' | 'started' | 'closing' | 'closed';
 
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/**
- * Sends events as jobs of up to MAX_EVENTS_PER_JOB, one job per event-loop turn: BullMQ builds
- * and serialises a job synchronously, so one call with a whole batch would hold the event loop
- * (and every agent request waiting on it) for milliseconds. The jobs travel pipelined on the
- * queue's connection. Resolves once every job was accepted; rejects with the first failure,
- * after which no further job is sent.
- */
-async function addInJobs<T extends { id: string }>(events: readonly T[], add: (job: EventBatchJob<T>) => Promise<unknown>): Promise<void> {
-  if (events.length <= MAX_EVENTS_PER_JOB) {
-    await add(eventBatchJob(events));
-    return;
-  }
-  const sent: Promise<unknown>[] = [];
-  let failed = false;
-  for (let i = 0; i < events.length && !failed; i += MAX_EVENTS_PER_JOB) {
-    if (i > 0) await nextTurn();
-    const job = add(eventBatchJob(events.slice(i, i + MAX_EVENTS_PER_JOB)));
-    job.catch(() => {
-      failed = true;
-    });
-    sent.push(job);
-  }
-  await Promise.all(sent);
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer from Redis within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 export class QueueEventSink implements EventSink {
   private audit: AuditEvent[] = [];
   private usage: UsageEvent[] = [];
   private readonly spool: Spool;
-  private readonly redisOptions: RedisOptions;
-  private readonly redisUrl: string | null;
+  private readonly connection: RedisOptions | string;
   private readonly prefix: string;
   private readonly flushMs: number;
   private readonly batchSize: number;
@@ -157,9 +107,8 @@ export class QueueEventSink implements EventSink {
   private readonly onError: (err: Error) => void;
 
   private state: State = 'new';
-  private redis: Redis | null = null;
-  private queues: Promise<Queues> | null = null;
-  private createdQueues: Queues[] = [];
+  private conn: EventsConnection | null = null;
+  private queues: EventQueues | null = null;
   private timer: NodeJS.Timeout | null = null;
   private immediate: NodeJS.Immediate | null = null;
   private pumping: Promise<void> | null = null;
@@ -167,8 +116,6 @@ export class QueueEventSink implements EventSink {
   /** Redis failed recently: spool instead of sending until then (ms epoch). */
   private downUntil = 0;
   private inFlight: InFlight | null = null;
-  /** A connection attempt failed since Redis last answered (as opposed to still connecting). */
-  private unreachable = false;
   private starting: Promise<void> | null = null;
   private closing: Promise<void> | null = null;
   private readonly counters = { flushed: 0, failedFlushes: 0, corruptSpoolLines: 0, droppedEvents: 0 };
@@ -181,21 +128,7 @@ export class QueueEventSink implements EventSink {
     this.sendTimeoutMs = options.sendTimeoutMs ?? 5000;
     this.retryMs = options.retryMs ?? 1000;
     this.onError = options.onError ?? (() => undefined);
-    this.redisUrl = typeof options.connection === 'string' ? options.connection : null;
-    const base = typeof options.connection === 'string' ? {} : options.connection;
-    this.redisOptions = {
-      connectionName: 'toolgate-events',
-      connectTimeout: 2000,
-      retryStrategy: (times) => Math.min(100 * times, 2000),
-      ...base,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      // Commands caught in flight by a disconnect are re-sent after the reconnect (or failed by
-      // maxRetriesPerRequest): with `false`, ioredis 6 drops them unsettled when the first
-      // reconnect succeeds, which would leave a queue setup hanging for good. A batch re-sent
-      // after its send timed out and was spooled is deduplicated by job id.
-      autoResendUnfulfilledCommands: true,
-    };
+    this.connection = options.connection;
     this.spool = new Spool({
       dir: options.spoolDir,
       maxFileBytes: options.maxSpoolFileBytes,
@@ -222,18 +155,14 @@ export class QueueEventSink implements EventSink {
       throw err;
     }
     if (this.state !== 'new') return; // closed meanwhile
-    const redis = this.redisUrl === null ? new Redis(this.redisOptions) : new Redis(this.redisUrl, this.redisOptions);
-    // Expected while Redis is away; without a listener ioredis would log every retry itself.
-    redis.on('error', (err: Error) => {
-      if (redis.status !== 'ready') this.unreachable = true;
-      this.onError(err);
+    this.conn = new EventsConnection(this.connection, {
+      ready: () => {
+        this.downUntil = 0;
+        this.kick();
+      },
+      error: (err) => this.onError(err),
     });
-    redis.on('ready', () => {
-      this.unreachable = false;
-      this.downUntil = 0;
-      this.kick();
-    });
-    this.redis = redis;
+    this.queues = new EventQueues(this.conn.redis, this.prefix);
     this.state = 'started';
     this.timer = setInterval(() => {
       this.flushDue = true;
@@ -268,7 +197,7 @@ export class QueueEventSink implements EventSink {
       failedFlushes: this.counters.failedFlushes,
       corruptSpoolLines: this.counters.corruptSpoolLines,
       droppedEvents: this.counters.droppedEvents + this.spool.droppedEvents,
-      redisConnected: this.redis !== null && this.redis.status === 'ready',
+      redisConnected: this.conn?.ready ?? false,
     };
   }
 
@@ -319,19 +248,8 @@ export class QueueEventSink implements EventSink {
    * sink closed right after start() should not spool what Redis is about to accept.
    */
   private connected(): Promise<void> {
-    const redis = this.redis;
-    if (redis === null || redis.status === 'ready' || this.unreachable || this.audit.length === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        redis.off('ready', done);
-        redis.off('error', done);
-        redis.off('end', done);
-        resolve();
-      };
-      redis.on('ready', done);
-      redis.on('error', done);
-      redis.on('end', done);
-    });
+    if (this.conn === null || this.audit.length === 0) return Promise.resolve();
+    return this.conn.settled();
   }
 
   /** Runs the flusher until memory is empty (used by close). */
@@ -368,7 +286,7 @@ export class QueueEventSink implements EventSink {
   }
 
   private usable(): boolean {
-    return this.redis !== null && this.redis.status === 'ready' && Date.now() >= this.downUntil;
+    return (this.conn?.ready ?? false) && Date.now() >= this.downUntil;
   }
 
   /** Sends (or, while Redis is down, spools) up to one batch from memory. */
@@ -439,20 +357,12 @@ export class QueueEventSink implements EventSink {
     return true;
   }
 
-  /** Both queues in parallel, each in jobs (see addInJobs). Reports which queue accepted its part. */
+  /** Both queues in parallel, each in jobs (see queues.ts). Reports which queue accepted its part. */
   private async send(audit: AuditEvent[], usage: UsageEvent[]): Promise<{ audit: boolean; usage: boolean }> {
     let error: unknown = null;
     let ok = { audit: false, usage: false };
     try {
-      const queues = await withTimeout(this.getQueues(), this.sendTimeoutMs, 'queue setup');
-      const [a, u] = await withTimeout(
-        Promise.allSettled([
-          audit.length > 0 ? addInJobs(audit, (job) => queues.audit.add(job.name, job.data, job.opts)) : null,
-          usage.length > 0 ? addInJobs(usage, (job) => queues.usage.add(job.name, job.data, job.opts)) : null,
-        ]),
-        this.sendTimeoutMs,
-        'adding jobs',
-      );
+      const [a, u] = await this.queues!.add(audit, usage, this.sendTimeoutMs);
       ok = { audit: a.status === 'fulfilled', usage: u.status === 'fulfilled' };
       if (a.status === 'rejected') error = a.reason;
       else if (u.status === 'rejected') error = u.reason;
@@ -469,55 +379,12 @@ export class QueueEventSink implements EventSink {
     return ok;
   }
 
-  /** The two queues on the sink's connection, created once Redis first answers. */
-  private getQueues(): Promise<Queues> {
-    if (this.queues === null) {
-      const connection = this.redis!;
-      const queues: Queues = {
-        audit: new Queue<EventBatch<AuditEvent>>(QueueName.Audit, {
-          connection,
-          prefix: this.prefix,
-          defaultJobOptions: queueCatalog[QueueName.Audit].jobOptions,
-        }),
-        usage: new Queue<EventBatch<UsageEvent>>(QueueName.Usage, {
-          connection,
-          prefix: this.prefix,
-          defaultJobOptions: queueCatalog[QueueName.Usage].jobOptions,
-        }),
-      };
-      // Connection errors reach onError through the sink's own listener; failed commands
-      // reject their add. The queues' copies of those errors are not needed.
-      queues.audit.on('error', () => undefined);
-      queues.usage.on('error', () => undefined);
-      this.createdQueues.push(queues);
-      const ready = Promise.all([queues.audit.waitUntilReady(), queues.usage.waitUntilReady()]).then(
-        () => queues,
-        (err: unknown) => {
-          // Setup failed (connection lost during it): start over with new queues next time.
-          if (this.queues === ready) this.queues = null;
-          this.createdQueues = this.createdQueues.filter((q) => q !== queues);
-          void Promise.all([queues.audit.close(), queues.usage.close()]).catch(() => undefined);
-          throw err;
-        },
-      );
-      this.queues = ready;
-    }
-    return this.queues;
-  }
-
   private async disconnect(): Promise<void> {
-    const settle = (p: Promise<unknown>) =>
-      withTimeout(p, 1000, 'close').then(
-        () => true,
-        () => false,
-      );
-    for (const q of this.createdQueues) await settle(Promise.all([q.audit.close(), q.usage.close()]));
-    this.createdQueues = [];
+    await this.queues?.close();
     this.queues = null;
-    const redis = this.redis;
-    this.redis = null;
-    if (redis === null) return;
-    if (!(redis.status === 'ready' && (await settle(redis.quit())))) redis.disconnect();
+    const conn = this.conn;
+    this.conn = null;
+    await conn?.close();
   }
 
   /** Appends events to the spool; one that cannot be serialised is dropped and counted. */

@@ -1,7 +1,9 @@
 import type { ServerResponse } from 'node:http';
+import { RpcCode } from '../core/jsonrpc';
 import type { RecordedEvent, SseEventLog } from './event-log';
 import { parseEventId } from './event-log';
 import { SseStream } from './sse';
+import { sendRpcError } from './util';
 
 /**
  * How often a resumed call stream looks for the call's next events. The call keeps running on
@@ -45,6 +47,33 @@ export async function resumeStream(log: SseEventLog, t: ResumeTarget): Promise<'
   if (isGet) t.goLive(stream);
   else void follow(log, t.sessionId, at.streamId, stream, sent);
   return 'resumed';
+}
+
+/**
+ * Resume the stream a GET's Last-Event-ID names, answering what cannot be resumed: true when the
+ * request is answered (resumed, a malformed id, or the event store unavailable); false when the id
+ * names none of this session's streams (expired, or another session's): the agent then gets a
+ * fresh GET stream, as the SDK's own server does.
+ */
+export async function resumeOrRefuse(log: SseEventLog, t: ResumeTarget): Promise<boolean> {
+  let outcome: Awaited<ReturnType<typeof resumeStream>>;
+  try {
+    outcome = await resumeStream(log, t);
+  } catch {
+    sendRpcError(
+      t.res,
+      503,
+      null,
+      { code: RpcCode.InternalError, message: 'Event store unavailable; retry shortly' },
+      { 'Retry-After': '1' },
+    );
+    return true;
+  }
+  if (outcome === 'malformed') {
+    sendRpcError(t.res, 400, null, { code: RpcCode.InvalidRequest, message: 'Last-Event-ID is not an event id of this server' });
+    return true;
+  }
+  return outcome === 'resumed';
 }
 
 /** Write the events after `after`; returns the last seq written (or `after`), ending the stream at a call's response. */

@@ -31,9 +31,9 @@ export function createHttpServer(deps: HttpDeps): Server {
     if (m) {
       const org = m[1]!;
       const server = m[2] ?? null;
-      if (method === 'POST') return transport.post(req, res, org, server);
-      if (method === 'GET') return transport.get(req, res, org, server);
-      if (method === 'DELETE') return transport.delete(req, res, org, server);
+      if (method === 'POST') return transport.streamable.post(req, res, org, server);
+      if (method === 'GET') return transport.streamable.get(req, res, org, server);
+      if (method === 'DELETE') return transport.streamable.delete(req, res, org, server);
       sendRpcError(
         res,
         405,
@@ -44,10 +44,10 @@ export function createHttpServer(deps: HttpDeps): Server {
       return;
     }
     m = SSE_PATH.exec(path);
-    if (m && method === 'GET') return transport.legacyStream(req, res, m[1]!, m[2] ?? null);
+    if (m && method === 'GET') return transport.legacy.stream(req, res, m[1]!, m[2] ?? null);
     if (path === '/messages' && method === 'POST') {
       const sessionId = new URLSearchParams(q === -1 ? '' : req.url!.slice(q + 1)).get('sessionId');
-      return transport.legacyMessage(req, res, sessionId);
+      return transport.legacy.message(req, res, sessionId);
     }
     m = PRM_PATH.exec(path);
     if (m && method === 'GET') {

@@ -3,6 +3,9 @@ import type { ServerResponse } from 'node:http';
 import type { Recorder } from './event-log';
 import { jsonText } from './util';
 
+/** A comment line this often keeps idle GET and legacy SSE streams open through proxies. */
+export const KEEPALIVE_MS = 25_000;
+
 export interface SseStreamOptions {
   keepAliveMs?: number;
   /** Records every message for resumption (event-log.ts), also after the agent's connection dropped. */

@@ -70,8 +70,8 @@ describe('audit API', () => {
         method: i % 10 === 9 ? 'tools/list' : 'tools/call',
         target: i % 10 === 9 ? null : i % 3 === 0 ? 'search' : 'read_file',
         decision: i % 5 === 4 ? 'deny' : 'allow',
-        outcome: i % 5 === 4 ? 'denied' : i % 7 === 6 ? 'error' : 'ok',
-        error: i % 7 === 6 ? 'boom' : null,
+        outcome: i % 5 === 4 ? 'denied' : i % 7 === 6 ? 'error' : i % 11 === 10 ? 'cancelled' : 'ok',
+        error: i % 7 === 6 ? 'boom' : i % 11 === 10 ? 'The call was cancelled: changed my mind' : null,
         at: new Date(base + i * 60_000).toISOString(),
       }),
     );
@@ -139,6 +139,7 @@ describe('audit API', () => {
       ['method', () => 'method=tools/list', (e: AuditEvent) => e.method === 'tools/list'],
       ['decision', () => 'decision=deny', (e: AuditEvent) => e.decision === 'deny'],
       ['outcome', () => 'outcome=error', (e: AuditEvent) => e.outcome === 'error'],
+      ['outcome cancelled', () => 'outcome=cancelled', (e: AuditEvent) => e.outcome === 'cancelled'],
       [
         'from/to (gateway time, to exclusive)',
         () => `from=${new Date(base + 10 * 60_000).toISOString()}&to=2026-03-01T00:20:00%2B00:00`,
@@ -163,6 +164,7 @@ describe('audit API', () => {
       ['keyId=not-a-uuid', 'query.keyId'],
       ['decision=maybe', 'query.decision'],
       ['outcome=fine', 'query.outcome'],
+      ['outcome=canceled', 'query.outcome'],
       ['from=yesterday', 'query.from'],
       ['from=2026-03-01T00:00:00', 'query.from'],
       ['from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z', 'query.to'],

@@ -148,3 +148,43 @@ describe('columnsOf', () => {
     expect(c).toMatchObject({ keyId: null, serverId: 'aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee' });
   });
 });
+
+describe('chain hashes across the `cancelled` outcome', () => {
+  // A cancelled call as gateways recorded it before `cancelled` existed (outcome `error`), then one
+  // recorded since. The digests were computed apart from this code (sorted-key JSON, sha256).
+  const before = {
+    schemaVersion: 1,
+    id: '01931a2b-3c4d-7e5f-8a9b-0c1d2e3f4a5b',
+    orgId: '5b1f0c8e-2a4d-4e6f-9a1b-3c5d7e9f1a2b',
+    keyId: null,
+    serverId: null,
+    serverSlug: 'files',
+    method: 'tools/call',
+    target: 'read_file',
+    arguments: { path: '/tmp/a.txt' },
+    decision: 'allow',
+    rule: 'role:reader/tools[0]',
+    outcome: 'error',
+    error: 'The call was cancelled: changed my mind',
+    latencyMs: 12.5,
+    bytesIn: 120,
+    bytesOut: 0,
+    clientName: 'claude-code',
+    clientVersion: '1.0.0',
+    sessionId: null,
+    ip: '127.0.0.1',
+    at: '2026-11-30T12:00:00.000Z',
+  };
+  const since = { ...before, id: '01931a2b-3c4d-7e5f-8a9b-0c1d2e3f4a5c', outcome: 'cancelled' };
+
+  it('hashes an event recorded before as it did then, and links a cancelled one after it', () => {
+    const first = chainHash(GENESIS_HASH, before);
+    expect(first).toBe('1f98443cf1a3eba397a07805109b331675d108f943ae3c7fb1b351072c770604');
+    expect(chainHash(first, since)).toBe('64d6a14c78c492ddbb0bdd65013458ac5bb153da1022216c8c537c41ef6eb965');
+  });
+
+  it('derives the outcome column from the payload as it stands', () => {
+    expect(columnsOf(before).outcome).toBe('error');
+    expect(columnsOf(since).outcome).toBe('cancelled');
+  });
+});

@@ -74,6 +74,8 @@ describe('tg-usage consumer', () => {
       usageEvent({ ...base, at: at(h0, 32), decision: 'deny', outcome: 'denied', durationMs: 0 }),
       usageEvent({ ...base, at: at(h0, 33), decision: 'rate_limited', outcome: 'denied', durationMs: 0 }),
       usageEvent({ ...base, at: at(h0, 34), decision: 'quota_exceeded', outcome: 'denied', durationMs: 0 }),
+      // Cancelled by the agent after it was forwarded: a billable call, not an error.
+      usageEvent({ ...base, at: at(h0, 35), outcome: 'cancelled', bytesIn: 2, bytesOut: 0, durationMs: 0.5 }),
       // Same key and tool, the next hour.
       usageEvent({ ...base, at: at(h1, 0), bytesIn: 5, bytesOut: 6, durationMs: 7 }),
       // Another key; a prompt and a resource read are calls too.
@@ -133,12 +135,12 @@ describe('tg-usage consumer', () => {
     const h0s = h0.toISOString();
     expect(await rollups(api, orgId)).toEqual({
       [`${h0s}|${keyA}|${srv}|search`]: {
-        calls: 7,
+        calls: 8,
         errors: 3,
         denied: 3,
-        bytesIn: 10 + 1 + 500,
+        bytesIn: 10 + 1 + 500 + 2,
         bytesOut: 20 + 2 + 1000,
-        durationMs: 1003.75,
+        durationMs: 1004.25,
       },
       [`${h1.toISOString()}|${keyA}|${srv}|search`]: { calls: 1, errors: 0, denied: 0, bytesIn: 5, bytesOut: 6, durationMs: 7 },
       [`${h0s}|${keyB}|${srv}|greeting`]: { calls: 1, errors: 0, denied: 0, bytesIn: 1, bytesOut: 1, durationMs: 1 },

@@ -11,6 +11,10 @@ import { z } from 'zod';
  * - `errors`: calls whose outcome is `error`, `timeout` or `upstream_error`.
  * - `denied`: calls whose decision is not `allow` (policy, rate limit, quota, authentication).
  * - `billable` = calls − denied: every call the gateway forwarded, failed ones included.
+ *   A call the agent cancelled (`cancelled`) is billable and not an error: it was forwarded, the
+ *   upstream may have done the work, the gateway's quota counted it before forwarding, and a
+ *   cancellation is the agent's choice, not a failure (otherwise cancelling just before the
+ *   answer would make any call free).
  * - bytes in/out and duration are summed over every event (all traffic, not only calls).
  */
 export const CALL_METHODS: ReadonlySet<string> = new Set(['tools/call', 'prompts/get', 'resources/read']);

@@ -28,6 +28,7 @@ export function DecisionBadge({ decision }: { decision: string }) {
 }
 
 export function OutcomeBadge({ outcome }: { outcome: string }) {
-  const kind = outcome === 'ok' ? 'ok' : outcome === 'timeout' ? 'warn' : 'danger';
+  // A cancelled call is the agent's choice, not a failure.
+  const kind = outcome === 'ok' ? 'ok' : outcome === 'cancelled' ? 'info' : outcome === 'timeout' ? 'warn' : 'danger';
   return <Badge kind={kind}>{label(outcome)}</Badge>;
 }

@@ -1,7 +1,8 @@
 /** Shapes of the audit API (apps/api/src/modules/audit/audit.view.ts) as the dashboard uses them. */
 
 export const DECISIONS = ['allow', 'deny', 'rate_limited', 'quota_exceeded', 'unauthenticated'] as const;
-export const OUTCOMES = ['ok', 'error', 'denied', 'timeout', 'upstream_error'] as const;
+/** `Outcome` in @toolgate/contracts (events.ts), which the dashboard does not import: keep the two in step. */
+export const OUTCOMES = ['ok', 'error', 'denied', 'timeout', 'upstream_error', 'cancelled'] as const;
 /** Suggestions for the method filter (any JSON-RPC method or `admin.<action>` works). */
 export const METHODS = [
   'tools/call',
