@@ -9,12 +9,14 @@
 //
 // Commands ({ cmd, ... } → { ok: true, ... } or { ok: false, error }):
 //   spawn  { command, args, env, port, timeoutMs }  start the target detached, wait for its port → { pid }
-//   open   { url, headers, n, tool, protocolVersion, returnIds } open n MCP sessions (initialize +
-//          notifications/initialized), each with its own Mcp-Session-Id, on an undici Pool with
-//          n connections → { sessions, ms }
-//   run    { ms, record }  every session runs one tools/call after another for `ms`; each
-//          request has its own JSON-RPC id and is checked (status 200, same id, a result that is
-//          not an error) → { calls, errors, elapsedMs, callsPerSec, p50, p90, p99, max, firstError }
+//   open   { url, headers, n, tool, protocolVersion, returnIds, perSession } open n MCP sessions
+//          (initialize + notifications/initialized), each with its own Mcp-Session-Id, on an undici
+//          Pool with n connections; `perSession` (one header object per session, e.g. each its own
+//          agent key) sets n and adds to `headers` → { sessions, ms }
+//   run    { ms, record, pauseMs }  every session runs one tools/call after another for `ms`
+//          (waiting `pauseMs` between its calls, 0 = closed loop); each request has its own
+//          JSON-RPC id and is checked (status 200, same id, a result that is not an error)
+//          → { calls, errors, elapsedMs, callsPerSec, p50, p90, p99, max, firstError }
 //   summary                 percentiles over every recorded call since the last summary (then reset)
 //   discard                 forget the recorded calls of the last run
 //   close                   DELETE every session, close the pool → { deleted }
@@ -115,7 +117,17 @@ async function post(pool, p, headers, body) {
   return { status: res.statusCode, headers: res.headers, text };
 }
 
-async function openSessions({ url, headers = {}, n, tool, protocolVersion = '2025-11-25', parallel = 4, returnIds = false }) {
+async function openSessions({
+  url,
+  headers = {},
+  n: count,
+  tool,
+  protocolVersion = '2025-11-25',
+  parallel = 4,
+  returnIds = false,
+  perSession,
+}) {
+  const n = perSession ? perSession.length : count;
   const u = new URL(url);
   const pool = new Pool(u.origin, { connections: Math.max(1, n), pipelining: 1, keepAliveTimeout: 120_000, keepAliveMaxTimeout: 120_000 });
   const base = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers };
@@ -124,10 +136,11 @@ async function openSessions({ url, headers = {}, n, tool, protocolVersion = '202
   let next = 0;
   const one = async (i) => {
     const id = nextId++;
+    const own = perSession ? { ...base, ...perSession[i] } : base;
     const init = await post(
       pool,
       u.pathname,
-      base,
+      own,
       JSON.stringify({
         jsonrpc: '2.0',
         id,
@@ -139,7 +152,7 @@ async function openSessions({ url, headers = {}, n, tool, protocolVersion = '202
     const msg = init.status === 200 ? findMessage(init.text, init.headers['content-type'], id) : null;
     if (typeof sid !== 'string' || !msg?.result) throw new Error(`initialize → ${init.status}: ${init.text.slice(0, 300)}`);
     const negotiated = msg.result.protocolVersion;
-    const h = { ...base, 'mcp-session-id': sid, 'mcp-protocol-version': negotiated };
+    const h = { ...own, 'mcp-session-id': sid, 'mcp-protocol-version': negotiated };
     const ack = await post(pool, u.pathname, h, '{"jsonrpc":"2.0","method":"notifications/initialized"}');
     if (ack.status !== 202 && ack.status !== 200) throw new Error(`notifications/initialized → ${ack.status}: ${ack.text.slice(0, 300)}`);
     sessions[i] = { id: sid, headers: h };
@@ -162,7 +175,7 @@ async function openSessions({ url, headers = {}, n, tool, protocolVersion = '202
   return { sessions: n, ms: Math.round(performance.now() - started), ...(returnIds ? { ids: sessions.map((s) => s.id) } : {}) };
 }
 
-async function run({ ms, record }) {
+async function run({ ms, record, pauseMs = 0 }) {
   if (!conn) throw new Error('no sessions open');
   const { pool, path: p, tool, sessions } = conn;
   const samples = new Samples();
@@ -200,6 +213,7 @@ async function run({ ms, record }) {
         // A failing target must not turn this loop into a busy spin.
         await new Promise((r) => setTimeout(r, 10));
       }
+      if (pauseMs > 0) await new Promise((r) => setTimeout(r, pauseMs));
     }
   };
   await Promise.all(sessions.map(worker));

@@ -53,14 +53,23 @@ export function treeMemory(root) {
   let rss = 0;
   let pss = 0;
   for (const pid of pids) {
-    try {
-      rss += field(readFileSync(`/proc/${pid}/status`, 'utf8'), 'VmRSS');
-      pss += field(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'), 'Pss');
-    } catch {
-      // exited while we looked
-    }
+    const m = processMemory(pid);
+    rss += m.rss;
+    pss += m.pss;
   }
   return { rss, pss, processes: pids.length };
+}
+
+/** Memory of one process, in bytes (0 once it is gone); see treeMemory. */
+export function processMemory(pid) {
+  const read = (file, name) => {
+    try {
+      return field(readFileSync(`/proc/${pid}/${file}`, 'utf8'), name);
+    } catch {
+      return 0; // exited while we looked
+    }
+  };
+  return { rss: read('status', 'VmRSS'), pss: read('smaps_rollup', 'Pss') };
 }
 
 /** Running (a zombie waiting to be reaped counts as gone). */

@@ -4,7 +4,8 @@
 // method; results are printed as tables and written to bench/results/latest.json.
 //
 //   node scripts/bench.mjs [--seconds 5] [--rounds 3] [--concurrency 1,10,32] [--warmup 1]
-//                          [--targets direct,gateway,mcp-proxy,supergateway,events] [--memory-sessions 32]
+//                          [--targets direct,gateway,mcp-proxy,supergateway,events,keys] [--memory-sessions 32]
+//                          [--key-counts 1,10,50] [--key-pause-ms 100]  (the keys case: memory per active key)
 //                          [--event-workers 2] [--event-sessions 32] [--event-seconds 15] [--event-drain-limit 5]
 //                          [--profile]   (gateway child and event workers under --cpu-prof; bench/results/profiles)
 //                          [--max-foreign-cpu 10]  (repeat a round when other work took more than this % of CPU)
@@ -22,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { benchKeys, reportKeys } from '../bench/keys.mjs';
 import { killTree, killTreeNow, liveTree, pidsByName, processCpuMs, systemCpuMs, treeCpuMs, treeMemory } from '../bench/proc.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,7 +48,7 @@ const OPTS = {
   rounds: Number(opt('rounds', process.env.BENCH_ROUNDS ?? 3)),
   warmup: Number(opt('warmup', 1)),
   concurrency: String(opt('concurrency', '1,10,32')).split(',').map(Number),
-  targets: String(opt('targets', 'direct,gateway,mcp-proxy,supergateway,events')).split(','),
+  targets: String(opt('targets', 'direct,gateway,mcp-proxy,supergateway,events,keys')).split(','),
   memorySessions: Number(opt('memory-sessions', 32)),
   profile: argv.includes('--profile'),
   gatewayEnv: Object.fromEntries(
@@ -75,6 +77,11 @@ const OPTS = {
     Number(opt('seconds', process.env.BENCH_SECONDS ?? 5)) * Number(opt('rounds', process.env.BENCH_ROUNDS ?? 3)),
   /** The worker keeps up if it stores ≥ 95 % of the event rate during load and drains within this many seconds after. */
   eventDrainLimit: Number(opt('event-drain-limit', 5)),
+  // The `keys` case (bench/keys.mjs): N agent keys, each with a session calling the stdio echo server.
+  /** Numbers of active keys measured, cumulative. */
+  keyCounts: String(opt('key-counts', '1,10,50')).split(',').map(Number),
+  /** Each key's session calls echo, waits this long, calls again. */
+  keyPauseMs: Number(opt('key-pause-ms', 100)),
   workerEnv: Object.fromEntries(
     String(opt('worker-env', ''))
       .split(',')
@@ -463,7 +470,8 @@ async function startGateway() {
       rateLimits: OPTS.rateLimit ? [{ scope: 'key', perMinute: 1_000_000, burst: 1_000_000 }] : [],
     },
   });
-  const key = (await call('POST', `/v1/orgs/${org.slug}/keys`, { name: 'bench-agent', roleIds: [role.id] })).key;
+  const newKey = async (name) => (await call('POST', `/v1/orgs/${org.slug}/keys`, { name, roleIds: [role.id] })).key;
+  const key = await newKey('bench-agent');
 
   log(`gateway stack: starting the gateway${OPTS.profile ? ' under --cpu-prof' : ''}`);
   const profileDir = path.join(BENCH, 'results', 'profiles');
@@ -537,6 +545,8 @@ async function startGateway() {
     headers: { authorization: `Bearer ${key}` },
     rootPid: gw.pid,
     driver,
+    /** Another agent key with the bench role (the keys case). */
+    newKey,
     binding: `gateway listens on ${listeners(gw.pid, gwPort).join(', ')}, API on ${listeners(api.pid, apiPort).join(', ')}`,
     profileDir: OPTS.profile ? profileDir : null,
     stack,
@@ -1173,6 +1183,8 @@ function report(allResults) {
     });
     out(`${e.colocatedKeptUp ? 'PASS' : 'MISS'}  ${verdicts.at(-1).target}: ${verdicts.at(-1).value}`);
   }
+  const keys = allResults.find((r) => r.target === 'keys');
+  if (keys) reportKeys(keys, out);
   return { text: lines.join('\n'), ratios, verdicts };
 }
 
@@ -1183,6 +1195,8 @@ async function main() {
   const results = [];
   for (const name of OPTS.targets) {
     if (name === 'events') results.push(await benchEvents());
+    else if (name === 'keys')
+      results.push(await benchKeys({ startGateway, openWithRetry, quiet, log, counts: OPTS.keyCounts, pauseMs: OPTS.keyPauseMs }));
     else if (!STARTERS[name]) throw new Error(`unknown target ${name}`);
     else results.push(await benchTarget(name));
     // Each target's cleanups (database, Redis keys) run before the next target starts.
