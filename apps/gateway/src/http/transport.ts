@@ -342,7 +342,7 @@ export class McpTransport {
   /** Notifications and responses from the agent. */
   private accept(session: SessionState, msg: JsonRpcNotification | JsonRpcResponse): void {
     if (isResponse(msg)) {
-      this.relay.agentResponse(msg);
+      this.relay.agentResponse(session.id, msg);
       return;
     }
     if (isNotification(msg) && msg.method === 'notifications/cancelled') {
