@@ -509,9 +509,9 @@ export class McpCore {
     const backend = this.deps.pool.get(ownedSpec(opened.spec, { keyId: caller.key.id, sessionId: session.id }));
     if (!this.watched.has(backend.key)) {
       this.watched.add(backend.key);
-      // Notifications outside any call may go to many sessions: no role's patterns apply, but the
-      // secrets injected into this backend (fixed by its key) never leave. An isolated backend
-      // speaks only to its owner.
+      // Notifications outside any call may go to many sessions: the secrets injected into this
+      // backend (fixed by its key) are scrubbed here, each listener's role patterns on delivery
+      // (outOfCallRedactor). An isolated backend speaks only to its owner.
       const scrub = makeRedactor(opened.secrets, []);
       const isolation = effectiveIsolation(server);
       const audience: Audience =
@@ -551,16 +551,29 @@ export class McpCore {
    * role patterns. Without a server (nothing was forwarded), the role patterns alone.
    */
   private redactor(caller: Caller, server: SnapshotServer | null): Redactor {
-    let bySnapshot = this.redactors.get(caller.snapshot);
+    return this.redactorOf(caller.snapshot, caller.key, server);
+  }
+
+  /**
+   * What a session of `key` hears outside any call passes that key's role patterns: the fan-out
+   * already scrubbed the backend's secrets, but each listener's roles redact differently.
+   */
+  outOfCallRedactor(snapshot: PolicySnapshot, key: SnapshotKey): Redactor {
+    return this.redactorOf(snapshot, key, null);
+  }
+
+  private redactorOf(snapshot: PolicySnapshot, key: SnapshotKey, server: SnapshotServer | null): Redactor {
+    let bySnapshot = this.redactors.get(snapshot);
     if (!bySnapshot) {
       bySnapshot = new Map();
-      this.redactors.set(caller.snapshot, bySnapshot);
+      this.redactors.set(snapshot, bySnapshot);
     }
-    const k = `${server?.id ?? ''}|${caller.key.roleIds.join(',')}`;
+    const k = `${server?.id ?? ''}|${key.roleIds.join(',')}`;
     let r = bySnapshot.get(k);
     if (!r) {
-      const secrets = server ? this.specFor(caller.snapshot, server).secrets : [];
-      r = makeRedactor(secrets, redactionPatternsFor(caller.snapshot, caller.principal));
+      const secrets = server ? this.specFor(snapshot, server).secrets : [];
+      // Patterns depend on the roles alone (redactionPatternsFor reads nothing else of the principal).
+      r = makeRedactor(secrets, redactionPatternsFor(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata }));
       bySnapshot.set(k, r);
     }
     return r;

@@ -685,7 +685,10 @@ export class McpTransport {
     for (const [sessionId, owner] of this.streams.of(orgId)) {
       const scope = owner.scope;
       if ((scope !== null && scope !== server) || !hears(sessionId, owner)) continue;
-      const message = scope === null ? aggregated : n;
+      // Each listener hears it through its own roles' redaction (as the key is now; gone = nothing).
+      const key = snapshot?.keys.find((k) => k.id === owner.key.id);
+      if (!snapshot || !key) continue;
+      const message = this.core.outOfCallRedactor(snapshot, key)(scope === null ? aggregated : n);
       if (subscription === null && logLevel === undefined) this.relay.push(sessionId, message);
       else {
         this.sessions.get(sessionId).then(
