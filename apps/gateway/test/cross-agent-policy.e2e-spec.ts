@@ -1,0 +1,181 @@
+/**
+ * Cross-agent isolation where it meets policy and concurrency, on the world of
+ * test/fixtures/cross-agent.ts: a shared backend with calls of two agents in flight, the role
+ * redaction of what sessions hear outside any call, answers to another session's server
+ * request, and the surfaces key B's narrower role is denied.
+ */
+import { McpError } from '@modelcontextprotocol/sdk/types.js';
+import {
+  type Agent,
+  CARD,
+  CARD_REDACTED,
+  callText,
+  ELSEWHERE,
+  MODES,
+  QUIET_MS,
+  slugOf,
+  startWorld,
+  UPSTREAMS,
+  type World,
+} from './fixtures/cross-agent';
+import { openSession, post, sleep, sseReader } from './fixtures/gw-helpers';
+import { waitFor } from './fixtures/stdio-helpers';
+import { connect, uniq } from './harness';
+
+jest.setTimeout(30_000);
+
+let w: World;
+beforeAll(async () => {
+  w = await startWorld();
+}, 90_000);
+afterAll(() => w?.close());
+
+const byAgent = <T>(f: (a: Agent) => T): Record<string, T> => Object.fromEntries(Object.values(w.agents).map((a) => [a.name, f(a)]));
+const marks = () => byAgent((a) => a.mark());
+const heardSince = (m: Record<string, number>) => byAgent((a) => a.since(m[a.name]!));
+
+describe.each(UPSTREAMS)('shared %s backend, calls of A and B in flight at once', (upstream) => {
+  const server = slugOf(upstream, 'shared');
+  // Over stdio nothing says which call a request belongs to: refused. Over Streamable HTTP it
+  // rides the POST stream of A's call: answered by A.
+  const expectedText = (answer: string) => (upstream === 'stdio' ? expect.stringMatching(/^refused: .*cannot be attributed/) : answer);
+
+  it.each([
+    ['sample', 'sampling/createMessage', 'answer: from A'],
+    ['elicit', 'elicitation/create', 'answer: accept A'],
+    ['roots', 'roots/list', 'answer: file:///A'],
+  ])('%s: refused or A’s own, never B’s', async (tool, method, answer) => {
+    const m = marks();
+    const [a, b] = await Promise.all([
+      callText(w.agents.A!, server, tool, { tag: uniq('concurrent'), waitMs: 300 }),
+      sleep(50).then(() => callText(w.agents.B!, server, 'slow', { ms: 800 })),
+    ]);
+    expect([a, b]).toEqual([expectedText(answer), 'done 800']);
+    await sleep(QUIET_MS);
+    const got = heardSince(m);
+    expect(got).toEqual(byAgent((x) => (x.name === 'A' && upstream === 'http' ? [expect.objectContaining({ method })] : [])));
+  });
+});
+
+describe('what a session hears outside any call passes its own role’s redaction', () => {
+  const servers = UPSTREAMS.flatMap((u) => MODES.map((m) => slugOf(u, m)));
+
+  it.each(servers)('%s: B’s own backend speaks to B through B’s patterns', async (server) => {
+    const tag = `${uniq('note')} ${CARD}`;
+    const m = marks();
+    expect(await callText(w.agents.B!, server, 'log-later', { tag })).toBe('later');
+    const b = w.agents.B!;
+    await waitFor(() => b.since(m.B!).length > 0, 5000);
+    // A shared backend's log reaches A's sessions too: let it land before the next test's marks.
+    await sleep(QUIET_MS);
+    expect(b.since(m.B!)).toEqual([
+      expect.objectContaining({
+        method: 'notifications/message',
+        params: expect.objectContaining({ data: tag.replace(CARD, CARD_REDACTED) }),
+      }),
+    ]);
+  });
+
+  it('a shared backend’s log reaches A’s sessions as is, B’s redacted, and neither D (no role sees it) nor C (other org)', async () => {
+    const server = slugOf('stdio', 'shared');
+    const tag = `${uniq('note')} ${CARD}`;
+    const m = marks();
+    expect(await callText(w.agents.A!, server, 'log-later', { tag })).toBe('later');
+    await waitFor(() => w.agents.A!.since(m.A!).length > 0 && w.agents.B!.since(m.B!).length > 0, 5000);
+    await sleep(QUIET_MS);
+    const log = (data: string) => [expect.objectContaining({ method: 'notifications/message', params: expect.objectContaining({ data }) })];
+    expect(heardSince(m)).toEqual({ A: log(tag), A2: log(tag), B: log(tag.replace(CARD, CARD_REDACTED)), C: [], D: [] });
+  });
+
+  it('the same holds in a call (the control: call-bound traffic was always redacted)', async () => {
+    const tag = `${uniq('note')} ${CARD}`;
+    const m = marks();
+    expect(await callText(w.agents.B!, slugOf('stdio', 'per-key'), 'log', { tag })).toBe('logged');
+    expect(w.agents.B!.since(m.B!)).toEqual([
+      expect.objectContaining({ params: expect.objectContaining({ data: tag.replace(CARD, CARD_REDACTED) }) }),
+    ]);
+  });
+});
+
+describe('answers to server requests', () => {
+  it('another session’s answer to A’s pending sampling request is ignored; A’s own is used', async () => {
+    const url = w.endpoint(w.org1);
+    const [sa, sb] = await Promise.all([
+      openSession(url, w.keys.A.key, { sampling: {} }),
+      openSession(url, w.keys.B.key, { sampling: {} }),
+    ]);
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: 'application/json, text/event-stream',
+        Authorization: `Bearer ${w.keys.A.key}`,
+        'Mcp-Session-Id': sa,
+        'MCP-Protocol-Version': '2025-11-25',
+      },
+      body: JSON.stringify({
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'tools/call',
+        params: { name: `${slugOf('stdio', 'per-key')}__sample`, arguments: { tag: 'for A' } },
+      }),
+    });
+    const stream = sseReader(res);
+    try {
+      const request = (await stream.next()) as { id: string; method: string };
+      expect(request.method).toBe('sampling/createMessage');
+      const answer = (session: string, key: string, text: string) =>
+        post(
+          url,
+          { jsonrpc: '2.0', id: request.id, result: { model: 'm', role: 'assistant', content: { type: 'text', text } } },
+          { key, session },
+        );
+      // B learns the id's shape from requests of its own (ids are a worker prefix and a counter).
+      expect((await answer(sb, w.keys.B.key, 'forged by B')).status).toBe(202);
+      await sleep(100);
+      expect((await answer(sa, w.keys.A.key, 'from A')).status).toBe(202);
+      const result = (await stream.next()) as { id: number; result: { content: Array<{ text: string }> } };
+      expect(result.result.content[0]?.text).toBe('answer: from A');
+    } finally {
+      await stream.cancel();
+    }
+  });
+});
+
+describe('surfaces B’s role is denied (no resource rule)', () => {
+  const server = slugOf('stdio', 'per-key');
+  const template = (s: string) => `tg://${s}/tr://doc/{id}`;
+
+  it('resources/templates/list hides every template from B and shows them to A', async () => {
+    const listed = async (a: Agent) => (await a.client.listResourceTemplates()).resourceTemplates.map((t) => t.uriTemplate).sort();
+    expect(await listed(w.agents.B!)).toEqual([]);
+    expect(await listed(w.agents.A!)).toEqual(
+      [ELSEWHERE, ...UPSTREAMS.flatMap((u) => MODES.map((m) => slugOf(u, m)))].map(template).sort(),
+    );
+  });
+
+  it('completion/complete on a ref/resource is refused to B with the rule and reason, answered to A', async () => {
+    const ref = { type: 'ref/resource' as const, uri: template(server) };
+    const e = await w.agents.B!.client.complete({ ref, argument: { name: 'id', value: '1' } }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(McpError);
+    expect((e as McpError).code).toBe(-32003);
+    expect((e as McpError).data).toEqual({ rule: null, reason: expect.stringContaining('tr://doc/{id}') });
+    const done = await w.agents.A!.client.complete({ ref, argument: { name: 'id', value: '1' } });
+    expect(done.completion.values).toEqual(['1', '12']);
+  });
+
+  it('B cannot subscribe, so it never hears resources/updated', async () => {
+    const e = await w.agents.B!.client.subscribeResource({ uri: `tg://${server}/tr://doc/1` }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect((e as McpError).code).toBe(-32003);
+  });
+
+  it('C’s key is unknown to org 1: it cannot even open a session there', async () => {
+    await expect(connect(w.endpoint(w.org1), w.keys.C.key)).rejects.toThrow();
+  });
+});
