@@ -31,6 +31,7 @@ import type { EventSink, RateLimiterPort } from './ports';
 import { enforceQuota, type QuotaPort } from './quota';
 import { exposeResultUris } from './result-uris';
 import type { SessionState } from './sessions';
+import { SubscriptionHolders } from './subscription-holders';
 
 /** Protocol revisions the gateway speaks with agents (2025 era; stateful Streamable HTTP). */
 export const SUPPORTED_VERSIONS = ['2025-11-25', '2025-06-18', '2025-03-26', '2024-11-05'] as const;
@@ -124,6 +125,7 @@ export class McpCore {
   private readonly lists = new Map<string, Map<ListMethod, { items: Record<string, unknown>[]; at: number }>>();
   private readonly watched = new Set<string>();
   private readonly redactors = new WeakMap<PolicySnapshot, Map<string, Redactor>>();
+  private readonly subscriptionHolders = new SubscriptionHolders();
 
   constructor(private readonly deps: CoreDeps) {}
 
@@ -382,10 +384,22 @@ export class McpCore {
     await enforceQuota(this.deps.quota, caller.snapshot, method, record);
 
     const upstreamParams = { ...params, [field]: name };
-    const result = await this.forward(caller, session, server, method, upstreamParams, channel, signal, record);
+    const result = this.keepsUpstreamSubscription(caller, session, server, method, name)
+      ? {}
+      : await this.forward(caller, session, server, method, upstreamParams, channel, signal, record);
+    if (method === 'resources/subscribe') this.subscriptionHolders.hold(this.backend(caller, session, server).key, name, session.id);
     if (method === 'resources/subscribe' || method === 'resources/unsubscribe') trackSubscription(session, method, server, name);
     const clean = redact(result);
     return caller.scope ? clean : exposeResultUris(server.slug, clean);
+  }
+
+  /**
+   * An unsubscribe from a resource other sessions on the same backend still hold: answered here,
+   * since the upstream has one subscription for all of them (see SubscriptionHolders).
+   */
+  private keepsUpstreamSubscription(caller: Caller, session: SessionState, server: SnapshotServer, method: string, uri: string): boolean {
+    if (method !== 'resources/unsubscribe') return false;
+    return !this.subscriptionHolders.release(this.backend(caller, session, server).key, uri, session.id);
   }
 
   private async complete(
@@ -530,6 +544,7 @@ export class McpCore {
 
   /** An agent session ended: close the backends it owned (per-session servers) on this worker. */
   endSession(sessionId: string): void {
+    this.subscriptionHolders.forgetSession(sessionId);
     const suffix = sessionKeySuffix(sessionId);
     this.deps.pool.retireWhere((k) => k.endsWith(suffix));
   }
@@ -544,6 +559,7 @@ export class McpCore {
   forgetBackend(key: string): void {
     this.watched.delete(key);
     this.lists.delete(key);
+    this.subscriptionHolders.forgetBackend(key);
   }
 
   /**
