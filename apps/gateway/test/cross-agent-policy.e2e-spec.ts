@@ -97,6 +97,29 @@ describe('what a session hears outside any call passes its own role’s redactio
   });
 });
 
+describe.each([slugOf('stdio', 'per-key'), slugOf('stdio', 'shared'), slugOf('http', 'per-key'), slugOf('http', 'shared')])(
+  '%s: sessions sharing a backend share its upstream subscription',
+  (server) => {
+    const uri = `tg://${server}/tr://doc/1`;
+    const touch = () => callText(w.agents.A!, server, 'touch', { uri: 'tr://doc/1' });
+
+    it('one session’s unsubscribe leaves the other’s subscription alive; the last one’s ends it upstream', async () => {
+      const [a, a2] = [w.agents.A!, w.agents.A2!];
+      await a.client.subscribeResource({ uri });
+      await a2.client.subscribeResource({ uri });
+      await a.client.unsubscribeResource({ uri });
+      const m = marks();
+      expect(await touch()).toBe('later');
+      await waitFor(() => a2.since(m.A2!).length > 0, 5000);
+      await sleep(QUIET_MS);
+      const updated = [{ method: 'notifications/resources/updated', params: { uri } }];
+      expect(heardSince(m)).toEqual({ A: [], A2: updated, B: [], C: [], D: [] });
+      await a2.client.unsubscribeResource({ uri });
+      expect(await touch()).toBe('not subscribed');
+    });
+  },
+);
+
 describe('answers to server requests', () => {
   it('another session’s answer to A’s pending sampling request is ignored; A’s own is used', async () => {
     const url = w.endpoint(w.org1);
