@@ -18,7 +18,7 @@ import {
   UPSTREAMS,
   type World,
 } from './fixtures/cross-agent';
-import { openSession, post, sleep, sseReader } from './fixtures/gw-helpers';
+import { openSession, parseSse, post, sleep, sseReader } from './fixtures/gw-helpers';
 import { waitFor } from './fixtures/stdio-helpers';
 import { connect, uniq } from './harness';
 
@@ -54,6 +54,59 @@ describe.each(UPSTREAMS)('shared %s backend, calls of A and B in flight at once'
     await sleep(QUIET_MS);
     const got = heardSince(m);
     expect(got).toEqual(byAgent((x) => (x.name === 'A' && upstream === 'http' ? [expect.objectContaining({ method })] : [])));
+  });
+});
+
+describe.each(UPSTREAMS)('shared %s backend: requests of A and B under the same ids stay apart', (upstream) => {
+  const server = slugOf(upstream, 'shared');
+  const sessions: Record<'A' | 'B', string> = { A: '', B: '' };
+  beforeAll(async () => {
+    [sessions.A, sessions.B] = await Promise.all([
+      openSession(w.endpoint(w.org1), w.keys.A.key),
+      openSession(w.endpoint(w.org1), w.keys.B.key),
+    ]);
+  });
+  /** A raw tools/call whose id and progress token are "same" for both agents. */
+  const call = (who: 'A' | 'B', tool: string, args: Record<string, unknown>) =>
+    post(
+      w.endpoint(w.org1),
+      {
+        jsonrpc: '2.0',
+        id: 'same',
+        method: 'tools/call',
+        params: { name: `${server}__${tool}`, arguments: args, _meta: { progressToken: 'same' } },
+      },
+      { key: w.keys[who].key, session: sessions[who] },
+    );
+
+  it('B cancelling its request leaves A’s running', async () => {
+    const [a, b] = await Promise.all([
+      call('A', 'slow', { ms: 600 }),
+      call('B', 'slow', { ms: 600 }),
+      sleep(150).then(() =>
+        post(
+          w.endpoint(w.org1),
+          { jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: 'same', reason: 'B changed its mind' } },
+          { key: w.keys.B.key, session: sessions.B },
+        ),
+      ),
+    ]);
+    expect(a.json?.result?.content?.[0]?.text).toBe('done 600');
+    // A cancelled request gets no response: B's stream ends empty.
+    expect(b.json).toBeNull();
+  });
+
+  it('progress under the same token reaches each agent with its own', async () => {
+    const [a, b] = await Promise.all([
+      call('A', 'progress', { tag: 'for A', steps: 3 }),
+      call('B', 'progress', { tag: 'for B', steps: 3 }),
+    ]);
+    const progress = (r: { text: string }) =>
+      (parseSse(r.text) as Array<{ method?: string; params?: { progressToken: unknown; message: unknown } }>)
+        .filter((m) => m.method === 'notifications/progress')
+        .map((m) => [m.params?.progressToken, m.params?.message]);
+    expect(progress(a)).toEqual(Array(3).fill(['same', 'for A']));
+    expect(progress(b)).toEqual(Array(3).fill(['same', 'for B']));
   });
 });
 
