@@ -18,7 +18,7 @@ import {
   UPSTREAMS,
   type World,
 } from './fixtures/cross-agent';
-import { openSession, parseSse, post, sleep, sseReader } from './fixtures/gw-helpers';
+import { openSession, parseSse, post, sleep, sseReader, workerUrl } from './fixtures/gw-helpers';
 import { waitFor } from './fixtures/stdio-helpers';
 import { connect, uniq } from './harness';
 
@@ -26,7 +26,8 @@ jest.setTimeout(30_000);
 
 let w: World;
 beforeAll(async () => {
-  w = await startWorld();
+  // A second worker: an answer POSTed there travels to the first over the relay.
+  w = await startWorld({ gateways: 2 });
 }, 90_000);
 afterAll(() => w?.close());
 
@@ -174,8 +175,12 @@ describe.each([slugOf('stdio', 'per-key'), slugOf('stdio', 'shared'), slugOf('ht
 );
 
 describe('answers to server requests', () => {
-  it('another session’s answer to A’s pending sampling request is ignored; A’s own is used', async () => {
+  it.each([
+    ['the same worker', 0],
+    ['another worker', 1],
+  ])('another session’s answer to A’s pending sampling request, on %s, is ignored; A’s own is used', async (_where, worker) => {
     const url = w.endpoint(w.org1);
+    const bUrl = `${workerUrl(w.stack, worker)}/mcp/${w.org1.org.slug}`;
     const [sa, sb] = await Promise.all([
       openSession(url, w.keys.A.key, { sampling: {} }),
       openSession(url, w.keys.B.key, { sampling: {} }),
@@ -200,16 +205,16 @@ describe('answers to server requests', () => {
     try {
       const request = (await stream.next()) as { id: string; method: string };
       expect(request.method).toBe('sampling/createMessage');
-      const answer = (session: string, key: string, text: string) =>
+      const answer = (to: string, session: string, key: string, text: string) =>
         post(
-          url,
+          to,
           { jsonrpc: '2.0', id: request.id, result: { model: 'm', role: 'assistant', content: { type: 'text', text } } },
           { key, session },
         );
       // B learns the id's shape from requests of its own (ids are a worker prefix and a counter).
-      expect((await answer(sb, w.keys.B.key, 'forged by B')).status).toBe(202);
+      expect((await answer(bUrl, sb, w.keys.B.key, 'forged by B')).status).toBe(202);
       await sleep(100);
-      expect((await answer(sa, w.keys.A.key, 'from A')).status).toBe(202);
+      expect((await answer(url, sa, w.keys.A.key, 'from A')).status).toBe(202);
       const result = (await stream.next()) as { id: number; result: { content: Array<{ text: string }> } };
       expect(result.result.content[0]?.text).toBe('answer: from A');
     } finally {
