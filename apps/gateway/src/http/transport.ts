@@ -659,13 +659,16 @@ export class McpTransport {
   /**
    * Fan an upstream's unsolicited notification (list_changed, resources/updated) out to this
    * worker's open streams of the org that may hear it, namespacing URIs for the aggregated
-   * endpoint: only the owner's streams for an isolated backend (`audience`), and for a shared
-   * one only sessions whose key, as the current snapshot has it, can see that server.
+   * endpoint: only the owner's streams for an isolated backend (`audience`), any of the org's for
+   * a shared one, and either way only sessions whose key, as the current snapshot has it, can see
+   * that server.
    */
   broadcast(orgId: string, server: string, n: JsonRpcNotification, audience: Audience): void {
     const snapshot = this.snapshots.get(orgId);
     const hears = (sessionId: string, owner: StreamOwner): boolean => {
-      if (audience !== null) return 'keyId' in audience ? owner.key.id === audience.keyId : sessionId === audience.sessionId;
+      const owns = audience === null || ('keyId' in audience ? owner.key.id === audience.keyId : sessionId === audience.sessionId);
+      if (!owns) return false;
+      // Even an owner hears only while its roles still see the server (rules may change under the same role ids).
       const key = snapshot?.keys.find((k) => k.id === owner.key.id);
       if (!snapshot || !key) return false;
       return seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata, ip: owner.ip }, server);
