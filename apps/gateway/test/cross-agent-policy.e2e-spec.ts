@@ -10,6 +10,7 @@ import {
   CARD,
   CARD_REDACTED,
   callText,
+  connectAgent,
   ELSEWHERE,
   MODES,
   QUIET_MS,
@@ -18,7 +19,7 @@ import {
   UPSTREAMS,
   type World,
 } from './fixtures/cross-agent';
-import { openSession, parseSse, post, sleep, sseReader, workerUrl } from './fixtures/gw-helpers';
+import { ALLOW_ALL, createOrg, openSession, parseSse, post, sleep, sseReader, workerUrl } from './fixtures/gw-helpers';
 import { waitFor } from './fixtures/stdio-helpers';
 import { connect, uniq } from './harness';
 
@@ -170,6 +171,33 @@ describe.each([slugOf('stdio', 'per-key'), slugOf('stdio', 'shared'), slugOf('ht
       expect(heardSince(m)).toEqual({ A: [], A2: updated, B: [], C: [], D: [] });
       await a2.client.unsubscribeResource({ uri });
       expect(await touch()).toBe('not subscribed');
+    });
+  },
+);
+
+describe.each([slugOf('stdio', 'per-key'), slugOf('http', 'per-session')])(
+  '%s: a key whose role stops seeing the server (same role ids, edited rules)',
+  (server) => {
+    it('hears nothing more of its own backend outside any call', async () => {
+      // An org of its own: the role change re-lists every session of the org it happens in.
+      const o = await createOrg(w.stack, { servers: w.servers.filter((s) => s.slug === server), rules: ALLOW_ALL });
+      const e = await connectAgent(w.endpoint(o), o.key, o.keyId, 'E');
+      try {
+        await callText(e, server, 'log-later', { tag: 'ready' });
+        await waitFor(() => e.got.some((m) => m.params?.data === 'ready'), 5000);
+        // The backend speaks again once the role no longer names the server.
+        expect(await callText(e, server, 'log-later', { tag: 'after the change', delayMs: 1500 })).toBe('later');
+        await o.api.call('PUT', `/v1/orgs/${o.org.slug}/roles/${o.roleId}`, {
+          name: o.roleName,
+          rules: { tools: [{ effect: 'allow', match: 'nowhere__*' }] },
+        });
+        // The new snapshot reached the worker: it re-lists the session's catalogue.
+        await waitFor(() => e.got.some((m) => m.method === 'notifications/tools/list_changed'), 5000);
+        await sleep(1500 + QUIET_MS);
+        expect(e.got.filter((m) => m.method === 'notifications/message').map((m) => m.params?.data)).toEqual(['ready']);
+      } finally {
+        await e.client.close();
+      }
     });
   },
 );
