@@ -17,6 +17,7 @@ import {
   rateLimitsFor,
   redactionPatternsFor,
   ruleLabel,
+  seesServer,
   templateVisible,
   visible,
 } from '@toolgate/policy';
@@ -107,6 +108,8 @@ export interface CoreDeps {
   onUpstreamNotification?: (orgId: string, server: string, n: JsonRpcNotification, audience: Audience) => void;
   /** The way to a session's agent outside any call (its GET stream, on whichever worker holds it). */
   sessionChannel?: (sessionId: string) => AgentChannel;
+  /** The org's snapshot as this worker has it now: what decides who may hear a backend outside any call. */
+  currentSnapshot: (orgId: string) => PolicySnapshot | null;
 }
 
 /**
@@ -537,9 +540,31 @@ export class McpCore {
       // A per-session backend's requests outside any call (roots/list on its standalone stream)
       // can only be its session's; shared and per-key ones cannot be attributed and stay refused.
       const channel = isolation === 'per-session' ? this.deps.sessionChannel?.(session.id) : undefined;
-      if (channel) backend.onOutOfCallRequest?.((r) => this.relayServerRequest(session, scrub(r), channel));
+      if (channel)
+        backend.onOutOfCallRequest?.((r) => this.outOfCallRequest(snapshot.orgId, caller.key.id, server.slug, session, scrub(r), channel));
     }
     return backend;
+  }
+
+  /**
+   * A per-session backend's request outside any call goes to its session's agent like its
+   * notifications do: only while the key's roles, as the current snapshot has them, still see the
+   * server, and through those roles' redaction.
+   */
+  private outOfCallRequest(
+    orgId: string,
+    keyId: string,
+    serverSlug: string,
+    session: SessionState,
+    r: JsonRpcRequest,
+    channel: AgentChannel,
+  ): Promise<Record<string, unknown>> {
+    const snapshot = this.deps.currentSnapshot(orgId);
+    const key = snapshot?.keys.find((k) => k.id === keyId);
+    if (!snapshot || !key || !seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata }, serverSlug)) {
+      return Promise.reject(new RpcError(RpcCode.InternalError, 'no agent session is waiting for this request'));
+    }
+    return this.relayServerRequest(session, this.outOfCallRedactor(snapshot, key)(r), channel);
   }
 
   /** An agent session ended: close the backends it owned (per-session servers) on this worker. */
@@ -571,8 +596,9 @@ export class McpCore {
   }
 
   /**
-   * What a session of `key` hears outside any call passes that key's role patterns: the fan-out
-   * already scrubbed the backend's secrets, but each listener's roles redact differently.
+   * What a session of `key` hears outside any call (notifications, a per-session backend's
+   * requests) passes that key's role patterns: the backend's secrets are already scrubbed, but
+   * each listener's roles redact differently.
    */
   outOfCallRedactor(snapshot: PolicySnapshot, key: SnapshotKey): Redactor {
     return this.redactorOf(snapshot, key, null);
