@@ -142,6 +142,23 @@ describe('what a session hears outside any call passes its own role’s redactio
     expect(heardSince(m)).toEqual({ A: log(tag), A2: log(tag), B: log(tag.replace(CARD, CARD_REDACTED)), C: [], D: [] });
   });
 
+  it('a per-session backend’s sampling request outside any call reaches B through B’s patterns', async () => {
+    const server = slugOf('http', 'per-session');
+    const tag = `${uniq('prompt')} ${CARD}`;
+    const b = w.agents.B!;
+    const m = b.mark();
+    expect(await callText(b, server, 'ask-later', { tag, kind: 'sample' })).toBe('later');
+    await waitFor(() => b.since(m).length > 0, 5000);
+    expect(b.since(m)).toEqual([
+      {
+        method: 'sampling/createMessage',
+        params: expect.objectContaining({
+          messages: [{ role: 'user', content: { type: 'text', text: tag.replace(CARD, CARD_REDACTED) } }],
+        }),
+      },
+    ]);
+  });
+
   it('the same holds in a call (the control: call-bound traffic was always redacted)', async () => {
     const tag = `${uniq('note')} ${CARD}`;
     const m = marks();
@@ -178,15 +195,16 @@ describe.each([slugOf('stdio', 'per-key'), slugOf('stdio', 'shared'), slugOf('ht
 describe.each([slugOf('stdio', 'per-key'), slugOf('http', 'per-session')])(
   '%s: a key whose role stops seeing the server (same role ids, edited rules)',
   (server) => {
-    it('hears nothing more of its own backend outside any call', async () => {
+    it('hears and is asked nothing more by its own backend outside any call', async () => {
       // An org of its own: the role change re-lists every session of the org it happens in.
       const o = await createOrg(w.stack, { servers: w.servers.filter((s) => s.slug === server), rules: ALLOW_ALL });
       const e = await connectAgent(w.endpoint(o), o.key, o.keyId, 'E');
       try {
         await callText(e, server, 'log-later', { tag: 'ready' });
         await waitFor(() => e.got.some((m) => m.params?.data === 'ready'), 5000);
-        // The backend speaks again once the role no longer names the server.
+        // The backend speaks (and, if it may, asks) again once the role no longer names the server.
         expect(await callText(e, server, 'log-later', { tag: 'after the change', delayMs: 1500 })).toBe('later');
+        if (server.startsWith('http')) expect(await callText(e, server, 'ask-later', { tag: 'x', delayMs: 1500 })).toBe('later');
         await o.api.call('PUT', `/v1/orgs/${o.org.slug}/roles/${o.roleId}`, {
           name: o.roleName,
           rules: { tools: [{ effect: 'allow', match: 'nowhere__*' }] },
@@ -194,7 +212,9 @@ describe.each([slugOf('stdio', 'per-key'), slugOf('http', 'per-session')])(
         // The new snapshot reached the worker: it re-lists the session's catalogue.
         await waitFor(() => e.got.some((m) => m.method === 'notifications/tools/list_changed'), 5000);
         await sleep(1500 + QUIET_MS);
-        expect(e.got.filter((m) => m.method === 'notifications/message').map((m) => m.params?.data)).toEqual(['ready']);
+        expect(e.got.filter((m) => !m.method.endsWith('/list_changed'))).toEqual([
+          { method: 'notifications/message', params: expect.objectContaining({ data: 'ready' }) },
+        ]);
       } finally {
         await e.client.close();
       }
