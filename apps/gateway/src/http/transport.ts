@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type PolicySnapshot, sha256Hex } from '@toolgate/contracts';
+import { type PolicySnapshot, type SnapshotKey, sha256Hex } from '@toolgate/contracts';
 import { type CidrBlock, checkKey, findKeyByHash, seesServer } from '@toolgate/policy';
 import {
   failure,
@@ -665,13 +665,13 @@ export class McpTransport {
    */
   broadcast(orgId: string, server: string, n: JsonRpcNotification, audience: Audience): void {
     const snapshot = this.snapshots.get(orgId);
-    const hears = (sessionId: string, owner: StreamOwner): boolean => {
+    /** The key a stream listens with, as the snapshot has it now, if it may hear this; else null. */
+    const listener = (sessionId: string, owner: StreamOwner): SnapshotKey | null => {
       const owns = audience === null || ('keyId' in audience ? owner.key.id === audience.keyId : sessionId === audience.sessionId);
-      if (!owns) return false;
       // Even an owner hears only while its roles still see the server (rules may change under the same role ids).
-      const key = snapshot?.keys.find((k) => k.id === owner.key.id);
-      if (!snapshot || !key) return false;
-      return seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata, ip: owner.ip }, server);
+      const key = owns ? snapshot?.keys.find((k) => k.id === owner.key.id) : undefined;
+      if (!snapshot || !key) return null;
+      return seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata, ip: owner.ip }, server) ? key : null;
     };
     const uri = n.params?.uri;
     const aggregated = typeof uri === 'string' ? { ...n, params: { ...n.params, uri: exposedUri(server, uri) } } : n;
@@ -687,10 +687,9 @@ export class McpTransport {
       (logLevel === undefined || McpCore.logPasses(logLevel, s.logLevel));
     for (const [sessionId, owner] of this.streams.of(orgId)) {
       const scope = owner.scope;
-      if ((scope !== null && scope !== server) || !hears(sessionId, owner)) continue;
-      // Each listener hears it through its own roles' redaction (as the key is now; gone = nothing).
-      const key = snapshot?.keys.find((k) => k.id === owner.key.id);
+      const key = scope === null || scope === server ? listener(sessionId, owner) : null;
       if (!snapshot || !key) continue;
+      // Each listener hears it through its own roles' redaction.
       const message = this.core.outOfCallRedactor(snapshot, key)(scope === null ? aggregated : n);
       if (subscription === null && logLevel === undefined) this.relay.push(sessionId, message);
       else {
