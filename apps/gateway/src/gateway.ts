@@ -108,6 +108,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     // Every worker's streams, not only this worker's: the agent's stream may be held elsewhere.
     onUpstreamNotification: (orgId, server, n, audience) => relay.fanOut(orgId, server, n, audience),
     sessionChannel: (sessionId) => transport!.streams.sessionChannel(sessionId),
+    currentSnapshot: (orgId) => snapshots.get(orgId),
   });
   relay.onFanOut((orgId, server, n, audience) => transport?.streams.broadcast(orgId, server, n, audience));
   transport = new McpTransport(core, snapshots, sessions, relay, metrics, {

@@ -19,6 +19,7 @@ import {
   rateLimitsFor,
   redactionPatternsFor,
   ruleLabel,
+  seesServer,
   templateVisible,
   visible,
 } from '@toolgate/policy';
@@ -33,6 +34,7 @@ import type { EventSink, QuotaPort, RateLimiterPort } from './ports';
 import { enforceQuota } from './quota';
 import { exposeResultUris } from './result-uris';
 import type { SessionState } from './sessions';
+import { SubscriptionHolders } from './subscription-holders';
 
 export const GATEWAY_INFO = { name: 'toolgate', title: 'Toolgate MCP gateway', version: '0.1.0' } as const;
 
@@ -105,6 +107,8 @@ export interface CoreDeps {
   onUpstreamNotification?: (orgId: string, server: string, n: JsonRpcNotification, audience: Audience) => void;
   /** The way to a session's agent outside any call (its GET stream, on whichever worker holds it). */
   sessionChannel?: (sessionId: string) => AgentChannel;
+  /** The org's snapshot as this worker has it now: what decides who may hear a backend outside any call. */
+  currentSnapshot: (orgId: string) => PolicySnapshot | null;
 }
 
 /**
@@ -123,6 +127,7 @@ export class McpCore {
   private readonly lists = new Map<string, Map<ListMethod, { items: Record<string, unknown>[]; at: number }>>();
   private readonly watched = new Set<string>();
   private readonly redactors = new WeakMap<PolicySnapshot, Map<string, Redactor>>();
+  private readonly subscriptionHolders = new SubscriptionHolders();
 
   constructor(private readonly deps: CoreDeps) {}
 
@@ -381,10 +386,22 @@ export class McpCore {
     await enforceQuota(this.deps.quota, caller.snapshot, method, record);
 
     const upstreamParams = { ...params, [field]: name };
-    const result = await this.forward(caller, session, server, method, upstreamParams, channel, signal, record);
+    const result = this.keepsUpstreamSubscription(caller, session, server, method, name)
+      ? {}
+      : await this.forward(caller, session, server, method, upstreamParams, channel, signal, record);
+    if (method === 'resources/subscribe') this.subscriptionHolders.hold(this.backend(caller, session, server).key, name, session.id);
     if (method === 'resources/subscribe' || method === 'resources/unsubscribe') trackSubscription(session, method, server, name);
     const clean = redact(result);
     return caller.scope ? clean : exposeResultUris(server.slug, clean);
+  }
+
+  /**
+   * An unsubscribe from a resource other sessions on the same backend still hold: answered here,
+   * since the upstream has one subscription for all of them (see SubscriptionHolders).
+   */
+  private keepsUpstreamSubscription(caller: Caller, session: SessionState, server: SnapshotServer, method: string, uri: string): boolean {
+    if (method !== 'resources/unsubscribe') return false;
+    return !this.subscriptionHolders.release(this.backend(caller, session, server).key, uri, session.id);
   }
 
   private async complete(
@@ -508,9 +525,9 @@ export class McpCore {
     const backend = this.deps.pool.get(ownedSpec(opened.spec, { keyId: caller.key.id, sessionId: session.id }));
     if (!this.watched.has(backend.key)) {
       this.watched.add(backend.key);
-      // Notifications outside any call may go to many sessions: no role's patterns apply, but the
-      // secrets injected into this backend (fixed by its key) never leave. An isolated backend
-      // speaks only to its owner.
+      // Notifications outside any call may go to many sessions: the secrets injected into this
+      // backend (fixed by its key) are scrubbed here, each listener's role patterns on delivery
+      // (outOfCallRedactor). An isolated backend speaks only to its owner.
       const scrub = makeRedactor(opened.secrets, []);
       const isolation = effectiveIsolation(server);
       const audience: Audience =
@@ -522,13 +539,36 @@ export class McpCore {
       // A per-session backend's requests outside any call (roots/list on its standalone stream)
       // can only be its session's; shared and per-key ones cannot be attributed and stay refused.
       const channel = isolation === 'per-session' ? this.deps.sessionChannel?.(session.id) : undefined;
-      if (channel) backend.onOutOfCallRequest?.((r) => this.relayServerRequest(session, scrub(r), channel));
+      if (channel)
+        backend.onOutOfCallRequest?.((r) => this.outOfCallRequest(snapshot.orgId, caller.key.id, server.slug, session, scrub(r), channel));
     }
     return backend;
   }
 
+  /**
+   * A per-session backend's request outside any call goes to its session's agent like its
+   * notifications do: only while the key's roles, as the current snapshot has them, still see the
+   * server, and through those roles' redaction.
+   */
+  private outOfCallRequest(
+    orgId: string,
+    keyId: string,
+    serverSlug: string,
+    session: SessionState,
+    r: JsonRpcRequest,
+    channel: AgentChannel,
+  ): Promise<Record<string, unknown>> {
+    const snapshot = this.deps.currentSnapshot(orgId);
+    const key = snapshot?.keys.find((k) => k.id === keyId);
+    if (!snapshot || !key || !seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata }, serverSlug)) {
+      return Promise.reject(new RpcError(RpcCode.InternalError, 'no agent session is waiting for this request'));
+    }
+    return this.relayServerRequest(session, this.outOfCallRedactor(snapshot, key)(r), channel);
+  }
+
   /** An agent session ended: close the backends it owned (per-session servers) on this worker. */
   endSession(sessionId: string): void {
+    this.subscriptionHolders.forgetSession(sessionId);
     const suffix = sessionKeySuffix(sessionId);
     this.deps.pool.retireWhere((k) => k.endsWith(suffix));
   }
@@ -543,6 +583,7 @@ export class McpCore {
   forgetBackend(key: string): void {
     this.watched.delete(key);
     this.lists.delete(key);
+    this.subscriptionHolders.forgetBackend(key);
   }
 
   /**
@@ -550,16 +591,30 @@ export class McpCore {
    * role patterns. Without a server (nothing was forwarded), the role patterns alone.
    */
   private redactor(caller: Caller, server: SnapshotServer | null): Redactor {
-    let bySnapshot = this.redactors.get(caller.snapshot);
+    return this.redactorOf(caller.snapshot, caller.key, server);
+  }
+
+  /**
+   * What a session of `key` hears outside any call (notifications, a per-session backend's
+   * requests) passes that key's role patterns: the backend's secrets are already scrubbed, but
+   * each listener's roles redact differently.
+   */
+  outOfCallRedactor(snapshot: PolicySnapshot, key: SnapshotKey): Redactor {
+    return this.redactorOf(snapshot, key, null);
+  }
+
+  private redactorOf(snapshot: PolicySnapshot, key: SnapshotKey, server: SnapshotServer | null): Redactor {
+    let bySnapshot = this.redactors.get(snapshot);
     if (!bySnapshot) {
       bySnapshot = new Map();
-      this.redactors.set(caller.snapshot, bySnapshot);
+      this.redactors.set(snapshot, bySnapshot);
     }
-    const k = `${server?.id ?? ''}|${caller.key.roleIds.join(',')}`;
+    const k = `${server?.id ?? ''}|${key.roleIds.join(',')}`;
     let r = bySnapshot.get(k);
     if (!r) {
-      const secrets = server ? this.specFor(caller.snapshot, server).secrets : [];
-      r = makeRedactor(secrets, redactionPatternsFor(caller.snapshot, caller.principal));
+      const secrets = server ? this.specFor(snapshot, server).secrets : [];
+      // Patterns depend on the roles alone (redactionPatternsFor reads nothing else of the principal).
+      r = makeRedactor(secrets, redactionPatternsFor(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata }));
       bySnapshot.set(k, r);
     }
     return r;

@@ -1,4 +1,4 @@
-import type { PolicySnapshot } from '@toolgate/contracts';
+import type { PolicySnapshot, SnapshotKey } from '@toolgate/contracts';
 import { seesServer } from '@toolgate/policy';
 import type { JsonRpcNotification } from '../core/jsonrpc';
 import { type AgentChannel, type Audience, type Caller, McpCore } from '../core/mcp';
@@ -20,6 +20,7 @@ export class AgentStreams {
   private readonly streams = new OpenStreams();
 
   constructor(
+    private readonly core: McpCore,
     private readonly snapshots: SnapshotStore,
     private readonly sessions: SessionStore,
     private readonly relay: Relay,
@@ -61,11 +62,13 @@ export class AgentStreams {
    */
   broadcast(orgId: string, server: string, n: JsonRpcNotification, audience: Audience): void {
     const snapshot = this.snapshots.get(orgId);
-    const hears = (sessionId: string, owner: StreamOwner): boolean => {
-      if (audience !== null) return 'keyId' in audience ? owner.key.id === audience.keyId : sessionId === audience.sessionId;
-      const key = snapshot?.keys.find((k) => k.id === owner.key.id);
-      if (!snapshot || !key) return false;
-      return seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata, ip: owner.ip }, server);
+    /** The key a stream listens with, as the snapshot has it now, if it may hear this; else null. */
+    const listener = (sessionId: string, owner: StreamOwner): SnapshotKey | null => {
+      const owns = audience === null || ('keyId' in audience ? owner.key.id === audience.keyId : sessionId === audience.sessionId);
+      // Even an owner hears only while its roles still see the server (rules may change under the same role ids).
+      const key = owns ? snapshot?.keys.find((k) => k.id === owner.key.id) : undefined;
+      if (!snapshot || !key) return null;
+      return seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata, ip: owner.ip }, server) ? key : null;
     };
     const uri = n.params?.uri;
     const aggregated = typeof uri === 'string' ? { ...n, params: { ...n.params, uri: exposedUri(server, uri) } } : n;
@@ -81,8 +84,10 @@ export class AgentStreams {
       (logLevel === undefined || McpCore.logPasses(logLevel, s.logLevel));
     for (const [sessionId, owner] of this.streams.of(orgId)) {
       const scope = owner.scope;
-      if ((scope !== null && scope !== server) || !hears(sessionId, owner)) continue;
-      const message = scope === null ? aggregated : n;
+      const key = scope === null || scope === server ? listener(sessionId, owner) : null;
+      if (!snapshot || !key) continue;
+      // Each listener hears it through its own roles' redaction.
+      const message = this.core.outOfCallRedactor(snapshot, key)(scope === null ? aggregated : n);
       if (subscription === null && logLevel === undefined) this.relay.push(sessionId, message);
       else {
         this.sessions.get(sessionId).then(

@@ -51,7 +51,7 @@ export class CallRunner {
   /** Notifications and responses from the agent. */
   accept(session: SessionState, msg: JsonRpcNotification | JsonRpcResponse): void {
     if (isResponse(msg)) {
-      this.relay.agentResponse(msg);
+      this.relay.agentResponse(session.id, msg);
       return;
     }
     if (isNotification(msg) && msg.method === 'notifications/cancelled') {

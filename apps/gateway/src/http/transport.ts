@@ -61,7 +61,7 @@ export class McpTransport {
       perMinute: opts.authFailureAuditPerMinute,
     });
     const auth = new Authenticator(snapshots, authFailures, opts);
-    const streams = new AgentStreams(snapshots, sessions, relay, opts.agentRequestTimeoutMs);
+    const streams = new AgentStreams(core, snapshots, sessions, relay, opts.agentRequestTimeoutMs);
     const checks = new RequestChecks(sessions, opts);
     const calls = new CallRunner(core, sessions, relay, metrics, opts.agentRequestTimeoutMs);
     const setup = new SessionSetup(core, sessions, metrics);

@@ -7,7 +7,7 @@ import type { Audience } from '../core/mcp';
 import { AgentCancelled } from '../core/cancellation';
 
 type RelayMessage =
-  | { t: 'response'; id: string; message: JsonRpcResponse }
+  | { t: 'response'; id: string; sessionId: string; message: JsonRpcResponse }
   | { t: 'cancel'; sessionId: string; requestId: JsonRpcId; reason?: string }
   | { t: 'push'; sessionId: string; message: unknown }
   | { t: 'session'; sessionId: string; from: string }
@@ -59,7 +59,7 @@ export class Relay {
   private deliver(msg: RelayMessage): boolean {
     switch (msg.t) {
       case 'response':
-        return this.resolveLocal(msg.id, msg.message);
+        return this.resolveLocal(msg.id, msg.sessionId, msg.message);
       case 'cancel': {
         const c = this.inflight.get(`${msg.sessionId}\u0000${String(msg.requestId)}`);
         c?.abort(new AgentCancelled(msg.reason ?? 'cancelled by the client'));
@@ -110,16 +110,19 @@ export class Relay {
     p.reject(new RpcError(RpcCode.InternalError, reason));
   }
 
-  /** The agent answered a server-to-client request (on any worker). */
-  agentResponse(message: JsonRpcResponse): void {
+  /** An agent session answered a server-to-client request (on any worker). */
+  agentResponse(sessionId: string, message: JsonRpcResponse): void {
     const id = String(message.id);
     if (!id.startsWith('tg-')) return;
-    this.route({ t: 'response', id, message });
+    this.route({ t: 'response', id, sessionId, message });
   }
 
-  private resolveLocal(id: string, message: JsonRpcResponse): boolean {
+  private resolveLocal(id: string, sessionId: string, message: JsonRpcResponse): boolean {
     const p = this.pending.get(id);
     if (!p) return false;
+    // Ids are guessable (worker prefix + counter): only the session asked may answer. Another
+    // session's answer is dropped here, not passed on to other workers.
+    if (p.sessionId !== sessionId) return true;
     clearTimeout(p.timer);
     this.pending.delete(id);
     if ('result' in message) p.resolve(message.result);

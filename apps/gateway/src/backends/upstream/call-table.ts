@@ -188,10 +188,14 @@ export class CallTable<S = undefined> {
     return call !== undefined && call.agentProgressToken !== undefined ? call : undefined;
   }
 
-  /** The in-flight task operation (tasks/result, tasks/get…) whose params name this upstream task. */
+  /**
+   * The in-flight task operation (tasks/result, tasks/get…) whose params name this upstream task.
+   * Only task methods count: other methods' params are the agent's own, and an agent could put
+   * another's task id in them.
+   */
   byTaskId(taskId: unknown): PendingCall<S> | undefined {
     if (typeof taskId !== 'string') return undefined;
-    for (const call of this.calls.values()) if (call.params?.taskId === taskId) return call;
+    for (const call of this.calls.values()) if (call.method.startsWith('tasks/') && call.params?.taskId === taskId) return call;
     return undefined;
   }
 

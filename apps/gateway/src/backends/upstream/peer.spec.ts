@@ -651,6 +651,19 @@ describe('UpstreamPeer attribution of upstream requests, per transport kind', ()
     });
     await sleep(5);
     expect(who).toEqual(['a']);
+    // A task id an agent put into another method's params names nothing.
+    void peer
+      .request('tools/call', { name: 'x', taskId: 'task-7' }, { sessionId: 'c', onServerRequest: answeredBy(who, 'c') })
+      .catch(() => undefined);
+    peer.handleMessage({
+      jsonrpc: '2.0',
+      id: 'r0',
+      method: 'elicitation/create',
+      params: { message: 'ok?', _meta: { 'io.modelcontextprotocol/related-task': { taskId: 'task-7' } } },
+    });
+    await sleep(5);
+    expect(who).toEqual(['a']);
+    expect(reply(sent, 'r0')).toMatchObject({ error: { message: /cannot be attributed/ } });
     // Without the hint the same request is refused: two sessions are in flight.
     peer.handleMessage({ jsonrpc: '2.0', id: 'r2', method: 'elicitation/create', params: { message: 'ok?' } });
     await sleep(5);
