@@ -17,6 +17,9 @@ import { RedisRateLimiter } from './core/ratelimit';
 import { RedisQuota } from './core/quota';
 import { Relay } from './core/relay';
 import { SessionStore } from './core/sessions';
+import { TaskRemote } from './core/task-remote';
+import { RedisTaskStore } from './core/task-store';
+import { TaskBroker } from './core/tasks';
 import { QueueEventSink } from './events/emitter';
 import { createHttpServer } from './http/server';
 import { SseEventLog } from './http/event-log';
@@ -99,7 +102,17 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   });
 
   let transport: McpTransport | null = null;
+  // A task lives in the backend of the worker that created it; any worker may serve its agent.
+  const taskRemote = new TaskRemote(redis, sub, relay.workerId, (key, instance) => tasks.localBackend(key, instance));
+  const tasks: TaskBroker = new TaskBroker({
+    store: new RedisTaskStore(redis),
+    pool,
+    workerId: relay.workerId,
+    remote: taskRemote,
+    sessionChannel: (sessionId) => transport!.sessionChannel(sessionId),
+  });
   core = new McpCore({
+    tasks,
     pool,
     limiter,
     quota,
@@ -145,7 +158,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     if (next && prev && listShaping(next) !== listShaping(prev)) transport?.listsChanged(orgId);
   });
 
-  await Promise.all([snapshots.start(), relay.start()]);
+  await Promise.all([snapshots.start(), relay.start(), taskRemote.start()]);
   await events.start();
   const status = new StatusReporter(redis, () => launcher.status);
   status.start();
@@ -212,6 +225,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       if (closed) return;
       closed = true;
       relay.close();
+      taskRemote.close();
       await status.stop();
       await prober.close();
       await new Promise<void>((r) => {

@@ -7,3 +7,4 @@ export * from './slug';
 export * from './crypto';
 export * from './gateway-status';
 export * from './probe';
+export * from './tasks';
