@@ -339,6 +339,39 @@ describe('RpcPeer with an SDK server', () => {
     expect(resultText(ra2)).toBe('answer: a');
   });
 
+  it('gives a request of a task only to the call waiting on that task, refusing it otherwise', async () => {
+    const { peer, server } = await connect(fixtureServer().server);
+    const asked: string[] = [];
+    const answer = (who: string) => async () => {
+      asked.push(who);
+      return { model: 'm', role: 'assistant', content: { type: 'text', text: who } };
+    };
+    // As a server without a task message queue sends it: straight away, naming the task in _meta.
+    const ask = (taskId: string) =>
+      server.server
+        .createMessage({
+          messages: [{ role: 'user', content: { type: 'text', text: 'q' } }],
+          maxTokens: 5,
+          _meta: { 'io.modelcontextprotocol/related-task': { taskId } },
+        })
+        .then((r) => (r.content as { text: string }).text)
+        .catch((e: Error) => e.message);
+    // Another agent's call is the only one in flight: it must not receive task T1's request.
+    const other = callTool(peer, 'slow', { ms: 150 }, { sessionId: 'b', onServerRequest: answer('b') });
+    await sleep(20);
+    expect(await ask('T1')).toMatch(/no agent session is waiting/);
+    // A call of session a whose params carry taskId T1 (as tasks/result's do) gets it; b never does.
+    const waiting = peer.request(
+      'tools/call',
+      { name: 'slow', arguments: { ms: 150 }, taskId: 'T1' },
+      { sessionId: 'a', onServerRequest: answer('a') },
+    );
+    await sleep(20);
+    expect(await ask('T1')).toBe('a');
+    expect(asked).toEqual(['a']);
+    await Promise.all([other, waiting]);
+  });
+
   it('skips calls without an onServerRequest hook', async () => {
     const { peer } = await connect(fixtureServer().server);
     const [ra] = await Promise.all([

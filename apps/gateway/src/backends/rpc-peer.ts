@@ -33,7 +33,7 @@ import { BackendError, type CallContext } from './types';
  *     1. a hint in params._meta: a progressToken equal to one the peer issued names that call
  *        (a server may pass the token of the call it is serving along);
  *        an `io.modelcontextprotocol/related-task` taskId names the in-flight call whose params
- *        carry that taskId (tasks/result, tasks/get);
+ *        carry that taskId (tasks/result, tasks/get); with no such call it is refused;
  *     2. otherwise the most recently started in-flight call that has an onServerRequest hook,
  *        but only when every such call belongs to ONE agent session (ctx.sessionId). With calls
  *        of several sessions in flight the request cannot be attributed (stdio and SSE do not
@@ -399,6 +399,8 @@ export class RpcPeer {
       const taskId = isObject(related) ? related.taskId : undefined;
       if (typeof taskId === 'string') {
         for (const call of this.pending.values()) if (call.params?.taskId === taskId && call.ctx.onServerRequest) return call;
+        // A task's request is for whoever waits on that task (tasks/result), never for another call.
+        return undefined;
       }
     }
     // Map iteration follows insertion order, which is start order: keep the last match.
