@@ -49,19 +49,23 @@ afterEach(async () => {
 });
 
 type Upstream = 'stdio' | 'http';
-const taskServer = (upstream: Upstream, isolation?: string) => ({
+const taskServer = (upstream: Upstream, isolation?: string, extra: Record<string, unknown> = {}) => ({
   slug: 'jobs',
   name: 'Jobs',
   ...(upstream === 'stdio'
     ? { transport: 'stdio', command: process.execPath, args: [TASK_SERVER] }
     : { transport: 'streamable-http', url: httpUrl }),
   ...(isolation ? { isolation } : {}),
+  ...extra,
 });
 
 /** An org with the task server, a memo server (no tasks capability), key A (allow all) and key B of a role without jobs. */
-async function org(upstream: Upstream, isolation?: string) {
+async function org(upstream: Upstream, isolation?: string, extra: Record<string, unknown> = {}) {
   const o = await createOrg(stack, {
-    servers: [taskServer(upstream, isolation), { slug: 'memo', name: 'Memo', transport: 'stdio', command: process.execPath, args: [MEMO] }],
+    servers: [
+      taskServer(upstream, isolation, extra),
+      { slug: 'memo', name: 'Memo', transport: 'stdio', command: process.execPath, args: [MEMO] },
+    ],
   });
   const other = await o.api.call('POST', `/v1/orgs/${o.org.slug}/roles`, {
     name: 'no-jobs',
@@ -76,9 +80,9 @@ async function org(upstream: Upstream, isolation?: string) {
 async function agent(
   o: Org,
   key: string,
-  opts: { worker?: number; onStatus?: (p: Record<string, unknown>) => void; sampling?: (q: string) => string } = {},
+  opts: { worker?: number; server?: string; onStatus?: (p: Record<string, unknown>) => void; sampling?: (q: string) => string } = {},
 ) {
-  const url = `${workerUrl(stack, opts.worker ?? 0)}/mcp/${o.org.slug}`;
+  const url = `${workerUrl(stack, opts.worker ?? 0)}/mcp/${o.org.slug}${opts.server ? `/${opts.server}` : ''}`;
   const client = await connect(url, key, { capabilities: opts.sampling ? { sampling: {} } : {} });
   if (opts.onStatus) client.setNotificationHandler(TaskStatusNotificationSchema, (n) => opts.onStatus!(n.params));
   if (opts.sampling) {
@@ -154,6 +158,19 @@ describe.each<Upstream>(['stdio', 'http'])('tasks over a %s upstream', (upstream
     expect(result._meta?.['io.modelcontextprotocol/related-task']).toEqual({ taskId: task.taskId });
     const listed = (await a.experimental.tasks.listTasks()).tasks;
     expect(listed.map((t) => [t.taskId, t.status])).toEqual([[task.taskId, 'completed']]);
+  });
+
+  it('on the single-server endpoint: names unchanged, the same task lifecycle, and tasks/result outwaits the server timeout', async () => {
+    const { o } = await org(upstream, undefined, { timeoutMs: 1000 });
+    const a = await agent(o, o.key, { server: 'jobs' });
+    expect((await a.listTools()).tools.find((t) => t.name === 'slow')?.execution).toEqual({ taskSupport: 'optional' });
+    const task = await createTask(a, 'slow', { ms: 2000, text: 'single' });
+    expect(task.taskId).toMatch(/^tgt_/);
+    // Blocks until the task ends, though that is longer than the server's 1 s call timeout.
+    const result = await a.experimental.tasks.getTaskResult(task.taskId, CallToolResultSchema);
+    expect(textOf(result)).toBe('done: single');
+    expect((await a.experimental.tasks.listTasks()).tasks.map((t) => t.taskId)).toEqual([task.taskId]);
+    await expectUnreachable(await agent(o, o.key), task.taskId);
   });
 
   it('the SDK client streams a task to its result (callToolStream)', async () => {

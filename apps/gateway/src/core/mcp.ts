@@ -392,7 +392,7 @@ export class McpCore {
     const asTask = kind === 'tool' && params.task !== undefined ? this.backend(caller, session, server) : null;
     if (asTask) await this.deps.tasks.assertAugmentable(asTask, name);
     const forwarded = await this.forward(caller, session, server, method, upstreamParams, channel, signal, record);
-    const origin = { caller, session, server, tool: name, arguments: args as Record<string, unknown> | undefined };
+    const origin = { caller, session, server, tool: name, arguments: args as Record<string, unknown> | undefined, redact };
     const result = asTask ? await this.deps.tasks.created({ ...origin, backend: asTask }, forwarded) : forwarded;
     if (method === 'resources/subscribe' || method === 'resources/unsubscribe') trackSubscription(session, method, server, name);
     const clean = redact(result);
@@ -495,12 +495,10 @@ export class McpCore {
       ...{ caller, session, record, channel, signal },
       server: (slug) => this.serversInScope(caller).find((s) => s.slug === slug) ?? null,
       authorize: (request) => authorize(caller, request, record),
-      backend: (s) => this.backend(caller, session, s),
-      forward: (s, m, p, ch) => this.forward(caller, session, s, m, p, ch, signal, record),
+      redact: (s) => this.redactor(caller, s),
       context: (s, key, ch) => this.callContext(caller, session, s, key, ch, signal),
     });
-    const clean = this.redactor(caller, server)(result);
-    return caller.scope ? clean : exposeResultUris(server.slug, clean);
+    return caller.scope ? result : exposeResultUris(server.slug, result);
   }
 
   /** Sampling, elicitation and roots requests go to the agent only if it declared the capability. */

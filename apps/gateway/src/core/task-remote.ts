@@ -8,6 +8,7 @@ type Kind = BackendError['kind'];
 type Op = Pick<GatewayTaskRecord, 'backendKey' | 'backendInstance' | 'sessionId'> & {
   method: string;
   params: Record<string, unknown>;
+  timeoutMs: number | undefined;
 };
 
 /** Worker-to-worker messages on channels.gatewayTasks; `to` is a workerId, `op` names one operation. */
@@ -27,10 +28,14 @@ interface Waiting {
   timer: NodeJS.Timeout;
   method: string;
   timeoutMs: number;
+  /** Removes the abort listener from the agent's signal. */
+  off: () => void;
 }
 
 /** How long the holding worker has to take an operation before the task counts as unreachable. */
 const ACK_MS = 2000;
+/** As long as the gateway waits for an agent's answer to a server-to-client request. */
+const ASK_TIMEOUT_MS = 120_000;
 /** Beyond the backend's own timeout, which bounds the holding worker's answer. */
 const SLACK_MS = 5000;
 
@@ -69,21 +74,27 @@ export class TaskRemote {
   }
 
   /** Run `method` on the worker holding the task; ctx receives what the upstream says meanwhile. */
-  call(rec: GatewayTaskRecord, method: string, params: Record<string, unknown>, ctx: CallContext, timeoutMs: number) {
+  call(rec: GatewayTaskRecord, method: string, params: Record<string, unknown>, ctx: CallContext & { timeoutMs: number }) {
     const op = randomBytes(9).toString('base64url');
-    const call: Op = { backendKey: rec.backendKey, backendInstance: rec.backendInstance, sessionId: rec.sessionId, method, params };
+    const { timeoutMs } = ctx;
+    const call: Op = {
+      backendKey: rec.backendKey,
+      backendInstance: rec.backendInstance,
+      sessionId: rec.sessionId,
+      method,
+      params,
+      timeoutMs,
+    };
     return new Promise<Record<string, unknown>>((resolve, reject) => {
       const timer = setTimeout(() => this.fail(op, 'The gateway worker holding this task is unreachable', 'unavailable'), ACK_MS);
       timer.unref();
-      this.waiting.set(op, { ctx, resolve, reject, timer, method, timeoutMs });
-      ctx.signal?.addEventListener(
-        'abort',
-        () => {
-          this.send({ t: 'abort', to: rec.workerId, op });
-          this.fail(op, 'The call was cancelled', 'unavailable');
-        },
-        { once: true },
-      );
+      const onAbort = () => {
+        this.send({ t: 'abort', to: rec.workerId, op });
+        this.fail(op, 'The call was cancelled', 'unavailable');
+      };
+      ctx.signal?.addEventListener('abort', onAbort, { once: true });
+      const off = () => ctx.signal?.removeEventListener('abort', onAbort);
+      this.waiting.set(op, { ctx, resolve, reject, timer, method, timeoutMs, off });
       this.send({ t: 'op', to: rec.workerId, from: this.workerId, op, call });
     });
   }
@@ -121,7 +132,6 @@ export class TaskRemote {
         return;
       case 'answer': {
         const a = this.asks.get(msg.ask);
-        this.asks.delete(msg.ask);
         if (msg.error) a?.reject(new BackendError(msg.error, 'upstream'));
         else a?.resolve(msg.result ?? {});
         return;
@@ -163,13 +173,9 @@ export class TaskRemote {
     const ctx: CallContext = {
       sessionId: call.sessionId,
       signal: controller.signal,
+      timeoutMs: call.timeoutMs,
       onNotification: (n) => this.send({ t: 'note', to: origin, op, n }),
-      onServerRequest: (r) =>
-        new Promise((resolve, reject) => {
-          const ask = randomBytes(9).toString('base64url');
-          this.asks.set(ask, { resolve, reject });
-          this.send({ t: 'ask', to: origin, from: this.workerId, op, ask, r });
-        }),
+      onServerRequest: (r) => this.ask(origin, op, r),
     };
     try {
       const result = await backend.request(call.method, call.params, ctx);
@@ -181,10 +187,33 @@ export class TaskRemote {
     }
   }
 
+  /** An upstream request of a running op, for the agent behind the worker that sent the op. */
+  private ask(origin: string, op: string, r: JsonRpcRequest): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const ask = randomBytes(9).toString('base64url');
+      // That worker may die: the upstream must not wait on the answer for ever.
+      const timer = setTimeout(() => {
+        this.asks.delete(ask);
+        reject(new BackendError({ code: RpcCode.InternalError, message: 'The agent did not answer in time' }, 'timeout'));
+      }, ASK_TIMEOUT_MS);
+      timer.unref();
+      const settle =
+        <T>(then: (v: T) => void) =>
+        (v: T) => {
+          clearTimeout(timer);
+          this.asks.delete(ask);
+          then(v);
+        };
+      this.asks.set(ask, { resolve: settle(resolve), reject: settle(reject) });
+      this.send({ t: 'ask', to: origin, from: this.workerId, op, ask, r });
+    });
+  }
+
   private settle(op: string, msg: { result?: Record<string, unknown>; error?: JsonRpcError; kind?: Kind }): void {
     const w = this.waiting.get(op);
     if (!w) return;
     clearTimeout(w.timer);
+    w.off();
     this.waiting.delete(op);
     if (msg.error) w.reject(new BackendError(msg.error, msg.kind ?? 'upstream'));
     else w.resolve(msg.result ?? {});

@@ -1,12 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import { type GatewayTaskRecord, type PolicySnapshot, redisKeys, type SnapshotKey, type SnapshotServer } from '@toolgate/contracts';
 import Redis from 'ioredis';
-import { FIXTURE, nodeSpec } from '../../test/fixtures/stdio-helpers';
+import { join } from 'node:path';
+import { makeRedactor } from '@toolgate/policy';
+import { nodeSpec } from '../../test/fixtures/stdio-helpers';
 import { BackendPool } from '../backends/pool';
-import type { Backend } from '../backends/types';
 import { UnconfinedLauncher } from '../backends/sandbox/launcher';
 import type { JsonRpcNotification } from './jsonrpc';
-import { type AgentChannel, type Caller, newRecord } from './mcp';
+import { type AgentChannel, type Caller, newRecord, toRpcError } from './mcp';
 import type { SessionState } from './sessions';
 import { RedisTaskStore } from './task-store';
 import {
@@ -91,7 +92,8 @@ afterAll(async () => {
   redis.disconnect();
 });
 
-const server: SnapshotServer = nodeSpec(FIXTURE, [], { slug: 'jobs' }).server;
+const TASK_SERVER = join(__dirname, '../../test/fixtures/task-server.mjs');
+const server: SnapshotServer = nodeSpec(TASK_SERVER, [], { slug: 'jobs' }).server;
 
 function who(orgId: string, keyId: string, sessionId: string): { caller: Caller; session: SessionState } {
   const caller = {
@@ -105,7 +107,7 @@ function who(orgId: string, keyId: string, sessionId: string): { caller: Caller;
   return { caller, session };
 }
 
-/** A broker on a fresh org id, its store on real Redis, one backend in a real pool (never started). */
+/** A broker on a fresh org id, its store on real Redis, the task fixture server as its backend (started on first use). */
 function setup(now = () => Date.now()) {
   const orgId = `org-${randomBytes(4).toString('hex')}`;
   const notices: Array<{ sessionId: string; n: JsonRpcNotification }> = [];
@@ -118,18 +120,26 @@ function setup(now = () => Date.now()) {
     now,
     sessionChannel: (sessionId) => ({ notify: (n) => notices.push({ sessionId, n }), request: async () => ({}) }),
   });
-  const backend = pool.get(nodeSpec(FIXTURE, [], { orgId }));
+  const backend = pool.get(nodeSpec(TASK_SERVER, [], { orgId }));
   return { orgId, store, broker, backend, notices };
 }
 
+const SECRET = 'sk-live-0123456789abcdef';
+const redact = makeRedactor([SECRET], []);
+
+/** Record a task as if the backend had created it (the upstream never hears of this id). */
 async function create(s: ReturnType<typeof setup>, owner: ReturnType<typeof who>, upstreamTaskId: string, ttl: number | null = 60_000) {
   const task = { taskId: upstreamTaskId, status: 'working', ttl, createdAt: 'c', lastUpdatedAt: 'c' };
-  const r = await s.broker.created({ ...owner, server, tool: 'slow', arguments: { ms: 1 }, backend: s.backend }, { task });
+  return createdFrom(s, owner, { task });
+}
+
+async function createdFrom(s: ReturnType<typeof setup>, owner: ReturnType<typeof who>, result: Record<string, unknown>) {
+  const r = await s.broker.created({ ...owner, server, tool: 'slow', arguments: { ms: 1 }, backend: s.backend, redact }, result);
   return (r.task as { taskId: string }).taskId;
 }
 
-/** A host whose backend-facing parts record what reached them. */
-function host(owner: ReturnType<typeof who>, forwarded: unknown[], opts: { deny?: boolean; backend?: Backend } = {}): TaskHost {
+/** What McpCore lends the broker, with the policy answer chosen by the test. */
+function host(owner: ReturnType<typeof who>, opts: { deny?: boolean } = {}): TaskHost {
   return {
     ...owner,
     record: newRecord('tasks/get'),
@@ -139,11 +149,7 @@ function host(owner: ReturnType<typeof who>, forwarded: unknown[], opts: { deny?
     authorize: () => {
       if (opts.deny) throw new Error('denied by policy');
     },
-    backend: () => opts.backend ?? pool.get(nodeSpec(FIXTURE)),
-    forward: async (_s, method, params) => {
-      forwarded.push({ method, params });
-      return { taskId: params.taskId, status: 'completed', _meta: { x: 1 } };
-    },
+    redact: () => redact,
     context: () => ({ sessionId: owner.session.id }),
   };
 }
@@ -199,16 +205,16 @@ describe('TaskBroker', () => {
       tool: 'slow',
     });
     const direct = { content: [{ type: 'text', text: 'ran' }] };
-    expect(await s.broker.created({ ...a, server, tool: 'slow', arguments: undefined, backend: s.backend }, direct)).toBe(direct);
+    expect(await s.broker.created({ ...a, server, tool: 'slow', arguments: undefined, backend: s.backend, redact }, direct)).toBe(direct);
   });
 
   it('answers another key, another session and an expired task exactly like an unknown id', async () => {
     let now = Date.now();
     const s = setup(() => now);
     const id = await create(s, who(s.orgId, 'k1', 's1'), 'up-1');
-    const forwarded: unknown[] = [];
+    const used = s.backend.lastUsedAt;
     const errorOf = (owner: ReturnType<typeof who>, taskId: string) =>
-      s.broker.operate('tasks/get', { taskId }, host(owner, forwarded)).then(
+      s.broker.operate('tasks/get', { taskId }, host(owner)).then(
         () => null,
         (e: { code: number; message: string }) => ({ code: e.code, message: e.message }),
       );
@@ -219,29 +225,58 @@ describe('TaskBroker', () => {
     expect(await errorOf(who('other-org', 'k1', 's1'), id)).toEqual(unknown);
     now += 61_000;
     expect(await errorOf(who(s.orgId, 'k1', 's1'), id)).toEqual(unknown);
-    expect(forwarded).toEqual([]);
+    expect(s.backend.lastUsedAt).toBe(used); // none of it reached the upstream
   });
 
-  it('runs an operation on the backend holding the task, under the upstream id, and shows the gateway id', async () => {
+  it('runs operations on the backend holding the task, under the upstream id, showing the gateway id only', async () => {
     const s = setup();
     const a = who(s.orgId, 'k1', 's1');
-    const id = await create(s, a, 'up-1');
-    const forwarded: unknown[] = [];
-    const h = host(a, forwarded, { backend: s.backend });
-    const { result } = await s.broker.operate('tasks/get', { taskId: id }, h);
-    expect(forwarded).toEqual([{ method: 'tasks/get', params: { taskId: 'up-1' } }]);
-    expect(result).toEqual({ taskId: id, status: 'completed' });
+    await s.backend.ready();
+    const args = { ms: 50, text: `uses ${SECRET}` };
+    const id = await createdFrom(
+      s,
+      a,
+      await s.backend.request('tools/call', { name: 'slow', arguments: args, task: {} }, { sessionId: 's1' }),
+    );
+    let h = host(a);
+    let task: Record<string, unknown> = {};
+    for (let i = 0; i < 100 && task.status !== 'completed'; i++) {
+      h = host(a);
+      task = (await s.broker.operate('tasks/get', { taskId: id }, h)).result;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(task).toMatchObject({ taskId: id, status: 'completed' });
+    expect(task._meta).toBeUndefined();
     expect(h.record).toMatchObject({ target: 'slow', arguments: { taskId: id } });
+    const { result } = await s.broker.operate('tasks/result', { taskId: id }, h);
+    expect(result).toEqual({
+      content: [{ type: 'text', text: 'done: uses [REDACTED:secret]' }],
+      _meta: { [RELATED_TASK]: { taskId: id } },
+    });
     expect((await s.store.get(s.orgId, id))?.task.status).toBe('completed');
+  });
+
+  it('an upstream error that names the upstream task names the gateway task instead', async () => {
+    const s = setup();
+    const a = who(s.orgId, 'k1', 's1');
+    await s.backend.ready();
+    const id = await create(s, a, 'up-unknown-to-the-upstream');
+    const h = host(a);
+    // As the agent gets it (McpCore turns backend errors into JSON-RPC errors).
+    const e = toRpcError(await s.broker.operate('tasks/result', { taskId: id }, h).catch((x: Error) => x));
+    expect(e.code).toBe(-32602);
+    expect(e.message).toContain(`Task not found: ${id}`);
+    expect(e.message).not.toContain('up-unknown');
+    expect(h.record.outcome).toBe('error');
   });
 
   it('checks policy before anything reaches the backend', async () => {
     const s = setup();
     const a = who(s.orgId, 'k1', 's1');
     const id = await create(s, a, 'up-1');
-    const forwarded: unknown[] = [];
-    await expect(s.broker.operate('tasks/result', { taskId: id }, host(a, forwarded, { deny: true }))).rejects.toThrow('denied by policy');
-    expect(forwarded).toEqual([]);
+    const used = s.backend.lastUsedAt;
+    await expect(s.broker.operate('tasks/result', { taskId: id }, host(a, { deny: true }))).rejects.toThrow('denied by policy');
+    expect(s.backend.lastUsedAt).toBe(used);
   });
 
   it('a task whose backend instance is gone is reported lost to its owner', async () => {
@@ -249,9 +284,17 @@ describe('TaskBroker', () => {
     const a = who(s.orgId, 'k1', 's1');
     const id = await create(s, a, 'up-1');
     pool.retireWhere((k) => k === s.backend.key);
-    const e: unknown = await s.broker.operate('tasks/get', { taskId: id }, host(a, [])).catch((x: Error) => x);
+    const e: unknown = await s.broker.operate('tasks/get', { taskId: id }, host(a)).catch((x: Error) => x);
     expect((e as { code: number }).code).toBe(-32602);
     expect((e as Error).message).toContain('restarted');
+  });
+
+  it('keeps for tasks/list only what the creator could see of a task', async () => {
+    const s = setup();
+    const a = who(s.orgId, 'k1', 's1');
+    const task = { taskId: 'up-9', status: 'working', ttl: 1000, createdAt: 'c', lastUpdatedAt: 'c', statusMessage: `using ${SECRET}` };
+    const id = await createdFrom(s, a, { task });
+    expect(JSON.stringify(await s.store.get(s.orgId, id))).not.toContain(SECRET);
   });
 
   it("lists only the caller's session, paginated", async () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { GatewayTaskRecord, SnapshotServer } from '@toolgate/contracts';
-import type { PolicyRequest } from '@toolgate/policy';
+import type { PolicyRequest, Redactor } from '@toolgate/policy';
 import type { BackendPool } from '../backends/pool';
 import { type Backend, BackendError, type CallContext } from '../backends/types';
 import { type JsonRpcNotification, RpcCode, RpcError } from './jsonrpc';
@@ -27,6 +27,11 @@ export const RELATED_TASK = 'io.modelcontextprotocol/related-task';
 /** A task without a ttl (or a longer one) is kept this long at most. */
 export const MAX_TASK_TTL_MS = 24 * 3600_000;
 export const TASK_PAGE_SIZE = 50;
+/**
+ * tasks/result blocks until the task ends (the spec), but the gateway holds the call at most this
+ * long, below the HTTP backend's 5-minute idle-stream limit; the agent may ask again.
+ */
+export const TASK_RESULT_WAIT_MS = 4 * 60_000;
 
 const NOT_FOUND = 'Failed to retrieve task: Task not found';
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -42,9 +47,8 @@ export interface TaskHost {
   server(slug: string): SnapshotServer | null;
   /** decide() for the caller; throws -32003 with data.rule when denied. */
   authorize(request: PolicyRequest): void;
-  backend(server: SnapshotServer): Backend;
-  /** Forward on the caller's own backend of `server`, as any call is (outcome recorded). */
-  forward(server: SnapshotServer, method: string, params: Record<string, unknown>, channel: AgentChannel): Promise<Record<string, unknown>>;
+  /** What the caller may see of `server`'s output (its secrets, the caller's role patterns). */
+  redact(server: SnapshotServer): Redactor;
   /** The hooks a call to `server` relays its notifications and server requests through. */
   context(server: SnapshotServer, backendKey: string, channel: AgentChannel): CallContext;
 }
@@ -57,6 +61,7 @@ export interface TaskOrigin {
   tool: string;
   arguments: Record<string, unknown> | undefined;
   backend: Backend;
+  redact: Redactor;
 }
 
 export interface TaskBrokerDeps {
@@ -125,7 +130,8 @@ export class TaskBroker {
       workerId: this.deps.workerId,
       createdAt: now,
       expiresAt: now + taskTtl(task.ttl),
-      task: { ...task, taskId: id },
+      // Kept for tasks/list: only what the creator could see of it.
+      task: origin.redact({ ...task, taskId: id }) as Record<string, unknown>,
     };
     await this.deps.store.save(rec);
     return { ...result, task: rec.task };
@@ -151,18 +157,10 @@ export class TaskBroker {
     host.record.arguments = { taskId: rec.id };
     // Allowed only while the caller could still make the call that created the task.
     host.authorize({ kind: 'tool', server: server.slug, name: rec.tool, arguments: rec.arguments });
-    const channel = relatedChannel(host.channel, rec);
-    const upstream = { taskId: rec.upstreamTaskId };
-    let result: Record<string, unknown>;
-    try {
-      result =
-        rec.workerId === this.deps.workerId
-          ? await this.runLocal(host, server, rec, method, upstream, channel)
-          : await this.runRemote(host, server, rec, method, upstream, channel);
-    } catch (e) {
+    const result = await this.run(host, server, rec, method).catch((e: unknown) => {
       throw e instanceof RpcError || e instanceof BackendError ? withGatewayId(e, rec) : e;
-    }
-    return { server, result: await this.shown(rec, method, result) };
+    });
+    return { server, result: await this.shown(rec, method, host.redact(server)(result)) };
   }
 
   /** A status notification from a backend: only to the session that owns the task, with its id. */
@@ -188,41 +186,25 @@ export class TaskBroker {
     return rec;
   }
 
-  private async runLocal(
-    host: TaskHost,
-    server: SnapshotServer,
-    rec: GatewayTaskRecord,
-    method: string,
-    params: Record<string, unknown>,
-    channel: AgentChannel,
-  ): Promise<Record<string, unknown>> {
-    // Same pool key and the very same instance: a restarted backend has lost the task.
-    const held = this.localBackend(rec.backendKey, rec.backendInstance);
-    if (!held || host.backend(server) !== held) throw lost();
-    return host.forward(server, method, params, channel);
-  }
-
-  private async runRemote(
-    host: TaskHost,
-    server: SnapshotServer,
-    rec: GatewayTaskRecord,
-    method: string,
-    params: Record<string, unknown>,
-    channel: AgentChannel,
-  ): Promise<Record<string, unknown>> {
-    if (!this.deps.remote) throw lost();
+  /**
+   * Run the op on the very backend instance that holds the task, here or on its worker, under the
+   * upstream's id; what the upstream says meanwhile reaches the agent with the gateway's id.
+   */
+  private async run(host: TaskHost, server: SnapshotServer, rec: GatewayTaskRecord, method: string): Promise<Record<string, unknown>> {
+    const upstream = { taskId: rec.upstreamTaskId };
+    const timeoutMs = method === 'tasks/result' ? resultWait(server.timeoutMs, rec.expiresAt - this.now()) : server.timeoutMs;
+    const ctx = { ...host.context(server, rec.backendKey, relatedChannel(host.channel, rec)), timeoutMs };
     try {
-      return await this.deps.remote.call(rec, method, params, host.context(server, rec.backendKey, channel), server.timeoutMs);
+      if (rec.workerId !== this.deps.workerId) {
+        if (!this.deps.remote) throw lost();
+        return await this.deps.remote.call(rec, method, upstream, ctx);
+      }
+      // A restarted backend under the same pool key no longer holds the task.
+      const held = this.localBackend(rec.backendKey, rec.backendInstance);
+      if (!held) throw lost();
+      return await held.request(method, upstream, ctx);
     } catch (e) {
-      const err = e instanceof BackendError ? e : null;
-      host.record.outcome = host.signal.aborted
-        ? 'error'
-        : err?.kind === 'timeout'
-          ? 'timeout'
-          : err && err.kind !== 'upstream'
-            ? 'upstream_error'
-            : 'error';
-      host.record.error = e instanceof Error ? e.message : String(e);
+      recordFailure(host, e);
       throw e;
     }
   }
@@ -239,6 +221,24 @@ export class TaskBroker {
   private now(): number {
     return (this.deps.now ?? Date.now)();
   }
+}
+
+/** How long tasks/result may block: until the task ends, within the task's life and TASK_RESULT_WAIT_MS. */
+export function resultWait(serverTimeoutMs: number, lifeLeftMs: number): number {
+  return Math.max(serverTimeoutMs, Math.min(TASK_RESULT_WAIT_MS, lifeLeftMs));
+}
+
+/** The audit outcome of a failed op, judged as McpCore judges a failed call. */
+function recordFailure(host: TaskHost, e: unknown): void {
+  const err = e instanceof BackendError ? e : null;
+  host.record.outcome = host.signal.aborted
+    ? 'error'
+    : err?.kind === 'timeout'
+      ? 'timeout'
+      : err && err.kind !== 'upstream'
+        ? 'upstream_error'
+        : 'error';
+  host.record.error = e instanceof Error ? e.message : String(e);
 }
 
 /** Does the upstream declare task-augmented tools/call (capabilities.tasks.requests.tools.call)? */
