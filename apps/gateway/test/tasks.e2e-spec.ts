@@ -143,6 +143,19 @@ describe.each<Upstream>(['stdio', 'http'])('tasks over a %s upstream', (upstream
     const { o } = await org(upstream);
     const a = await agent(o, o.key);
     expect(a.getServerCapabilities()?.tasks).toEqual({ list: {}, cancel: {}, requests: { tools: { call: {} } } });
+    // Tasks came with 2025-11-25: a client of an older revision is not offered them.
+    const older = await post(
+      `${workerUrl(stack, 0)}/mcp/${o.org.slug}`,
+      {
+        jsonrpc: '2.0',
+        id: 1,
+        method: 'initialize',
+        params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'old', version: '1' } },
+      },
+      { key: o.key },
+    );
+    expect(older.json.result.capabilities.tools).toBeDefined();
+    expect(older.json.result.capabilities.tasks).toBeUndefined();
     const tools = (await a.listTools()).tools;
     expect(tools.find((t) => t.name === 'jobs__slow')?.execution).toEqual({ taskSupport: 'optional' });
     expect(tools.find((t) => t.name === 'jobs__ask')?.execution).toEqual({ taskSupport: 'required' });

@@ -147,7 +147,7 @@ export class McpCore {
         resources: { subscribe: true, listChanged: true },
         completions: {},
         logging: {},
-        tasks: TASKS_CAPABILITY,
+        ...(protocolVersion >= '2025-11-25' ? { tasks: TASKS_CAPABILITY } : {}),
       },
       serverInfo: GATEWAY_INFO,
       instructions: `Toolgate gateway for ${caller.snapshot.orgSlug}: ${where}. Calls are authorized, rate-limited and audited.`,

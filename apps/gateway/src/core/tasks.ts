@@ -134,7 +134,7 @@ export class TaskBroker {
       task: origin.redact({ ...task, taskId: id }) as Record<string, unknown>,
     };
     await this.deps.store.save(rec);
-    return { ...result, task: rec.task };
+    return swapRelated({ ...result, task: rec.task }, rec);
   }
 
   /** tasks/list: the caller's own tasks, from the gateway's records (an upstream lists every agent's). */
