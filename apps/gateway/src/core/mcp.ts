@@ -390,7 +390,7 @@ export class McpCore {
 
     const upstreamParams = { ...params, [field]: name };
     const asTask = kind === 'tool' && params.task !== undefined ? this.backend(caller, session, server) : null;
-    if (asTask) await this.deps.tasks.assertAugmentable(asTask, name);
+    if (asTask) await this.deps.tasks.assertAugmentable(asTask, name, session);
     const forwarded = await this.forward(caller, session, server, method, upstreamParams, channel, signal, record);
     const origin = { caller, session, server, tool: name, arguments: args as Record<string, unknown> | undefined, redact };
     const result = asTask ? await this.deps.tasks.created({ ...origin, backend: asTask }, forwarded) : forwarded;

@@ -15,6 +15,10 @@ export interface TaskStorePort {
   get(orgId: string, id: string): Promise<GatewayTaskRecord | null>;
   /** The gateway task of an upstream task, by the backend that holds it. */
   byUpstream(backendKey: string, upstreamTaskId: string): Promise<GatewayTaskRecord | null>;
+  /** How many tasks the session's index holds (expired ones included until pruned). */
+  size(orgId: string, sessionId: string): Promise<number>;
+  /** Drop expired tasks from the session's index; how many remain. */
+  prune(orgId: string, sessionId: string): Promise<number>;
   /** Null when the cursor is not one this store made (the caller answers -32602). */
   page(orgId: string, sessionId: string, cursor: string | undefined, limit: number): Promise<TaskPage | null>;
 }
@@ -56,6 +60,20 @@ export class RedisTaskStore implements TaskStorePort {
     const ref = await this.redis.get(redisKeys.upstreamTask(backendKey, upstreamTaskId));
     const [orgId, id] = ref?.split(' ') ?? [];
     return orgId && id ? this.get(orgId, id) : null;
+  }
+
+  size(orgId: string, sessionId: string): Promise<number> {
+    return this.redis.zcard(redisKeys.sessionTasks(orgId, sessionId));
+  }
+
+  async prune(orgId: string, sessionId: string): Promise<number> {
+    const index = redisKeys.sessionTasks(orgId, sessionId);
+    const ids = await this.redis.zrange(index, '0', '-1');
+    if (ids.length === 0) return 0;
+    const alive = await this.redis.mget(ids.map((id) => redisKeys.task(orgId, id)));
+    const gone = ids.filter((_, i) => alive[i] === null);
+    if (gone.length > 0) await this.redis.zrem(index, ...gone);
+    return ids.length - gone.length;
   }
 
   async page(orgId: string, sessionId: string, cursor: string | undefined, limit: number): Promise<TaskPage | null> {

@@ -3,7 +3,7 @@ import { type GatewayTaskRecord, type PolicySnapshot, redisKeys, type SnapshotKe
 import Redis from 'ioredis';
 import { join } from 'node:path';
 import { makeRedactor } from '@toolgate/policy';
-import { nodeSpec } from '../../test/fixtures/stdio-helpers';
+import { FIXTURE, nodeSpec } from '../../test/fixtures/stdio-helpers';
 import { BackendPool } from '../backends/pool';
 import { UnconfinedLauncher } from '../backends/sandbox/launcher';
 import type { JsonRpcNotification } from './jsonrpc';
@@ -118,6 +118,7 @@ function setup(now = () => Date.now()) {
     workerId: 'w1',
     remote: null,
     now,
+    maxTasksPerSession: 3,
     sessionChannel: (sessionId) => ({ notify: (n) => notices.push({ sessionId, n }), request: async () => ({}) }),
   });
   const backend = pool.get(nodeSpec(TASK_SERVER, [], { orgId }));
@@ -295,6 +296,20 @@ describe('TaskBroker', () => {
     const task = { taskId: 'up-9', status: 'working', ttl: 1000, createdAt: 'c', lastUpdatedAt: 'c', statusMessage: `using ${SECRET}` };
     const id = await createdFrom(s, a, { task });
     expect(JSON.stringify(await s.store.get(s.orgId, id))).not.toContain(SECRET);
+  });
+
+  it('accepts task calls only for an upstream that declares them, and a bounded number per session', async () => {
+    const s = setup();
+    const a = who(s.orgId, 'k1', 's1');
+    const plain = pool.get(nodeSpec(FIXTURE, [], { orgId: s.orgId }));
+    await expect(s.broker.assertAugmentable(plain, 'echo', a.session)).rejects.toMatchObject({ code: -32601 });
+    await s.broker.assertAugmentable(s.backend, 'slow', a.session);
+    const ids = [await create(s, a, 'up-1'), await create(s, a, 'up-2'), await create(s, a, 'up-3')];
+    await expect(s.broker.assertAugmentable(s.backend, 'slow', a.session)).rejects.toMatchObject({ code: -32600 });
+    // Another session is not held back by this one's tasks.
+    await s.broker.assertAugmentable(s.backend, 'slow', who(s.orgId, 'k1', 's2').session);
+    await redis.del(redisKeys.task(s.orgId, ids[0]!)); // one expired: room again
+    await s.broker.assertAugmentable(s.backend, 'slow', a.session);
   });
 
   it("lists only the caller's session, paginated", async () => {

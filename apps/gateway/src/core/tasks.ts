@@ -27,6 +27,8 @@ export const RELATED_TASK = 'io.modelcontextprotocol/related-task';
 /** A task without a ttl (or a longer one) is kept this long at most. */
 export const MAX_TASK_TTL_MS = 24 * 3600_000;
 export const TASK_PAGE_SIZE = 50;
+/** Tasks one session may hold at once (default of TaskBrokerDeps.maxTasksPerSession). */
+export const MAX_TASKS_PER_SESSION = 1000;
 /**
  * tasks/result blocks until the task ends (the spec), but the gateway holds the call at most this
  * long, below the HTTP backend's 5-minute idle-stream limit; the agent may ask again.
@@ -72,6 +74,7 @@ export interface TaskBrokerDeps {
   remote: TaskRemote | null;
   /** The way to a session's agent outside any call (status notifications). */
   sessionChannel: (sessionId: string) => AgentChannel;
+  maxTasksPerSession?: number;
   now?: () => number;
 }
 
@@ -100,11 +103,19 @@ export class TaskBroker {
     return b && this.instances.get(b) === instance ? b : null;
   }
 
-  /** A task-augmented call may only go to an upstream that accepts one (-32601, as the spec advises). */
-  async assertAugmentable(backend: Backend, tool: string): Promise<void> {
+  /**
+   * A task-augmented call may only go to an upstream that accepts one (-32601, as the spec
+   * advises), and a session holds a bounded number of tasks (each is a Redis record for its ttl).
+   */
+  async assertAugmentable(backend: Backend, tool: string, session: SessionState): Promise<void> {
     const info = await backend.ready();
     if (!acceptsTaskCalls(info.capabilities)) {
       throw new RpcError(RpcCode.MethodNotFound, `Tool ${tool} does not support task-augmented execution`);
+    }
+    const { store } = this.deps;
+    const max = this.deps.maxTasksPerSession ?? MAX_TASKS_PER_SESSION;
+    if ((await store.size(session.orgId, session.id)) >= max && (await store.prune(session.orgId, session.id)) >= max) {
+      throw new RpcError(RpcCode.InvalidRequest, `A session may hold at most ${max} tasks; let some expire or end the session`);
     }
   }
 
