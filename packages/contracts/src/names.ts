@@ -56,8 +56,11 @@ export const channels = {
    * and legacy-SSE writes that arrive on a worker other than the one holding the stream.
    */
   gatewayRelay: 'tg:gateway-relay',
-  /** Gateway worker-to-worker task operations: a task lives in the backend of the worker that created it. */
-  gatewayTasks: 'tg:gateway-tasks',
+  /**
+   * Task operations for one gateway worker (a task lives in the backend of the worker that created
+   * it), and what that worker sends back to the worker serving the agent.
+   */
+  gatewayTasks: (workerId: string) => `tg:gateway-tasks:${workerId}`,
   /** Published by the audit chain writer after each committed append of an org: payload AuditLiveNotice. */
   auditLive: (orgId: string) => `tg:audit-live:${orgId}`,
 } as const;

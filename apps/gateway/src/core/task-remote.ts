@@ -60,8 +60,9 @@ export class TaskRemote {
   ) {}
 
   async start(): Promise<void> {
+    const mine = channels.gatewayTasks(this.workerId);
     this.sub.on('message', (channel: string, raw: string) => {
-      if (channel !== channels.gatewayTasks) return;
+      if (channel !== mine) return;
       let msg: Msg;
       try {
         msg = JSON.parse(raw) as Msg;
@@ -70,7 +71,7 @@ export class TaskRemote {
       }
       if (msg.to === this.workerId) this.receive(msg);
     });
-    await this.sub.subscribe(channels.gatewayTasks);
+    await this.sub.subscribe(mine);
   }
 
   /** Run `method` on the worker holding the task; ctx receives what the upstream says meanwhile. */
@@ -95,6 +96,7 @@ export class TaskRemote {
       ctx.signal?.addEventListener('abort', onAbort, { once: true });
       const off = () => ctx.signal?.removeEventListener('abort', onAbort);
       this.waiting.set(op, { ctx, resolve, reject, timer, method, timeoutMs, off });
+      if (ctx.signal?.aborted) return onAbort();
       this.send({ t: 'op', to: rec.workerId, from: this.workerId, op, call });
     });
   }
@@ -220,7 +222,7 @@ export class TaskRemote {
   }
 
   private send(msg: Msg): void {
-    this.redis.publish(channels.gatewayTasks, JSON.stringify(msg)).catch(() => undefined);
+    this.redis.publish(channels.gatewayTasks(msg.to), JSON.stringify(msg)).catch(() => undefined);
   }
 
   close(): void {
