@@ -17,6 +17,9 @@ import { RedisQuota } from './redis/quota';
 import { RedisRateLimiter } from './redis/rate-limiter';
 import { Relay } from './redis/relay';
 import { SessionStore } from './redis/sessions';
+import { TaskRemote } from './redis/task-remote';
+import { RedisTaskStore } from './redis/task-store';
+import { TaskBroker } from './core/tasks';
 import { QueueEventSink } from './events/emitter';
 import { createHttpServer } from './http/server';
 import { SseEventLog } from './http/event-log';
@@ -99,7 +102,17 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   });
 
   let transport: McpTransport | null = null;
+  // A task lives in the backend of the worker that created it; any worker may serve its agent.
+  const taskRemote = new TaskRemote(redis, sub, relay.workerId, (key, instance) => tasks.localBackend(key, instance));
+  const tasks: TaskBroker = new TaskBroker({
+    store: new RedisTaskStore(redis),
+    pool,
+    workerId: relay.workerId,
+    remote: taskRemote,
+    sessionChannel: (sessionId) => transport!.streams.sessionChannel(sessionId),
+  });
   core = new McpCore({
+    tasks,
     pool,
     limiter,
     quota,
@@ -146,7 +159,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     if (next && prev && listShaping(next) !== listShaping(prev)) transport?.streams.listsChanged(orgId);
   });
 
-  await Promise.all([snapshots.start(), relay.start()]);
+  await Promise.all([snapshots.start(), relay.start(), taskRemote.start()]);
   await events.start();
   const status = new StatusReporter(redis, () => launcher.status);
   status.start();
@@ -213,6 +226,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       if (closed) return;
       closed = true;
       relay.close();
+      taskRemote.close();
       await status.stop();
       await prober.close();
       await new Promise<void>((r) => {

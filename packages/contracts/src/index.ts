@@ -8,3 +8,4 @@ export * from './crypto';
 export * from './gateway-status';
 export * from './probe';
 export * from './protocol';
+export * from './tasks';

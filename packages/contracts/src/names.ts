@@ -40,6 +40,12 @@ export const redisKeys = {
   probeRequests: 'tg:probe:requests',
   /** List of ProbeReply JSON for one probe, in order (RPUSH by the worker, BLPOP by the API); expires. */
   probeReply: (probeId: string) => `tg:probe:reply:${probeId}`,
+  /** GatewayTaskRecord JSON of one agent-visible task; expires with the task. */
+  task: (orgId: string, taskId: string) => `tg:task:${orgId}:${taskId}`,
+  /** Sorted set of one session's task ids (score = creation ms), for tasks/list. */
+  sessionTasks: (orgId: string, sessionId: string) => `tg:tasks:${orgId}:${sessionId}`,
+  /** Gateway task id of an upstream task, by the backend holding it (status notifications). */
+  upstreamTask: (backendKey: string, upstreamTaskId: string) => `tg:task-up:${backendKey}:${upstreamTaskId}`,
 } as const;
 
 export const channels = {
@@ -50,6 +56,11 @@ export const channels = {
    * and legacy-SSE writes that arrive on a worker other than the one holding the stream.
    */
   gatewayRelay: 'tg:gateway-relay',
+  /**
+   * Task operations for one gateway worker (a task lives in the backend of the worker that created
+   * it), and what that worker sends back to the worker serving the agent.
+   */
+  gatewayTasks: (workerId: string) => `tg:gateway-tasks:${workerId}`,
   /** Published by the audit chain writer after each committed append of an org: payload AuditLiveNotice. */
   auditLive: (orgId: string) => `tg:audit-live:${orgId}`,
 } as const;

@@ -35,6 +35,7 @@ import { enforceQuota } from './quota';
 import { exposeResultUris } from './result-uris';
 import type { SessionState } from './sessions';
 import { SubscriptionHolders } from './subscription-holders';
+import { isTaskMethod, TASK_METHODS, TASK_STATUS, TASKS_CAPABILITY, type TaskBroker, type TaskMethod, withTaskSupport } from './tasks';
 
 export const GATEWAY_INFO = { name: 'toolgate', title: 'Toolgate MCP gateway', version: '0.1.0' } as const;
 
@@ -85,6 +86,7 @@ export const REQUEST_METHODS = new Set([
   'resources/unsubscribe',
   'completion/complete',
   'logging/setLevel',
+  ...TASK_METHODS,
 ]);
 
 const LIST_CHANGED: Record<string, ListMethod[]> = {
@@ -109,6 +111,8 @@ export interface CoreDeps {
   sessionChannel?: (sessionId: string) => AgentChannel;
   /** The org's snapshot as this worker has it now: what decides who may hear a backend outside any call. */
   currentSnapshot: (orgId: string) => PolicySnapshot | null;
+  /** MCP tasks: ownership, ids and the backend each task lives in (core/tasks.ts). */
+  tasks: TaskBroker;
 }
 
 /**
@@ -147,6 +151,7 @@ export class McpCore {
         resources: { subscribe: true, listChanged: true },
         completions: {},
         logging: {},
+        ...(protocolVersion >= '2025-11-25' ? { tasks: TASKS_CAPABILITY } : {}),
       },
       serverInfo: GATEWAY_INFO,
       instructions: `Toolgate gateway for ${caller.snapshot.orgSlug}: ${where}. Calls are authorized, rate-limited and audited.`,
@@ -214,6 +219,7 @@ export class McpCore {
         return {};
       }
       default:
+        if (isTaskMethod(req.method)) return this.taskOp(caller, session, req.method, params, channel, signal, record);
         throw new RpcError(RpcCode.MethodNotFound, `Method not found: ${req.method}`);
     }
   }
@@ -292,7 +298,8 @@ export class McpCore {
     const hit = byMethod?.get(method);
     if (hit && Date.now() - hit.at < LIST_TTL_MS) return hit.items;
     // An incomplete list (page cap, looping cursor) is served as far as it goes.
-    const { items } = await listAll(backend, method, { sessionId: 'gateway' });
+    const { items: all } = await listAll(backend, method, { sessionId: 'gateway' });
+    const items = method === 'tools/list' ? withTaskSupport(info.capabilities, all) : all;
     const map = byMethod ?? new Map();
     map.set(method, { items, at: Date.now() });
     this.lists.set(backend.key, map);
@@ -386,10 +393,14 @@ export class McpCore {
     await enforceQuota(this.deps.quota, caller.snapshot, method, record);
 
     const upstreamParams = { ...params, [field]: name };
-    const result = this.keepsUpstreamSubscription(caller, session, server, method, name)
+    const asTask = kind === 'tool' && params.task !== undefined ? this.backend(caller, session, server) : null;
+    if (asTask) await this.deps.tasks.assertAugmentable(asTask, name, session);
+    const forwarded = this.keepsUpstreamSubscription(caller, session, server, method, name)
       ? {}
       : await this.forward(caller, session, server, method, upstreamParams, channel, signal, record);
     if (method === 'resources/subscribe') this.subscriptionHolders.hold(this.backend(caller, session, server).key, name, session.id);
+    const origin = { caller, session, server, tool: name, arguments: args as Record<string, unknown> | undefined, redact };
+    const result = asTask ? await this.deps.tasks.created({ ...origin, backend: asTask }, forwarded) : forwarded;
     if (method === 'resources/subscribe' || method === 'resources/unsubscribe') trackSubscription(session, method, server, name);
     const clean = redact(result);
     return caller.scope ? clean : exposeResultUris(server.slug, clean);
@@ -442,18 +453,7 @@ export class McpCore {
     record: CallRecord,
   ): Promise<Record<string, unknown>> {
     const backend = this.backend(caller, session, server);
-    // What the upstream says besides its result (logs, progress messages, sampling prompts) leaves
-    // through the same filter as the result.
-    const redact = this.redactor(caller, server);
-    const ctx: CallContext = {
-      sessionId: session.id,
-      signal,
-      onNotification: (n) => {
-        if (n.method === 'notifications/message' && !McpCore.logPasses(n.params?.level, session.logLevel)) return;
-        channel.notify(redact(n));
-      },
-      onServerRequest: (r) => this.relayServerRequest(session, redact(r), channel, signal),
-    };
+    const ctx = this.callContext(caller, session, server, backend.key, channel, signal);
     try {
       await backend.ready();
       return await backend.request(method, params, ctx);
@@ -472,6 +472,49 @@ export class McpCore {
       record.error = err.message;
       throw err;
     }
+  }
+
+  /** What the upstream says besides a result leaves through the result's filter; a task's status goes to its owner alone. */
+  private callContext(
+    caller: Caller,
+    session: SessionState,
+    server: SnapshotServer,
+    backendKey: string,
+    channel: AgentChannel,
+    signal: AbortSignal,
+  ): CallContext {
+    const redact = this.redactor(caller, server);
+    return {
+      sessionId: session.id,
+      signal,
+      onNotification: (n) => {
+        if (n.method === TASK_STATUS) return void this.deps.tasks.onStatus(backendKey, redact(n)).catch(() => undefined);
+        if (n.method === 'notifications/message' && !McpCore.logPasses(n.params?.level, session.logLevel)) return;
+        channel.notify(redact(n));
+      },
+      onServerRequest: (r) => this.relayServerRequest(session, redact(r), channel, signal),
+    };
+  }
+
+  /** tasks/*: the broker checks owner and policy and runs it where the task lives; the answer is redacted like a call's. */
+  private async taskOp(
+    caller: Caller,
+    session: SessionState,
+    method: TaskMethod,
+    params: Record<string, unknown>,
+    channel: AgentChannel,
+    signal: AbortSignal,
+    record: CallRecord,
+  ) {
+    if (method === 'tasks/list') return this.deps.tasks.list(caller, session, params);
+    const { server, result } = await this.deps.tasks.operate(method, params, {
+      ...{ caller, session, record, channel, signal },
+      server: (slug) => this.serversInScope(caller).find((s) => s.slug === slug) ?? null,
+      authorize: (request) => authorize(caller, request, record),
+      redact: (s) => this.redactor(caller, s),
+      context: (s, key, ch) => this.callContext(caller, session, s, key, ch, signal),
+    });
+    return caller.scope ? result : exposeResultUris(server.slug, result);
   }
 
   /** Sampling, elicitation and roots requests go to the agent only if it declared the capability. */
@@ -533,6 +576,7 @@ export class McpCore {
       const audience: Audience =
         isolation === 'per-key' ? { keyId: caller.key.id } : isolation === 'per-session' ? { sessionId: session.id } : null;
       backend.onUnsolicited((n: JsonRpcNotification) => {
+        if (n.method === TASK_STATUS) return void this.deps.tasks.onStatus(backend.key, scrub(n)).catch(() => undefined);
         for (const m of LIST_CHANGED[n.method] ?? []) this.lists.get(backend.key)?.delete(m);
         this.deps.onUpstreamNotification?.(snapshot.orgId, server.slug, scrub(n), audience);
       });

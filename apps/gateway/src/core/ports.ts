@@ -1,4 +1,5 @@
-import type { AuditEvent, UsageEvent } from '@toolgate/contracts';
+import type { AuditEvent, GatewayTaskRecord, UsageEvent } from '@toolgate/contracts';
+import type { CallContext } from '../backends/types';
 import type { RateLimit } from '@toolgate/policy';
 
 /** Where per-call events go (BullMQ, batched, spooled to disk while Redis is away). */
@@ -21,4 +22,37 @@ export type QuotaDecision =
 export interface QuotaPort {
   /** Count one call of `orgId` against `quota` for the current month, or refuse it. Never rejects. */
   charge(orgId: string, quota: number): Promise<QuotaDecision>;
+}
+
+/** One page of a session's tasks, oldest first. */
+export interface TaskPage {
+  records: GatewayTaskRecord[];
+  nextCursor: string | undefined;
+}
+
+/** Where task ownership lives: shared by every worker, each record expiring with its task. */
+export interface TaskStorePort {
+  save(rec: GatewayTaskRecord): Promise<void>;
+  /** Replace the record's state, keeping its expiry; a record that expired meanwhile stays gone. */
+  update(rec: GatewayTaskRecord): Promise<void>;
+  get(orgId: string, id: string): Promise<GatewayTaskRecord | null>;
+  /** The gateway task of an upstream task, by the backend that holds it. */
+  byUpstream(backendKey: string, upstreamTaskId: string): Promise<GatewayTaskRecord | null>;
+  /** How many tasks the session's index holds (expired ones included until pruned). */
+  size(orgId: string, sessionId: string): Promise<number>;
+  /** Drop expired tasks from the session's index; how many remain. */
+  prune(orgId: string, sessionId: string): Promise<number>;
+  /** Null when the cursor is not one this store made (the caller answers -32602). */
+  page(orgId: string, sessionId: string, cursor: string | undefined, limit: number): Promise<TaskPage | null>;
+}
+
+/** Task operations for tasks whose backend runs on another worker. */
+export interface TaskRemotePort {
+  /** Run `method` on the worker holding the task; ctx receives what the upstream says meanwhile. */
+  call(
+    rec: GatewayTaskRecord,
+    method: string,
+    params: Record<string, unknown>,
+    ctx: CallContext & { timeoutMs: number },
+  ): Promise<Record<string, unknown>>;
 }

@@ -639,10 +639,16 @@ describe('UpstreamPeer attribution of upstream requests, per transport kind', ()
   it('in-flight: a related-task hint names the tasks/result call, whatever else is in flight', async () => {
     const { peer, sent } = rawPeer('in-flight');
     const who: string[] = [];
+    // Another agent's call is the only one in flight: a request of a task nobody waits on is refused, not handed to it.
+    void peer.request('tools/call', {}, { sessionId: 'b', onServerRequest: answeredBy(who, 'b') }).catch(() => undefined);
+    const relatedTo = (taskId: string) => ({ message: 'ok?', _meta: { 'io.modelcontextprotocol/related-task': { taskId } } });
+    peer.handleMessage({ jsonrpc: '2.0', id: 'early', method: 'elicitation/create', params: relatedTo('task-9') });
+    await sleep(5);
+    expect(who).toEqual([]);
+    expect(reply(sent, 'early')).toMatchObject({ error: { message: /no agent session is waiting/ } });
     void peer
       .request('tasks/result', { taskId: 'task-9' }, { sessionId: 'a', onServerRequest: answeredBy(who, 'a') })
       .catch(() => undefined);
-    void peer.request('tools/call', {}, { sessionId: 'b', onServerRequest: answeredBy(who, 'b') }).catch(() => undefined);
     peer.handleMessage({
       jsonrpc: '2.0',
       id: 'r1',

@@ -289,8 +289,11 @@ export class UpstreamPeer<S = undefined> {
       const byToken = this.table.byProgressToken(meta.progressToken);
       if (byToken?.ctx.onServerRequest) return byToken;
       const related = meta[RELATED_TASK_META_KEY];
-      const byTask = isObject(related) ? this.table.byTaskId(related.taskId) : undefined;
-      if (byTask?.ctx.onServerRequest) return byTask;
+      if (isObject(related) && typeof related.taskId === 'string') {
+        // A task's request is for whoever waits on that task (tasks/result), never for another call.
+        const byTask = this.table.byTaskId(related.taskId);
+        return byTask?.ctx.onServerRequest ? byTask : undefined;
+      }
     }
     if (this.options.attribution === 'stream') return undefined;
     // Map iteration follows insertion order, which is start order: keep the last match.
