@@ -414,9 +414,9 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
   }
 
   /**
-   * A job out of attempts (it failed whole, e.g. with the database down) goes to the dead-letter
-   * queue whole (it stays in `failed` as well). Re-driving it is safe: its events already stored
-   * are skipped.
+   * A job out of attempts that failed whole (its batch crashed, or Redis refused its letters)
+   * goes to the dead-letter queue whole (it stays in `failed` as well). Re-driving it is safe: its
+   * events already stored are skipped.
    */
   private async onFailed(job: Job | undefined, err: Error): Promise<void> {
     if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
