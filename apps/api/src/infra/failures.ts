@@ -11,7 +11,7 @@ import Stripe from 'stripe';
  * - `fault`: the dependency answered and refused this piece of work (a poison event, a constraint
  *   the data violates, a 4xx from Stripe). Only these count as attempts.
  */
-export type FailureClass = 'connection' | 'fault';
+type FailureClass = 'connection' | 'fault';
 
 /**
  * Prisma: authentication failed, can't reach / timed out reaching the server, database missing,

@@ -89,7 +89,7 @@ const MIN_JOBS_IN_FLIGHT = 2;
  * its lock must lapse first, and the lock is renewed every lockMs / 2, so the lock (not this)
  * is what guards against false stalls when a busy event loop renews late.
  */
-export const stalledIntervalOf = (lockMs: number): number => Math.max(1000, Math.round(lockMs / 5));
+const stalledIntervalOf = (lockMs: number): number => Math.max(1000, Math.round(lockMs / 5));
 
 /**
  * The skeleton shared by the event-queue consumers (`tg-audit`, `tg-usage`): jobs in, batches

@@ -6,7 +6,9 @@ import { Queue } from 'bullmq';
 import { type Api, startApi } from '../../../test/harness';
 import { exited } from '../../../test/private-redis';
 import { startTcpProxy, type TcpProxy } from '../../../test/tcp-proxy';
-import { queuePrefix, spawnWorker, startTestWorker, UsageProducer, usageEvent, waitFor } from '../usage/usage.test-fixtures';
+import { AuditProducer, auditEvent } from '../audit/audit.test-fixtures';
+import { AuditVerifier } from '../audit/audit.verify';
+import { FAST_RETRY, queuePrefix, spawnWorker, startTestWorker, UsageProducer, usageEvent, waitFor } from '../usage/usage.test-fixtures';
 
 jest.setTimeout(90_000);
 
@@ -63,6 +65,7 @@ describe('event consumers during a database outage', () => {
   const counted = async (orgId: string) => api.prisma.db.usageEventSeen.count({ where: { orgId } });
   const calls = async (orgId: string) =>
     (await api.prisma.db.usageHourly.aggregate({ where: { orgId }, _sum: { calls: true } }))._sum.calls ?? 0;
+  const appended = (orgIds: string[]) => api.prisma.db.auditEvent.count({ where: { orgId: { in: orgIds } } });
   const jobsIn = (...states: Array<'active' | 'waiting' | 'completed' | 'failed' | 'delayed'>) => producer.queue.getJobs(states, 0, -1);
 
   it('pauses for an outage longer than the retry budget, spends no attempt, counts every event once; only the poison event is dead-lettered', async () => {
@@ -98,6 +101,40 @@ describe('event consumers during a database outage', () => {
     const log = worker.output();
     expect(log).toMatch(/tg-usage: database unreachable, pausing until it is back: \w+( \w+)?: \S/);
     expect(log).toMatch(/tg-usage: database is back after \d+ s, resuming/);
+  });
+
+  it('the audit chain under the same outage: every event appended once, the chain intact, no attempt spent', async () => {
+    const audit = new AuditProducer(prefix);
+    try {
+      const orgs = [randomUUID(), randomUUID()];
+      const fast = { jobOptions: { ...FAST_RETRY } };
+      const events = (n: number) => Array.from({ length: n }, (_, i) => auditEvent({ orgId: orgs[i % 2]! }));
+      const worker = await spawnProxiedWorker({ AUDIT_BATCH_WAIT_MS: '20' });
+      await audit.add(events(200), fast);
+      await waitFor(async () => (await appended(orgs)) === 200, 20_000, 'events before the outage');
+
+      await proxy.stop();
+      await audit.add(events(400), fast);
+      await waitFor(() => worker.output().includes('tg-audit: database unreachable, pausing'), 10_000, 'the audit consumer to pause');
+      await sleep(2000);
+      expect((await audit.queue.getJobs(['active', 'waiting', 'delayed', 'failed'], 0, -1)).filter((j) => j.attemptsMade > 0)).toEqual([]);
+
+      await proxy.start();
+      await audit.drained(30_000);
+      expect(await appended(orgs)).toBe(600);
+      const verifier = api.app.get(AuditVerifier);
+      for (const orgId of orgs) {
+        const seqs = (await api.prisma.db.auditEvent.findMany({ where: { orgId }, select: { seq: true }, orderBy: { seq: 'asc' } })).map(
+          (r) => Number(r.seq),
+        );
+        expect(seqs).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
+        await expect(verifier.verify(orgId)).resolves.toMatchObject({ valid: true });
+      }
+      expect((await audit.counts()).failed).toBe(0);
+      expect(await audit.dlq.count()).toBe(0);
+    } finally {
+      await audit.close();
+    }
   });
 
   it('retry warnings always name the error class and message', async () => {
