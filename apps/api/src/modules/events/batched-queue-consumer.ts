@@ -315,7 +315,7 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
       result = await this.write(group.map((p) => p.item));
     } catch (e) {
       this.counters.failedBatches++;
-      if (!isConnectionFailure(e)) return this.isolate(group);
+      if (!(await this.outage(e))) return this.isolate(group);
       if (await this.databaseBack(e)) return this.writeGroup(group);
       return handBack(group);
     }
@@ -349,6 +349,18 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
       }
     }
     if (stored.length > 0) await this.afterStored(stored);
+  }
+
+  /**
+   * Is this failure the database's rather than the group's? Connection-class by `classifyFailure`,
+   * or (for an error shape it does not know) a database that does not answer `SELECT 1` either.
+   */
+  private async outage(e: unknown): Promise<boolean> {
+    if (isConnectionFailure(e)) return true;
+    return this.prismaService.db.$queryRaw`SELECT 1`.then(
+      () => false,
+      () => true,
+    );
   }
 
   /** The database refused one event: its job is retried, or on its last attempt the event is dead-lettered. */
