@@ -159,9 +159,14 @@ describe('Stripe meter reporting (worker)', () => {
     const proxied = await startTestWorker({ ...workerEnv(), STRIPE_API_PORT: String(proxy.port) });
     try {
       await proxy.stop();
-      const pass = proxied.get(MeterReporter).pass();
-      // Probes every 200 ms at most: ~10 failed sends, more than METER_MAX_ATTEMPTS (4) of the old budget.
-      await sleep(2000);
+      const meter = proxied.get(MeterReporter);
+      const pass = meter.pass();
+      // The timer's passes keep coming (each one attempt apiece, were outages attempts): 8 of them,
+      // twice METER_MAX_ATTEMPTS; the probes meanwhile fail every 200 ms at most.
+      for (let i = 0; i < 8; i++) {
+        await sleep(250);
+        void meter.pass();
+      }
       const during = await reports(org.id);
       expect(during.map((r) => [r.status, r.attempts <= 1])).toEqual([
         ['pending', true],
