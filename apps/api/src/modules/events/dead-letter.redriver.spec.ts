@@ -1,5 +1,5 @@
 import { QueueName } from '@toolgate/contracts';
-import type { DeadLetter } from './dead-letter';
+import { type DeadLetter, redriveIsSafe } from './dead-letter';
 import { dueForRedrive } from './dead-letter.redriver';
 
 describe('dueForRedrive', () => {
@@ -37,5 +37,37 @@ describe('dueForRedrive', () => {
   it('leaves invalid letters and letters past the automatic budget to an operator', () => {
     expect(dueForRedrive(letter({ reason: 'invalid' }), parked + 86_400_000, env)).toBe(false);
     expect(dueForRedrive(letter({ redrives: 3 }), parked + 86_400_000, env)).toBe(false);
+  });
+});
+
+describe('redriveIsSafe', () => {
+  const now = Date.parse('2026-12-07T12:00:00Z');
+  const memory = { [QueueName.Usage]: 7, [QueueName.Audit]: undefined };
+  const daysAgo = (d: number) => new Date(now - d * 86_400_000).toISOString();
+  const usage = (data: unknown): DeadLetter => ({
+    queue: QueueName.Usage,
+    jobId: 'j',
+    data,
+    error: 'Error: x',
+    reason: 'exhausted',
+    attemptsMade: 10,
+    failedAt: daysAgo(0),
+  });
+
+  it('usage: while every event is younger than USAGE_DEDUPE_DAYS (an hour of margin for clocks)', () => {
+    expect(redriveIsSafe(usage({ id: 'a', at: daysAgo(6.9) }), now, memory)).toBe(true);
+    expect(redriveIsSafe(usage({ id: 'a', at: daysAgo(7) }), now, memory)).toBe(false);
+    expect(redriveIsSafe(usage({ schemaVersion: 1, events: [{ at: daysAgo(1) }, { at: daysAgo(8) }] }), now, memory)).toBe(false);
+    expect(redriveIsSafe(usage({ schemaVersion: 1, events: [{ at: daysAgo(1) }, { at: daysAgo(2) }] }), now, memory)).toBe(true);
+  });
+
+  it('an event without a readable time is invalid and will be refused again: safe', () => {
+    expect(redriveIsSafe(usage({ not: 'an event' }), now, memory)).toBe(true);
+  });
+
+  it('audit: always while the chain keeps every id; within AUDIT_RETENTION_DAYS when it prunes', () => {
+    const audit = { ...usage({ id: 'a', at: daysAgo(400) }), queue: QueueName.Audit } as DeadLetter;
+    expect(redriveIsSafe(audit, now, memory)).toBe(true);
+    expect(redriveIsSafe(audit, now, { ...memory, [QueueName.Audit]: 365 })).toBe(false);
   });
 });

@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { QueueName } from '@toolgate/contracts';
 import Redis from 'ioredis';
 import { ENV, type Env } from '../../config/env';
 import { describeFailure } from '../../infra/failures';
-import { type DeadLetter, DeadLetterQueue, type RedriveResult } from './dead-letter';
+import { type DeadLetter, DeadLetterQueue, type Memory, type RedriveResult, redriveIsSafe } from './dead-letter';
 
 /** The longest wait between two automatic re-drives of a letter. */
 const MAX_REDRIVE_DELAY_MS = 6 * 3_600_000;
@@ -22,6 +23,12 @@ export function dueForRedrive(
   const delay = Math.min(env.DEAD_LETTER_REDRIVE_BASE_MS * 2 ** redrives, MAX_REDRIVE_DELAY_MS);
   return Date.parse(letter.failedAt) + delay <= now;
 }
+
+/** What the consumers remember of the ids they stored (see redriveIsSafe). */
+export const memoryOf = (env: Pick<Env, 'USAGE_DEDUPE_DAYS' | 'AUDIT_RETENTION_DAYS'>): Memory => ({
+  [QueueName.Usage]: env.USAGE_DEDUPE_DAYS,
+  [QueueName.Audit]: env.AUDIT_RETENTION_DAYS,
+});
 
 /**
  * Re-drives dead letters automatically (worker process), every DEAD_LETTER_REDRIVE_INTERVAL_MS:
@@ -56,7 +63,8 @@ export class DeadLetterRedriver implements OnModuleInit, OnModuleDestroy {
 
   /** One pass over the parked letters; concurrent calls share it. Never throws. */
   pass(now = Date.now()): Promise<RedriveResult> {
-    this.running ??= this.dlq!.redrive((l) => dueForRedrive(l, now, this.env))
+    const memory = memoryOf(this.env);
+    this.running ??= this.dlq!.redrive((l) => dueForRedrive(l, now, this.env) && redriveIsSafe(l, now, memory))
       .then((r) => {
         if (r.redriven > 0) this.logger.log(`re-drove ${r.redriven} dead letter(s), ${r.kept} left parked`);
         return r;

@@ -1,4 +1,4 @@
-import { QueueName, queueCatalog } from '@toolgate/contracts';
+import { eventsOfJob, QueueName, queueCatalog } from '@toolgate/contracts';
 import { type Job, Queue } from 'bullmq';
 import type Redis from 'ioredis';
 
@@ -27,6 +27,36 @@ export interface RedriveResult {
   kept: number;
 }
 
+/**
+ * How long each consumer remembers the ids it stored (usage: USAGE_DEDUPE_DAYS; audit: the chain
+ * keeps ids until AUDIT_RETENTION_DAYS prunes them, forever when unset).
+ */
+export interface Memory {
+  [QueueName.Usage]: number;
+  [QueueName.Audit]: number | undefined;
+}
+
+/** Margin for the gateways' clocks (an event's `at`) against the database's (when it was stored). */
+const CLOCK_MARGIN_MS = 3_600_000;
+
+/**
+ * Re-driving a letter can count nothing twice only while its consumer still remembers the events
+ * it may have stored: while every event of the letter is younger than that memory. An event
+ * cannot have been stored before its gateway made it (`at`); one without a readable `at` is
+ * invalid and will be refused again. Older letters stay parked for an operator to judge.
+ */
+export function redriveIsSafe(letter: DeadLetter, now: number, memory: Memory): boolean {
+  const days = memory[letter.queue];
+  if (days === undefined) return true;
+  const unwrapped = eventsOfJob(letter.data);
+  const events = unwrapped.ok ? unwrapped.events : [letter.data];
+  const oldest = now - days * 86_400_000 + CLOCK_MARGIN_MS;
+  return events.every((e) => {
+    const at = Date.parse(String((e as { at?: unknown } | null)?.at));
+    return Number.isNaN(at) || at >= oldest;
+  });
+}
+
 /** A re-driven job's name: `redrive:<n>:<original job id>`, so a letter it becomes again keeps its lineage. */
 const REDRIVEN = /^redrive:(\d+):(.+)$/s;
 /** Letters read from Redis per page while re-driving. */
@@ -47,7 +77,8 @@ export function lineageOf(job: Pick<Job, 'name' | 'id'>): { jobId: string | null
  * Re-driving puts the message back on its queue as a new job (`redrive:<n>:<original id>`, with
  * the catalog's full retry budget) and then removes the letter. It is safe to repeat: the
  * consumers skip event ids they have already stored, and the new job's id is derived from the
- * letter's, so two re-drivers racing enqueue it once.
+ * letter's, so two re-drivers racing enqueue it once. Both re-drivers leave alone letters older
+ * than their consumer's memory of stored ids (`redriveIsSafe`).
  */
 export class DeadLetterQueue {
   private readonly queue: Queue<DeadLetter>;

@@ -104,7 +104,9 @@ describe('dead letters: re-drives, the operator action and the backlog metric', 
       await letter('op-1', e5);
       await letter('op-2', e6, { redrives: 6 });
       await letter('op-bad', { not: 'an event' }, { reason: 'invalid' });
-      expect(await backlog()).toBe(3);
+      // Older than USAGE_DEDUPE_DAYS: the consumer may have forgotten it stored it, so it stays.
+      await letter('op-old', usageEvent({ orgId, at: new Date(Date.now() - 8 * 86_400_000).toISOString() }));
+      expect(await backlog()).toBe(4);
 
       // No token, a wrong one, or an org owner's access token: refused, nothing moves.
       const owner = await signup(ops, 'ops');
@@ -112,25 +114,25 @@ describe('dead letters: re-drives, the operator action and the backlog metric', 
       expectProblem(await redrive({}, `Bearer ${OPERATOR_TOKEN}x`), 401, 'unauthenticated');
       expectProblem(await redrive({}, owner.auth.Authorization), 401, 'unauthenticated');
       expectProblem(await redrive({ queue: 'tg-nope' }), 400, 'validation_failed');
-      expect(await backlog()).toBe(3);
+      expect(await backlog()).toBe(4);
 
-      // Exhausted letters, whatever their automatic budget; the invalid one stays.
-      expect((await redrive({}).expect(200)).body).toEqual({ redriven: 2, kept: 1 });
-      expect(await backlog()).toBe(1);
+      // Exhausted letters, whatever their automatic budget; the invalid one and the old one stay.
+      expect((await redrive({}).expect(200)).body).toEqual({ redriven: 2, kept: 2 });
+      expect(await backlog()).toBe(2);
       await worker({ DEAD_LETTER_REDRIVE_INTERVAL_MS: '0' });
       await waitFor(async () => (await counted(orgId)) === 2, 15_000, 'the re-driven events stored');
-      expect((await redrive({}).expect(200)).body).toEqual({ redriven: 0, kept: 1 });
+      expect((await redrive({}).expect(200)).body).toEqual({ redriven: 0, kept: 2 });
 
       // Asked for, an invalid letter is re-validated: still invalid, it is parked again, same id, one re-drive more.
-      expect((await redrive({ queue: 'tg-usage', includeInvalid: true }).expect(200)).body).toEqual({ redriven: 1, kept: 0 });
-      await waitFor(async () => (await parkedIds()).length === 1, 10_000, 'the invalid letter parked again');
-      const [again] = await dlq.getJobs(['waiting']);
+      expect((await redrive({ queue: 'tg-usage', includeInvalid: true }).expect(200)).body).toEqual({ redriven: 1, kept: 1 });
+      await waitFor(async () => (await parkedIds()).length === 2, 10_000, 'the invalid letter parked again');
+      const again = await dlq.getJob('tg-usage-op-bad');
       expect({ id: again!.id, reason: again!.data.reason, redrives: again!.data.redrives }).toEqual({
         id: 'tg-usage-op-bad',
         reason: 'invalid',
         redrives: 1,
       });
-      expect(await backlog()).toBe(1);
+      expect(await backlog()).toBe(2);
       await producer.drained();
       expect(await calls(orgId)).toBe(2);
     } finally {

@@ -3,7 +3,8 @@ import Redis from 'ioredis';
 import { Gauge } from 'prom-client';
 import { ENV, type Env } from '../../config/env';
 import { type ApiMetrics, METRICS } from '../health/metrics';
-import { type DeadLetter, DeadLetterQueue, type RedriveResult } from './dead-letter';
+import { type DeadLetter, DeadLetterQueue, type Memory, type RedriveResult, redriveIsSafe } from './dead-letter';
+import { memoryOf } from './dead-letter.redriver';
 import type { RedriveDto } from './dead-letters.dto';
 
 /**
@@ -14,6 +15,7 @@ import type { RedriveDto } from './dead-letters.dto';
 export class DeadLettersService implements OnModuleDestroy {
   private readonly connection: Redis;
   private readonly dlq: DeadLetterQueue;
+  private readonly memory: Memory;
 
   constructor(@Inject(ENV) env: Env, @Inject(METRICS) metrics: ApiMetrics) {
     // Its own connection: BullMQ queues share it with nothing else, and a scrape or an operator
@@ -21,6 +23,7 @@ export class DeadLettersService implements OnModuleDestroy {
     this.connection = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 1, connectTimeout: 2000, enableOfflineQueue: false });
     this.connection.on('error', () => undefined);
     this.dlq = new DeadLetterQueue(this.connection, env.QUEUE_PREFIX);
+    this.memory = memoryOf(env);
     const dlq = this.dlq;
     new Gauge({
       name: 'toolgate_dead_letter_backlog',
@@ -35,10 +38,17 @@ export class DeadLettersService implements OnModuleDestroy {
     });
   }
 
-  /** Re-drives every matching letter at once, whatever its backoff or automatic re-drive count. */
+  /**
+   * Re-drives every matching letter at once, whatever its backoff or automatic re-drive count;
+   * letters older than their consumer's memory of stored ids stay (see redriveIsSafe).
+   */
   redriveNow(dto: RedriveDto): Promise<RedriveResult> {
+    const now = Date.now();
     return this.dlq.redrive(
-      (l: DeadLetter) => (dto.queue === undefined || l.queue === dto.queue) && (dto.includeInvalid || l.reason === 'exhausted'),
+      (l: DeadLetter) =>
+        (dto.queue === undefined || l.queue === dto.queue) &&
+        (dto.includeInvalid || l.reason === 'exhausted') &&
+        redriveIsSafe(l, now, this.memory),
     );
   }
 
