@@ -70,7 +70,8 @@ describe('event consumers during a database outage', () => {
 
   it('pauses for an outage longer than the retry budget, spends no attempt, counts every event once; only the poison event is dead-lettered', async () => {
     const orgId = randomUUID();
-    const worker = await spawnProxiedWorker();
+    // A short lock: the outage lasts twice as long, and the held jobs must keep their locks throughout.
+    const worker = await spawnProxiedWorker({ USAGE_LOCK_MS: '1500' });
     await producer.add(Array.from({ length: 300 }, () => usageEvent({ orgId })));
     await waitFor(async () => (await counted(orgId)) === 300, 20_000, 'events before the outage');
 
@@ -95,6 +96,7 @@ describe('event consumers during a database outage', () => {
     const done = await jobsIn('completed', 'failed');
     // BullMQ counts the attempt that completed a job: one each, none spent on the outage.
     expect(done.filter((j) => j.attemptsMade !== 1 || j.failedReason || (j.finishedOn ?? 0) === 0)).toEqual([]);
+    expect(done.filter((j) => j.stalledCounter > 0)).toEqual([]);
     const letters = await dlq.getJobs(['waiting']);
     expect(letters.map((l) => ({ reason: l.data.reason, data: l.data.data }))).toEqual([{ reason: 'invalid', data: poison }]);
 
