@@ -1,4 +1,6 @@
 import { type DynamicModule, Module } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { RouteParamsGuard } from './common/route-params.guard';
 import { ENV, type Env } from './config/env';
 import { InfraModule } from './infra/infra.module';
 import { ActivityModule } from './modules/activity/activity.module';
@@ -19,6 +21,7 @@ export class AppModule {
       providers: [
         { provide: ENV, useValue: env },
         { provide: METRICS, useValue: createMetrics() },
+        { provide: APP_GUARD, useClass: RouteParamsGuard },
       ],
       exports: [ENV, METRICS],
     };

@@ -1,7 +1,9 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import {
   type CanActivate,
   createParamDecorator,
   type ExecutionContext,
+  Inject,
   Injectable,
   SetMetadata,
   UseGuards,
@@ -11,6 +13,7 @@ import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { MemberRole } from '@toolgate/db';
 import type { Request } from 'express';
+import { ENV, type Env } from '../config/env';
 import { PrismaService } from '../infra/prisma.service';
 import { ErrorCode, Problem } from './problem';
 import { UUID } from './uuid-param.pipe';
@@ -84,6 +87,33 @@ export class OrgGuard implements CanActivate {
     return true;
   }
 }
+
+/**
+ * Operator routes (`/v1/ops/...`) act across tenants (e.g. the dead-letter queue holds every
+ * org's events), so no org role may use them: they need `Authorization: Bearer <OPERATOR_TOKEN>`
+ * (compared in constant time). With OPERATOR_TOKEN unset they answer 404, as if absent.
+ */
+@Injectable()
+export class OperatorGuard implements CanActivate {
+  private readonly expected: Buffer | null;
+
+  constructor(@Inject(ENV) env: Env) {
+    this.expected = env.OPERATOR_TOKEN ? digest(env.OPERATOR_TOKEN) : null;
+  }
+
+  canActivate(ctx: ExecutionContext): boolean {
+    if (!this.expected) throw Problem.notFound('Route');
+    const header = ctx.switchToHttp().getRequest<Request>().headers.authorization ?? '';
+    const token = /^Bearer (.+)$/.exec(header)?.[1] ?? '';
+    if (!timingSafeEqual(digest(token), this.expected)) throw Problem.unauthenticated('The operator token is required');
+    return true;
+  }
+}
+
+const digest = (v: string) => createHash('sha256').update(v).digest();
+
+/** Route is an operator action (see OperatorGuard). */
+export const OperatorOnly = () => UseGuards(OperatorGuard);
 
 /** Route needs a logged-in user. */
 export const Authed = () => UseGuards(JwtAuthGuard);

@@ -81,6 +81,30 @@ export const EnvSchema = z.object({
   LOG_REQUESTS: bool.default(false),
   /** BullMQ key prefix of the event queues; must match the gateway's QUEUE_PREFIX. */
   QUEUE_PREFIX: z.string().min(1).default('bull'),
+  /**
+   * Bearer token of the operator routes (`/v1/ops/...`: cross-tenant actions such as re-driving
+   * dead letters). Generate with `openssl rand -hex 32`. Unset: those routes answer 404.
+   */
+  OPERATOR_TOKEN: z.preprocess(
+    unsetIfEmpty,
+    z
+      .string()
+      .min(32, 'OPERATOR_TOKEN must be at least 32 characters (generate with: openssl rand -hex 32)')
+      .refine((v) => !KNOWN_INSECURE.has(v), 'OPERATOR_TOKEN is a known insecure value')
+      .optional(),
+  ),
+
+  // ---- Event consumers (worker): outages and dead letters ----
+  /** While the database (or Stripe) is unreachable, consumers pause and probe it: first after this long, doubling. */
+  OUTAGE_PROBE_BASE_MS: z.coerce.number().int().min(10).default(500),
+  /** The longest wait between two probes of an unreachable dependency. */
+  OUTAGE_PROBE_MAX_MS: z.coerce.number().int().min(10).default(15_000),
+  /** How often the worker looks for dead letters due for an automatic re-drive (0 = never). */
+  DEAD_LETTER_REDRIVE_INTERVAL_MS: int(60_000),
+  /** A letter is re-driven this long after it was parked, doubling with each re-drive (capped at 6 h). */
+  DEAD_LETTER_REDRIVE_BASE_MS: z.coerce.number().int().min(10).default(300_000),
+  /** Automatic re-drives per letter; after that only an operator re-drives it. */
+  DEAD_LETTER_REDRIVE_MAX: int(6),
 
   // ---- Usage roll-ups and quotas (worker) ----
   /** Usage event ids are remembered this many days, so a redelivery within the window never counts twice. */
@@ -91,8 +115,8 @@ export const EnvSchema = z.object({
   USAGE_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
   /** A partial batch is written once it has waited this long for more events. */
   USAGE_BATCH_WAIT_MS: int(50),
-  /** BullMQ job lock: jobs held by a worker that died are taken over after about this long. */
-  USAGE_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** BullMQ job lock: jobs held by a worker that died are taken over after about this long (see stalledIntervalOf). */
+  USAGE_LOCK_MS: z.coerce.number().int().min(1000).default(5000),
   /** Quota alert webhooks: request timeout, first retry delay (doubling) and attempts before giving up. */
   QUOTA_ALERT_TIMEOUT_MS: int(5000),
   QUOTA_ALERT_RETRY_MS: int(30_000),
@@ -133,8 +157,8 @@ export const EnvSchema = z.object({
   AUDIT_BATCH_SIZE: z.coerce.number().int().min(1).max(5000).default(500),
   /** A partial batch is written once it has waited this long for more events. */
   AUDIT_BATCH_WAIT_MS: int(50),
-  /** BullMQ job lock: jobs held by a worker that died are taken over after about this long. */
-  AUDIT_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** BullMQ job lock: jobs held by a worker that died are taken over after about this long (see stalledIntervalOf). */
+  AUDIT_LOCK_MS: z.coerce.number().int().min(1000).default(5000),
   /** Events older than this many days (by receipt) are pruned behind a signed checkpoint; unset keeps them forever. */
   AUDIT_RETENTION_DAYS: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).optional()),
   /** How often retention pruning runs (0 = never on a timer). */

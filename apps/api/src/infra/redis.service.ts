@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import Redis from 'ioredis';
 import { ENV, type Env } from '../config/env';
+import { describeFailure } from './failures';
 
 /** The API's Redis connection (commands + publish). Commands fail fast while Redis is down. */
 @Injectable()
@@ -16,7 +17,7 @@ export class RedisService implements OnModuleDestroy {
       lazyConnect: false,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
-    this.client.on('error', (e) => this.logger.warn(`redis: ${e.message}`));
+    this.client.on('error', (e) => this.logger.warn(`redis: ${describeFailure(e)}`));
   }
 
   get ready(): boolean {

@@ -1,6 +1,7 @@
 import type { Type } from '@nestjs/common';
 import { AuditModule } from './audit/audit.module';
 import { BillingModule } from './billing/billing.module';
+import { EventsModule } from './events/events.module';
 import { InvitationsModule } from './invitations/invitations.module';
 import { KeysModule } from './keys/keys.module';
 import { MembersModule } from './members/members.module';
@@ -29,4 +30,5 @@ export const DOMAIN_MODULES: Type[] = [
   UsageModule,
   BillingModule,
   AuditModule,
+  EventsModule,
 ];

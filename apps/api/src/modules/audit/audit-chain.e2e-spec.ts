@@ -252,19 +252,27 @@ describe('tg-audit consumer', () => {
     expect(w.get(AuditConsumer).stats.failedBatches).toBeGreaterThan(0);
   });
 
-  it('fails and retries every job while the database is unreachable, then stores each once', async () => {
-    // A worker whose database does not exist: every batch fails, and the events wait for retries.
-    const broken = await start({ DATABASE_URL: process.env.DATABASE_URL!.replace(/\/[^/]+$/, '/tg_audit_no_such_db') });
+  it('holds every job while the database is unusable, spending no attempt, hands them back at shutdown, then stores each once', async () => {
+    // A worker whose database does not exist: the first batch fails, the worker pauses and holds its jobs.
+    const broken = await start({
+      DATABASE_URL: process.env.DATABASE_URL!.replace(/\/[^/]+$/, '/tg_audit_no_such_db'),
+      OUTAGE_PROBE_BASE_MS: '50',
+      OUTAGE_PROBE_MAX_MS: '200',
+    });
     const orgId = randomUUID();
     const events = Array.from({ length: 30 }, () => auditEvent({ orgId }));
     const [jobId] = await producer.add(events);
-    await waitFor(async () => ((await producer.queue.getJob(jobId!))?.attemptsMade ?? 0) >= 1, 15_000, 'a failed attempt');
-    const stats = broken.get(AuditConsumer).stats;
-    expect(stats.failedBatches).toBeGreaterThan(0);
-    expect(stats.appended).toBe(0);
+    await waitFor(() => broken.get(AuditConsumer).stats.failedBatches > 0, 15_000, 'a failed batch');
+    // Longer than the test jobs' whole retry budget (3 attempts, 100 ms apart).
+    await new Promise((r) => setTimeout(r, 1500));
+    const job = await producer.queue.getJob(jobId!);
+    expect({ state: await job!.getState(), attemptsMade: job!.attemptsMade }).toEqual({ state: 'active', attemptsMade: 0 });
+    expect(broken.get(AuditConsumer).stats.appended).toBe(0);
     expect(await producer.dlq.count()).toBe(0);
     await broken.close();
     workers.splice(workers.indexOf(broken), 1);
+    // Handed back without an attempt, not left to stall.
+    expect(await (await producer.queue.getJob(jobId!))!.getState()).toBe('waiting');
 
     // The database is back (a worker that reaches it): the retries store everything, once.
     await start();

@@ -4,6 +4,7 @@ import { PrismaService } from '../../infra/prisma.service';
 import { storableJson } from './audit.canonical';
 import { AuditChainWriter, fromPgTimestamp, pgTimestamp } from './audit.chain-writer';
 import { type ActivityRow, adminPayload } from './audit.rules';
+import { describeFailure } from '../../infra/failures';
 
 /** Activity rows mirrored per org per transaction. */
 const MIRROR_BATCH = 500;
@@ -52,7 +53,7 @@ export class ActivityMirror implements OnModuleInit, OnModuleDestroy {
     try {
       await this.mirror();
     } catch (e) {
-      this.logger.warn(`activity mirror failed, will retry: ${(e as Error).message}`);
+      this.logger.warn(`activity mirror failed, will retry: ${describeFailure(e)}`);
     }
   }
 

@@ -7,6 +7,7 @@ import { liveEvent, publishAuditLive } from '../live/live.publish';
 import { canonicalJson, GENESIS_HASH } from './audit.canonical';
 import { columnsOf } from './audit.rules';
 import { createHash } from 'node:crypto';
+import { describeFailure } from '../../infra/failures';
 
 /** One event to append: its id (unique across all chains) and its payload, already storable. */
 export interface ChainEntry {
@@ -82,7 +83,7 @@ export class AuditChainWriter {
       timeout: 60_000,
     });
     await publishAuditLive(this.redis.client, org, live, (e) =>
-      this.logger.warn(`live audit notice for org ${org} not published: ${e.message}`),
+      this.logger.warn(`live audit notice for org ${org} not published: ${describeFailure(e)}`),
     );
     return result;
   }

@@ -3,6 +3,7 @@ import { ENV, type Env } from '../../config/env';
 import { PrismaService } from '../../infra/prisma.service';
 import { checkpointKey, signCheckpoint } from './audit.canonical';
 import { pgTimestamp } from './audit.chain-writer';
+import { describeFailure } from '../../infra/failures';
 
 /** Events deleted per transaction (the org's chain lock is held meanwhile). */
 const PRUNE_CHUNK = 5000;
@@ -59,7 +60,7 @@ export class AuditRetention implements OnModuleInit, OnModuleDestroy {
       const res = await this.applyRetention();
       if (res.pruned > 0) this.logger.log(`pruned ${res.pruned} audit events (${res.checkpoints} checkpoints)`);
     } catch (e) {
-      this.logger.warn(`retention pruning failed, will retry: ${(e as Error).message}`);
+      this.logger.warn(`retention pruning failed, will retry: ${describeFailure(e)}`);
     }
   }
 

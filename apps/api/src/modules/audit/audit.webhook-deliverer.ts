@@ -6,6 +6,7 @@ import { PrismaService } from '../../infra/prisma.service';
 import { webhookSignature } from './audit.canonical';
 import { pgTimestamp } from './audit.chain-writer';
 import { eventLine } from './audit.view';
+import { describeFailure } from '../../infra/failures';
 
 /** Deliveries claimed per round; rounds repeat within a tick while there is work. */
 const CLAIM_BATCH = 10;
@@ -75,7 +76,7 @@ export class AuditWebhookDeliverer implements OnModuleInit, OnModuleDestroy {
     try {
       await this.run();
     } catch (e) {
-      this.logger.warn(`webhook delivery round failed, will retry: ${(e as Error).message}`);
+      this.logger.warn(`webhook delivery round failed, will retry: ${describeFailure(e)}`);
     }
   }
 

@@ -1,8 +1,9 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { type Api, createOrg, signup, startApi } from '../../../test/harness';
 import { type StripeFake, startStripeFake } from '../../../test/fixtures/stripe-fake';
+import { startTcpProxy } from '../../../test/tcp-proxy';
 import { hourStart } from '../usage/usage.rules';
-import { HOUR, queuePrefix, seedHourly, startTestWorker, UsageProducer, usageEvent } from '../usage/usage.test-fixtures';
+import { HOUR, queuePrefix, seedHourly, startTestWorker, UsageProducer, usageEvent, waitFor } from '../usage/usage.test-fixtures';
 import { MeterReporter } from './meter-reporter';
 
 jest.setTimeout(60_000);
@@ -25,6 +26,8 @@ describe('Stripe meter reporting (worker)', () => {
     METER_MAX_ATTEMPTS: '4',
     STRIPE_MAX_NETWORK_RETRIES: '0',
     STRIPE_TIMEOUT_MS: '400',
+    OUTAGE_PROBE_BASE_MS: '50',
+    OUTAGE_PROBE_MAX_MS: '200',
   });
 
   beforeAll(async () => {
@@ -108,13 +111,13 @@ describe('Stripe meter reporting (worker)', () => {
     expect(view.body.meterReports).toMatchObject({ pending: 0, failed: 0, lastReportedHour: h.toISOString() });
   });
 
-  it('retries Stripe errors with backoff and reports once', async () => {
+  it('retries a conflict (409, the report’s own attempt) with backoff and reports once', async () => {
     const { org, customer } = await billedOrg(2);
     await seedHourly(api, org.id, [{ hour: new Date(H().getTime() - HOUR), calls: 12 }]);
-    fake.failNext(2, '/v1/billing/meter_events', { status: 500, where: mine(org.id) });
+    fake.failNext(2, '/v1/billing/meter_events', { status: 409, where: mine(org.id) });
     await reporter.pass();
     const [pending] = await reports(org.id);
-    expect(pending).toMatchObject({ status: 'pending', attempts: 1, lastError: expect.stringContaining('500') });
+    expect(pending).toMatchObject({ status: 'pending', attempts: 1, lastError: expect.stringContaining('409') });
     expect(pending!.nextAttemptAt.getTime()).toBeGreaterThan(Date.now());
     // Not due yet: an immediate pass leaves it alone.
     await reporter.pass();
@@ -129,19 +132,68 @@ describe('Stripe meter reporting (worker)', () => {
     expect(fake.duplicateIdentifiers).toEqual([]);
   });
 
-  it('a timeout after Stripe recorded the event: the retry is answered from the idempotency key, billed once', async () => {
+  it('Stripe 5xx: reporting pauses and probes, no attempt is spent, each report is sent once it answers', async () => {
+    const { org, customer } = await billedOrg(3);
+    await seedHourly(api, org.id, [
+      { hour: new Date(H().getTime() - 2 * HOUR), calls: 4 },
+      { hour: new Date(H().getTime() - HOUR), calls: 6 },
+    ]);
+    // More failures than METER_MAX_ATTEMPTS (4): as attempts they would have failed the reports.
+    fake.failNext(6, '/v1/billing/meter_events', { status: 503, where: mine(org.id) });
+    await reporter.pass();
+    expect(await reports(org.id)).toEqual([
+      expect.objectContaining({ status: 'reported', attempts: 1, lastError: null }),
+      expect.objectContaining({ status: 'reported', attempts: 1, lastError: null }),
+    ]);
+    expect(eventsOf(customer).map((e) => e.value)).toEqual([4, 6]);
+    expect(fake.duplicateIdentifiers).toEqual([]);
+  });
+
+  it('Stripe unreachable for longer than the retry budget: nothing fails, each report is sent once it is back', async () => {
+    const { org, customer } = await billedOrg(3);
+    await seedHourly(api, org.id, [
+      { hour: new Date(H().getTime() - 2 * HOUR), calls: 2 },
+      { hour: new Date(H().getTime() - HOUR), calls: 3 },
+    ]);
+    const proxy = await startTcpProxy(Number(fake.env().STRIPE_API_PORT));
+    const proxied = await startTestWorker({ ...workerEnv(), STRIPE_API_PORT: String(proxy.port) });
+    try {
+      await proxy.stop();
+      const meter = proxied.get(MeterReporter);
+      const pass = meter.pass();
+      // The timer's passes keep coming (each one attempt apiece, were outages attempts): 8 of them,
+      // twice METER_MAX_ATTEMPTS; the probes meanwhile fail every 200 ms at most.
+      for (let i = 0; i < 8; i++) {
+        await sleep(250);
+        void meter.pass();
+      }
+      const during = await reports(org.id);
+      expect(during.map((r) => [r.status, r.attempts <= 1])).toEqual([
+        ['pending', true],
+        ['pending', true],
+      ]);
+      await proxy.start();
+      await pass;
+    } finally {
+      await proxied.close();
+      await proxy.close();
+    }
+    expect(await reports(org.id)).toEqual([
+      expect.objectContaining({ status: 'reported', attempts: 1 }),
+      expect.objectContaining({ status: 'reported', attempts: 1 }),
+    ]);
+    expect(eventsOf(customer).map((e) => e.value)).toEqual([2, 3]);
+    expect(fake.duplicateIdentifiers).toEqual([]);
+  });
+
+  it('a timeout after Stripe recorded the event: the probe is answered from the idempotency key, billed once', async () => {
     const { org, customer } = await billedOrg(2);
     await seedHourly(api, org.id, [{ hour: new Date(H().getTime() - HOUR), calls: 21 }]);
     fake.hangNext(1, '/v1/billing/meter_events', { afterProcessing: true, where: mine(org.id) });
     await reporter.pass();
+    // A timeout is Stripe's, not the report's: no second attempt counted.
     const [r] = await reports(org.id);
-    expect(r).toMatchObject({ status: 'pending', attempts: 1 });
-    expect(r!.lastError).toContain('timeout');
-    // Stripe has it already.
-    expect(eventsOf(customer).map((e) => e.value)).toEqual([21]);
-
-    await settle();
-    expect((await reports(org.id))[0]).toMatchObject({ status: 'reported', attempts: 2 });
+    expect(r).toMatchObject({ status: 'reported', attempts: 1 });
     expect(eventsOf(customer).map((e) => e.value)).toEqual([21]);
     const sent = fake.requests.filter((q) => q.path === '/v1/billing/meter_events' && q.params.identifier === r!.identifier);
     expect(sent.map((q) => [q.idempotencyKey, q.replayed])).toEqual([
@@ -152,14 +204,12 @@ describe('Stripe meter reporting (worker)', () => {
     fake.releaseHung();
   });
 
-  it('a timeout before Stripe saw the request: the retry records it, once', async () => {
+  it('a timeout before Stripe saw the request: the probe records it, once', async () => {
     const { org, customer } = await billedOrg(2);
     await seedHourly(api, org.id, [{ hour: new Date(H().getTime() - HOUR), calls: 5 }]);
     fake.hangNext(1, '/v1/billing/meter_events', { afterProcessing: false, where: mine(org.id) });
     await reporter.pass();
-    expect((await reports(org.id))[0]).toMatchObject({ status: 'pending', attempts: 1, lastError: expect.stringContaining('timeout') });
-    expect(eventsOf(customer)).toEqual([]);
-    await settle();
+    expect((await reports(org.id))[0]).toMatchObject({ status: 'reported', attempts: 1 });
     expect(eventsOf(customer).map((e) => e.value)).toEqual([5]);
     fake.releaseHung();
   });
@@ -168,8 +218,11 @@ describe('Stripe meter reporting (worker)', () => {
     const { org, customer } = await billedOrg(2);
     await seedHourly(api, org.id, [{ hour: new Date(H().getTime() - HOUR), calls: 8 }]);
     fake.hangNext(1, '/v1/billing/meter_events', { afterProcessing: true, where: mine(org.id) });
-    await reporter.pass();
+    const pass = reporter.pass();
+    // Stripe recorded it and the answer is lost; its idempotency key is forgotten before the probe resends it.
+    await waitFor(() => eventsOf(customer).length === 1, 5000, 'the event recorded');
     fake.forgetIdempotencyKeys();
+    await pass;
     await settle();
     const [r] = await reports(org.id);
     expect(r).toMatchObject({ status: 'reported' });
@@ -199,7 +252,7 @@ describe('Stripe meter reporting (worker)', () => {
       { hour: new Date(H().getTime() - 2 * HOUR), calls: 4 },
       { hour: new Date(H().getTime() - HOUR), calls: 6 },
     ]);
-    fake.failNext(100, '/v1/billing/meter_events', { where: mine(org.id) });
+    fake.failNext(100, '/v1/billing/meter_events', { status: 409, where: mine(org.id) });
     try {
       await reporter.pass();
       // The second report's first attempt "was" 21 hours ago: its next failure is its last.

@@ -1,5 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { ENV, type Env } from '../../config/env';
+import { describeFailure, isConnectionFailure } from '../../infra/failures';
+import { Outage } from '../../infra/outage';
 import { PrismaService } from '../../infra/prisma.service';
 import { pgTimestamp } from '../usage/usage.rollup';
 import { hourStart } from '../usage/usage.rules';
@@ -51,10 +53,16 @@ export interface MeterPassResult {
  *    request is identical on every attempt — same identifier, timestamp, value and
  *    `Idempotency-Key` — so Stripe answers a repeat with the original result (idempotency) or
  *    drops it (identifier uniqueness): a report is counted at most once however often it is sent.
- * 3. Errors and timeouts: attempts + 1 and a doubling delay (METER_RETRY_BASE_MS, capped at an
+ * 3. Stripe unreachable, timing out, rate limiting or answering 5xx (connection-class, see
+ *    infra/failures.ts): not the report's fault, so no attempt is spent. The pass hands back the
+ *    reports it claimed, probes Stripe with backoff (OUTAGE_PROBE_BASE_MS doubling up to
+ *    OUTAGE_PROBE_MAX_MS) by re-sending the report that failed — the same idempotent request —
+ *    and once Stripe answers, records that report and goes on. However long the outage, no
+ *    report fails for it.
+ * 4. Other errors (a 409): attempts + 1 and a doubling delay (METER_RETRY_BASE_MS, capped at an
  *    hour). A report is marked `failed` — for an operator, never resent automatically — when
- *    Stripe refuses it (4xx other than 409/429), after METER_MAX_ATTEMPTS, or once its first
- *    attempt is older than the 20 h retry window.
+ *    Stripe refuses it (4xx other than 409), after METER_MAX_ATTEMPTS, or once its first attempt
+ *    is older than the 20 h retry window (whatever the error: past it a resend could bill twice).
  */
 @Injectable()
 export class MeterReporter implements OnModuleInit, OnModuleDestroy {
@@ -62,12 +70,17 @@ export class MeterReporter implements OnModuleInit, OnModuleDestroy {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<MeterPassResult> | null = null;
   private closed = false;
+  /** Aborted on shutdown: stops waiting for Stripe. */
+  private readonly stopping = new AbortController();
+  private readonly outage: Outage;
 
   constructor(
     @Inject(ENV) private readonly env: Env,
     @Inject(STRIPE) private readonly stripe: StripeBilling,
     private readonly prisma: PrismaService,
-  ) {}
+  ) {
+    this.outage = new Outage('Stripe', { baseMs: env.OUTAGE_PROBE_BASE_MS, maxMs: env.OUTAGE_PROBE_MAX_MS }, this.logger);
+  }
 
   onModuleInit(): void {
     if (!this.stripe.client) {
@@ -80,6 +93,7 @@ export class MeterReporter implements OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.closed = true;
+    this.stopping.abort();
     if (this.timer) clearInterval(this.timer);
     await this.running;
   }
@@ -90,7 +104,7 @@ export class MeterReporter implements OnModuleInit, OnModuleDestroy {
     if (!this.stripe.client || this.closed) return Promise.resolve(empty);
     this.running ??= this.run(now)
       .catch((e: unknown) => {
-        this.logger.warn(`meter pass failed: ${(e as Error).message}`);
+        this.logger.warn(`meter pass failed: ${describeFailure(e)}`);
         return empty;
       })
       .finally(() => {
@@ -102,12 +116,25 @@ export class MeterReporter implements OnModuleInit, OnModuleDestroy {
   private async run(now: Date): Promise<MeterPassResult> {
     const scheduled = await this.schedule(now);
     const result: MeterPassResult = { scheduled, reported: 0, retrying: 0, failed: 0 };
-    for (;;) {
+    claiming: for (;;) {
       const claimed = await this.claim();
       if (claimed.length === 0) break;
       for (let i = 0; i < claimed.length; i += CONCURRENCY) {
-        const outcomes = await Promise.all(claimed.slice(i, i + CONCURRENCY).map((r) => this.send(r)));
-        for (const o of outcomes) result[o]++;
+        const chunk = claimed.slice(i, i + CONCURRENCY);
+        const outcomes = await Promise.all(chunk.map((r) => this.send(r)));
+        const unreachable: Array<{ r: Claimed; error: unknown }> = [];
+        outcomes.forEach((o, k) => {
+          if (typeof o === 'string') result[o]++;
+          else unreachable.push({ r: chunk[k]!, error: o.unreachable });
+        });
+        if (unreachable.length === 0) continue;
+        // Stripe is down: hand back what was not sent, wait for it, then claim afresh.
+        const [canary, ...others] = unreachable;
+        await this.release([...others.map((u) => u.r), ...claimed.slice(i + CONCURRENCY)]);
+        const back = await this.waitForStripe(canary!.r, canary!.error);
+        if (back === null) break claiming;
+        if (back === 'reported') result.reported++;
+        continue claiming;
       }
       if (this.closed || claimed.length < PASS_LIMIT) break;
     }
@@ -163,28 +190,20 @@ export class MeterReporter implements OnModuleInit, OnModuleDestroy {
                 (SELECT b."meteringStartedAt" FROM "BillingAccount" b WHERE b."orgId" = m."orgId") AS "meteringStartedAt"`;
   }
 
-  /** Step 2b: send one report; returns what became of it. */
-  private async send(r: Claimed): Promise<'reported' | 'retrying' | 'failed'> {
+  /**
+   * Step 2b: send one report; returns what became of it, or the connection-class failure that
+   * left it unsent (nothing recorded: the caller hands it back).
+   */
+  private async send(r: Claimed): Promise<'reported' | 'retrying' | 'failed' | { unreachable: unknown }> {
     if (!r.customerId || !r.meteringStartedAt) return this.fail(r, 'the org has no Stripe customer any more');
-    // The hour's start, or the moment metering began if that was within the hour (Stripe bills a
-    // subscription for events from its start on). Fixed per report, so every attempt is identical.
-    const at = Math.max(r.hour.getTime(), r.meteringStartedAt.getTime());
     try {
-      await this.stripe.client!.billing.meterEvents.create(
-        {
-          event_name: this.stripe.meterEventName,
-          payload: { stripe_customer_id: r.customerId, value: String(r.quantity) },
-          identifier: r.identifier,
-          timestamp: Math.floor(at / 1000),
-        },
-        { idempotencyKey: `tg-meter-${r.identifier}` },
-      );
+      await this.request(r);
     } catch (e) {
       const reason = describeStripeError(e);
       const outOfTime = Date.now() - r.createdAt.getTime() > RETRY_WINDOW_MS;
-      if (!isRetriableStripeError(e) || r.attempts >= this.env.METER_MAX_ATTEMPTS || outOfTime) {
-        return this.fail(r, reason);
-      }
+      if (outOfTime) return this.fail(r, reason);
+      if (isConnectionFailure(e)) return { unreachable: e };
+      if (!isRetriableStripeError(e) || r.attempts >= this.env.METER_MAX_ATTEMPTS) return this.fail(r, reason);
       const delay = Math.min(this.env.METER_RETRY_BASE_MS * 2 ** (r.attempts - 1), MAX_BACKOFF_MS);
       await this.prisma.db.meterReport.update({
         where: { id: r.id },
@@ -193,8 +212,59 @@ export class MeterReporter implements OnModuleInit, OnModuleDestroy {
       this.logger.warn(`meter report ${r.identifier} attempt ${r.attempts} failed (retry in ${delay} ms): ${reason}`);
       return 'retrying';
     }
+    return this.reported(r);
+  }
+
+  /**
+   * The meter event of a report. The hour's start, or the moment metering began if that was
+   * within the hour (Stripe bills a subscription for events from its start on): fixed per report,
+   * so every attempt is the identical, idempotent request.
+   */
+  private async request(r: Claimed): Promise<void> {
+    const at = Math.max(r.hour.getTime(), r.meteringStartedAt!.getTime());
+    await this.stripe.client!.billing.meterEvents.create(
+      {
+        event_name: this.stripe.meterEventName,
+        payload: { stripe_customer_id: r.customerId!, value: String(r.quantity) },
+        identifier: r.identifier,
+        timestamp: Math.floor(at / 1000),
+      },
+      { idempotencyKey: `tg-meter-${r.identifier}` },
+    );
+  }
+
+  private async reported(r: Claimed): Promise<'reported'> {
     await this.prisma.db.meterReport.update({ where: { id: r.id }, data: { status: 'reported', reportedAt: new Date(), lastError: null } });
     return 'reported';
+  }
+
+  /**
+   * Stripe is unreachable: probe it with backoff by re-sending `canary` (idempotent). Returns
+   * `reported` if the probe got it accepted, `released` if Stripe answered but refused it (handed
+   * back, to be sent and judged as usual), null on shutdown (handed back).
+   */
+  private async waitForStripe(canary: Claimed, cause: unknown): Promise<'reported' | 'released' | null> {
+    let accepted = false;
+    const back = await this.outage.waitUntilUp(
+      cause,
+      async () => {
+        await this.request(canary);
+        accepted = true;
+      },
+      this.stopping.signal,
+    );
+    if (accepted) return this.reported(canary);
+    await this.release([canary]);
+    return back ? 'released' : null;
+  }
+
+  /** Claimed reports go back to pending, due now, with the claim's attempt undone (an outage is not theirs). */
+  private async release(reports: readonly Claimed[]): Promise<void> {
+    if (reports.length === 0) return;
+    await this.prisma.db.meterReport.updateMany({
+      where: { id: { in: reports.map((r) => r.id) }, status: 'pending' },
+      data: { attempts: { decrement: 1 }, nextAttemptAt: new Date() },
+    });
   }
 
   private async fail(r: Claimed, reason: string): Promise<'failed'> {

@@ -1,6 +1,7 @@
 import type { Provider } from '@nestjs/common';
 import Stripe from 'stripe';
 import { ENV, type Env } from '../../config/env';
+import { isConnectionFailure } from '../../infra/failures';
 
 /**
  * The Stripe side of billing, or `client: null` when STRIPE_SECRET_KEY is unset: billing then
@@ -53,13 +54,14 @@ export function describeStripeError(e: unknown): string {
 }
 
 /**
- * Worth trying again later? Network failures, timeouts, rate limits, conflicts and Stripe's own
- * 5xx are; a request Stripe understood and refused (4xx) will be refused again.
+ * Worth trying again later, as an attempt? Connection-class failures (unreachable, timeouts, rate
+ * limits, Stripe's 5xx: see infra/failures.ts) are, without spending one; of the rest, a conflict
+ * (409: the same idempotency key in flight) and anything that is not Stripe's answer are; a
+ * request Stripe understood and refused (4xx) will be refused again.
  */
 export function isRetriableStripeError(e: unknown): boolean {
-  if (!(e instanceof Stripe.errors.StripeError)) return true;
-  if (e instanceof Stripe.errors.StripeConnectionError || e instanceof Stripe.errors.StripeAPIError) return true;
-  if (e instanceof Stripe.errors.StripeRateLimitError) return true;
+  if (!(e instanceof Stripe.errors.StripeError) || isConnectionFailure(e)) return true;
+  if (e instanceof Stripe.errors.StripeAPIError) return true;
   const status = e.statusCode ?? 0;
-  return status === 0 || status === 409 || status === 429 || status >= 500;
+  return status === 0 || status === 409;
 }

@@ -1,9 +1,11 @@
 import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { eventsOfJob, MAX_EVENTS_PER_JOB, type QueueName } from '@toolgate/contracts';
-import { type Job, Worker } from 'bullmq';
+import { type Job, WaitingError, Worker } from 'bullmq';
 import Redis from 'ioredis';
+import { describeFailure, isConnectionFailure } from '../../infra/failures';
+import { Outage, type ProbeBackoff } from '../../infra/outage';
 import type { PrismaService } from '../../infra/prisma.service';
-import { DeadLetterQueue, describeError } from './dead-letter';
+import { DeadLetterQueue, describeError, lineageOf } from './dead-letter';
 
 /** How a consumer reaches its queue and sizes its batches (from the app's env). */
 export interface BatchedQueueSettings {
@@ -15,8 +17,10 @@ export interface BatchedQueueSettings {
   batchSize: number;
   /** How long a partial batch waits for more jobs before it is written. */
   waitMs: number;
-  /** BullMQ job lock: a job held longer by a dead worker is redelivered. */
+  /** BullMQ job lock: a job held longer by a dead worker is redelivered (see `stalledIntervalOf`). */
   lockMs: number;
+  /** How the database is probed while it is unreachable. */
+  probe: ProbeBackoff;
   /** Redis CLIENT SETNAME of the consumer's connection (tests find and kill it by this name). */
   connectionName: string;
   /** Groups of one batch written at the same time (each holds one pooled database connection). */
@@ -36,6 +40,8 @@ export interface BatchedQueueSettings {
  */
 export interface Ticket {
   job: Job;
+  /** The worker's lock token, to hand the job back without an attempt. */
+  token: string | undefined;
   unwrapped: ReturnType<typeof eventsOfJob>;
   /** Events in the job (1 for a job refused whole). */
   size: number;
@@ -78,6 +84,14 @@ export interface BatchCounters {
 const MIN_JOBS_IN_FLIGHT = 2;
 
 /**
+ * How often BullMQ looks for jobs whose worker died: a fifth of the lock, at least a second. A
+ * killed worker's job is redelivered within lockMs + this (about 6 s with the default 5 s lock):
+ * its lock must lapse first, and the lock is renewed every lockMs / 2, so the lock (not this)
+ * is what guards against false stalls when a busy event loop renews late.
+ */
+const stalledIntervalOf = (lockMs: number): number => Math.max(1000, Math.round(lockMs / 5));
+
+/**
  * The skeleton shared by the event-queue consumers (`tg-audit`, `tg-usage`): jobs in, batches
  * out, each job acknowledged only after the commit that stored its events.
  *
@@ -97,12 +111,18 @@ const MIN_JOBS_IN_FLIGHT = 2;
  * split into groups (`groupsOf`, e.g. per org, arrival order kept) that are written (`write`) up
  * to `lanes` at a time, one transaction each.
  *
- * Failures: a failing group is retried event by event, so one event the database refuses cannot
- * hold the others back; with the database unreachable the whole group fails at once. A job with
- * a failed event is retried by BullMQ with the backoff from `queueCatalog` (its stored events are
- * skipped as redeliveries); on the job's last attempt an event that still fails is dead-lettered
- * alone, and a job that fails whole (database down) is dead-lettered whole. Redis down: BullMQ
- * keeps the jobs; the worker reconnects and resumes.
+ * Failures are split by `classifyFailure` (infra/failures.ts):
+ * - Connection-class (the database unreachable, timing out, restarting): nobody's fault, so no
+ *   attempt is spent. The worker pauses (takes no new jobs), keeps the jobs it holds (their locks
+ *   are still renewed, so nobody else takes them), probes the database with backoff (`Outage`)
+ *   and, once it answers, resumes and writes the held groups again. However long the outage, no
+ *   job is retried or dead-lettered for it. On shutdown during an outage the held jobs go back to
+ *   `wait` without an attempt.
+ * - Anything else is the events' own fault: the group is retried event by event, so one event
+ *   the database refuses cannot hold the others back. A job with a failed event is retried by
+ *   BullMQ with the backoff from `queueCatalog` (its stored events are skipped as redeliveries);
+ *   on the job's last attempt the event that still fails is dead-lettered alone.
+ * Redis down: BullMQ keeps the jobs; the worker reconnects and resumes.
  *
  * Exactly once in effect is the writer's part: `write` must skip events it has already stored
  * (a worker killed between commit and acknowledgement, a stalled job, a re-sent job).
@@ -126,6 +146,9 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
   private timer: NodeJS.Timeout | null = null;
   /** The running writer loop, if any (one batch at a time per process). */
   private writing: Promise<void> | null = null;
+  private database: Outage;
+  /** Aborted on shutdown: stops waiting for an unreachable database. */
+  private readonly stopping = new AbortController();
 
   protected constructor(
     private readonly settings: BatchedQueueSettings,
@@ -133,6 +156,7 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
     loggerName: string,
   ) {
     this.logger = new Logger(loggerName);
+    this.database = new Outage(`${settings.queue}: database`, settings.probe, this.logger);
   }
 
   /**
@@ -174,24 +198,26 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
       connectionName: s.connectionName,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
-    this.connection.on('error', (e) => this.logger.warn(`redis: ${e.message}`));
+    this.connection.on('error', (e) => this.logger.warn(`redis: ${describeFailure(e)}`));
     this.dlq = new DeadLetterQueue(this.connection, s.prefix);
-    this.worker = new Worker(s.queue, (job) => this.enqueue(job), {
+    this.worker = new Worker(s.queue, (job, token) => this.enqueue(job, token), {
       connection: this.connection,
       prefix: s.prefix,
       concurrency: this.fitConcurrency(),
       lockDuration: s.lockMs,
-      stalledInterval: Math.min(s.lockMs, 30_000),
+      stalledInterval: stalledIntervalOf(s.lockMs),
       // A job can stall several times across worker restarts without being lost.
       maxStalledCount: 10,
       // Completed jobs are kept per queueCatalog (the gateway's dedupe window for re-sent jobs).
     });
-    this.worker.on('error', (e) => this.logger.warn(`worker: ${e.message}`));
+    this.worker.on('error', (e) => this.logger.warn(`worker: ${describeFailure(e)}`));
     this.worker.on('failed', (job, err) => void this.onFailed(job, err));
   }
 
   async onModuleDestroy(): Promise<void> {
-    // Stop fetching, write what is parked (close() waits for the active jobs, i.e. for the flush).
+    // Stop fetching, write what is parked (close() waits for the active jobs, i.e. for the flush);
+    // jobs held for an unreachable database are handed back instead.
+    this.stopping.abort();
     const closing = this.worker?.close();
     this.flush();
     await closing;
@@ -200,7 +226,7 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
     this.connection?.disconnect();
   }
 
-  private enqueue(job: Job): Promise<void> {
+  private enqueue(job: Job, token: string | undefined): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       const unwrapped = eventsOfJob(job.data);
       const size = unwrapped.ok ? unwrapped.events.length : 1;
@@ -208,7 +234,7 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
       this.eventsPerJob += (size - this.eventsPerJob) / 8;
       const fit = this.fitConcurrency();
       if (this.worker !== null && this.worker.concurrency !== fit) this.worker.concurrency = fit;
-      this.pending.push({ job, unwrapped, size, open: size, error: null, resolve, reject });
+      this.pending.push({ job, token, unwrapped, size, open: size, error: null, resolve, reject });
       this.pendingEvents += size;
       if (this.pendingEvents >= this.settings.batchSize) this.flush();
       else this.timer ??= setTimeout(() => this.flush(), this.settings.waitMs);
@@ -245,7 +271,7 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
         await this.writeBatch(batch);
       } catch (e) {
         // Unexpected (writeBatch handles its own failures): fail what is still open, keep going.
-        this.logger.error(`${this.settings.queue} batch crashed: ${(e as Error).stack ?? e}`);
+        this.logger.error(`${this.settings.queue} batch crashed: ${(e as Error).stack ?? describeFailure(e)}`);
         for (const t of batch) if (t.open > 0) t.reject(e as Error);
       }
     }
@@ -258,7 +284,12 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
       const { unwrapped, job } = ticket;
       if (!unwrapped.ok) {
         letters.push(
-          this.deadLetter(ticket, { jobId: job.id ?? null, data: job.data, error: describeError(unwrapped.error), reason: 'invalid' }),
+          this.deadLetter(ticket, {
+            jobId: lineageOf(job).jobId,
+            data: job.data,
+            error: describeError(unwrapped.error),
+            reason: 'invalid',
+          }),
         );
         continue;
       }
@@ -279,52 +310,82 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
   }
 
   private async writeGroup(group: Array<Parked<T>>): Promise<void> {
+    let result: WriteResult;
     try {
-      this.count(await this.write(group.map((p) => p.item)));
-      for (const p of group) settle(p.ticket);
+      result = await this.write(group.map((p) => p.item));
     } catch (e) {
       this.counters.failedBatches++;
-      await this.isolate(group, e as Error);
-      return;
+      if (!(await this.outage(e))) return this.isolate(group);
+      if (await this.databaseBack(e)) return this.writeGroup(group);
+      return handBack(group);
     }
+    this.count(result);
+    for (const p of group) settle(p.ticket);
     await this.afterStored(group.map((p) => p.item));
   }
 
   /**
-   * A group failed. With the database unreachable every event would fail the same way: fail them
-   * all (BullMQ retries their jobs later). Otherwise write them one by one, so only an event the
-   * database refuses fails its job (retried; on the job's last attempt the event is dead-lettered
-   * alone) and its neighbours are stored.
+   * A group failed for its data: write its events one by one, so only an event the database
+   * refuses fails its job (retried; on the job's last attempt the event is dead-lettered alone)
+   * and its neighbours are stored.
    */
-  private async isolate(group: Array<Parked<T>>, error: Error): Promise<void> {
-    const reachable =
-      group.length > 1 &&
-      (await this.prismaService.db.$queryRaw`SELECT 1`.then(
-        () => true,
-        () => false,
-      ));
-    if (!reachable) {
-      this.logger.warn(`${this.settings.queue} batch of ${group.length} failed, will retry: ${error.message}`);
-      for (const p of group) settle(p.ticket, error);
-      return;
-    }
+  private async isolate(group: Array<Parked<T>>): Promise<void> {
     const stored: T[] = [];
-    for (const p of group) {
+    for (let i = 0; i < group.length; i++) {
+      const p = group[i]!;
       try {
         this.count(await this.write([p.item]));
         stored.push(p.item);
         settle(p.ticket);
       } catch (e) {
-        const { job } = p.ticket;
-        if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
-          this.logger.warn(`${this.settings.queue} job ${job.id} event ${p.index} failed, will retry: ${(e as Error).message}`);
-          settle(p.ticket, e as Error);
+        if (!isConnectionFailure(e)) {
+          await this.refused(p, e);
+        } else if (await this.databaseBack(e)) {
+          i--;
         } else {
-          await this.deadLetter(p.ticket, { ...this.letterId(p.ticket, p.index), error: (e as Error).message, reason: 'exhausted' });
+          handBack(group.slice(i));
+          break;
         }
       }
     }
     if (stored.length > 0) await this.afterStored(stored);
+  }
+
+  /**
+   * Is this failure the database's rather than the group's? Connection-class by `classifyFailure`,
+   * or (for an error shape it does not know) a database that does not answer `SELECT 1` either.
+   */
+  private async outage(e: unknown): Promise<boolean> {
+    if (isConnectionFailure(e)) return true;
+    return this.prismaService.db.$queryRaw`SELECT 1`.then(
+      () => false,
+      () => true,
+    );
+  }
+
+  /** The database refused one event: its job is retried, or on its last attempt the event is dead-lettered. */
+  private async refused(p: Parked<T>, e: unknown): Promise<void> {
+    const { job } = p.ticket;
+    const reason = describeFailure(e);
+    if (job.attemptsMade + 1 < (job.opts.attempts ?? 1)) {
+      this.logger.warn(`${this.settings.queue} job ${job.id} event ${p.index} failed, will retry: ${reason}`);
+      settle(p.ticket, e instanceof Error ? e : new Error(reason));
+    } else {
+      await this.deadLetter(p.ticket, { ...this.letterId(p.ticket, p.index), error: reason, reason: 'exhausted' });
+    }
+  }
+
+  /**
+   * The database is unreachable: take no new jobs (the held ones keep their locks), probe it with
+   * backoff, and resume once it answers. False if the consumer is shutting down instead.
+   */
+  private async databaseBack(cause: unknown): Promise<boolean> {
+    const { signal } = this.stopping;
+    if (signal.aborted || !this.worker) return false;
+    await this.worker.pause(true);
+    const up = await this.database.waitUntilUp(cause, () => this.prismaService.db.$queryRaw`SELECT 1`, signal);
+    if (up && !signal.aborted) await this.worker.resume();
+    return up;
   }
 
   private count(res: WriteResult): void {
@@ -338,8 +399,9 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
    */
   private letterId(ticket: Ticket, index: number): { jobId: string | null; data: unknown } {
     const { job, unwrapped } = ticket;
-    if (!unwrapped.ok || !unwrapped.batch) return { jobId: job.id ?? null, data: job.data };
-    return { jobId: job.id ? `${job.id}.${index}` : null, data: unwrapped.events[index] };
+    const { jobId } = lineageOf(job);
+    if (!unwrapped.ok || !unwrapped.batch) return { jobId, data: job.data };
+    return { jobId: jobId ? `${jobId}.${index}` : null, data: unwrapped.events[index] };
   }
 
   /** Parks one event (or a job refused whole) and settles it; if Redis refuses, the job is retried. */
@@ -353,6 +415,7 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
         queue: this.settings.queue,
         ...letter,
         attemptsMade: job.attemptsMade + (letter.reason === 'exhausted' ? 1 : 0),
+        redrives: lineageOf(job).redrives,
       });
       this.counters.deadLettered++;
       this.logger.warn(`${this.settings.queue} job ${letter.jobId} dead-lettered (${letter.reason}): ${letter.error}`);
@@ -363,32 +426,53 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
   }
 
   /**
-   * A job out of attempts (it failed whole, e.g. with the database down) goes to the dead-letter
-   * queue whole (it stays in `failed` as well). Re-driving it is safe: its events already stored
-   * are skipped.
+   * A job out of attempts that failed whole (its batch crashed, or Redis refused its letters)
+   * goes to the dead-letter queue whole (it stays in `failed` as well). Re-driving it is safe: its
+   * events already stored are skipped.
    */
   private async onFailed(job: Job | undefined, err: Error): Promise<void> {
     if (!job || job.attemptsMade < (job.opts.attempts ?? 1)) return;
     try {
+      const { jobId, redrives } = lineageOf(job);
       await this.dlq!.add({
         queue: this.settings.queue,
-        jobId: job.id ?? null,
+        jobId,
         data: job.data,
-        error: err.message,
+        error: describeFailure(err),
         reason: 'exhausted',
         attemptsMade: job.attemptsMade,
+        redrives,
       });
       this.counters.deadLettered++;
     } catch (e) {
-      this.logger.error(`${this.settings.queue} job ${job.id} failed for good and could not be dead-lettered: ${(e as Error).message}`);
+      this.logger.error(`${this.settings.queue} job ${job.id} failed for good and could not be dead-lettered: ${describeFailure(e)}`);
     }
   }
 }
 
-/** One event of a ticket is done (stored, dead-lettered, or failed with `error`). */
+/** Marks events handed back to the queue on shutdown (see `handBack`). */
+const HANDED_BACK = new WaitingError('handed back: the database was unreachable at shutdown');
+
+/** One event of a ticket is done (stored, dead-lettered, handed back, or failed with `error`). */
 function settle(ticket: Ticket, error?: Error): void {
   if (error) ticket.error ??= error;
   if (--ticket.open > 0) return;
-  if (ticket.error) ticket.reject(ticket.error);
+  if (ticket.error === HANDED_BACK) void returnToWait(ticket);
+  else if (ticket.error) ticket.reject(ticket.error);
   else ticket.resolve();
+}
+
+/** Shutdown during an outage: the group's jobs go back to `wait` without an attempt (their stored events are skipped when they return). */
+function handBack(group: ReadonlyArray<Parked<unknown>>): void {
+  for (const p of group) settle(p.ticket, HANDED_BACK);
+}
+
+/** BullMQ ignores a processor's WaitingError once the job has been moved back itself. */
+async function returnToWait(ticket: Ticket): Promise<void> {
+  try {
+    await ticket.job.moveToWait(ticket.token);
+    ticket.reject(HANDED_BACK);
+  } catch (e) {
+    ticket.reject(e as Error);
+  }
 }

@@ -8,6 +8,7 @@ import { Roles } from '../../common/auth';
 import { ENV, type Env } from '../../config/env';
 import { PrismaService } from '../../infra/prisma.service';
 import { LIVE_PATH, LiveTickets } from './live.tickets';
+import { describeFailure } from '../../infra/failures';
 
 /**
  * Close codes of the live socket. 4401: bring a new ticket (missing, unknown, expired or used);
@@ -107,7 +108,7 @@ export class AuditLiveGateway implements OnGatewayConnection, OnGatewayDisconnec
       await withTimeout(this.subscribe(grant.orgId), SUBSCRIBE_TIMEOUT_MS);
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'ready', orgId: grant.orgId }));
     } catch (e) {
-      this.logger.warn(`live socket refused: ${(e as Error).message}`);
+      this.logger.warn(`live socket refused: ${describeFailure(e)}`);
       close(ws, LiveClose.ServerError, 'try again later');
     }
   }
@@ -152,7 +153,7 @@ export class AuditLiveGateway implements OnGatewayConnection, OnGatewayDisconnec
       maxRetriesPerRequest: null,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
-    sub.on('error', (e) => this.logger.warn(`redis subscriber: ${e.message}`));
+    sub.on('error', (e) => this.logger.warn(`redis subscriber: ${describeFailure(e)}`));
     sub.on('message', (channel: string, message: string) => this.fanOut(channel, message));
     this.subscriber = sub;
     return sub;
@@ -219,7 +220,7 @@ export class AuditLiveGateway implements OnGatewayConnection, OnGatewayDisconnec
         if (!allowed.has(`${s.orgId}:${s.userId}`)) close(ws, LiveClose.Forbidden, 'no longer allowed to read this audit log');
       }
     } catch (e) {
-      this.logger.warn(`live membership re-check failed: ${(e as Error).message}`);
+      this.logger.warn(`live membership re-check failed: ${describeFailure(e)}`);
     }
   }
 }

@@ -12,6 +12,7 @@ import type Redis from 'ioredis';
 import { ErrorCode, Problem } from '../../common/problem';
 import { ENV, type Env } from '../../config/env';
 import { RedisService } from '../../infra/redis.service';
+import { describeFailure } from '../../infra/failures';
 
 /** What the gateway worker found: the catalogue, or why it could not read it. */
 export type ProbeOutcome = { catalog: ServerCatalog } | { error: string };
@@ -74,7 +75,7 @@ export class ProbeClient {
       return reply.kind === 'result' ? { catalog: reply.catalog } : { error: reply.message };
     } catch (e) {
       if (e instanceof Problem) throw e;
-      this.logger.warn(`probe ${request.id}: ${(e as Error).message}`);
+      this.logger.warn(`probe ${request.id}: ${describeFailure(e)}`);
       throw new Problem(503, ErrorCode.ProbeUnavailable, 'Redis is unreachable, so the probe could not reach a gateway worker; try again');
     } finally {
       conn.disconnect();

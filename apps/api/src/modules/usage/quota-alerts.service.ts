@@ -6,6 +6,7 @@ import { RedisService } from '../../infra/redis.service';
 import { pgTimestamp } from './usage.rollup';
 import { CALL_METHODS, monthBounds, monthOf, quotaKeyTtlSeconds, type StorableUsageEvent } from './usage.rules';
 import { assertPublicTarget, InternalTargetError } from './webhook-target';
+import { describeFailure } from '../../infra/failures';
 
 /** Alerts are raised when an org's billable calls of the month reach these percentages of its quota. */
 export const QUOTA_THRESHOLDS = [80, 100] as const;
@@ -106,7 +107,7 @@ export class QuotaAlertService implements OnModuleInit, OnModuleDestroy {
         raised = (await this.checkPeriod(period, [...orgs])) || raised;
       } catch (e) {
         // The roll-up is committed either way; the next batch of this org checks again.
-        this.logger.warn(`quota check for ${period} failed: ${(e as Error).message}`);
+        this.logger.warn(`quota check for ${period} failed: ${describeFailure(e)}`);
       }
     }
     if (raised) void this.deliverDue();
@@ -165,7 +166,7 @@ export class QuotaAlertService implements OnModuleInit, OnModuleDestroy {
     if (this.closed) return Promise.resolve();
     if (!this.delivering) {
       this.delivering = this.deliverPass()
-        .catch((e: unknown) => this.logger.warn(`alert delivery pass failed: ${(e as Error).message}`))
+        .catch((e: unknown) => this.logger.warn(`alert delivery pass failed: ${describeFailure(e)}`))
         .finally(() => {
           this.delivering = null;
         });

@@ -1,35 +1,10 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import path from 'node:path';
 import { type Api, startApi } from '../../../test/harness';
 import { exited, sendUntilTaken, startPrivateRedis } from '../../../test/private-redis';
-import { queuePrefix, startTestWorker, UsageProducer, usageEvent, waitFor } from './usage.test-fixtures';
+import { queuePrefix, spawnWorker, startTestWorker, UsageProducer, usageEvent, waitFor } from './usage.test-fixtures';
 
 jest.setTimeout(120_000);
-
-const API_DIR = path.resolve(__dirname, '../../..');
-
-/** The worker entry point as production runs it (`pnpm --filter @toolgate/api start:worker`), as a child process. */
-function spawnWorker(env: Record<string, string>): { child: ChildProcess; ready: Promise<void>; output: () => string } {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/worker.ts'], {
-    cwd: API_DIR,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const onData = (b: Buffer) => {
-      out += b.toString();
-      if (out.includes('Worker consuming queues')) resolve();
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (b: Buffer) => {
-      out += b.toString();
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${out}`)));
-  });
-  return { child, ready, output: () => out };
-}
 
 const seen = (api: Api, orgId: string) => api.prisma.db.usageEventSeen.count({ where: { orgId } });
 const calls = async (api: Api, orgId: string) =>

@@ -7,6 +7,7 @@ import { describeError } from '../events/dead-letter';
 import { QuotaAlertService } from './quota-alerts.service';
 import { UsageRollupWriter } from './usage.rollup';
 import { StorableUsageEvent } from './usage.rules';
+import { describeFailure } from '../../infra/failures';
 
 export interface UsageConsumerStats {
   batches: number;
@@ -51,6 +52,7 @@ export class UsageConsumer extends BatchedQueueConsumer<StorableUsageEvent> {
         batchSize: env.USAGE_BATCH_SIZE,
         waitMs: env.USAGE_BATCH_WAIT_MS,
         lockMs: env.USAGE_LOCK_MS,
+        probe: { baseMs: env.OUTAGE_PROBE_BASE_MS, maxMs: env.OUTAGE_PROBE_MAX_MS },
         connectionName: 'toolgate-usage-consumer',
         // One batch in flight, as before the shared base: at most USAGE_BATCH_SIZE jobs locked.
         batchesInFlight: 1,
@@ -80,7 +82,7 @@ export class UsageConsumer extends BatchedQueueConsumer<StorableUsageEvent> {
     try {
       return await this.writer.prune(new Date(now.getTime() - this.env.USAGE_DEDUPE_DAYS * 86_400_000));
     } catch (e) {
-      this.logger.warn(`prune failed: ${(e as Error).message}`);
+      this.logger.warn(`prune failed: ${describeFailure(e)}`);
       return 0;
     }
   }
@@ -103,7 +105,7 @@ export class UsageConsumer extends BatchedQueueConsumer<StorableUsageEvent> {
     try {
       await this.writer.touchKeys(events);
     } catch (e) {
-      this.logger.warn(`lastUsedAt not updated: ${(e as Error).message}`);
+      this.logger.warn(`lastUsedAt not updated: ${describeFailure(e)}`);
     }
     await this.quotas.afterBatch(events);
   }

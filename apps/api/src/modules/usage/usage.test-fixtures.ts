@@ -1,4 +1,6 @@
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import path from 'node:path';
 import type { INestApplicationContext } from '@nestjs/common';
 import { QueueName, queueCatalog, type UsageEvent } from '@toolgate/contracts';
 import { Queue } from 'bullmq';
@@ -94,6 +96,30 @@ export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs
 /** The real worker (WorkerModule) in this process, on the test's database and prefix. */
 export async function startTestWorker(overrides: Partial<Record<keyof Env, string>>): Promise<INestApplicationContext> {
   return startWorker(loadEnv({ ...process.env, ...overrides }), { logger: false });
+}
+
+const API_DIR = path.resolve(__dirname, '../../..');
+
+/** The worker entry point as production runs it (`pnpm --filter @toolgate/api start:worker`), as a child process. */
+export function spawnWorker(env: Record<string, string>): { child: ChildProcess; ready: Promise<void>; output: () => string } {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/worker.ts'], {
+    cwd: API_DIR,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    const onData = (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('Worker consuming queues')) resolve();
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', (b: Buffer) => {
+      out += b.toString();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready:\n${out}`)));
+  });
+  return { child, ready, output: () => out };
 }
 
 export interface HourlyRow {
