@@ -1,0 +1,187 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { type PolicySnapshot, redisKeys } from '@toolgate/contracts';
+import { ENV, type Env } from '../../config/env';
+import { RedisService } from '../../infra/redis.service';
+import { EpochCheck, SnapshotEpoch } from './snapshot-epoch';
+import { SnapshotWrite } from './snapshot-scripts';
+import { SnapshotService } from './snapshot.service';
+import { SnapshotsRepository } from './snapshots.repository';
+
+/** A write refused by the epoch fence: Redis was reset under a sweep, which must start over. */
+class EpochLost extends Error {}
+
+interface OrgRow {
+  id: string;
+  slug: string;
+  snapshotVersion: number;
+}
+
+/**
+ * Keeps Redis holding what the database says, so gateways never lose an org because Redis did:
+ * - the epoch is checked every SNAPSHOT_EPOCH_CHECK_MS and on every reconnect; when Redis was
+ *   reset, a sweep republishes every org's current snapshot and every known tombstone at once;
+ * - a reconcile step every SNAPSHOT_RECONCILE_MS compares one batch of orgs and one of
+ *   tombstones with Redis and repairs the difference (a Redis restored from an old dump keeps
+ *   its epoch but not the newest versions; a key may be evicted).
+ * Several API instances do the same work side by side: every write is versioned and idempotent.
+ */
+@Injectable()
+export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('SnapshotReconcile');
+  private epochTimer?: NodeJS.Timeout;
+  private reconcileTimer?: NodeJS.Timeout;
+  private readonly stopReset: () => void;
+  private readonly onRedisReady = () => void this.checkEpoch();
+  /** One pass (sweep or step) at a time; a reset seen during one asks for a sweep after it. */
+  private running: Promise<void> | null = null;
+  private sweepWanted = false;
+  private stopped = false;
+  private orgCursor: string | null = null;
+  private tombstoneCursor: string | null = null;
+  private sweepsDone = 0;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly repo: SnapshotsRepository,
+    private readonly snapshots: SnapshotService,
+    private readonly epoch: SnapshotEpoch,
+    @Inject(ENV) private readonly env: Env,
+  ) {
+    this.stopReset = this.epoch.onReset(() => this.requestSweep());
+  }
+
+  onModuleInit(): void {
+    this.redis.client.on('ready', this.onRedisReady);
+    this.epochTimer = setInterval(() => void this.checkEpoch(), this.env.SNAPSHOT_EPOCH_CHECK_MS);
+    this.epochTimer.unref();
+    this.reconcileTimer = setInterval(() => void this.step(), this.env.SNAPSHOT_RECONCILE_MS);
+    this.reconcileTimer.unref();
+    void this.checkEpoch();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.epochTimer);
+    clearInterval(this.reconcileTimer);
+    this.redis.client.off('ready', this.onRedisReady);
+    this.stopReset();
+    await this.running;
+  }
+
+  /** Completed full sweeps since boot (tests wait on it). */
+  get sweeps(): number {
+    return this.sweepsDone;
+  }
+
+  async checkEpoch(): Promise<void> {
+    await this.epoch.check().catch(() => EpochCheck.Unchanged); // Redis away: the next tick or reconnect looks again.
+  }
+
+  private requestSweep(): void {
+    this.sweepWanted = true;
+    this.kick();
+  }
+
+  /** Run the wanted sweep now, or once the pass in progress is over. */
+  private kick(): void {
+    if (this.running || !this.sweepWanted || this.stopped) return;
+    this.sweepWanted = false;
+    this.running = this.sweep().finally(() => {
+      this.running = null;
+      this.kick();
+    });
+  }
+
+  /** Republish everything, batch after batch, until the database has been walked once. */
+  private async sweep(): Promise<void> {
+    const started = Date.now();
+    try {
+      let orgs = 0;
+      let cursor: string | null = null;
+      do {
+        const batch = await this.repo.orgsAfter(cursor, this.env.SNAPSHOT_RECONCILE_BATCH);
+        await this.repairOrgs(batch);
+        orgs += batch.length;
+        cursor = batch.length === this.env.SNAPSHOT_RECONCILE_BATCH ? batch[batch.length - 1].id : null;
+      } while (cursor);
+      do {
+        const batch = await this.repo.tombstonesAfter(cursor, this.env.SNAPSHOT_RECONCILE_BATCH);
+        await this.repairTombstones(batch);
+        cursor = batch.length === this.env.SNAPSHOT_RECONCILE_BATCH ? batch[batch.length - 1].orgId : null;
+      } while (cursor);
+      this.sweepsDone++;
+      this.logger.log(`Redis was reset: ${orgs} orgs and their tombstones republished in ${Date.now() - started} ms`);
+    } catch (e) {
+      // Fenced: the epoch check that follows asks for a new sweep. Redis or database away: retry later.
+      if (!(e instanceof EpochLost)) {
+        this.logger.warn(`snapshot republish failed, retrying: ${(e as Error).message}`);
+        this.sweepWanted = true;
+        await new Promise((r) => setTimeout(r, this.env.SNAPSHOT_EPOCH_CHECK_MS).unref());
+      }
+      await this.checkEpoch();
+    }
+  }
+
+  /** One bounded reconcile step: the next batch of orgs and of tombstones, wrapping around. */
+  async step(): Promise<void> {
+    if (this.running || this.stopped) return;
+    this.running = (async () => {
+      const orgs = await this.repo.orgsAfter(this.orgCursor, this.env.SNAPSHOT_RECONCILE_BATCH);
+      await this.repairOrgs(orgs);
+      this.orgCursor = orgs.length === this.env.SNAPSHOT_RECONCILE_BATCH ? orgs[orgs.length - 1].id : null;
+      const tombstones = await this.repo.tombstonesAfter(this.tombstoneCursor, this.env.SNAPSHOT_RECONCILE_BATCH);
+      await this.repairTombstones(tombstones);
+      this.tombstoneCursor = tombstones.length === this.env.SNAPSHOT_RECONCILE_BATCH ? tombstones[tombstones.length - 1].orgId : null;
+    })()
+      .catch(async (e) => {
+        if (e instanceof EpochLost) await this.checkEpoch();
+        else this.logger.warn(`snapshot reconcile step failed: ${(e as Error).message}`);
+      })
+      .finally(() => {
+        this.running = null;
+        this.kick();
+      });
+    await this.running;
+  }
+
+  /** Republish the orgs whose snapshot Redis lacks, holds older, or cannot route to by slug. */
+  private async repairOrgs(orgs: OrgRow[]): Promise<void> {
+    const stale = await this.staleOrgs(orgs);
+    if (stale.length === 0) return;
+    for (const row of await this.repo.latestSnapshots(stale)) {
+      const snapshot = row.snapshot as unknown as PolicySnapshot;
+      const outcome = await this.snapshots.publish({ orgId: row.orgId, orgSlug: snapshot.orgSlug, version: row.version, snapshot });
+      if (outcome === SnapshotWrite.Fenced) throw new EpochLost();
+      if (outcome === null) throw new Error('Redis refused a snapshot');
+    }
+  }
+
+  private async staleOrgs(orgs: OrgRow[]): Promise<string[]> {
+    if (orgs.length === 0) return [];
+    const pipe = this.redis.client.pipeline();
+    for (const o of orgs) {
+      pipe.hget(redisKeys.snapshotVersions, o.id);
+      pipe.exists(redisKeys.snapshot(o.id));
+      pipe.hget(redisKeys.orgSlugs, o.slug);
+    }
+    const replies = (await pipe.exec()) ?? [];
+    const failed = replies.find(([err]) => err);
+    if (failed) throw failed[0];
+    return orgs
+      .filter((o, i) => {
+        const [version, exists, slugOwner] = replies.slice(i * 3, i * 3 + 3).map(([, v]) => v);
+        return version === null || Number(version) < o.snapshotVersion || exists === 0 || slugOwner !== o.id;
+      })
+      .map((o) => o.id);
+  }
+
+  /** Write again the tombstones Redis lost. */
+  private async repairTombstones(tombstones: Awaited<ReturnType<SnapshotsRepository['tombstonesAfter']>>): Promise<void> {
+    if (tombstones.length === 0) return;
+    const present = await this.redis.client.exists(...tombstones.map((t) => redisKeys.snapshotTombstone(t.orgId)));
+    if (present === tombstones.length) return;
+    for (const t of tombstones) {
+      if (!(await this.snapshots.publishTombstone(t))) throw new Error('Redis refused a tombstone');
+    }
+  }
+}
