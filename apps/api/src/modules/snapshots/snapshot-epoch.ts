@@ -7,16 +7,20 @@ import { RedisService } from '../../infra/redis.service';
 export enum EpochCheck {
   /** The epoch this process knows: Redis kept its data. */
   Unchanged = 'unchanged',
-  /** First look since boot, and Redis has an epoch: adopted; the periodic reconcile covers drift. */
+  /** Redis has an epoch and this process had none (boot, or just after a loss): taken as is. */
   Adopted = 'adopted',
-  /** Missing (now created) or replaced by another API instance: Redis lost its data. */
-  Reset = 'reset',
+  /** No epoch: Redis lost its data. Snapshot writes stay fenced until a sweep establishes one. */
+  Missing = 'missing',
+  /** Another API instance established a new epoch: Redis lost its data since our last look. */
+  Replaced = 'replaced',
 }
 
 /**
- * The API's view of `redisKeys.snapshotEpoch`: which Redis "life" its snapshots were written
- * into. Instances agree through SET NX: the first to find the key missing names the new epoch
- * and the others adopt it (and republish too: harmless, every write is idempotent).
+ * The API's view of `redisKeys.snapshotEpoch`: which Redis "life" its snapshots are written
+ * into. Only a sweep that has written every known tombstone back establishes a new epoch
+ * (`establish`), so while a reset Redis has no epoch no snapshot can land in it: a snapshot of
+ * an org deleted meanwhile is refused by its tombstone, never written before it. Instances agree
+ * through SET NX; the others adopt the winner's epoch.
  */
 @Injectable()
 export class SnapshotEpoch {
@@ -26,12 +30,12 @@ export class SnapshotEpoch {
 
   constructor(private readonly redis: RedisService) {}
 
-  /** The epoch snapshot writes are fenced on; null until the first check succeeded. */
+  /** The epoch snapshot writes are fenced on; null while unknown or missing. */
   get current(): string | null {
     return this.known;
   }
 
-  /** Called after every check that found Redis reset (whoever asked for the check). */
+  /** Called after every look that found Redis lost its data (Missing or Replaced). */
   onReset(listener: () => void): () => void {
     this.resetListeners.add(listener);
     return () => this.resetListeners.delete(listener);
@@ -45,28 +49,26 @@ export class SnapshotEpoch {
     return this.checking;
   }
 
-  private async look(): Promise<EpochCheck> {
-    const outcome = await this.compare();
-    if (outcome === EpochCheck.Reset) for (const l of this.resetListeners) l();
-    return outcome;
-  }
-
-  private async compare(): Promise<EpochCheck> {
-    const seen = await this.redis.client.get(redisKeys.snapshotEpoch);
-    if (seen !== null && seen === this.known) return EpochCheck.Unchanged;
-    if (seen !== null && this.known === null) {
-      this.known = seen;
-      return EpochCheck.Adopted;
-    }
-    this.known = seen ?? (await this.create());
-    return EpochCheck.Reset;
-  }
-
-  /** Name a new epoch, or learn the one another instance named a moment earlier. */
-  private async create(): Promise<string> {
+  /** Name a new epoch, or adopt the one another instance named first. Call only after the tombstones are back. */
+  async establish(): Promise<string> {
     await this.redis.client.set(redisKeys.snapshotEpoch, randomUUID(), 'NX');
     const epoch = await this.redis.client.get(redisKeys.snapshotEpoch);
     if (epoch === null) throw new Error('the snapshot epoch vanished right after it was written');
+    this.known = epoch;
     return epoch;
+  }
+
+  private async look(): Promise<EpochCheck> {
+    const outcome = this.compare(await this.redis.client.get(redisKeys.snapshotEpoch));
+    if (outcome === EpochCheck.Missing || outcome === EpochCheck.Replaced) for (const l of this.resetListeners) l();
+    return outcome;
+  }
+
+  private compare(seen: string | null): EpochCheck {
+    const before = this.known;
+    this.known = seen;
+    if (seen === null) return EpochCheck.Missing;
+    if (seen === before) return EpochCheck.Unchanged;
+    return before === null ? EpochCheck.Adopted : EpochCheck.Replaced;
   }
 }

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } f
 import { type PolicySnapshot, redisKeys } from '@toolgate/contracts';
 import { ENV, type Env } from '../../config/env';
 import { RedisService } from '../../infra/redis.service';
-import { EpochCheck, SnapshotEpoch } from './snapshot-epoch';
+import { SnapshotEpoch } from './snapshot-epoch';
 import { SnapshotWrite } from './snapshot-scripts';
 import { SnapshotService } from './snapshot.service';
 import { SnapshotsRepository } from './snapshots.repository';
@@ -18,8 +18,8 @@ interface OrgRow {
 
 /**
  * Keeps Redis holding what the database says, so gateways never lose an org because Redis did:
- * - the epoch is checked every SNAPSHOT_EPOCH_CHECK_MS and on every reconnect; when Redis was
- *   reset, a sweep republishes every org's current snapshot and every known tombstone at once;
+ * - the epoch is checked every SNAPSHOT_EPOCH_CHECK_MS and on every reconnect; when Redis lost
+ *   its data, a sweep republishes every known tombstone and every org's current snapshot at once;
  * - a reconcile step every SNAPSHOT_RECONCILE_MS compares one batch of orgs and one of
  *   tombstones with Redis and repairs the difference (a Redis restored from an old dump keeps
  *   its epoch but not the newest versions; a key may be evicted).
@@ -74,7 +74,7 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
   }
 
   async checkEpoch(): Promise<void> {
-    await this.epoch.check().catch(() => EpochCheck.Unchanged); // Redis away: the next tick or reconnect looks again.
+    await this.epoch.check().catch(() => undefined); // Redis away: the next tick or reconnect looks again.
   }
 
   private requestSweep(): void {
@@ -92,27 +92,31 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
     });
   }
 
-  /** Republish everything, batch after batch, until the database has been walked once. */
+  /**
+   * Republish everything, batch after batch: first every known tombstone, then the epoch (no
+   * snapshot can land before it), then every org's current snapshot.
+   */
   private async sweep(): Promise<void> {
     const started = Date.now();
     try {
-      let orgs = 0;
       let cursor: string | null = null;
+      do {
+        const batch = await this.repo.tombstonesAfter(cursor, this.env.SNAPSHOT_RECONCILE_BATCH);
+        await this.repairTombstones(batch);
+        cursor = batch.length === this.env.SNAPSHOT_RECONCILE_BATCH ? batch[batch.length - 1].orgId : null;
+      } while (cursor);
+      await this.epoch.establish();
+      let orgs = 0;
       do {
         const batch = await this.repo.orgsAfter(cursor, this.env.SNAPSHOT_RECONCILE_BATCH);
         await this.repairOrgs(batch);
         orgs += batch.length;
         cursor = batch.length === this.env.SNAPSHOT_RECONCILE_BATCH ? batch[batch.length - 1].id : null;
       } while (cursor);
-      do {
-        const batch = await this.repo.tombstonesAfter(cursor, this.env.SNAPSHOT_RECONCILE_BATCH);
-        await this.repairTombstones(batch);
-        cursor = batch.length === this.env.SNAPSHOT_RECONCILE_BATCH ? batch[batch.length - 1].orgId : null;
-      } while (cursor);
       this.sweepsDone++;
-      this.logger.log(`Redis was reset: ${orgs} orgs and their tombstones republished in ${Date.now() - started} ms`);
+      this.logger.log(`Redis lost its data: ${orgs} orgs and the tombstones republished in ${Date.now() - started} ms`);
     } catch (e) {
-      // Fenced: the epoch check that follows asks for a new sweep. Redis or database away: retry later.
+      // Fenced: Redis was reset again under the sweep, and the look below asks for a new one.
       if (!(e instanceof EpochLost)) {
         this.logger.warn(`snapshot republish failed, retrying: ${(e as Error).message}`);
         this.sweepWanted = true;

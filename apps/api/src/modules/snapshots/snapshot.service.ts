@@ -137,6 +137,8 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async writeSnapshot(s: CompiledSnapshot): Promise<SnapshotWrite> {
+    // Not looked at yet (boot, or Redis was away since): look now rather than fail the first publish.
+    if (this.epoch.current === null) await this.epoch.check();
     const epoch = this.epoch.current;
     if (epoch === null) return SnapshotWrite.Fenced;
     const notice: SnapshotNotice = { orgId: s.orgId, version: s.version };
