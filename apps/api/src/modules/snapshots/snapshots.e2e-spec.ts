@@ -255,6 +255,21 @@ describe('a Redis that lost its data', () => {
     expect(await served(redis.reader, live, 2)).toBe(true);
   });
 
+  it('a republish Redis refuses (out of memory) is retried until it completes', async () => {
+    api = await startApi({ REDIS_URL: redis.url, SNAPSHOT_EPOCH_CHECK_MS: '200', SNAPSHOT_RECONCILE_MS: '600000' });
+    const { live, deleted } = await orgs(api);
+    // Redis loses its data and refuses every write (maxmemory with noeviction): reads still work.
+    await redis.reader.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.reader.multi().config('SET', 'maxmemory', '1').flushall().exec();
+    await expect(redis.reader.set('probe', '1')).rejects.toThrow(/OOM/);
+    await new Promise((r) => setTimeout(r, 1500)); // several looks and failed sweeps
+    expect(await redis.reader.dbsize()).toBe(0);
+
+    await redis.reader.config('SET', 'maxmemory', '0');
+    await until(async () => (await served(redis.reader, live, 2)) && gone(redis.reader, deleted), 5000);
+    expect(await redis.reader.get(redisKeys.snapshotEpoch)).toBe(api.app.get(SnapshotEpoch).current);
+  });
+
   it('reconciles drift with the epoch intact (old dump, evicted keys), one bounded batch per step', async () => {
     api = await startApi({
       REDIS_URL: redis.url,
