@@ -99,20 +99,21 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
   private async sweep(): Promise<void> {
     const started = Date.now();
     try {
-      let cursor: string | null = null;
+      let deleted: string | null = null;
       do {
-        const batch = await this.repo.tombstonesAfter(cursor, this.env.SNAPSHOT_RECONCILE_BATCH);
+        const batch = await this.repo.tombstonesAfter(deleted, this.env.SNAPSHOT_RECONCILE_BATCH);
         await this.repairTombstones(batch);
-        cursor = batch.length === this.env.SNAPSHOT_RECONCILE_BATCH ? batch[batch.length - 1].orgId : null;
-      } while (cursor);
+        deleted = batch.length === this.env.SNAPSHOT_RECONCILE_BATCH ? batch[batch.length - 1].orgId : null;
+      } while (deleted);
       await this.epoch.establish();
       let orgs = 0;
+      let live: string | null = null;
       do {
-        const batch = await this.repo.orgsAfter(cursor, this.env.SNAPSHOT_RECONCILE_BATCH);
+        const batch = await this.repo.orgsAfter(live, this.env.SNAPSHOT_RECONCILE_BATCH);
         await this.repairOrgs(batch);
         orgs += batch.length;
-        cursor = batch.length === this.env.SNAPSHOT_RECONCILE_BATCH ? batch[batch.length - 1].id : null;
-      } while (cursor);
+        live = batch.length === this.env.SNAPSHOT_RECONCILE_BATCH ? batch[batch.length - 1].id : null;
+      } while (live);
       this.sweepsDone++;
       this.logger.log(`Redis lost its data: ${orgs} orgs and the tombstones republished in ${Date.now() - started} ms`);
     } catch (e) {
@@ -152,7 +153,7 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
   private async repairOrgs(orgs: OrgRow[]): Promise<void> {
     const stale = await this.staleOrgs(orgs);
     if (stale.length === 0) return;
-    for (const row of await this.repo.latestSnapshots(stale)) {
+    for (const row of await this.repo.snapshotsAt(stale)) {
       const snapshot = row.snapshot as unknown as PolicySnapshot;
       const outcome = await this.snapshots.publish({ orgId: row.orgId, orgSlug: snapshot.orgSlug, version: row.version, snapshot });
       if (outcome === SnapshotWrite.Fenced) throw new EpochLost();
@@ -160,7 +161,7 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private async staleOrgs(orgs: OrgRow[]): Promise<string[]> {
+  private async staleOrgs(orgs: OrgRow[]): Promise<OrgRow[]> {
     if (orgs.length === 0) return [];
     const pipe = this.redis.client.pipeline();
     for (const o of orgs) {
@@ -171,12 +172,10 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
     const replies = (await pipe.exec()) ?? [];
     const failed = replies.find(([err]) => err);
     if (failed) throw failed[0];
-    return orgs
-      .filter((o, i) => {
-        const [version, exists, slugOwner] = replies.slice(i * 3, i * 3 + 3).map(([, v]) => v);
-        return version === null || Number(version) < o.snapshotVersion || exists === 0 || slugOwner !== o.id;
-      })
-      .map((o) => o.id);
+    return orgs.filter((o, i) => {
+      const [version, exists, slugOwner] = replies.slice(i * 3, i * 3 + 3).map(([, v]) => v);
+      return version === null || Number(version) < o.snapshotVersion || exists === 0 || slugOwner !== o.id;
+    });
   }
 
   /** Write again the tombstones Redis lost. */

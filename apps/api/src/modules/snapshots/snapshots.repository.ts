@@ -19,12 +19,10 @@ export class SnapshotsRepository {
     });
   }
 
-  /** The newest snapshot row of each of these orgs. */
-  latestSnapshots(orgIds: string[]) {
+  /** The snapshot rows of these orgs at their current version (one index lookup each, not every version). */
+  snapshotsAt(orgs: Array<{ id: string; snapshotVersion: number }>) {
     return this.prisma.db.policySnapshot.findMany({
-      where: { orgId: { in: orgIds } },
-      distinct: ['orgId'],
-      orderBy: [{ orgId: 'asc' }, { version: 'desc' }],
+      where: { OR: orgs.map((o) => ({ orgId: o.id, version: o.snapshotVersion })) },
     });
   }
 
