@@ -127,6 +127,21 @@ describe('SnapshotStore: a tombstone drops the org for good', () => {
     expect(changes).toContainEqual({ orgId, next: null, prev: 2 });
   });
 
+  it('a tombstone written while a reload is under way is not lost to that reload', async () => {
+    const orgId = randomUUID();
+    const slug = `race-${orgId.slice(0, 8)}`;
+    await put(snapshot(orgId, slug, 2));
+    await store.bySlug(slug);
+    // One connection, so Redis runs these in order: the first reload reads before the tombstone.
+    const first = store.reload(orgId);
+    const written = tombstone(orgId, slug, 3);
+    const second = store.reload(orgId);
+    expect(await first).toMatchObject({ version: 2 });
+    await written;
+    expect(await second).toBeNull();
+    expect(store.get(orgId)).toBeNull();
+  });
+
   it('never serves a tombstoned org again, even if a stale snapshot of it reappears', async () => {
     const orgId = randomUUID();
     const slug = `stale-${orgId.slice(0, 8)}`;

@@ -87,11 +87,15 @@ export class SnapshotStore {
   }
 
   private load(orgId: string): Promise<PolicySnapshot | null> {
-    let p = this.loading.get(orgId);
-    if (!p) {
-      p = this.fetch(orgId).finally(() => this.loading.delete(orgId));
-      this.loading.set(orgId, p);
-    }
+    return this.loading.get(orgId) ?? this.queueFetch(orgId, null);
+  }
+
+  /** Fetches of one org run one after another, so a later read of Redis is always applied last. */
+  private queueFetch(orgId: string, after: Promise<unknown> | null): Promise<PolicySnapshot | null> {
+    const p: Promise<PolicySnapshot | null> = (after ? after.then(() => this.fetch(orgId)) : this.fetch(orgId)).finally(() => {
+      if (this.loading.get(orgId) === p) this.loading.delete(orgId);
+    });
+    this.loading.set(orgId, p);
     return p;
   }
 
@@ -129,8 +133,12 @@ export class SnapshotStore {
     this.emit(orgId, null, prev);
   }
 
+  /**
+   * Read the org again. A fetch already under way may have read Redis before the change we were
+   * just told about (a tombstone right after an update): this one runs after it, never joins it.
+   */
   reload(orgId: string): Promise<PolicySnapshot | null> {
-    return this.load(orgId);
+    return this.queueFetch(orgId, this.loading.get(orgId) ?? null);
   }
 
   /**

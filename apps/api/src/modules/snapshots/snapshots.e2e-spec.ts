@@ -255,6 +255,22 @@ describe('a Redis that lost its data', () => {
     expect(await served(redis.reader, live, 2)).toBe(true);
   });
 
+  it('a slug reused after a deletion routes to the new org, also after a reset (the tombstone never unroutes it)', async () => {
+    api = await startApi({ REDIS_URL: redis.url, SNAPSHOT_EPOCH_CHECK_MS: '200', SNAPSHOT_RECONCILE_MS: '600000' });
+    const { deleted } = await orgs(api);
+    const reused = await createOrg(api, owner, deleted.slug);
+    expect(await served(redis.reader, reused, 1)).toBe(true);
+    await redis.restartEmpty();
+    await until(async () => (await served(redis.reader, reused, 1)) && gone(redis.reader, deleted), 10_000);
+    // The reconcile step writes a lost tombstone back after the live orgs: still routed to the new org.
+    await redis.reader.del(redisKeys.snapshotTombstone(deleted.id));
+    await until(async () => {
+      await api!.app.get(SnapshotReconciler).step();
+      return redis.reader.exists(redisKeys.snapshotTombstone(deleted.id));
+    }, 5000);
+    expect(await redis.reader.hget(redisKeys.orgSlugs, deleted.slug)).toBe(reused.id);
+  });
+
   it('a republish Redis refuses (out of memory) is retried until it completes', async () => {
     api = await startApi({ REDIS_URL: redis.url, SNAPSHOT_EPOCH_CHECK_MS: '200', SNAPSHOT_RECONCILE_MS: '600000' });
     const { live, deleted } = await orgs(api);
