@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { type PolicySnapshot, redisKeys } from '@toolgate/contracts';
+import { redisKeys } from '@toolgate/contracts';
 import { ENV, type Env } from '../../config/env';
 import { RedisService } from '../../infra/redis.service';
 import { SnapshotEpoch } from './snapshot-epoch';
@@ -153,12 +153,8 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
   private async repairOrgs(orgs: OrgRow[]): Promise<void> {
     const stale = await this.staleOrgs(orgs);
     if (stale.length === 0) return;
-    for (const row of await this.repo.snapshotsAt(stale)) {
-      const snapshot = row.snapshot as unknown as PolicySnapshot;
-      const outcome = await this.snapshots.publish({ orgId: row.orgId, orgSlug: snapshot.orgSlug, version: row.version, snapshot });
-      if (outcome === SnapshotWrite.Fenced) throw new EpochLost();
-      if (outcome === null) throw new Error('Redis refused a snapshot');
-    }
+    const outcomes = await this.snapshots.republish(await this.repo.snapshotsAt(stale));
+    if (outcomes.includes(SnapshotWrite.Fenced)) throw new EpochLost();
   }
 
   private async staleOrgs(orgs: OrgRow[]): Promise<OrgRow[]> {

@@ -16,8 +16,43 @@ export interface CompiledSnapshot {
   snapshot: PolicySnapshot;
 }
 
+/** A snapshot row as Postgres stores it. */
+export interface StoredSnapshot {
+  id: string;
+  orgId: string;
+  version: number;
+  snapshot: Prisma.JsonValue;
+  publishedAt: Date | null;
+}
+
 /** Unpublished snapshots (orgs) and tombstones taken per retry pass. */
 const RETRY_BATCH = 500;
+
+function compiled(row: StoredSnapshot): CompiledSnapshot {
+  const snapshot = row.snapshot as unknown as PolicySnapshot;
+  return { orgId: row.orgId, orgSlug: snapshot.orgSlug, version: row.version, snapshot };
+}
+
+/** EVAL arguments of PUBLISH_SNAPSHOT_LUA for one snapshot. */
+function publishArgs(s: CompiledSnapshot, epoch: string): [string, number, ...string[]] {
+  const notice: SnapshotNotice = { orgId: s.orgId, version: s.version };
+  return [
+    PUBLISH_SNAPSHOT_LUA,
+    5,
+    redisKeys.snapshot(s.orgId),
+    redisKeys.snapshotTombstone(s.orgId),
+    redisKeys.snapshotVersions,
+    redisKeys.orgSlugs,
+    redisKeys.snapshotEpoch,
+    s.orgId,
+    String(s.version),
+    JSON.stringify(s.snapshot),
+    channels.snapshots,
+    JSON.stringify(notice),
+    s.orgSlug,
+    epoch,
+  ];
+}
 
 /**
  * Compiles an org's policy snapshot inside the caller's transaction (so it sees exactly the
@@ -137,29 +172,35 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
   }
 
   private async writeSnapshot(s: CompiledSnapshot): Promise<SnapshotWrite> {
-    // Not looked at yet (boot, or Redis was away since): look now rather than fail the first publish.
-    if (this.epoch.current === null) await this.epoch.check();
-    const epoch = this.epoch.current;
+    const epoch = await this.knownEpoch();
     if (epoch === null) return SnapshotWrite.Fenced;
-    const notice: SnapshotNotice = { orgId: s.orgId, version: s.version };
-    const outcome = (await this.redis.client.eval(
-      PUBLISH_SNAPSHOT_LUA,
-      5,
-      redisKeys.snapshot(s.orgId),
-      redisKeys.snapshotTombstone(s.orgId),
-      redisKeys.snapshotVersions,
-      redisKeys.orgSlugs,
-      redisKeys.snapshotEpoch,
-      s.orgId,
-      String(s.version),
-      JSON.stringify(s.snapshot),
-      channels.snapshots,
-      JSON.stringify(notice),
-      s.orgSlug,
-      epoch,
-    )) as SnapshotWrite;
+    const outcome = (await this.redis.client.eval(...publishArgs(s, epoch))) as SnapshotWrite;
     if (outcome === SnapshotWrite.Deleted) this.logger.warn(`org ${s.orgId} is tombstoned in Redis: its snapshot was not written`);
     return outcome;
+  }
+
+  /** The epoch writes are fenced on; not looked at yet (boot, Redis away since): look now rather than fail. */
+  private async knownEpoch(): Promise<string | null> {
+    if (this.epoch.current === null) await this.epoch.check();
+    return this.epoch.current;
+  }
+
+  /**
+   * Write many stored snapshots back in one round trip (the reconciler's repairs), each with
+   * the same guards as publish(). Throws if Redis is unreachable or refuses a write.
+   */
+  async republish(rows: StoredSnapshot[]): Promise<SnapshotWrite[]> {
+    const epoch = await this.knownEpoch();
+    if (epoch === null) return rows.map(() => SnapshotWrite.Fenced);
+    const pipe = this.redis.client.pipeline();
+    for (const row of rows) pipe.eval(...publishArgs(compiled(row), epoch));
+    const outcomes = ((await pipe.exec()) ?? []).map(([err, outcome]) => {
+      if (err) throw err;
+      return outcome as SnapshotWrite;
+    });
+    const published = rows.filter((row, i) => row.publishedAt === null && outcomes[i] !== SnapshotWrite.Fenced);
+    if (published.length > 0) await this.repo.markPublished(published.map((row) => row.id));
+    return outcomes;
   }
 
   /**
@@ -205,8 +246,7 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
       let failed = false;
       for (const t of await this.repo.unpublishedTombstones(RETRY_BATCH)) failed = !(await this.publishTombstone(t)) || failed;
       for (const row of await this.repo.unpublishedSnapshots(RETRY_BATCH)) {
-        const snapshot = row.snapshot as unknown as PolicySnapshot;
-        const outcome = await this.publish({ orgId: row.orgId, orgSlug: snapshot.orgSlug, version: row.version, snapshot });
+        const outcome = await this.publish(compiled(row));
         failed = outcome === null || outcome === SnapshotWrite.Fenced || failed;
       }
       if (!failed) this.pendingSince = null;

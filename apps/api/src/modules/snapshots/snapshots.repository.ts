@@ -43,6 +43,10 @@ export class SnapshotsRepository {
     });
   }
 
+  markPublished(ids: string[]) {
+    return this.prisma.db.policySnapshot.updateMany({ where: { id: { in: ids }, publishedAt: null }, data: { publishedAt: new Date() } });
+  }
+
   tombstonesAfter(cursor: string | null, take: number) {
     return this.prisma.db.orgTombstone.findMany({
       where: cursor ? { orgId: { gt: cursor } } : {},
