@@ -153,7 +153,7 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
   private async repairOrgs(orgs: OrgRow[]): Promise<void> {
     const stale = await this.staleOrgs(orgs);
     if (stale.length === 0) return;
-    const outcomes = await this.snapshots.republish(await this.repo.snapshotsAt(stale));
+    const outcomes = await this.snapshots.republish(await this.repo.currentSnapshots(stale.map((o) => o.id)));
     if (outcomes.includes(SnapshotWrite.Fenced)) throw new EpochLost();
   }
 

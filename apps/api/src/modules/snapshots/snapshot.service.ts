@@ -7,22 +7,13 @@ import { ErrorCode, Problem } from '../../common/problem';
 import { RedisService } from '../../infra/redis.service';
 import { SnapshotEpoch } from './snapshot-epoch';
 import { PUBLISH_SNAPSHOT_LUA, PUBLISH_TOMBSTONE_LUA, SnapshotWrite } from './snapshot-scripts';
-import { SnapshotsRepository } from './snapshots.repository';
+import { SnapshotsRepository, type StoredSnapshot } from './snapshots.repository';
 
 export interface CompiledSnapshot {
   orgId: string;
   orgSlug: string;
   version: number;
   snapshot: PolicySnapshot;
-}
-
-/** A snapshot row as Postgres stores it. */
-export interface StoredSnapshot {
-  id: string;
-  orgId: string;
-  version: number;
-  snapshot: Prisma.JsonValue;
-  publishedAt: Date | null;
 }
 
 /** Unpublished snapshots (orgs) and tombstones taken per retry pass. */
