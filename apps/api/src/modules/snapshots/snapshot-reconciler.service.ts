@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { redisKeys } from '@toolgate/contracts';
 import { ENV, type Env } from '../../config/env';
+import { type ApiMetrics, METRICS } from '../health/metrics';
 import { RedisService } from '../../infra/redis.service';
 import { SnapshotEpoch } from './snapshot-epoch';
 import { SnapshotWrite } from './snapshot-scripts';
@@ -38,7 +39,6 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
   private stopped = false;
   private orgCursor: string | null = null;
   private tombstoneCursor: string | null = null;
-  private sweepsDone = 0;
 
   constructor(
     private readonly redis: RedisService,
@@ -46,6 +46,7 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
     private readonly snapshots: SnapshotService,
     private readonly epoch: SnapshotEpoch,
     @Inject(ENV) private readonly env: Env,
+    @Inject(METRICS) private readonly metrics: ApiMetrics,
   ) {
     this.stopReset = this.epoch.onReset(() => this.requestSweep());
   }
@@ -66,11 +67,6 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
     this.redis.client.off('ready', this.onRedisReady);
     this.stopReset();
     await this.running;
-  }
-
-  /** Completed full sweeps since boot (tests wait on it). */
-  get sweeps(): number {
-    return this.sweepsDone;
   }
 
   async checkEpoch(): Promise<void> {
@@ -114,10 +110,11 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
         orgs += batch.length;
         live = batch.length === this.env.SNAPSHOT_RECONCILE_BATCH ? batch[batch.length - 1].id : null;
       } while (live);
-      this.sweepsDone++;
+      this.metrics.snapshotRepublishes.inc({ outcome: 'done' });
       this.logger.log(`Redis lost its data: ${orgs} orgs and the tombstones republished in ${Date.now() - started} ms`);
     } catch (e) {
       // Fenced: Redis was reset again under the sweep, and the look below asks for a new one.
+      this.metrics.snapshotRepublishes.inc({ outcome: 'failed' });
       if (!(e instanceof EpochLost)) {
         this.logger.warn(`snapshot republish failed, retrying: ${(e as Error).message}`);
         this.sweepWanted = true;
@@ -154,6 +151,7 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
     const stale = await this.staleOrgs(orgs);
     if (stale.length === 0) return;
     const outcomes = await this.snapshots.republish(await this.repo.currentSnapshots(stale.map((o) => o.id)));
+    this.metrics.snapshotRepairs.inc({ kind: 'snapshot' }, outcomes.filter((o) => o === SnapshotWrite.Written).length);
     if (outcomes.includes(SnapshotWrite.Fenced)) throw new EpochLost();
   }
 
@@ -182,5 +180,6 @@ export class SnapshotReconciler implements OnModuleInit, OnModuleDestroy {
     for (const t of tombstones) {
       if (!(await this.snapshots.publishTombstone(t))) throw new Error('Redis refused a tombstone');
     }
+    this.metrics.snapshotRepairs.inc({ kind: 'tombstone' }, tombstones.length - present);
   }
 }

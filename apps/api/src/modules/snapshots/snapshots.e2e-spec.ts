@@ -173,6 +173,14 @@ async function gone(redis: Redis, org: { id: string; slug: string }): Promise<bo
   return tomb !== null && SnapshotTombstone.parse(JSON.parse(tomb)).orgId === org.id && snap === null && owner !== org.id;
 }
 
+/** A counter of the API's /metrics (0 while it has no sample). */
+async function metric(api: Api, name: string): Promise<number> {
+  const text = (await api.req().get('/metrics').expect(200)).text;
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : 0;
+}
+const REPUBLISHED = 'toolgate_api_snapshot_republish_total{outcome="done"}';
+
 describe('a Redis that lost its data', () => {
   let redis: ThrowawayRedis;
   let api: Api | undefined;
@@ -228,10 +236,10 @@ describe('a Redis that lost its data', () => {
   it('flushed without a reconnect: the periodic look notices and republishes', async () => {
     api = await startApi({ REDIS_URL: redis.url, SNAPSHOT_EPOCH_CHECK_MS: '200', SNAPSHOT_RECONCILE_MS: '600000' });
     const { live, deleted } = await orgs(api);
-    const sweeps = api.app.get(SnapshotReconciler).sweeps;
+    const sweeps = await metric(api, REPUBLISHED);
     await redis.reader.flushall();
     await until(async () => (await served(redis.reader, live, 2)) && gone(redis.reader, deleted), 5000);
-    expect(api.app.get(SnapshotReconciler).sweeps).toBeGreaterThan(sweeps);
+    await until(async () => (await metric(api!, REPUBLISHED)) > sweeps, 5000);
   });
 
   it('a write prepared before the loss is fenced, and a deleted org is never resurrected', async () => {
@@ -281,6 +289,7 @@ describe('a Redis that lost its data', () => {
     await new Promise((r) => setTimeout(r, 1500)); // several looks and failed sweeps
     expect(await redis.reader.dbsize()).toBe(0);
 
+    expect(await metric(api, 'toolgate_api_snapshot_republish_total{outcome="failed"}')).toBeGreaterThanOrEqual(1);
     await redis.reader.config('SET', 'maxmemory', '0');
     await until(async () => (await served(redis.reader, live, 2)) && gone(redis.reader, deleted), 5000);
     expect(await redis.reader.get(redisKeys.snapshotEpoch)).toBe(api.app.get(SnapshotEpoch).current);
@@ -294,7 +303,7 @@ describe('a Redis that lost its data', () => {
       SNAPSHOT_RECONCILE_BATCH: '1',
     });
     const reconciler = api.app.get(SnapshotReconciler);
-    await until(async () => reconciler.sweeps >= 1, 5000); // the boot sweep of this fresh Redis
+    await until(async () => (await metric(api!, REPUBLISHED)) >= 1, 5000); // the boot sweep of this fresh Redis
     const { live, deleted } = await orgs(api);
     const other = await createOrg(api, owner);
 
@@ -308,6 +317,8 @@ describe('a Redis that lost its data', () => {
       ).length;
     expect(await damaged()).toBe(3);
 
+    const repairs = (kind: string) => metric(api!, `toolgate_api_snapshot_repairs_total{kind="${kind}"}`);
+    const [snapshotsBefore, tombstonesBefore] = [await repairs('snapshot'), await repairs('tombstone')];
     // Each step looks at one org and one tombstone: it can repair at most two of the three.
     await reconciler.step();
     expect(await damaged()).toBeGreaterThanOrEqual(1);
@@ -315,6 +326,8 @@ describe('a Redis that lost its data', () => {
     const tombCount = await api.prisma.db.orgTombstone.count();
     for (let i = 0; i <= Math.max(orgCount, tombCount) && (await damaged()) > 0; i++) await reconciler.step();
     expect(await damaged()).toBe(0);
+    expect((await repairs('snapshot')) - snapshotsBefore).toBe(2);
+    expect((await repairs('tombstone')) - tombstonesBefore).toBe(1);
   });
 
   it('two API instances on one Redis agree on one epoch and republish without fighting', async () => {
