@@ -295,6 +295,28 @@ describe('a Redis that lost its data', () => {
     expect(await redis.reader.get(redisKeys.snapshotEpoch)).toBe(api.app.get(SnapshotEpoch).current);
   });
 
+  it('a deletion Redis refuses is committed, and its tombstone is retried until Redis takes it', async () => {
+    api = await startApi({
+      REDIS_URL: redis.url,
+      SNAPSHOT_RETRY_MS: '200',
+      SNAPSHOT_EPOCH_CHECK_MS: '600000',
+      SNAPSHOT_RECONCILE_MS: '600000',
+    });
+    owner = await signup(api, 'refused');
+    const doomed = await createOrg(api, owner);
+    expect(await served(redis.reader, doomed, 1)).toBe(true);
+    // Redis keeps its data (and epoch) but refuses writes: only the retry timer can help.
+    await redis.reader.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.reader.config('SET', 'maxmemory', '1');
+    await api.req().delete(`/v1/orgs/${doomed.slug}`).set(owner.auth).send({ confirm: doomed.slug }).expect(204);
+    expect(await api.prisma.db.orgTombstone.findUniqueOrThrow({ where: { orgId: doomed.id } })).toMatchObject({ publishedAt: null });
+    expect(await redis.reader.exists(redisKeys.snapshotTombstone(doomed.id))).toBe(0);
+
+    await redis.reader.config('SET', 'maxmemory', '0');
+    await until(() => gone(redis.reader, doomed), 5000);
+    await until(async () => (await api!.prisma.db.orgTombstone.findUniqueOrThrow({ where: { orgId: doomed.id } })).publishedAt, 5000);
+  });
+
   it('reconciles drift with the epoch intact (old dump, evicted keys), one bounded batch per step', async () => {
     api = await startApi({
       REDIS_URL: redis.url,
