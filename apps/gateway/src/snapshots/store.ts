@@ -18,7 +18,7 @@ type Listener = (orgId: string, next: PolicySnapshot | null, prev: PolicySnapsho
 export class SnapshotStore {
   private readonly byOrg = new Map<string, OrgEntry>();
   private readonly slugToOrg = new Map<string, string>();
-  /** Lookups in progress, so a burst of first requests for one org makes one Redis round trip. */
+  /** The latest fetch of each org under way: a burst of first requests joins it (one round trip), a reload queues after it. */
   private readonly loading = new Map<string, Promise<PolicySnapshot | null>>();
   private readonly listeners = new Set<Listener>();
   /** Orgs seen tombstoned: never served again, whatever a confused Redis holds later. */
