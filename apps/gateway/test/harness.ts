@@ -16,6 +16,12 @@ export interface Stack {
   gateways: Gateway[];
   gatewayUrl: string;
   queuePrefix: string;
+  /** One more gateway worker on the same Redis and queues (closed with the stack). */
+  addGateway(): Promise<Gateway>;
+  /** Stop the control plane alone; the gateways keep running. */
+  stopApi(): Promise<void>;
+  /** Start the control plane again on the same database and Redis (apiUrl changes). */
+  restartApi(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -30,38 +36,57 @@ export async function startApi(apiEnv: Record<string, string> = {}): Promise<{ a
 }
 
 export async function startStack(
-  opts: { gateways?: number; gatewayEnv?: Record<string, string>; apiEnv?: Record<string, string> } = {},
+  opts: {
+    gateways?: number;
+    gatewayEnv?: Record<string, string>;
+    apiEnv?: Record<string, string>;
+    /** A Redis of the test's own (see fixtures/redis-server.ts) for the API and every gateway. */
+    redisUrl?: string;
+  } = {},
 ): Promise<Stack> {
-  const { api, apiUrl } = await startApi(opts.apiEnv);
+  const redisEnv: Record<string, string> = opts.redisUrl ? { REDIS_URL: opts.redisUrl } : {};
+  const apiEnv = { ...redisEnv, ...opts.apiEnv };
   const queuePrefix = uniq('tgtest');
-  const gateways: Gateway[] = [];
-  let gatewayUrl = '';
-  for (let i = 0; i < (opts.gateways ?? 1); i++) {
-    const gw = await createGateway(
-      loadGatewayConfig({
-        ...process.env,
-        PORT: '0',
-        QUEUE_PREFIX: queuePrefix,
-        SPOOL_DIR: path.join(require('node:os').tmpdir(), `${queuePrefix}-${i}`),
-        PUBLIC_API_URL: apiUrl,
-        ...opts.gatewayEnv,
-      }),
-    );
-    const { url } = await gw.listen();
-    gatewayUrl ||= url;
-    gateways.push(gw);
-  }
-  return {
-    api,
-    apiUrl,
-    gateways,
-    gatewayUrl,
+  let apiRunning = true;
+  const stack: Stack = {
+    ...(await startApi(apiEnv)),
+    gateways: [],
+    gatewayUrl: '',
     queuePrefix,
+    addGateway: async () => {
+      const i = stack.gateways.length;
+      const gw = await createGateway(
+        loadGatewayConfig({
+          ...process.env,
+          PORT: '0',
+          QUEUE_PREFIX: queuePrefix,
+          SPOOL_DIR: path.join(require('node:os').tmpdir(), `${queuePrefix}-${i}`),
+          PUBLIC_API_URL: stack.apiUrl,
+          ...redisEnv,
+          ...opts.gatewayEnv,
+        }),
+      );
+      const { url } = await gw.listen();
+      stack.gatewayUrl ||= url;
+      stack.gateways.push(gw);
+      return gw;
+    },
+    stopApi: async () => {
+      apiRunning = false;
+      await stack.api.close();
+    },
+    restartApi: async () => {
+      if (apiRunning) await stack.stopApi();
+      Object.assign(stack, await startApi(apiEnv));
+      apiRunning = true;
+    },
     close: async () => {
-      for (const g of gateways) await g.close();
-      await api.close();
+      for (const g of stack.gateways) await g.close();
+      if (apiRunning) await stack.api.close();
     },
   };
+  for (let i = 0; i < (opts.gateways ?? 1); i++) await stack.addGateway();
+  return stack;
 }
 
 /** A tiny client of the control plane's REST API, as the dashboard or CLI would use it. */

@@ -5,8 +5,21 @@
 export const redisKeys = {
   /** Compiled policy snapshot of one org (JSON, see PolicySnapshot). */
   snapshot: (orgId: string) => `tg:snapshot:${orgId}`,
+  /**
+   * Tombstone of a deleted org (JSON, see SnapshotTombstone): the only way Redis says an org is
+   * gone. A missing snapshot key means "not in Redis right now" (Redis restarted empty, a key
+   * evicted), never "deleted": gateways keep their last good copy then. Final: once it exists, no
+   * snapshot of that org is written again (org ids are never reused).
+   */
+  snapshotTombstone: (orgId: string) => `tg:snapshot-tombstone:${orgId}`,
   /** Hash of orgId -> latest published version, so a worker can re-check all versions cheaply. */
   snapshotVersions: 'tg:snapshot-versions',
+  /**
+   * Random id the API writes (SET NX) into a Redis that holds its snapshots. Missing or changed
+   * means Redis lost its data since: the API republishes every snapshot and tombstone. Every
+   * snapshot write is fenced on it, so a write prepared before the loss cannot land after it.
+   */
+  snapshotEpoch: 'tg:snapshot-epoch',
   /** Hash of org slug -> orgId, so gateways can route `/mcp/{slug}`; the snapshot's own slug is authoritative. */
   orgSlugs: 'tg:org-slugs',
   /** Gateway session state. */

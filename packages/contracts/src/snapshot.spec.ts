@@ -1,4 +1,4 @@
-import { effectiveIsolation, SnapshotServer } from './snapshot';
+import { effectiveIsolation, SnapshotNotice, SnapshotServer, SnapshotTombstone } from './snapshot';
 
 describe('server isolation', () => {
   const stdio = {
@@ -29,5 +29,21 @@ describe('server isolation', () => {
     expect(effectiveIsolation(SnapshotServer.parse({ ...stdio, isolation: 'shared' }))).toBe('shared');
     expect(effectiveIsolation({ transport: 'streamable-http', isolation: 'per-key' })).toBe('per-key');
     expect(SnapshotServer.safeParse({ ...stdio, isolation: 'per-org' }).success).toBe(false);
+  });
+});
+
+describe('tombstones and notices', () => {
+  const orgId = '0b0e7a52-6f0c-4d35-9a55-0d7c3f1e2a11';
+
+  it('a tombstone must say deleted', () => {
+    const t = { orgId, orgSlug: 'acme', version: 4, deleted: true, deletedAt: '2026-12-07T05:00:00.000Z' };
+    expect(SnapshotTombstone.parse(t)).toEqual(t);
+    expect(SnapshotTombstone.safeParse({ ...t, deleted: false }).success).toBe(false);
+    expect(SnapshotTombstone.safeParse({ orgId, orgSlug: 'acme', version: 4, deletedAt: t.deletedAt }).success).toBe(false);
+  });
+
+  it('notices from before tombstones still parse; a deletion notice says so', () => {
+    expect(SnapshotNotice.parse({ orgId, version: 3 })).toEqual({ orgId, version: 3 });
+    expect(SnapshotNotice.parse({ orgId, version: 4, deleted: true }).deleted).toBe(true);
   });
 });

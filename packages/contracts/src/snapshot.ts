@@ -107,6 +107,26 @@ export const PolicySnapshot = z.object({
 });
 export type PolicySnapshot = z.infer<typeof PolicySnapshot>;
 
-/** Published on channels.snapshots after the snapshot is in Redis. */
-export const SnapshotNotice = z.object({ orgId: z.string(), version: z.number().int().positive() });
+/**
+ * Written to `redisKeys.snapshotTombstone(orgId)` when an org is deleted. Its version is above
+ * every snapshot version the org had, but a tombstone wins whatever the versions say.
+ */
+export const SnapshotTombstone = z.object({
+  orgId: z.string(),
+  orgSlug: z.string(),
+  version: z.number().int().positive(),
+  deleted: z.literal(true),
+  deletedAt: z.string().datetime(),
+});
+export type SnapshotTombstone = z.infer<typeof SnapshotTombstone>;
+
+/**
+ * Published on channels.snapshots after the snapshot (or tombstone) is in Redis. `deleted` marks
+ * a tombstone: workers drop the org whatever version they hold.
+ */
+export const SnapshotNotice = z.object({
+  orgId: z.string(),
+  version: z.number().int().positive(),
+  deleted: z.boolean().optional(),
+});
 export type SnapshotNotice = z.infer<typeof SnapshotNotice>;

@@ -78,6 +78,15 @@ export const EnvSchema = z.object({
   PROBE_PICKUP_TIMEOUT_MS: int(5000),
   /** How often unpublished snapshots are retried. */
   SNAPSHOT_RETRY_MS: int(1000),
+  /**
+   * How often the API looks at Redis's snapshot epoch (also on every reconnect). Missing or
+   * changed: Redis lost its data, and every snapshot and tombstone is republished at once.
+   */
+  SNAPSHOT_EPOCH_CHECK_MS: z.coerce.number().int().min(50).default(1000),
+  /** How often one batch of orgs (and one of tombstones) is compared with Redis and repaired. */
+  SNAPSHOT_RECONCILE_MS: z.coerce.number().int().min(50).default(10_000),
+  /** Orgs (and tombstones) compared per reconcile batch. */
+  SNAPSHOT_RECONCILE_BATCH: z.coerce.number().int().min(1).max(5000).default(200),
   LOG_REQUESTS: bool.default(false),
   /** BullMQ key prefix of the event queues; must match the gateway's QUEUE_PREFIX. */
   QUEUE_PREFIX: z.string().min(1).default('bull'),

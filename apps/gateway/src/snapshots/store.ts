@@ -12,14 +12,17 @@ type Listener = (orgId: string, next: PolicySnapshot | null, prev: PolicySnapsho
  * Every org snapshot this worker has needed, kept in memory. Loaded lazily on first use,
  * replaced when a newer version is announced on `tg:snapshots`, re-checked against
  * `tg:snapshot-versions` after every Redis reconnect (notices sent while we were away are
- * lost), and kept as the last good copy while Redis is unreachable.
+ * lost), and kept as the last good copy while Redis is unreachable or has lost it (restarted
+ * empty, key evicted). Only a tombstone (`tg:snapshot-tombstone:{orgId}`) drops an org, for good.
  */
 export class SnapshotStore {
   private readonly byOrg = new Map<string, OrgEntry>();
   private readonly slugToOrg = new Map<string, string>();
-  /** Lookups in progress, so a burst of first requests for one org makes one Redis round trip. */
+  /** The latest fetch of each org under way: a burst of first requests joins it (one round trip), a reload queues after it. */
   private readonly loading = new Map<string, Promise<PolicySnapshot | null>>();
   private readonly listeners = new Set<Listener>();
+  /** Orgs seen tombstoned: never served again, whatever a confused Redis holds later. */
+  private readonly deleted = new Set<string>();
   private subscribed = false;
 
   constructor(
@@ -34,7 +37,7 @@ export class SnapshotStore {
       try {
         const notice = SnapshotNotice.parse(JSON.parse(message));
         const have = this.byOrg.get(notice.orgId);
-        if (have && have.snapshot.version < notice.version) void this.reload(notice.orgId);
+        if (have && (notice.deleted || have.snapshot.version < notice.version)) void this.reload(notice.orgId);
       } catch {
         // A malformed notice is ignored; the version re-check on reconnect catches real changes.
       }
@@ -84,27 +87,30 @@ export class SnapshotStore {
   }
 
   private load(orgId: string): Promise<PolicySnapshot | null> {
-    let p = this.loading.get(orgId);
-    if (!p) {
-      p = this.fetch(orgId).finally(() => this.loading.delete(orgId));
-      this.loading.set(orgId, p);
-    }
+    return this.loading.get(orgId) ?? this.queueFetch(orgId, null);
+  }
+
+  /** Fetches of one org run one after another, so a later read of Redis is always applied last. */
+  private queueFetch(orgId: string, after: Promise<unknown> | null): Promise<PolicySnapshot | null> {
+    const p: Promise<PolicySnapshot | null> = (after ? after.then(() => this.fetch(orgId)) : this.fetch(orgId)).finally(() => {
+      if (this.loading.get(orgId) === p) this.loading.delete(orgId);
+    });
+    this.loading.set(orgId, p);
     return p;
   }
 
   private async fetch(orgId: string): Promise<PolicySnapshot | null> {
-    const raw = await this.redis.get(redisKeys.snapshot(orgId)).catch(() => undefined);
-    if (raw === undefined) return this.byOrg.get(orgId)?.snapshot ?? null; // Redis error: keep the last good.
+    if (this.deleted.has(orgId)) return null;
+    const pair = await this.redis.mget(redisKeys.snapshot(orgId), redisKeys.snapshotTombstone(orgId)).catch(() => undefined);
     const prev = this.byOrg.get(orgId)?.snapshot ?? null;
-    if (raw === null) {
-      // Deleted org.
-      if (prev) {
-        this.byOrg.delete(orgId);
-        this.slugToOrg.delete(prev.orgSlug);
-        this.emit(orgId, null, prev);
-      }
+    if (pair === undefined) return prev; // Redis error: keep the last good.
+    const [raw, tombstone] = pair;
+    // Any tombstone, even one this version cannot parse, means deleted: failing closed is right here.
+    if (tombstone !== null) {
+      this.drop(orgId, prev);
       return null;
     }
+    if (raw === null) return prev; // Unknown to Redis right now (restarted empty?), not deleted.
     let snap: PolicySnapshot;
     try {
       snap = PolicySnapshot.parse(JSON.parse(raw));
@@ -119,11 +125,27 @@ export class SnapshotStore {
     return snap;
   }
 
-  reload(orgId: string): Promise<PolicySnapshot | null> {
-    return this.load(orgId);
+  private drop(orgId: string, prev: PolicySnapshot | null): void {
+    this.deleted.add(orgId);
+    if (!prev) return;
+    this.byOrg.delete(orgId);
+    if (this.slugToOrg.get(prev.orgSlug) === orgId) this.slugToOrg.delete(prev.orgSlug);
+    this.emit(orgId, null, prev);
   }
 
-  /** Compare every loaded org's version with Redis and reload the stale ones. */
+  /**
+   * Read the org again. A fetch already under way may have read Redis before the change we were
+   * just told about (a tombstone right after an update): this one runs after it, never joins it.
+   */
+  reload(orgId: string): Promise<PolicySnapshot | null> {
+    return this.queueFetch(orgId, this.loading.get(orgId) ?? null);
+  }
+
+  /**
+   * Compare every loaded org's version with Redis and reload the newer ones (a tombstone raises
+   * the version too). An org Redis has no version of is kept: Redis may have restarted empty,
+   * and the control plane republishes it.
+   */
   async recheckAll(): Promise<void> {
     if (this.byOrg.size === 0) return;
     const versions = await this.redis.hgetall(redisKeys.snapshotVersions).catch(() => null);
@@ -131,7 +153,7 @@ export class SnapshotStore {
     await Promise.all(
       [...this.byOrg].map(([orgId, entry]) => {
         const v = versions[orgId];
-        return v === undefined || Number(v) > entry.snapshot.version ? this.reload(orgId) : undefined;
+        return v !== undefined && Number(v) > entry.snapshot.version ? this.reload(orgId) : undefined;
       }),
     );
   }

@@ -19,6 +19,18 @@ export function createMetrics() {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     }),
+    snapshotRepublishes: new Counter({
+      name: 'toolgate_api_snapshot_republish_total',
+      help: 'Full republishes of snapshots and tombstones after Redis lost its data, by outcome (done, failed)',
+      labelNames: ['outcome'] as const,
+      registers: [registry],
+    }),
+    snapshotRepairs: new Counter({
+      name: 'toolgate_api_snapshot_repairs_total',
+      help: 'Snapshots and tombstones the reconciler wrote back to Redis, by kind (snapshot, tombstone)',
+      labelNames: ['kind'] as const,
+      registers: [registry],
+    }),
   };
 }
 export type ApiMetrics = ReturnType<typeof createMetrics>;

@@ -1,4 +1,4 @@
-import { channels, PolicySnapshot, redisKeys } from '@toolgate/contracts';
+import { channels, PolicySnapshot, redisKeys, SnapshotNotice, SnapshotTombstone } from '@toolgate/contracts';
 import Redis from 'ioredis';
 import { type Api, createOrg, expectProblem, signup, startApi, type TestUser, uniq } from '../../../test/harness';
 
@@ -97,7 +97,7 @@ describe('orgs', () => {
     expectProblem(await api.req().patch(`/v1/orgs/${org.slug}`).set(owner.auth).send({}), 400);
   });
 
-  it('deletes only with the slug confirmed, only by an owner, and removes the snapshot from Redis', async () => {
+  it('deletes only with the slug confirmed, only by an owner, and tombstones the org in Redis', async () => {
     const org = await createOrg(api, owner);
     const admin = await signup(api, 'adm2');
     await addMember(org.id, admin, 'admin');
@@ -111,7 +111,19 @@ describe('orgs', () => {
     try {
       await api.req().delete(`/v1/orgs/${org.slug}`).set(owner.auth).send({ confirm: org.slug }).expect(204);
       await waitFor(() => notices.some((n) => JSON.parse(n).orgId === org.id));
+      const notice = SnapshotNotice.parse(JSON.parse(notices.find((n) => JSON.parse(n).orgId === org.id)!));
       expect(await api.redis.client.get(redisKeys.snapshot(org.id))).toBeNull();
+      expect(await api.redis.client.hget(redisKeys.orgSlugs, org.slug)).toBeNull();
+      // The tombstone, not the missing key, is what tells gateways the org is gone.
+      const tombstone = SnapshotTombstone.parse(JSON.parse((await api.redis.client.get(redisKeys.snapshotTombstone(org.id)))!));
+      expect(tombstone).toMatchObject({ orgId: org.id, orgSlug: org.slug, version: 2, deleted: true });
+      expect(notice).toEqual({ orgId: org.id, version: 2, deleted: true });
+      expect(Number(await api.redis.client.hget(redisKeys.snapshotVersions, org.id))).toBe(2);
+      await expect(api.prisma.db.orgTombstone.findUniqueOrThrow({ where: { orgId: org.id } })).resolves.toMatchObject({
+        slug: org.slug,
+        version: 2,
+        publishedAt: expect.any(Date),
+      });
       expectProblem(await api.req().get(`/v1/orgs/${org.slug}`).set(owner.auth), 404);
     } finally {
       sub.disconnect();

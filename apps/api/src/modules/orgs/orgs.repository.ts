@@ -35,7 +35,12 @@ export class OrgsRepository {
     return tx.organization.update({ where: { id: orgId }, data });
   }
 
-  delete(orgId: string) {
-    return this.prisma.db.organization.delete({ where: { id: orgId } });
+  /** Delete the org in one transaction with `first` (which records what must outlive it). */
+  deleteAfter<T>(orgId: string, first: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.prisma.db.$transaction(async (tx) => {
+      const kept = await first(tx);
+      await tx.organization.delete({ where: { id: orgId } });
+      return kept;
+    });
   }
 }

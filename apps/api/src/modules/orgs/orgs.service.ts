@@ -72,8 +72,8 @@ export class OrgsService {
         errors: [{ path: 'confirm', message: `must equal "${org.slug}"` }],
       });
     }
-    const row = await this.repo.get(org.id);
-    await this.repo.delete(org.id);
-    await this.snapshots.unpublish(org.id, org.slug, row.snapshotVersion);
+    // The tombstone row outlives the org, so the API can tell a Redis that lost its data again.
+    const tombstone = await this.repo.deleteAfter(org.id, (tx) => this.snapshots.tombstoneInTx(tx, org.id));
+    await this.snapshots.publishTombstone(tombstone);
   }
 }

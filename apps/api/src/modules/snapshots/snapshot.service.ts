@@ -1,42 +1,55 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
-import { channels, type PolicySnapshot, redisKeys, type SnapshotNotice } from '@toolgate/contracts';
-import type { Prisma, Tx } from '@toolgate/db';
+import { channels, type PolicySnapshot, redisKeys, type SnapshotNotice, type SnapshotTombstone } from '@toolgate/contracts';
+import type { OrgTombstone, Prisma, Tx } from '@toolgate/db';
 import { compile, PolicyCompileError } from '@toolgate/policy';
 import { ENV, type Env } from '../../config/env';
 import { ErrorCode, Problem } from '../../common/problem';
-import { PrismaService } from '../../infra/prisma.service';
 import { RedisService } from '../../infra/redis.service';
-
-/**
- * Writes the snapshot and publishes the notice in one atomic step, and only if Redis does not
- * already hold a newer version (publishers may race after retries). An empty json deletes.
- * KEYS: snapshot key, versions hash, slug map. ARGV: orgId, version, json, channel, notice, slug.
- */
-const PUBLISH_LUA = `
-local cur = redis.call('HGET', KEYS[2], ARGV[1])
-if cur and tonumber(cur) >= tonumber(ARGV[2]) then return 0 end
-if ARGV[3] == '' then
-  redis.call('DEL', KEYS[1])
-  if redis.call('HGET', KEYS[3], ARGV[6]) == ARGV[1] then redis.call('HDEL', KEYS[3], ARGV[6]) end
-else
-  redis.call('SET', KEYS[1], ARGV[3])
-  redis.call('HSET', KEYS[3], ARGV[6], ARGV[1])
-end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
-return 1`;
+import { SnapshotEpoch } from './snapshot-epoch';
+import { PUBLISH_SNAPSHOT_LUA, PUBLISH_TOMBSTONE_LUA, SnapshotWrite } from './snapshot-scripts';
+import { SnapshotsRepository, type StoredSnapshot } from './snapshots.repository';
 
 export interface CompiledSnapshot {
   orgId: string;
   orgSlug: string;
   version: number;
-  snapshot: PolicySnapshot | null;
+  snapshot: PolicySnapshot;
+}
+
+/** Unpublished snapshots (orgs) and tombstones taken per retry pass. */
+const RETRY_BATCH = 500;
+
+function compiled(row: StoredSnapshot): CompiledSnapshot {
+  const snapshot = row.snapshot as unknown as PolicySnapshot;
+  return { orgId: row.orgId, orgSlug: snapshot.orgSlug, version: row.version, snapshot };
+}
+
+/** EVAL arguments of PUBLISH_SNAPSHOT_LUA for one snapshot. */
+function publishArgs(s: CompiledSnapshot, epoch: string): [string, number, ...string[]] {
+  const notice: SnapshotNotice = { orgId: s.orgId, version: s.version };
+  return [
+    PUBLISH_SNAPSHOT_LUA,
+    5,
+    redisKeys.snapshot(s.orgId),
+    redisKeys.snapshotTombstone(s.orgId),
+    redisKeys.snapshotVersions,
+    redisKeys.orgSlugs,
+    redisKeys.snapshotEpoch,
+    s.orgId,
+    String(s.version),
+    JSON.stringify(s.snapshot),
+    channels.snapshots,
+    JSON.stringify(notice),
+    s.orgSlug,
+    epoch,
+  ];
 }
 
 /**
  * Compiles an org's policy snapshot inside the caller's transaction (so it sees exactly the
  * committed change) and publishes it to Redis after the commit. A publish that fails is left
  * with publishedAt = null and retried by a timer until Redis takes it; readyz reports the lag.
+ * Deleted orgs get a tombstone instead (OrgTombstone row, then Redis), retried the same way.
  */
 @Injectable()
 export class SnapshotService implements OnModuleInit, OnModuleDestroy {
@@ -47,8 +60,9 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
   private pendingSince: Date | null = null;
 
   constructor(
-    private readonly prisma: PrismaService,
     private readonly redis: RedisService,
+    private readonly repo: SnapshotsRepository,
+    private readonly epoch: SnapshotEpoch,
     @Inject(ENV) private readonly env: Env,
   ) {}
 
@@ -120,60 +134,111 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Push a committed snapshot to Redis and announce it. Never throws: on failure the row stays
-   * unpublished and the retry timer takes over.
+   * Record an org's deletion: lock the org row (so no change compiles past it), and remember the
+   * tombstone one version above its last snapshot. Call inside the transaction that deletes it.
    */
-  async publish(s: CompiledSnapshot): Promise<boolean> {
+  async tombstoneInTx(tx: Tx, orgId: string): Promise<OrgTombstone> {
+    const org = await tx.organization.update({ where: { id: orgId }, data: { snapshotVersion: { increment: 1 } } });
+    return tx.orgTombstone.create({ data: { orgId, slug: org.slug, version: org.snapshotVersion } });
+  }
+
+  /**
+   * Push a committed snapshot to Redis and announce it, fenced on the epoch. Never throws: on
+   * failure the row stays unpublished and the retry timer takes over. Returns what Redis did,
+   * or null if Redis could not be reached.
+   */
+  async publish(s: CompiledSnapshot): Promise<SnapshotWrite | null> {
+    const outcome = await this.writeSnapshot(s).catch((e: Error) => {
+      this.logger.warn(`publishing snapshot ${s.orgId}@${s.version} failed, will retry: ${e.message}`);
+      return null;
+    });
+    if (outcome === SnapshotWrite.Written || outcome === SnapshotWrite.Current || outcome === SnapshotWrite.Deleted) {
+      await this.repo.markSnapshotsPublished(s.orgId, s.version).catch(() => undefined);
+      return outcome;
+    }
+    this.pendingSince ??= new Date();
+    // Redis was reset (or this process has not seen it yet): let the epoch check find out now.
+    if (outcome === SnapshotWrite.Fenced) void this.epoch.check().catch(() => undefined);
+    return outcome;
+  }
+
+  private async writeSnapshot(s: CompiledSnapshot): Promise<SnapshotWrite> {
+    const epoch = await this.knownEpoch();
+    if (epoch === null) return SnapshotWrite.Fenced;
+    const outcome = (await this.redis.client.eval(...publishArgs(s, epoch))) as SnapshotWrite;
+    if (outcome === SnapshotWrite.Deleted) this.logger.warn(`org ${s.orgId} is tombstoned in Redis: its snapshot was not written`);
+    return outcome;
+  }
+
+  /** The epoch writes are fenced on; not looked at yet (boot, Redis away since): look now rather than fail. */
+  private async knownEpoch(): Promise<string | null> {
+    if (this.epoch.current === null) await this.epoch.check();
+    return this.epoch.current;
+  }
+
+  /**
+   * Write many stored snapshots back in one round trip (the reconciler's repairs), each with
+   * the same guards as publish(). Throws if Redis is unreachable or refuses a write.
+   */
+  async republish(rows: StoredSnapshot[]): Promise<SnapshotWrite[]> {
+    const epoch = await this.knownEpoch();
+    if (epoch === null) return rows.map(() => SnapshotWrite.Fenced);
+    const pipe = this.redis.client.pipeline();
+    for (const row of rows) pipe.eval(...publishArgs(compiled(row), epoch));
+    const outcomes = ((await pipe.exec()) ?? []).map(([err, outcome]) => {
+      if (err) throw err;
+      return outcome as SnapshotWrite;
+    });
+    const published = rows.filter((row, i) => row.publishedAt === null && outcomes[i] !== SnapshotWrite.Fenced);
+    if (published.length > 0) await this.repo.markPublished(published.map((row) => row.id));
+    return outcomes;
+  }
+
+  /**
+   * Write a deleted org's tombstone to Redis: gateways drop the org on its notice. Not fenced:
+   * a tombstone is right in any Redis. Never throws; false leaves the row for the retry timer.
+   */
+  async publishTombstone(t: OrgTombstone): Promise<boolean> {
+    const tombstone: SnapshotTombstone = {
+      orgId: t.orgId,
+      orgSlug: t.slug,
+      version: t.version,
+      deleted: true,
+      deletedAt: t.deletedAt.toISOString(),
+    };
     try {
-      const notice: SnapshotNotice = { orgId: s.orgId, version: s.version };
       await this.redis.client.eval(
-        PUBLISH_LUA,
-        3,
-        redisKeys.snapshot(s.orgId),
+        PUBLISH_TOMBSTONE_LUA,
+        4,
+        redisKeys.snapshotTombstone(t.orgId),
+        redisKeys.snapshot(t.orgId),
         redisKeys.snapshotVersions,
         redisKeys.orgSlugs,
-        s.orgId,
-        String(s.version),
-        s.snapshot ? JSON.stringify(s.snapshot) : '',
+        t.orgId,
+        String(t.version),
+        JSON.stringify(tombstone),
         channels.snapshots,
-        JSON.stringify(notice),
-        s.orgSlug,
+        t.slug,
       );
-      if (s.snapshot) {
-        await this.prisma.db.policySnapshot.updateMany({
-          where: { orgId: s.orgId, version: { lte: s.version }, publishedAt: null },
-          data: { publishedAt: new Date() },
-        });
-      }
+      if (!t.publishedAt) await this.repo.markTombstonePublished(t.orgId);
       return true;
     } catch (e) {
       this.pendingSince ??= new Date();
-      this.logger.warn(`publishing snapshot ${s.orgId}@${s.version} failed, will retry: ${(e as Error).message}`);
+      this.logger.warn(`publishing tombstone of ${t.orgId} failed, will retry: ${(e as Error).message}`);
       return false;
     }
   }
 
-  /** Remove a deleted org from Redis: gateways drop it on the notice. */
-  async unpublish(orgId: string, orgSlug: string, lastVersion: number): Promise<void> {
-    await this.publish({ orgId, orgSlug, version: lastVersion + 1, snapshot: null });
-  }
-
-  /** Publish the newest unpublished snapshot of each org. */
+  /** Publish the newest unpublished snapshot of each org, and unpublished tombstones. */
   async retryPending(): Promise<void> {
     if (this.retrying) return;
     this.retrying = true;
     try {
-      const rows = await this.prisma.db.policySnapshot.findMany({
-        where: { publishedAt: null },
-        distinct: ['orgId'],
-        orderBy: [{ orgId: 'asc' }, { version: 'desc' }],
-        take: 500,
-      });
       let failed = false;
-      for (const row of rows) {
-        const snapshot = row.snapshot as unknown as PolicySnapshot;
-        const ok = await this.publish({ orgId: row.orgId, orgSlug: snapshot.orgSlug, version: row.version, snapshot });
-        failed ||= !ok;
+      for (const t of await this.repo.unpublishedTombstones(RETRY_BATCH)) failed = !(await this.publishTombstone(t)) || failed;
+      for (const row of await this.repo.unpublishedSnapshots(RETRY_BATCH)) {
+        const outcome = await this.publish(compiled(row));
+        failed = outcome === null || outcome === SnapshotWrite.Fenced || failed;
       }
       if (!failed) this.pendingSince = null;
     } catch (e) {
@@ -188,7 +253,7 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
     return this.pendingSince ? (Date.now() - this.pendingSince.getTime()) / 1000 : 0;
   }
 
-  async latest(orgId: string) {
-    return this.prisma.db.policySnapshot.findFirst({ where: { orgId }, orderBy: { version: 'desc' } });
+  latest(orgId: string) {
+    return this.repo.latest(orgId);
   }
 }
