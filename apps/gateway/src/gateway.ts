@@ -122,6 +122,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     onUpstreamNotification: (orgId, server, n, audience) => relay.fanOut(orgId, server, n, audience),
     sessionChannel: (sessionId) => transport!.streams.sessionChannel(sessionId),
     currentSnapshot: (orgId) => snapshots.get(orgId),
+    saveSession: (session) => sessions.update(session),
   });
   relay.onFanOut((orgId, server, n, audience) => transport?.streams.broadcast(orgId, server, n, audience));
   transport = new McpTransport(core, snapshots, sessions, relay, metrics, {

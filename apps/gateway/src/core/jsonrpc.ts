@@ -146,3 +146,26 @@ export function salvageId(raw: unknown): JsonRpcId | null {
   const id = raw.id;
   return typeof id === 'string' || (typeof id === 'number' && Number.isFinite(id)) ? id : null;
 }
+
+/**
+ * JSON text of response objects that were already serialised once: the core measures each
+ * response for the audit record, and the transport (sendJson, SseStream) reuses that text
+ * instead of serialising a (possibly large) tool result a second time. Entries live as long as
+ * the response object they belong to.
+ */
+const serialized = new WeakMap<object, string>();
+
+/** JSON.stringify(value), remembered for `value`, which must not be modified afterwards. */
+export function serializeOnce(value: object): string {
+  let json = serialized.get(value);
+  if (json === undefined) {
+    json = JSON.stringify(value);
+    serialized.set(value, json);
+  }
+  return json;
+}
+
+/** The JSON text of `value`: the remembered one if serializeOnce() saw it, else a fresh one. */
+export function jsonText(value: unknown): string {
+  return (typeof value === 'object' && value !== null && serialized.get(value)) || JSON.stringify(value);
+}

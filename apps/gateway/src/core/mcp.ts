@@ -1,75 +1,42 @@
 import {
-  type AuditEvent,
-  effectiveIsolation,
   isSupportedProtocolVersion,
   LATEST_PROTOCOL_VERSION,
-  type Decision as EventDecision,
   type Outcome,
   type PolicySnapshot,
   type SnapshotKey,
   type SnapshotServer,
 } from '@toolgate/contracts';
-import {
-  decide,
-  makeRedactor,
-  type PolicyRequest,
-  type Principal,
-  type RequestKind,
-  type Redactor,
-  rateLimitsFor,
-  redactionPatternsFor,
-  ruleLabel,
-  seesServer,
-  templateVisible,
-  visible,
-} from '@toolgate/policy';
-import { uuidv7 } from 'uuidv7';
+import { type Redactor, type RequestKind, rateLimitsFor, seesServer } from '@toolgate/policy';
 import type { BackendPool } from '../backends/pool';
-import { type Backend, BackendError, type CallContext } from '../backends/types';
-import { type OpenedSpec, openBackendSpec, ownedSpec, sessionKeySuffix } from './backend-spec';
-import { type JsonRpcNotification, type JsonRpcRequest, RpcCode, RpcError } from './jsonrpc';
-import { advertises, LIST_KEY, type ListMethod, listAll } from './lists';
-import { exposedName, exposedUri, findExposed, splitExposed, splitUri, unambiguous } from './naming';
+import { type Backend } from '../backends/types';
+import { BackendDirectory } from './backends';
+import { authorize, type CallRecord, newRecord, recordEvents, toRpcError } from './call-record';
+import type { AgentChannel, Audience, Caller } from './caller';
+import { AgentCancelled } from './cancellation';
+import { Catalog } from './catalog';
+import { askAgent, Forwarder } from './forwarding';
+import {
+  failure,
+  type JsonRpcNotification,
+  type JsonRpcRequest,
+  type JsonRpcResponse,
+  RpcCode,
+  RpcError,
+  serializeOnce,
+  success,
+} from './jsonrpc';
+import { exposedUri } from './naming';
+import { LOG_LEVELS } from './logging';
 import type { EventSink, QuotaPort, RateLimiterPort } from './ports';
 import { enforceQuota } from './quota';
+import { Redactors } from './redaction';
+import { resolveTarget } from './resolve';
 import { exposeResultUris } from './result-uris';
 import type { SessionState } from './sessions';
 import { SubscriptionHolders } from './subscription-holders';
-import { isTaskMethod, TASK_METHODS, TASK_STATUS, TASKS_CAPABILITY, type TaskBroker, type TaskMethod, withTaskSupport } from './tasks';
+import { isTaskMethod, TASK_METHODS, TASK_STATUS, TASKS_CAPABILITY, type TaskBroker, type TaskMethod } from './tasks';
 
 export const GATEWAY_INFO = { name: 'toolgate', title: 'Toolgate MCP gateway', version: '0.1.0' } as const;
-
-/** Who is calling, resolved by the transport from the bearer key and the route. */
-export interface Caller {
-  snapshot: PolicySnapshot;
-  key: SnapshotKey;
-  principal: Principal;
-  ip: string | null;
-  /** `/mcp/{org}/{server}` → that server's slug; `/mcp/{org}` → null (aggregated, namespaced). */
-  scope: string | null;
-}
-
-/** The way back to the agent for the request being served (SSE stream or session stream). */
-export interface AgentChannel {
-  notify(n: JsonRpcNotification): void;
-  /** A server-to-client request relayed to the agent; resolves with the agent's result. */
-  request(method: string, params: Record<string, unknown> | undefined, signal?: AbortSignal): Promise<Record<string, unknown>>;
-}
-
-/** What the transport needs to finish the audit record once it knows the response size. */
-export interface CallRecord {
-  method: string;
-  server: SnapshotServer | null;
-  target: string | null;
-  arguments: unknown;
-  decision: EventDecision;
-  rule: string | null;
-  outcome: Outcome;
-  error: string | null;
-  startedAt: number;
-}
-
-const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
 
 /** Methods agents may send; anything else is -32601 before it reaches any upstream. */
 export const REQUEST_METHODS = new Set([
@@ -89,12 +56,6 @@ export const REQUEST_METHODS = new Set([
   ...TASK_METHODS,
 ]);
 
-const LIST_CHANGED: Record<string, ListMethod[]> = {
-  'notifications/tools/list_changed': ['tools/list'],
-  'notifications/prompts/list_changed': ['prompts/list'],
-  'notifications/resources/list_changed': ['resources/list', 'resources/templates/list'],
-};
-const LIST_TTL_MS = 60_000;
 /** Resource subscriptions one session may hold. */
 const MAX_SUBSCRIPTIONS = 256;
 
@@ -113,27 +74,46 @@ export interface CoreDeps {
   currentSnapshot: (orgId: string) => PolicySnapshot | null;
   /** MCP tasks: ownership, ids and the backend each task lives in (core/tasks.ts). */
   tasks: TaskBroker;
+  /** Writes back a session whose state a request changed (log level, subscriptions). */
+  saveSession: (session: SessionState) => Promise<void>;
+}
+
+/** What the transport knows of a request that the core does not. */
+export interface RequestIo {
+  bytesIn: number;
+  /** The agent went away before the answer (its response stream closed). */
+  disconnected: () => boolean;
 }
 
 /**
- * Who may hear what a backend says outside any call: the key or the session that owns an
- * isolated backend; null for a shared one (the org's sessions whose roles can see the server).
- */
-export type Audience = { keyId: string } | { sessionId: string } | null;
-
-/**
  * The MCP logic of the gateway, independent of the transport: aggregation and namespacing,
- * authorization, rate limits, forwarding, redaction and the audit record of every call.
+ * authorization, rate limits, forwarding, redaction and the audit record of every message, from
+ * the request to its events (the transport only frames, authenticates and writes).
  */
 export class McpCore {
-  /** Opened backend specs per snapshot object (secrets decrypted once per snapshot version). */
-  private readonly specs = new WeakMap<PolicySnapshot, Map<string, OpenedSpec>>();
-  private readonly lists = new Map<string, Map<ListMethod, { items: Record<string, unknown>[]; at: number }>>();
-  private readonly watched = new Set<string>();
-  private readonly redactors = new WeakMap<PolicySnapshot, Map<string, Redactor>>();
+  private readonly backends: BackendDirectory;
+  private readonly catalog: Catalog;
+  private readonly redactors: Redactors;
+  private readonly forwarder: Forwarder;
   private readonly subscriptionHolders = new SubscriptionHolders();
 
-  constructor(private readonly deps: CoreDeps) {}
+  constructor(private readonly deps: CoreDeps) {
+    this.backends = new BackendDirectory({
+      pool: deps.pool,
+      secretKey: deps.secretKey,
+      sessionChannel: deps.sessionChannel,
+      outOfCall: {
+        notification: (backend, orgId, server, n, audience) => this.upstreamNotification(backend, orgId, server, n, audience),
+        request: (caller, server, session, r, channel) => this.outOfCallRequest(caller, server, session, r, channel),
+      },
+    });
+    this.redactors = new Redactors((snapshot, server) => this.backends.specFor(snapshot, server).secrets);
+    this.forwarder = new Forwarder(this.backends, this.redactors, deps.tasks);
+    this.catalog = new Catalog({
+      backendFor: (caller, session, server) => this.backends.forSession(caller, session, server),
+      redactor: (caller, server) => this.redactors.forCaller(caller, server),
+    });
+  }
 
   // ---- initialize --------------------------------------------------------------------------
 
@@ -179,8 +159,69 @@ export class McpCore {
       // an upstream) may carry the secrets injected into it. A single-server endpoint's lists
       // name no server in the record, but can only have failed on that one.
       const server = record.server ?? (caller.scope ? (this.serversInScope(caller)[0] ?? null) : null);
-      throw this.redactError(caller, server, toRpcError(e));
+      throw this.redactors.error(caller, server, toRpcError(e));
     }
+  }
+
+  /**
+   * One request of an initialized session, its whole life: served or refused, its outcome settled
+   * (a cancelled call gets no response; a call whose agent went away counts as cancelled), the
+   * session written back if the request changed it, and its events handed over. `response` is
+   * null when the agent cancelled: per MCP, nothing is answered.
+   */
+  async run(
+    caller: Caller,
+    session: SessionState,
+    msg: JsonRpcRequest,
+    channel: AgentChannel,
+    signal: AbortSignal,
+    io: RequestIo,
+  ): Promise<{ response: JsonRpcResponse | null; outcome: Outcome }> {
+    if (!REQUEST_METHODS.has(msg.method)) {
+      return { response: failure(msg.id, { code: RpcCode.MethodNotFound, message: `Method not found: ${msg.method}` }), outcome: 'error' };
+    }
+    if (msg.method === 'initialize') {
+      return {
+        response: failure(msg.id, { code: RpcCode.InvalidRequest, message: 'The session is already initialized' }),
+        outcome: 'error',
+      };
+    }
+    const rec = newRecord(msg.method);
+    const { logLevel, subscriptions } = session;
+    let response: JsonRpcResponse;
+    try {
+      response = success(msg.id, await this.handle(caller, session, msg, channel, signal, rec));
+    } catch (e) {
+      const err = toRpcError(e);
+      if (rec.outcome === 'ok') {
+        rec.outcome = 'error';
+        rec.error = err.message;
+      }
+      response = failure(msg.id, err.toJSON());
+    }
+    if (session.logLevel !== logLevel || session.subscriptions !== subscriptions) {
+      await this.deps.saveSession(session).catch(() => undefined);
+    }
+    const cancelled = AgentCancelled.of(signal);
+    if (cancelled) {
+      // The agent gets nothing for it, whether it finished before the cancellation took hold (ok)
+      // or the cancellation cut it short (error). Outcomes decided first (denied, timeout…) stay.
+      if (rec.outcome === 'ok') rec.error = `The call was cancelled: ${(signal.reason as AgentCancelled).message}`;
+      if (rec.outcome === 'ok' || rec.outcome === 'error') rec.outcome = 'cancelled';
+    } else if (io.disconnected() && rec.outcome === 'ok') {
+      rec.outcome = 'cancelled';
+      rec.error = 'The agent disconnected before the response';
+    }
+    // Serialised once: the transport reuses this text when the response goes out.
+    if (msg.method !== 'ping') this.emit(caller, session, rec, io.bytesIn, cancelled ? 0 : serializeOnce(response).length);
+    return { response: cancelled ? null : response, outcome: rec.outcome };
+  }
+
+  /** An initialize the transport answered with a session: its answer, audited like any request. */
+  initialized(caller: Caller, session: SessionState, msg: JsonRpcRequest, bytesIn: number): JsonRpcResponse {
+    const response = success(msg.id, this.initializeResult(caller, session.protocolVersion));
+    this.emit(caller, session, newRecord('initialize'), bytesIn, serializeOnce(response).length);
+    return response;
   }
 
   private async dispatch(
@@ -199,7 +240,7 @@ export class McpCore {
       case 'prompts/list':
       case 'resources/list':
       case 'resources/templates/list':
-        return this.list(caller, session, req.method);
+        return this.catalog.list(caller, session, this.serversInScope(caller), req.method);
       case 'tools/call':
         return this.call(caller, session, 'tool', 'tools/call', params, channel, signal, record);
       case 'prompts/get':
@@ -224,120 +265,10 @@ export class McpCore {
     }
   }
 
-  /** Should a log message of `level` reach a session that asked for `min`? */
-  static logPasses(level: unknown, min: string | null): boolean {
-    if (!min) return true;
-    const l = LOG_LEVELS.indexOf(String(level));
-    return l === -1 || l >= LOG_LEVELS.indexOf(min);
-  }
-
   private serversInScope(caller: Caller): SnapshotServer[] {
     if (!caller.scope) return caller.snapshot.servers;
     const s = caller.snapshot.servers.find((x) => x.slug === caller.scope);
     return s ? [s] : [];
-  }
-
-  private async list(caller: Caller, session: SessionState, method: ListMethod): Promise<Record<string, unknown>> {
-    const field = LIST_KEY[method];
-    const servers = this.serversInScope(caller);
-    const results = await Promise.all(
-      servers.map(async (server) => {
-        try {
-          // Catalogues are cached raw and shared; each caller gets them through its redactor.
-          const redact = this.redactor(caller, server);
-          return { server, items: (await this.upstreamList(caller, session, server, method)).map((item) => redact(item)) };
-        } catch (e) {
-          // One broken upstream must not take the aggregated endpoint down; a single-server
-          // endpoint has nothing else to show, so the agent gets the error.
-          if (caller.scope) throw e;
-          return { server, items: [] as Record<string, unknown>[] };
-        }
-      }),
-    );
-    const out: Record<string, unknown>[] = [];
-    const named = !caller.scope && (method === 'tools/list' || method === 'prompts/list');
-    for (const { server, items } of results) {
-      for (const item of named ? unambiguous(server.slug, items) : items) {
-        const shown = this.present(caller, server, method, item);
-        if (shown) out.push(shown);
-      }
-    }
-    return { [field]: out };
-  }
-
-  /** Filter one catalogue item by policy and namespace it for the aggregated endpoint. */
-  private present(caller: Caller, server: SnapshotServer, method: ListMethod, item: Record<string, unknown>) {
-    const { snapshot, principal, scope } = caller;
-    if (method === 'tools/list' || method === 'prompts/list') {
-      const name = String(item.name);
-      const kind: RequestKind = method === 'tools/list' ? 'tool' : 'prompt';
-      if (!visible(snapshot, principal, kind, server.slug, name)) return null;
-      return scope ? item : { ...item, name: exposedName(server.slug, name) };
-    }
-    if (method === 'resources/list') {
-      const uri = String(item.uri);
-      if (!visible(snapshot, principal, 'resource', server.slug, uri)) return null;
-      return scope ? item : { ...item, uri: exposedUri(server.slug, uri) };
-    }
-    // Templates: listed when the policy could allow some URI of them (each read is decided).
-    const template = String(item.uriTemplate);
-    if (!templateVisible(snapshot, principal, server.slug, template)) return null;
-    return scope ? item : { ...item, uriTemplate: exposedUri(server.slug, template) };
-  }
-
-  private async upstreamList(
-    caller: Caller,
-    session: SessionState,
-    server: SnapshotServer,
-    method: ListMethod,
-  ): Promise<Record<string, unknown>[]> {
-    const backend = this.backend(caller, session, server);
-    const info = await backend.ready();
-    if (!advertises(info.capabilities, method)) return [];
-    const byMethod = this.lists.get(backend.key);
-    const hit = byMethod?.get(method);
-    if (hit && Date.now() - hit.at < LIST_TTL_MS) return hit.items;
-    // An incomplete list (page cap, looping cursor) is served as far as it goes.
-    const { items: all } = await listAll(backend, method, { sessionId: 'gateway' });
-    const items = method === 'tools/list' ? withTaskSupport(info.capabilities, all) : all;
-    const map = byMethod ?? new Map();
-    map.set(method, { items, at: Date.now() });
-    this.lists.set(backend.key, map);
-    return items;
-  }
-
-  /** Resolve what a call names into the server and the upstream's own name. */
-  private async resolve(
-    caller: Caller,
-    session: SessionState,
-    kind: RequestKind,
-    name: string,
-    record: CallRecord,
-  ): Promise<{ server: SnapshotServer; name: string }> {
-    const { snapshot } = caller;
-    const label = kind === 'resource' ? 'resource' : kind;
-    if (caller.scope) {
-      const server = snapshot.servers.find((s) => s.slug === caller.scope);
-      if (!server) throw new RpcError(RpcCode.InvalidParams, `Unknown server: ${caller.scope}`);
-      return { server, name };
-    }
-    if (kind === 'resource') {
-      const parts = splitUri(name);
-      const server = parts && snapshot.servers.find((s) => s.slug === parts.server);
-      if (!parts || !server) throw new RpcError(RpcCode.ResourceNotFound, `Resource not found: ${name} (expected tg://{server}/{uri})`);
-      return { server, name: parts.uri };
-    }
-    const parts = splitExposed(name);
-    const server = parts && snapshot.servers.find((s) => s.slug === parts.server);
-    if (!parts || !server) throw new RpcError(RpcCode.InvalidParams, `Unknown ${label}: ${name} (expected {server}__{name})`);
-    if (exposedName(server.slug, parts.rest) === name) return { server, name: parts.rest };
-    // A sanitised or hashed name: find the original in the server's catalogue. Should that fail,
-    // the record names the server, so its error is redacted with the server's secrets.
-    record.server = server;
-    const items = await this.upstreamList(caller, session, server, kind === 'tool' ? 'tools/list' : 'prompts/list');
-    const match = findExposed(server.slug, items, name);
-    if (!match) throw new RpcError(RpcCode.InvalidParams, `Unknown ${label}: ${name}`);
-    return { server, name: String(match.name) };
   }
 
   private async call(
@@ -358,10 +289,10 @@ export class McpCore {
     if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) {
       throw new RpcError(RpcCode.InvalidParams, 'params.arguments must be an object');
     }
-    const { server, name } = await this.resolve(caller, session, kind, named, record);
+    const { server, name } = await resolveTarget(this.catalog, caller, session, kind, named, record);
     record.server = server;
     record.target = name;
-    const redact = this.redactor(caller, server);
+    const redact = this.redactors.forCaller(caller, server);
     record.arguments = args;
 
     authorize(caller, { kind, server: server.slug, name, arguments: args as Record<string, unknown> | undefined }, record);
@@ -393,12 +324,13 @@ export class McpCore {
     await enforceQuota(this.deps.quota, caller.snapshot, method, record);
 
     const upstreamParams = { ...params, [field]: name };
-    const asTask = kind === 'tool' && params.task !== undefined ? this.backend(caller, session, server) : null;
+    const asTask = kind === 'tool' && params.task !== undefined ? this.backends.forSession(caller, session, server) : null;
     if (asTask) await this.deps.tasks.assertAugmentable(asTask, name, session);
     const forwarded = this.keepsUpstreamSubscription(caller, session, server, method, name)
       ? {}
-      : await this.forward(caller, session, server, method, upstreamParams, channel, signal, record);
-    if (method === 'resources/subscribe') this.subscriptionHolders.hold(this.backend(caller, session, server).key, name, session.id);
+      : await this.forwarder.forward(caller, session, server, method, upstreamParams, channel, signal, record);
+    if (method === 'resources/subscribe')
+      this.subscriptionHolders.hold(this.backends.forSession(caller, session, server).key, name, session.id);
     const origin = { caller, session, server, tool: name, arguments: args as Record<string, unknown> | undefined, redact };
     const result = asTask ? await this.deps.tasks.created({ ...origin, backend: asTask }, forwarded) : forwarded;
     if (method === 'resources/subscribe' || method === 'resources/unsubscribe') trackSubscription(session, method, server, name);
@@ -412,7 +344,7 @@ export class McpCore {
    */
   private keepsUpstreamSubscription(caller: Caller, session: SessionState, server: SnapshotServer, method: string, uri: string): boolean {
     if (method !== 'resources/unsubscribe') return false;
-    return !this.subscriptionHolders.release(this.backend(caller, session, server).key, uri, session.id);
+    return !this.subscriptionHolders.release(this.backends.forSession(caller, session, server).key, uri, session.id);
   }
 
   private async complete(
@@ -430,70 +362,16 @@ export class McpCore {
     const kind: RequestKind = ref.type === 'ref/prompt' ? 'prompt' : 'resource';
     const named = kind === 'prompt' ? ref.name : ref.uri;
     if (typeof named !== 'string') throw new RpcError(RpcCode.InvalidParams, 'params.ref needs a name (prompt) or uri (resource)');
-    const { server, name } = await this.resolve(caller, session, kind, named, record);
+    const { server, name } = await resolveTarget(this.catalog, caller, session, kind, named, record);
     record.server = server;
     record.target = name;
     // Completing arguments is decided like the prompts/get or resources/read it prepares.
     authorize(caller, { kind, server: server.slug, name }, record);
     const upstream = { ...params, ref: kind === 'prompt' ? { ...ref, name } : { ...ref, uri: name } };
-    return this.redactor(
+    return this.redactors.forCaller(
       caller,
       server,
-    )(await this.forward(caller, session, server, 'completion/complete', upstream, channel, signal, record));
-  }
-
-  private async forward(
-    caller: Caller,
-    session: SessionState,
-    server: SnapshotServer,
-    method: string,
-    params: Record<string, unknown>,
-    channel: AgentChannel,
-    signal: AbortSignal,
-    record: CallRecord,
-  ): Promise<Record<string, unknown>> {
-    const backend = this.backend(caller, session, server);
-    const ctx = this.callContext(caller, session, server, backend.key, channel, signal);
-    try {
-      await backend.ready();
-      return await backend.request(method, params, ctx);
-    } catch (e) {
-      const err = toRpcError(e);
-      // A call the agent cancelled failed on the agent's side: the upstream did nothing wrong
-      // (the backend reports it as a failure to reach the upstream, kind 'unavailable').
-      record.outcome = signal.aborted
-        ? 'error'
-        : e instanceof BackendError && e.kind === 'timeout'
-          ? 'timeout'
-          : e instanceof BackendError && e.kind !== 'upstream'
-            ? 'upstream_error'
-            : 'error';
-      // Raw here: emit() redacts the record, handle() the error the agent gets.
-      record.error = err.message;
-      throw err;
-    }
-  }
-
-  /** What the upstream says besides a result leaves through the result's filter; a task's status goes to its owner alone. */
-  private callContext(
-    caller: Caller,
-    session: SessionState,
-    server: SnapshotServer,
-    backendKey: string,
-    channel: AgentChannel,
-    signal: AbortSignal,
-  ): CallContext {
-    const redact = this.redactor(caller, server);
-    return {
-      sessionId: session.id,
-      signal,
-      onNotification: (n) => {
-        if (n.method === TASK_STATUS) return void this.deps.tasks.onStatus(backendKey, redact(n)).catch(() => undefined);
-        if (n.method === 'notifications/message' && !McpCore.logPasses(n.params?.level, session.logLevel)) return;
-        channel.notify(redact(n));
-      },
-      onServerRequest: (r) => this.relayServerRequest(session, redact(r), channel, signal),
-    };
+    )(await this.forwarder.forward(caller, session, server, 'completion/complete', upstream, channel, signal, record));
   }
 
   /** tasks/*: the broker checks owner and policy and runs it where the task lives; the answer is redacted like a call's. */
@@ -511,82 +389,19 @@ export class McpCore {
       ...{ caller, session, record, channel, signal },
       server: (slug) => this.serversInScope(caller).find((s) => s.slug === slug) ?? null,
       authorize: (request) => authorize(caller, request, record),
-      redact: (s) => this.redactor(caller, s),
-      context: (s, key, ch) => this.callContext(caller, session, s, key, ch, signal),
+      redact: (s) => this.redactors.forCaller(caller, s),
+      context: (s, key, ch) => this.forwarder.callContext(caller, session, s, key, ch, signal),
     });
     return caller.scope ? result : exposeResultUris(server.slug, result);
   }
 
-  /** Sampling, elicitation and roots requests go to the agent only if it declared the capability. */
-  private relayServerRequest(session: SessionState, r: JsonRpcRequest, channel: AgentChannel, signal?: AbortSignal) {
-    const caps = session.clientCapabilities;
-    const needs =
-      r.method === 'sampling/createMessage'
-        ? 'sampling'
-        : r.method === 'elicitation/create'
-          ? 'elicitation'
-          : r.method === 'roots/list'
-            ? 'roots'
-            : null;
-    if (needs && !caps[needs]) {
-      return Promise.reject(new RpcError(RpcCode.MethodNotFound, `The agent does not support ${r.method}`));
-    }
-    return channel.request(r.method, r.params, signal);
-  }
+  // ---- outside any call ---------------------------------------------------------------------
 
-  // ---- backends, secrets, redaction ----------------------------------------------------------
-
-  private specFor(snapshot: PolicySnapshot, server: SnapshotServer): OpenedSpec {
-    let bySnapshot = this.specs.get(snapshot);
-    if (!bySnapshot) {
-      bySnapshot = new Map();
-      this.specs.set(snapshot, bySnapshot);
-    }
-    let entry = bySnapshot.get(server.id);
-    if (!entry) {
-      entry = openBackendSpec(this.deps.secretKey, snapshot.orgId, server, snapshot.secrets);
-      bySnapshot.set(server.id, entry);
-    }
-    return entry;
-  }
-
-  /** The configuration keys a snapshot wants (the pool closes the backends of the others, whoever owns them). */
-  backendKeys(snapshot: PolicySnapshot): string[] {
-    return snapshot.servers.map((s) => {
-      try {
-        return this.specFor(snapshot, s).spec.key;
-      } catch {
-        return '';
-      }
-    });
-  }
-
-  /** The backend that serves this caller's session for `server`: shared, its key's or its session's own. */
-  private backend(caller: Caller, session: SessionState, server: SnapshotServer): Backend {
-    const { snapshot } = caller;
-    const opened = this.specFor(snapshot, server);
-    const backend = this.deps.pool.get(ownedSpec(opened.spec, { keyId: caller.key.id, sessionId: session.id }));
-    if (!this.watched.has(backend.key)) {
-      this.watched.add(backend.key);
-      // Notifications outside any call may go to many sessions: the secrets injected into this
-      // backend (fixed by its key) are scrubbed here, each listener's role patterns on delivery
-      // (outOfCallRedactor). An isolated backend speaks only to its owner.
-      const scrub = makeRedactor(opened.secrets, []);
-      const isolation = effectiveIsolation(server);
-      const audience: Audience =
-        isolation === 'per-key' ? { keyId: caller.key.id } : isolation === 'per-session' ? { sessionId: session.id } : null;
-      backend.onUnsolicited((n: JsonRpcNotification) => {
-        if (n.method === TASK_STATUS) return void this.deps.tasks.onStatus(backend.key, scrub(n)).catch(() => undefined);
-        for (const m of LIST_CHANGED[n.method] ?? []) this.lists.get(backend.key)?.delete(m);
-        this.deps.onUpstreamNotification?.(snapshot.orgId, server.slug, scrub(n), audience);
-      });
-      // A per-session backend's requests outside any call (roots/list on its standalone stream)
-      // can only be its session's; shared and per-key ones cannot be attributed and stay refused.
-      const channel = isolation === 'per-session' ? this.deps.sessionChannel?.(session.id) : undefined;
-      if (channel)
-        backend.onOutOfCallRequest?.((r) => this.outOfCallRequest(snapshot.orgId, caller.key.id, server.slug, session, scrub(r), channel));
-    }
-    return backend;
+  /** What a backend says outside any call: a task's status to its owner, list changes drop the cache, the rest fans out. */
+  private upstreamNotification(backend: Backend, orgId: string, server: SnapshotServer, n: JsonRpcNotification, audience: Audience): void {
+    if (n.method === TASK_STATUS) return void this.deps.tasks.onStatus(backend.key, n).catch(() => undefined);
+    this.catalog.changed(backend.key, n.method);
+    this.deps.onUpstreamNotification?.(orgId, server.slug, n, audience);
   }
 
   /**
@@ -595,147 +410,63 @@ export class McpCore {
    * server, and through those roles' redaction.
    */
   private outOfCallRequest(
-    orgId: string,
-    keyId: string,
-    serverSlug: string,
+    owner: Caller,
+    server: SnapshotServer,
     session: SessionState,
     r: JsonRpcRequest,
     channel: AgentChannel,
   ): Promise<Record<string, unknown>> {
-    const snapshot = this.deps.currentSnapshot(orgId);
-    const key = snapshot?.keys.find((k) => k.id === keyId);
-    if (!snapshot || !key || !seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata }, serverSlug)) {
+    const snapshot = this.deps.currentSnapshot(owner.snapshot.orgId);
+    const key = snapshot?.keys.find((k) => k.id === owner.key.id);
+    if (!snapshot || !key || !seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata }, server.slug)) {
       return Promise.reject(new RpcError(RpcCode.InternalError, 'no agent session is waiting for this request'));
     }
-    return this.relayServerRequest(session, this.outOfCallRedactor(snapshot, key)(r), channel);
+    return askAgent(session, this.redactors.outOfCall(snapshot, key)(r), channel);
+  }
+
+  /** What a session of `key` hears outside any call passes that key's role patterns. */
+  outOfCallRedactor(snapshot: PolicySnapshot, key: SnapshotKey): Redactor {
+    return this.redactors.outOfCall(snapshot, key);
+  }
+
+  // ---- backends ------------------------------------------------------------------------------
+
+  /** The configuration keys a snapshot wants (the pool closes the backends of the others, whoever owns them). */
+  backendKeys(snapshot: PolicySnapshot): string[] {
+    return this.backends.keys(snapshot);
   }
 
   /** An agent session ended: close the backends it owned (per-session servers) on this worker. */
   endSession(sessionId: string): void {
     this.subscriptionHolders.forgetSession(sessionId);
-    const suffix = sessionKeySuffix(sessionId);
-    this.deps.pool.retireWhere((k) => k.endsWith(suffix));
+    this.backends.endSession(sessionId);
   }
 
   /** Does this worker run a backend owned by the session? */
   ownsSessionBackends(sessionId: string): boolean {
-    const suffix = sessionKeySuffix(sessionId);
-    return this.deps.pool.has((k) => k.endsWith(suffix));
+    return this.backends.ownsSessionBackends(sessionId);
   }
 
   /** Forget per-backend state of backends the pool closed. */
   forgetBackend(key: string): void {
-    this.watched.delete(key);
-    this.lists.delete(key);
+    this.backends.forget(key);
+    this.catalog.forget(key);
     this.subscriptionHolders.forgetBackend(key);
-  }
-
-  /**
-   * The redactor for what the caller gets from `server`: its injected secrets, then the caller's
-   * role patterns. Without a server (nothing was forwarded), the role patterns alone.
-   */
-  private redactor(caller: Caller, server: SnapshotServer | null): Redactor {
-    return this.redactorOf(caller.snapshot, caller.key, server);
-  }
-
-  /**
-   * What a session of `key` hears outside any call (notifications, a per-session backend's
-   * requests) passes that key's role patterns: the backend's secrets are already scrubbed, but
-   * each listener's roles redact differently.
-   */
-  outOfCallRedactor(snapshot: PolicySnapshot, key: SnapshotKey): Redactor {
-    return this.redactorOf(snapshot, key, null);
-  }
-
-  private redactorOf(snapshot: PolicySnapshot, key: SnapshotKey, server: SnapshotServer | null): Redactor {
-    let bySnapshot = this.redactors.get(snapshot);
-    if (!bySnapshot) {
-      bySnapshot = new Map();
-      this.redactors.set(snapshot, bySnapshot);
-    }
-    const k = `${server?.id ?? ''}|${key.roleIds.join(',')}`;
-    let r = bySnapshot.get(k);
-    if (!r) {
-      const secrets = server ? this.specFor(snapshot, server).secrets : [];
-      // Patterns depend on the roles alone (redactionPatternsFor reads nothing else of the principal).
-      r = makeRedactor(secrets, redactionPatternsFor(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata }));
-      bySnapshot.set(k, r);
-    }
-    return r;
-  }
-
-  /** redactor() for paths that must not fail: errors and audit events. */
-  private safeRedactor(caller: Caller, server: SnapshotServer | null): Redactor {
-    try {
-      return this.redactor(caller, server);
-    } catch {
-      // The server's secrets do not open (misconfigured): no backend of it runs, none can leak.
-      return this.redactor(caller, null);
-    }
-  }
-
-  /** An error on its way to the agent, message and data through the caller's redactor. */
-  private redactError(caller: Caller, server: SnapshotServer | null, err: RpcError): RpcError {
-    const redact = this.safeRedactor(caller, server);
-    const message = redact(err.message);
-    const data = redact(err.data);
-    return message === err.message && data === err.data ? err : new RpcError(err.code, message, data);
   }
 
   // ---- events --------------------------------------------------------------------------------
 
-  /** Emit the audit and usage events of one finished request (never blocks); `ip` for requests with no caller (failed authentication). */
-  emit(
-    caller: Caller | null,
-    orgId: string,
-    session: Pick<SessionState, 'id' | 'clientInfo'> | null,
-    rec: CallRecord,
-    bytesIn: number,
-    bytesOut: number,
-    ip: string | null = caller?.ip ?? null,
-  ): void {
-    const at = new Date().toISOString();
-    const latencyMs = Math.round((performance.now() - rec.startedAt) * 1000) / 1000;
-    // The audit chain can never be amended: what goes in passes the same redaction as responses.
-    const redact: Redactor = caller ? this.safeRedactor(caller, rec.server) : (v) => v;
-    const audit: AuditEvent = {
-      schemaVersion: 1,
-      id: uuidv7(),
-      orgId,
-      keyId: caller?.key.id ?? null,
-      serverId: rec.server?.id ?? null,
-      serverSlug: rec.server?.slug ?? null,
-      method: rec.method,
-      target: rec.target,
-      arguments: redact(rec.arguments),
-      decision: rec.decision,
-      rule: rec.rule,
-      outcome: rec.outcome,
-      error: rec.error === null ? null : redact(rec.error),
-      latencyMs,
-      bytesIn,
-      bytesOut,
-      clientName: session?.clientInfo?.name ?? null,
-      clientVersion: session?.clientInfo?.version ?? null,
-      sessionId: session?.id ?? null,
-      ip,
-      at,
-    };
-    this.deps.events.emit(audit, {
-      schemaVersion: 1,
-      id: audit.id,
-      orgId,
-      keyId: audit.keyId,
-      serverId: audit.serverId,
-      target: audit.target,
-      method: audit.method,
-      decision: audit.decision,
-      outcome: audit.outcome,
-      durationMs: latencyMs,
-      bytesIn,
-      bytesOut,
-      at,
-    });
+  /** The events of a message that never reached a caller's session (a failed authentication). */
+  emitUnauthenticated(orgId: string, rec: CallRecord, ip: string | null): void {
+    const { audit, usage } = recordEvents(rec, { orgId, keyId: null, ip, session: null }, (v) => v, 0, 0);
+    this.deps.events.emit(audit, usage);
+  }
+
+  /** Hand one finished message's events over (never blocks). */
+  private emit(caller: Caller, session: SessionState, rec: CallRecord, bytesIn: number, bytesOut: number): void {
+    const party = { orgId: caller.snapshot.orgId, keyId: caller.key.id, ip: caller.ip, session };
+    const { audit, usage } = recordEvents(rec, party, this.redactors.safe(caller, rec.server), bytesIn, bytesOut);
+    this.deps.events.emit(audit, usage);
   }
 }
 
@@ -751,35 +482,4 @@ function trackSubscription(session: SessionState, method: string, server: Snapsh
   } else if (current.includes(id)) {
     session.subscriptions = current.filter((s) => s !== id);
   }
-}
-
-/** decide() for one request; a denial is recorded and thrown as -32003 with its rule and reason. */
-function authorize(caller: Caller, request: PolicyRequest, record: CallRecord): void {
-  const decision = decide(caller.snapshot, caller.principal, request);
-  record.rule = decision.rule ? ruleLabel(decision.rule) : null;
-  if (decision.allowed) return;
-  record.decision = 'deny';
-  record.outcome = 'denied';
-  record.error = decision.reason;
-  throw new RpcError(RpcCode.Denied, `Denied by policy: ${decision.reason}`, { rule: record.rule, reason: decision.reason });
-}
-
-export function newRecord(method: string): CallRecord {
-  return {
-    method,
-    server: null,
-    target: null,
-    arguments: undefined,
-    decision: 'allow',
-    rule: null,
-    outcome: 'ok',
-    error: null,
-    startedAt: performance.now(),
-  };
-}
-
-export function toRpcError(e: unknown): RpcError {
-  if (e instanceof RpcError) return e;
-  if (e instanceof BackendError) return new RpcError(e.error.code, e.error.message, e.error.data);
-  return new RpcError(RpcCode.InternalError, 'Internal gateway error');
 }

@@ -1,6 +1,6 @@
 import type { PolicySnapshot } from '@toolgate/contracts';
 import { RpcCode, RpcError } from './jsonrpc';
-import type { CallRecord } from './mcp';
+import type { CallRecord } from './call-record';
 import type { QuotaPort } from './ports';
 
 /**

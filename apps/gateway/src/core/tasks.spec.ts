@@ -7,7 +7,8 @@ import { FIXTURE, nodeSpec } from '../../test/fixtures/stdio-helpers';
 import { BackendPool } from '../backends/pool';
 import { UnconfinedLauncher } from '../backends/sandbox/launcher';
 import type { JsonRpcNotification } from './jsonrpc';
-import { type AgentChannel, type Caller, newRecord, toRpcError } from './mcp';
+import { type AgentChannel, type Caller } from './caller';
+import { newRecord, toRpcError } from './call-record';
 import type { SessionState } from './sessions';
 import { RedisTaskStore } from '../redis/task-store';
 import {

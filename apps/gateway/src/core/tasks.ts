@@ -4,7 +4,8 @@ import type { PolicyRequest, Redactor } from '@toolgate/policy';
 import type { BackendPool } from '../backends/pool';
 import { type Backend, BackendError, type CallContext } from '../backends/types';
 import { type JsonRpcNotification, RpcCode, RpcError } from './jsonrpc';
-import type { AgentChannel, Caller, CallRecord } from './mcp';
+import type { AgentChannel, Caller } from './caller';
+import type { CallRecord } from './call-record';
 import type { SessionState } from './sessions';
 import type { TaskRemotePort, TaskStorePort } from './ports';
 

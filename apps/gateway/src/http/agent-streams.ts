@@ -1,7 +1,9 @@
 import type { PolicySnapshot, SnapshotKey } from '@toolgate/contracts';
 import { seesServer } from '@toolgate/policy';
 import type { JsonRpcNotification } from '../core/jsonrpc';
-import { type AgentChannel, type Audience, type Caller, McpCore } from '../core/mcp';
+import { logPasses } from '../core/logging';
+import type { McpCore } from '../core/mcp';
+import { type AgentChannel, type Audience, type Caller } from '../core/caller';
 import { exposedUri } from '../core/naming';
 import type { Relay } from '../redis/relay';
 import type { SessionState } from '../core/sessions';
@@ -81,7 +83,7 @@ export class AgentStreams {
     const wanted = (s: SessionState | null): boolean =>
       s !== null &&
       (subscription === null || (s.subscriptions?.includes(subscription) ?? false)) &&
-      (logLevel === undefined || McpCore.logPasses(logLevel, s.logLevel));
+      (logLevel === undefined || logPasses(logLevel, s.logLevel));
     for (const [sessionId, owner] of this.streams.of(orgId)) {
       const scope = owner.scope;
       const key = scope === null || scope === server ? listener(sessionId, owner) : null;

@@ -1,5 +1,5 @@
 import type { PolicySnapshot } from '@toolgate/contracts';
-import type { CallRecord } from '../core/mcp';
+import type { CallRecord } from '../core/call-record';
 import { AuthFailureLog, type AuthFailureReason } from './auth-failures';
 
 const org = (orgId: string) => ({ orgId, servers: [{ slug: 'files', id: 'srv-1' }] }) as unknown as PolicySnapshot;

@@ -1,5 +1,5 @@
 import { AGENT_KEY_PREFIX, agentKeyPrefix, type PolicySnapshot } from '@toolgate/contracts';
-import { type CallRecord, newRecord } from '../core/mcp';
+import { type CallRecord, newRecord } from '../core/call-record';
 
 export type AuthFailureReason = 'missing' | 'invalid' | 'expired';
 

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { sha256Hex } from '@toolgate/contracts';
 import { type CidrBlock, checkKey, findKeyByHash } from '@toolgate/policy';
 import { RpcCode } from '../core/jsonrpc';
-import type { Caller } from '../core/mcp';
+import type { Caller } from '../core/caller';
 import type { SnapshotStore } from '../snapshots/store';
 import type { AuthFailureLog, AuthFailureReason } from './auth-failures';
 import { ClientIpResolver } from './client-ip';

@@ -10,7 +10,8 @@ import {
   salvageId,
   validateMessage,
 } from '../core/jsonrpc';
-import { type AgentChannel, type Caller, toRpcError } from '../core/mcp';
+import { type AgentChannel, type Caller } from '../core/caller';
+import { toRpcError } from '../core/call-record';
 import type { CallRunner } from './calls';
 import { header, type RequestChecks } from './request';
 import { sendJson } from './util';

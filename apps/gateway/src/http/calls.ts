@@ -1,30 +1,18 @@
-import {
-  failure,
-  isNotification,
-  isResponse,
-  type JsonRpcNotification,
-  type JsonRpcRequest,
-  type JsonRpcResponse,
-  RpcCode,
-  success,
-} from '../core/jsonrpc';
-import { type AgentChannel, type Caller, type McpCore, newRecord, REQUEST_METHODS, toRpcError } from '../core/mcp';
-import { AgentCancelled } from '../core/cancellation';
-import type { Relay } from '../redis/relay';
+import { isNotification, isResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../core/jsonrpc';
+import type { AgentChannel, Caller } from '../core/caller';
+import { type McpCore, REQUEST_METHODS } from '../core/mcp';
 import type { SessionState } from '../core/sessions';
-import type { SessionStore } from '../redis/sessions';
 import type { GatewayMetrics } from '../metrics';
-import { serializeOnce } from './util';
+import type { Relay } from '../redis/relay';
 
 /**
  * One agent message after the transport checks, whatever the transport: a request runs through
- * the core with cancellation, metrics and its audit record; a notification or response goes to
- * the relay.
+ * the core (which keeps its audit record) with cancellation and metrics; a notification or
+ * response goes to the relay.
  */
 export class CallRunner {
   constructor(
     private readonly core: McpCore,
-    private readonly sessions: SessionStore,
     private readonly relay: Relay,
     private readonly metrics: GatewayMetrics,
     /** How long the gateway waits for an agent to answer a sampling/elicitation request. */
@@ -64,8 +52,9 @@ export class CallRunner {
   }
 
   /**
-   * Run one request through the core, with cancellation, metrics and the audit record. Null when
-   * the agent cancelled it: per MCP, a cancelled request gets no response.
+   * Run one request through the core, which owns its record and events, with the relay's
+   * cancellation and the metrics. Null when the agent cancelled it: a cancelled request gets no
+   * response.
    */
   async execute(
     caller: Caller,
@@ -75,52 +64,16 @@ export class CallRunner {
     bytesIn: number,
     disconnected: () => boolean = () => false,
   ): Promise<JsonRpcResponse | null> {
-    const rec = newRecord(msg.method);
-    if (!REQUEST_METHODS.has(msg.method)) {
-      this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: 'unknown', outcome: 'error' });
-      return failure(msg.id, { code: RpcCode.MethodNotFound, message: `Method not found: ${msg.method}` });
-    }
-    if (msg.method === 'initialize') {
-      return failure(msg.id, { code: RpcCode.InvalidRequest, message: 'The session is already initialized' });
-    }
+    const method = REQUEST_METHODS.has(msg.method) ? msg.method : 'unknown';
     const controller = this.relay.track(session.id, msg.id);
-    const end = this.metrics.latency.startTimer({ method: msg.method });
-    let response: JsonRpcResponse;
+    const end = this.metrics.latency.startTimer({ method });
     try {
-      const { logLevel, subscriptions } = session;
-      const result = await this.core.handle(caller, session, msg, channel, controller.signal, rec);
-      if (session.logLevel !== logLevel || session.subscriptions !== subscriptions) {
-        await this.sessions.update(session).catch(() => undefined);
-      }
-      response = success(msg.id, result);
-    } catch (e) {
-      const err = toRpcError(e);
-      if (rec.outcome === 'ok') {
-        rec.outcome = 'error';
-        rec.error = err.message;
-      }
-      response = failure(msg.id, err.toJSON());
+      const { response, outcome } = await this.core.run(caller, session, msg, channel, controller.signal, { bytesIn, disconnected });
+      this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method, outcome });
+      return response;
     } finally {
       this.relay.untrack(session.id, msg.id);
       end();
     }
-    const cancelled = AgentCancelled.of(controller.signal);
-    if (cancelled) {
-      // The agent gets nothing for it, whether it finished before the cancellation took hold
-      // (ok) or the cancellation cut it short (the core records that as an error, with the
-      // backend's "cancelled" message). Other outcomes (denied, timeout, …) came first and stay.
-      if (rec.outcome === 'ok') rec.error = `The call was cancelled: ${(controller.signal.reason as AgentCancelled).message}`;
-      if (rec.outcome === 'ok' || rec.outcome === 'error') rec.outcome = 'cancelled';
-    } else if (disconnected() && rec.outcome === 'ok') {
-      rec.outcome = 'cancelled';
-      rec.error = 'The agent disconnected before the response';
-    }
-    this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: msg.method, outcome: rec.outcome });
-    if (msg.method !== 'ping') {
-      // Serialised once: sendJson / SseStream reuse this text when the response goes out.
-      const bytesOut = cancelled ? 0 : serializeOnce(response).length;
-      this.core.emit(caller, caller.snapshot.orgId, session, rec, bytesIn, bytesOut);
-    }
-    return cancelled ? null : response;
   }
 }

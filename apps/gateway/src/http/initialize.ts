@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
-import { type JsonRpcRequest, success } from '../core/jsonrpc';
-import { type Caller, type McpCore, newRecord } from '../core/mcp';
+import { type JsonRpcRequest } from '../core/jsonrpc';
+import { type McpCore } from '../core/mcp';
+import { type Caller } from '../core/caller';
 import type { SessionState } from '../core/sessions';
 import { SessionStore } from '../redis/sessions';
 import type { GatewayMetrics } from '../metrics';
@@ -21,7 +22,6 @@ export class SessionSetup {
 
   /** Streamable HTTP initialize: a new session, answered as plain JSON with its id. */
   async initialize(res: ServerResponse, caller: Caller, msg: JsonRpcRequest, bytesIn: number): Promise<void> {
-    const rec = newRecord('initialize');
     const p = msg.params ?? {};
     const info = p.clientInfo as { name?: unknown; version?: unknown } | undefined;
     const protocolVersion = this.core.negotiate(p.protocolVersion);
@@ -37,10 +37,7 @@ export class SessionSetup {
       sessionStoreDown(res, msg.id);
       return;
     }
-    const bytesOut = sendJson(res, 200, success(msg.id, this.core.initializeResult(caller, protocolVersion)), {
-      'Mcp-Session-Id': session.id,
-    });
-    this.core.emit(caller, caller.snapshot.orgId, session, rec, bytesIn, bytesOut);
+    sendJson(res, 200, this.core.initialized(caller, session, msg, bytesIn), { 'Mcp-Session-Id': session.id });
     this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: 'initialize', outcome: 'ok' });
   }
 
@@ -64,8 +61,7 @@ export class SessionSetup {
     s.clientInfo = info && typeof info.name === 'string' ? { name: info.name, version: String(info.version ?? '') } : null;
     s.clientCapabilities = (p.capabilities as Record<string, unknown>) ?? {};
     await this.sessions.update(s).catch(() => undefined);
-    push(success(msg.id, this.core.initializeResult(caller, s.protocolVersion)));
-    this.core.emit(caller, caller.snapshot.orgId, s, newRecord('initialize'), bytesIn, 0);
+    push(this.core.initialized(caller, s, msg, bytesIn));
   }
 }
 

@@ -9,7 +9,8 @@ import {
   salvageId,
   validateMessage,
 } from '../core/jsonrpc';
-import { type Caller, toRpcError } from '../core/mcp';
+import { type Caller } from '../core/caller';
+import { toRpcError } from '../core/call-record';
 import type { SessionState } from '../core/sessions';
 import type { SessionStore } from '../redis/sessions';
 import { versionRefusal } from './protocol-version';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import type { Recorder } from './event-log';
-import { jsonText } from './util';
+import { jsonText } from '../core/jsonrpc';
 
 /** A comment line this often keeps idle GET and legacy SSE streams open through proxies. */
 export const KEEPALIVE_MS = 25_000;

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type FrameLimits, isRequest, type JsonRpcRequest, RpcCode } from '../core/jsonrpc';
-import type { Caller, McpCore } from '../core/mcp';
+import type { McpCore } from '../core/mcp';
+import type { Caller } from '../core/caller';
 import type { SessionState } from '../core/sessions';
 import type { SessionStore } from '../redis/sessions';
 import type { AgentStreams } from './agent-streams';

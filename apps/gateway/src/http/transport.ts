@@ -57,13 +57,13 @@ export class McpTransport {
   ) {
     const authFailures = new AuthFailureLog({
       count: (reason) => metrics.authFailures.inc({ reason }),
-      emit: (orgId, rec, ip) => core.emit(null, orgId, null, rec, 0, 0, ip),
+      emit: (orgId, rec, ip) => core.emitUnauthenticated(orgId, rec, ip),
       perMinute: opts.authFailureAuditPerMinute,
     });
     const auth = new Authenticator(snapshots, authFailures, opts);
     const streams = new AgentStreams(core, snapshots, sessions, relay, opts.agentRequestTimeoutMs);
     const checks = new RequestChecks(sessions, opts);
-    const calls = new CallRunner(core, sessions, relay, metrics, opts.agentRequestTimeoutMs);
+    const calls = new CallRunner(core, relay, metrics, opts.agentRequestTimeoutMs);
     const setup = new SessionSetup(core, sessions, metrics);
     this.streamable = new StreamableHttp({
       checks,

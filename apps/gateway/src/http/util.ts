@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { failure, type JsonRpcError, type JsonRpcId } from '../core/jsonrpc';
+import { failure, type JsonRpcError, type JsonRpcId, jsonText } from '../core/jsonrpc';
 
 export class BodyTooLarge extends Error {}
 
@@ -26,29 +26,6 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     req.on('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size)));
     req.on('error', reject);
   });
-}
-
-/**
- * JSON text of response objects that were already serialised once: the transport measures each
- * response for the audit record before sending it, and sendJson / SseStream reuse that text
- * instead of serialising a (possibly large) tool result a second time. Entries live as long as
- * the response object they belong to.
- */
-const serialized = new WeakMap<object, string>();
-
-/** JSON.stringify(value), remembered for `value`, which must not be modified afterwards. */
-export function serializeOnce(value: object): string {
-  let json = serialized.get(value);
-  if (json === undefined) {
-    json = JSON.stringify(value);
-    serialized.set(value, json);
-  }
-  return json;
-}
-
-/** The JSON text of `value`: the remembered one if serializeOnce() saw it, else a fresh one. */
-export function jsonText(value: unknown): string {
-  return (typeof value === 'object' && value !== null && serialized.get(value)) || JSON.stringify(value);
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): number {

@@ -3,7 +3,7 @@ import { channels } from '@toolgate/contracts';
 import type Redis from 'ioredis';
 import type { JsonRpcId, JsonRpcNotification, JsonRpcResponse } from '../core/jsonrpc';
 import { RpcCode, RpcError } from '../core/jsonrpc';
-import type { Audience } from '../core/mcp';
+import type { Audience } from '../core/caller';
 import { AgentCancelled } from '../core/cancellation';
 
 type RelayMessage =
