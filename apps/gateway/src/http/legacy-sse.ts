@@ -1,27 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRequest, RpcCode } from '../core/jsonrpc';
-import type { McpCore } from '../core/mcp';
 import type { Relay } from '../redis/relay';
 import type { SessionState } from '../core/sessions';
-import type { SessionStore } from '../redis/sessions';
 import type { SnapshotStore } from '../snapshots/store';
-import type { AgentStreams } from './agent-streams';
-import type { Authenticator } from './authenticate';
-import type { CallRunner } from './calls';
-import type { SessionSetup } from './initialize';
-import type { RequestChecks } from './request';
 import { KEEPALIVE_MS, SseStream } from './sse';
+import type { TransportParts } from './streamable';
 import { sendRpcError } from './util';
 
-export interface LegacySseDeps {
-  checks: RequestChecks;
-  auth: Authenticator;
-  calls: CallRunner;
-  setup: SessionSetup;
-  streams: AgentStreams;
-  core: McpCore;
+export interface LegacySseDeps extends TransportParts {
   snapshots: SnapshotStore;
-  sessions: SessionStore;
   relay: Relay;
 }
 

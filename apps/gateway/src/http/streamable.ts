@@ -15,7 +15,8 @@ import { resumeOrRefuse } from './resume';
 import { KEEPALIVE_MS, SseStream } from './sse';
 import { acceptsMcp, sendJson, sendRpcError } from './util';
 
-export interface StreamableDeps {
+/** What both agent transports (this one and legacy-sse.ts) are built from. */
+export interface TransportParts {
   checks: RequestChecks;
   auth: Authenticator;
   calls: CallRunner;
@@ -23,6 +24,9 @@ export interface StreamableDeps {
   streams: AgentStreams;
   core: McpCore;
   sessions: SessionStore;
+}
+
+export interface StreamableDeps extends TransportParts {
   limits: FrameLimits;
   /** Where GET and call streams record their events for Last-Event-ID resumption. */
   eventLog: SseEventLog;

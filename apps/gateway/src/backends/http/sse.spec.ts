@@ -6,7 +6,9 @@ import type { JsonRpcNotification, JsonRpcRequest } from '../../core/jsonrpc';
 import { RpcCode } from '../../core/jsonrpc';
 import type { UpstreamOptions } from './base';
 import { SseBackend } from './sse';
-import { BackendError, type BackendSpec, type CallContext } from '../types';
+import { type BackendSpec } from '../types';
+import { ctx, rejection, textOf } from '../../../test/fixtures/backend-helpers';
+import { waitFor } from '../../../test/fixtures/stdio-helpers';
 
 function spec(url: string, headers: Record<string, string> = {}, server: Partial<SnapshotServer> = {}): BackendSpec {
   return {
@@ -33,27 +35,7 @@ function spec(url: string, headers: Record<string, string> = {}, server: Partial
   };
 }
 
-const ctx = (extra: Partial<CallContext> = {}): CallContext => ({ sessionId: 'agent-session-1', ...extra });
-const textOf = (result: Record<string, unknown>): string => ((result.content as Array<{ text: string }>)[0] ?? { text: '' }).text;
 const sampled = (text: string) => async () => ({ role: 'assistant', content: { type: 'text', text }, model: 'test-model' });
-
-async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<BackendError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BackendError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
 
 const backends: SseBackend[] = [];
 const fixtures: Fixture[] = [];

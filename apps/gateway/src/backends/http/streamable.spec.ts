@@ -5,10 +5,12 @@ import type { AddressInfo } from 'node:net';
 import { type Fixture, type StreamableFixture, startRawFixture, startStreamableFixture } from '../../../test/fixtures/http-mcp-server';
 import type { JsonRpcNotification, JsonRpcRequest } from '../../core/jsonrpc';
 import { RpcCode, RpcError } from '../../core/jsonrpc';
-import { BackendError, type BackendSpec, type CallContext } from '../types';
+import { type BackendSpec, type CallContext } from '../types';
 import { CallCancelledError } from '../upstream/errors';
 import { upstreamHeaders } from './headers';
 import { StreamableHttpBackend, type StreamableHttpOptions } from './streamable';
+import { ctx, rejection, textOf } from '../../../test/fixtures/backend-helpers';
+import { waitFor } from '../../../test/fixtures/stdio-helpers';
 
 function spec(url: string | null, headers: Record<string, string> = {}, server: Partial<SnapshotServer> = {}): BackendSpec {
   return {
@@ -33,27 +35,6 @@ function spec(url: string | null, headers: Record<string, string> = {}, server: 
       ...server,
     },
   };
-}
-
-const ctx = (extra: Partial<CallContext> = {}): CallContext => ({ sessionId: 'agent-session-1', ...extra });
-const textOf = (result: Record<string, unknown>): string => ((result.content as Array<{ text: string }>)[0] ?? { text: '' }).text;
-
-async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-async function rejection(p: Promise<unknown>): Promise<BackendError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof BackendError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** A port nothing listens on (bound once, then released). */
