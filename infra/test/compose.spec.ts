@@ -2,10 +2,10 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
-import { expectRunnable, render, root } from './render';
+import { type ComposeService, expectRunnable, render, root } from './render';
 
 /** A volume's mount point, long form or `name:/target[:mode]`. */
-const volumeTarget = (v: any): string => (typeof v === 'string' ? v.split(':')[1] : v.target);
+const volumeTarget = (v: string | { target: string }): string => (typeof v === 'string' ? v.split(':')[1] : v.target);
 
 /** `docker-compose config` (Debian's docker-compose) renders and validates docker-compose.yml. */
 describe('docker-compose.yml', () => {
@@ -29,7 +29,7 @@ describe('docker-compose.yml', () => {
     render('docker-compose', ['-f', path.join(root, 'docker-compose.yml'), '--env-file', file, 'config'], { env: cleanEnv });
 
   const rendered = config(envFile);
-  const services: Record<string, any> = rendered.status === 0 ? parse(rendered.stdout).services : {};
+  const services: Record<string, ComposeService> = rendered.status === 0 ? parse(rendered.stdout).services : {};
   const product = ['api', 'worker', 'gateway', 'web'];
 
   it('renders (the file is valid compose)', () => {
@@ -48,11 +48,11 @@ describe('docker-compose.yml', () => {
   it('gives each long-running service a health check on its own port, and publishes the public ones', () => {
     const ports: Record<string, string> = { api: 'API_PORT', worker: 'WORKER_HEALTH_PORT', gateway: 'GATEWAY_PORT', web: 'WEB_PORT' };
     for (const name of product) {
-      const test = services[name].healthcheck?.test.join(' ') as string;
+      const test = services[name].healthcheck?.test.join(' ') ?? '';
       expect(test).toContain(`http://127.0.0.1:${services[name].environment[ports[name]]}/`);
     }
-    for (const name of ['postgres', 'redis']) expect(services[name].healthcheck.test.length).toBeGreaterThan(1);
-    const published = (name: string) => (services[name].ports ?? []).map((p: any) => `${p.published}:${p.target}`);
+    for (const name of ['postgres', 'redis']) expect(services[name].healthcheck?.test.length).toBeGreaterThan(1);
+    const published = (name: string) => (services[name].ports ?? []).map((p) => `${p.published}:${p.target}`);
     expect(published('api')).toEqual(['4000:4000']);
     expect(published('gateway')).toEqual(['8080:8080']);
     expect(published('web')).toEqual(['3000:3000']);
@@ -61,8 +61,7 @@ describe('docker-compose.yml', () => {
   });
 
   it('orders start-up on health and on the finished migration', () => {
-    const deps = (name: string) =>
-      Object.fromEntries(Object.entries(services[name].depends_on ?? {}).map(([k, v]: [string, any]) => [k, v.condition]));
+    const deps = (name: string) => Object.fromEntries(Object.entries(services[name].depends_on ?? {}).map(([k, v]) => [k, v.condition]));
     expect(deps('migrate')).toEqual({ postgres: 'service_healthy' });
     for (const name of ['api', 'worker', 'gateway'])
       expect(deps(name)).toEqual({ migrate: 'service_completed_successfully', redis: 'service_healthy' });
@@ -73,7 +72,7 @@ describe('docker-compose.yml', () => {
     const cmd = services.redis.command.join(' ');
     expect(cmd).toContain('--appendonly yes');
     expect(cmd).toContain('--maxmemory-policy noeviction');
-    expect(services.redis.volumes.map(volumeTarget)).toContain('/data');
+    expect((services.redis.volumes ?? []).map(volumeTarget)).toContain('/data');
   });
 
   it('gives the gateway what the stdio sandbox needs inside a container', () => {
@@ -84,7 +83,7 @@ describe('docker-compose.yml', () => {
       expect.arrayContaining(['seccomp=unconfined', 'apparmor=unconfined', 'systempaths=unconfined', 'label=disable']),
     );
     expect(gw.devices).toEqual(['/dev/net/tun:/dev/net/tun']);
-    expect(gw.volumes.map(volumeTarget)).toContain(gw.environment.SPOOL_DIR);
+    expect((gw.volumes ?? []).map(volumeTarget)).toContain(gw.environment.SPOOL_DIR);
   });
 
   it('takes every secret from the environment and bakes none in', () => {

@@ -12,10 +12,25 @@ export function render(cmd: string, args: string[], opts: { cwd?: string; env?: 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-export function parseDocs(text: string): any[] {
+export function parseDocs<T>(text: string): T[] {
   return parseAllDocuments(text)
-    .map((d) => d.toJSON())
+    .map((d) => d.toJSON() as T)
     .filter(Boolean);
+}
+
+/** The parts of a rendered compose service the tests read. */
+export interface ComposeService {
+  command: string[];
+  environment: Record<string, string>;
+  healthcheck?: { test: string[] };
+  ports?: { published: number | string; target: number }[];
+  depends_on?: Record<string, { condition: string }>;
+  volumes?: (string | { target: string })[];
+  user?: string;
+  cap_add?: string[];
+  security_opt?: string[];
+  devices?: string[];
+  restart?: string;
 }
 
 /** The npm scripts a `pnpm --filter @toolgate/x run script` command can name. */
