@@ -2,7 +2,7 @@
 // Starts the whole product on local Postgres/Redis: writes a .env with fresh secrets on first
 // run, makes sure Postgres and Redis answer (scripts/services.mjs), creates and migrates the
 // database, then runs every process with prefixed logs. Exit 2: a dependency is not reachable
-// (the message says what to run).
+// (the message says what to run). `--services`: only make sure Postgres and Redis answer.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -35,6 +35,10 @@ const problems = await ensureServices(process.env, { dataDir: process.env.TOOLGA
 if (problems.length > 0) {
   const lines = problems.flatMap((p) => [`${p.what} is not reachable. Run:`, ...p.steps.map((s) => `    ${s}`)]);
   fail(`toolgate: cannot start yet.\n${lines.join('\n')}\nthen run this command again.`, 2);
+}
+if (process.argv.includes('--services')) {
+  console.log('PostgreSQL and Redis answer.');
+  process.exit(0);
 }
 
 // Create the database if needed, then apply migrations (no engine download: see packages/db).
