@@ -85,6 +85,8 @@ async function ensurePostgres(url, { start, log }) {
       if (installed) trustLoopback(cluster);
       log(`starting PostgreSQL ${cluster.version}/${cluster.name} on port ${port}…`);
       quiet('pg_ctlcluster', ['--skip-systemctl-redirect', cluster.version, cluster.name, 'start']);
+      // The package's own scripts may have started it already, before pg_hba.conf changed.
+      if (installed) quiet('pg_ctlcluster', ['--skip-systemctl-redirect', cluster.version, cluster.name, 'reload']);
       if (await waitFor(host, port, 30)) return null;
     }
   }

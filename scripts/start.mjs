@@ -4,7 +4,7 @@
 // database, then runs every process with prefixed logs. Exit 2: a dependency is not reachable
 // (the message says what to run). `--services`: only make sure Postgres and Redis answer.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -15,9 +15,12 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const envFile = process.env.TOOLGATE_ENV_FILE ?? path.join(root, '.env');
 const envName = envFile === path.join(root, '.env') ? '.env' : envFile;
 
+/** The product's processes, once started (a failure stops them too). */
+const running = new Set();
 /** Stops with a message and the exit code, never a stack trace. */
 function fail(message, code = 1) {
   console.error(`\n${message}`);
+  for (const c of running) c.kill('SIGTERM');
   process.exit(code);
 }
 process.on('uncaughtException', (e) => fail(`toolgate: could not start: ${e instanceof Error ? e.message : e}`));
@@ -67,17 +70,20 @@ const step = (args) => {
 step(['--filter', '@toolgate/db', 'run', 'db:generate']);
 step(['--filter', '@toolgate/db', 'run', 'db:migrate']);
 
+// Every process of the product; the worker has no HTTP port here (WORKER_HEALTH_PORT is for containers).
 const processes = [
   { name: 'api', cwd: 'apps/api', cmd: ['pnpm', 'run', 'start'] },
-  { name: 'worker', cwd: 'apps/api', cmd: ['pnpm', 'run', 'start:worker'], optional: 'apps/api/src/worker.ts' },
-  { name: 'gateway', cwd: 'apps/gateway', cmd: ['pnpm', 'run', 'start'], optional: 'apps/gateway/package.json' },
-  { name: 'web', cwd: 'apps/web', cmd: ['pnpm', 'run', 'start'], optional: 'apps/web/package.json' },
-].filter((p) => !p.optional || existsSync(path.join(root, p.optional)));
+  { name: 'worker', cwd: 'apps/api', cmd: ['pnpm', 'run', 'start:worker'] },
+  { name: 'gateway', cwd: 'apps/gateway', cmd: ['pnpm', 'run', 'start'] },
+  { name: 'web', cwd: 'apps/web', cmd: ['pnpm', 'run', 'start'] },
+];
 
 const colors = [36, 35, 33, 32];
 const children = processes.map((p, i) => {
   const child = spawn(p.cmd[0], p.cmd.slice(1), { cwd: path.join(root, p.cwd), env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
   const tag = `\x1b[${colors[i % colors.length]}m${p.name.padEnd(8)}\x1b[0m|`;
+  child.on('error', (e) => fail(`toolgate: could not run ${p.name} (${p.cmd.join(' ')}): ${e.message}`));
   const pipe = (stream, out) => {
     let buf = '';
     stream.on('data', (d) => {
