@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { queuedAfterCrash } from './redis-aof';
 import { expectRunnable, parseDocs, render, root } from './render';
 
 /** The parts of rendered Kubernetes objects the tests read. */
@@ -222,12 +223,20 @@ describe.each(['dev', 'prod'] as const)('kubectl kustomize infra/k8s/overlays/%s
   });
 
   if (overlay === 'dev') {
-    it('includes Postgres and a Redis that keeps the queues across restarts (AOF on a volume)', () => {
+    it('includes Postgres and a Redis that keeps the queues across restarts (AOF on a volume)', async () => {
       const redis = find('StatefulSet', 'toolgate-redis') as K8sObject;
       const args = pod(redis).containers[0].args?.join(' ');
       expect(args).toContain('--appendonly yes');
       expect(args).toContain('--maxmemory-policy noeviction');
       expect(pod(redis).containers[0].volumeMounts?.[0].mountPath).toBe('/data');
+      // Its own arguments on this machine's redis-server (the folder is the test's own):
+      // queued jobs survive a SIGKILL.
+      const own = (pod(redis).containers[0].args ?? [])
+        .join(' ')
+        .replace(/--dir \S+/, '')
+        .split(' ')
+        .filter(Boolean);
+      await expect(queuedAfterCrash(own)).resolves.toBe(100);
       expect(find('StatefulSet', 'toolgate-postgres')).toBeDefined();
       const secret = objects.find((o) => o.kind === 'Secret') as K8sObject;
       const decode = (k: string) => Buffer.from(secret.data?.[k] ?? '', 'base64').toString();
