@@ -10,5 +10,6 @@ module.exports = {
     '<rootDir>/apps/api',
     '<rootDir>/apps/gateway',
     '<rootDir>/apps/web',
+    '<rootDir>/infra',
   ],
 };

@@ -46,6 +46,20 @@ if (spawnSync('sh', ['-c', 'command -v bwrap && command -v slirp4netns'], { stdi
   if (asRoot) run('apt-get', ['install', '-y', '-q', 'bubblewrap', 'slirp4netns'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
 
+// The deployment tests (infra/test) render what ships: docker-compose.yml with Debian's
+// docker-compose, the Kubernetes overlays with kubectl's built-in kustomize (kubectl is not in
+// Debian's archive; it comes with this kind of machine, see infra/README.md).
+if (spawnSync('sh', ['-c', 'command -v docker-compose'], { stdio: 'ignore' }).status !== 0) {
+  const asRoot = process.getuid?.() === 0;
+  console.error(
+    asRoot ? "installing Debian's docker-compose for the deployment tests…" : 'Missing: run `sudo apt-get install -y docker-compose`',
+  );
+  if (asRoot) run('apt-get', ['install', '-y', '-q', 'docker-compose'], { stdio: ['ignore', 'ignore', 'inherit'] });
+}
+if (spawnSync('sh', ['-c', 'command -v kubectl'], { stdio: 'ignore' }).status !== 0) {
+  console.error('Missing: kubectl (the Kubernetes tests render the overlays with `kubectl kustomize`); see infra/README.md');
+}
+
 const out = path.join(mkdtempSync(path.join(tmpdir(), 'tg-test-')), 'jest.json');
 const extra = process.argv.slice(2);
 const jest = run(process.execPath, [

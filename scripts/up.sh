@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Install everything and start the whole product (API, worker, gateway, dashboard) on local
-# Postgres and Redis. Ctrl-C stops it all.
+# Postgres and Redis (started or, as root on Debian/Ubuntu, installed when they do not answer:
+# scripts/services.mjs). Ctrl-C stops it all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if ! command -v node >/dev/null 2>&1 || ! node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>20||(a===20&&b>=19)?0:1)'; then
+  echo "toolgate: Node.js 20.19 or newer is required (found: $(node --version 2>/dev/null || echo none)); install it (https://nodejs.org or your distribution's nodesource packages), then run this again." >&2
+  exit 2
+fi
 if ! command -v pnpm >/dev/null 2>&1; then npm install -g pnpm@12; fi
 # The gateway runs tenant stdio servers only inside bubblewrap (egress through slirp4netns).
 if ! command -v bwrap >/dev/null 2>&1 || ! command -v slirp4netns >/dev/null 2>&1; then

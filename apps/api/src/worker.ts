@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type Env, loadEnv } from './config/env';
+import { serveWorkerHealth } from './worker-health';
 import { WorkerModule } from './worker.module';
 
 /**
@@ -19,8 +20,13 @@ export async function startWorker(env: Env, opts: { logger?: boolean } = {}): Pr
 
 async function main(): Promise<void> {
   const env = loadEnv();
-  await startWorker(env);
-  new Logger('Toolgate').log(`Worker consuming queues (prefix "${env.QUEUE_PREFIX}")`);
+  const app = await startWorker(env);
+  const logger = new Logger('Toolgate');
+  logger.log(`Worker consuming queues (prefix "${env.QUEUE_PREFIX}")`);
+  if (env.WORKER_HEALTH_PORT) {
+    await serveWorkerHealth(app, env.HOST, env.WORKER_HEALTH_PORT);
+    logger.log(`Worker probes on http://${env.HOST}:${env.WORKER_HEALTH_PORT}/healthz and /readyz`);
+  }
 }
 
 if (require.main === module) {

@@ -141,6 +141,8 @@ export const EnvSchema = z.object({
   STRIPE_METER_EVENT_NAME: z.string().min(1).max(100).default('toolgate_calls'),
   /** Where the Stripe API is (tests point these at a local fake); Stripe's defaults when unset. */
   STRIPE_API_HOST: optionalString,
+  /** The worker's own /healthz and /readyz (container probes); unset: the worker serves no HTTP. */
+  WORKER_HEALTH_PORT: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).max(65535).optional()),
   STRIPE_API_PORT: z.preprocess(unsetIfEmpty, z.coerce.number().int().min(1).max(65535).optional()),
   STRIPE_API_PROTOCOL: z.preprocess(unsetIfEmpty, z.enum(['http', 'https']).optional()),
   STRIPE_TIMEOUT_MS: z.coerce.number().int().min(100).default(20_000),
