@@ -96,6 +96,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     flushMs: config.EVENT_FLUSH_MS,
     batchSize: config.EVENT_BATCH_SIZE,
     spoolDir: config.SPOOL_DIR,
+    walCommitTimeoutMs: config.WAL_COMMIT_TIMEOUT_MS,
   });
 
   let transport: McpTransport | null = null;
@@ -123,6 +124,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     trustedProxies: config.TRUSTED_PROXIES,
     authFailureAuditPerMinute: config.AUTH_FAILURE_AUDIT_PER_MINUTE,
     eventLog: new SseEventLog(redis, { maxEvents: config.SSE_REPLAY_EVENTS, ttlMs: config.SSE_REPLAY_TTL_SECONDS * 1000 }),
+    events,
   });
 
   // A snapshot change (server edited, disabled or removed; secret rotated) retires the
@@ -162,7 +164,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   });
   prober.start();
 
-  const server = createHttpServer({
+  const { server, drain } = createHttpServer({
     transport,
     publicUrl: config.PUBLIC_GATEWAY_URL,
     authorizationServer: config.PUBLIC_API_URL,
@@ -172,9 +174,11 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
         .then(() => true)
         .catch(() => false);
       // A sandbox that cannot start fails stdio servers closed, but HTTP upstreams still work: report, do not drain.
+      // A disk that cannot record calls refuses them all: drain.
+      const eventLog = events.accepting;
       return {
-        ok: redisOk,
-        checks: { redis: redisOk, snapshotsSubscribed: sub.status === 'ready', sandbox: launcher.status.ok },
+        ok: redisOk && eventLog,
+        checks: { redis: redisOk, snapshotsSubscribed: sub.status === 'ready', sandbox: launcher.status.ok, eventLog },
         detail: { workerId: status.workerId, sandbox: launcher.status },
       };
     },
@@ -211,21 +215,36 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     close: async () => {
       if (closed) return;
       closed = true;
-      relay.close();
+      const grace = config.SHUTDOWN_GRACE_MS;
+      const deadline = performance.now() + grace;
+      // Calls get the grace period but the last part of it, which goes to handing events over.
+      const callsDeadline = deadline - Math.min(2000, grace / 5);
+      drain.start();
       await status.stop();
+      await Promise.all([drain.settled(callsDeadline), within(transport!.calls.idle(), callsDeadline)]);
+      // Legacy SSE answers have gone out on their streams: now every stream ends, and its agent reconnects elsewhere.
+      transport!.streams.endAll();
+      drain.closeAll();
+      relay.close();
       await prober.close();
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
       await pool.closeAll();
-      await events.close();
+      // Every record is in the WAL already: this hand-off to Redis is best effort, the rest is replayed by the next process.
+      await events.close(Math.max(500, deadline - performance.now()));
       await quota.close();
       await limiter.close();
       redis.disconnect();
       sub.disconnect();
     },
   };
+}
+
+/** `p`, or nothing once `deadline` (performance.now()) has passed. */
+function within(p: Promise<void>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The parts of a snapshot that decide what an agent may list. */

@@ -13,8 +13,20 @@ import { AgentCancelled } from '../core/cancellation';
 import type { Relay } from '../redis/relay';
 import type { SessionState } from '../core/sessions';
 import type { SessionStore } from '../redis/sessions';
+import type { EventSink } from '../core/ports';
 import type { GatewayMetrics } from '../metrics';
 import { serializeOnce } from './util';
+
+/** The call's record could not be written: its answer (if it ran) is withheld, as the agent must not see a success nobody recorded. */
+function unrecorded(ran: boolean) {
+  return {
+    code: RpcCode.Unrecorded,
+    message: ran
+      ? 'The call ran, but its audit record could not be written, so its result is withheld'
+      : 'This gateway worker cannot record calls right now (event log not writable); the call was not run. Retry',
+    data: { ran, retryAfterSeconds: 1 },
+  };
+}
 
 /**
  * One agent message after the transport checks, whatever the transport: a request runs through
@@ -29,7 +41,22 @@ export class CallRunner {
     private readonly metrics: GatewayMetrics,
     /** How long the gateway waits for an agent to answer a sampling/elicitation request. */
     private readonly agentRequestTimeoutMs: number,
+    private readonly events: EventSink,
   ) {}
+
+  /** Requests being executed (graceful shutdown waits for them). */
+  private running = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  get inFlight(): number {
+    return this.running;
+  }
+
+  /** Resolves once no request is being executed. */
+  idle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
 
   /**
    * The way back to the agent during a call: `send` writes to the call's stream (Streamable
@@ -75,6 +102,22 @@ export class CallRunner {
     bytesIn: number,
     disconnected: () => boolean = () => false,
   ): Promise<JsonRpcResponse | null> {
+    this.running++;
+    try {
+      return await this.run(caller, session, msg, channel, bytesIn, disconnected);
+    } finally {
+      if (--this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+  }
+
+  private async run(
+    caller: Caller,
+    session: SessionState,
+    msg: JsonRpcRequest,
+    channel: AgentChannel,
+    bytesIn: number,
+    disconnected: () => boolean,
+  ): Promise<JsonRpcResponse | null> {
     const rec = newRecord(msg.method);
     if (!REQUEST_METHODS.has(msg.method)) {
       this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: 'unknown', outcome: 'error' });
@@ -82,6 +125,11 @@ export class CallRunner {
     }
     if (msg.method === 'initialize') {
       return failure(msg.id, { code: RpcCode.InvalidRequest, message: 'The session is already initialized' });
+    }
+    if (msg.method !== 'ping' && !this.events.accepting) {
+      // Not run at all: a call that could not be recorded must not reach the upstream either.
+      this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: msg.method, outcome: 'error' });
+      return failure(msg.id, unrecorded(false));
     }
     const controller = this.relay.track(session.id, msg.id);
     const end = this.metrics.latency.startTimer({ method: msg.method });
@@ -120,6 +168,13 @@ export class CallRunner {
       // Serialised once: sendJson / SseStream reuse this text when the response goes out.
       const bytesOut = cancelled ? 0 : serializeOnce(response).length;
       this.core.emit(caller, caller.snapshot.orgId, session, rec, bytesIn, bytesOut);
+      if (!cancelled) {
+        try {
+          await this.events.durable();
+        } catch {
+          return failure(msg.id, unrecorded(true));
+        }
+      }
     }
     return cancelled ? null : response;
   }

@@ -1,6 +1,7 @@
 import type { CidrBlock } from '@toolgate/policy';
 import type { FrameLimits } from '../core/jsonrpc';
 import type { McpCore } from '../core/mcp';
+import type { EventSink } from '../core/ports';
 import type { Relay } from '../redis/relay';
 import type { SessionStore } from '../redis/sessions';
 import type { GatewayMetrics } from '../metrics';
@@ -29,6 +30,8 @@ export interface TransportOptions {
   authFailureAuditPerMinute: number;
   /** Where GET and call streams record their events for Last-Event-ID resumption. */
   eventLog: SseEventLog;
+  /** The core's event sink: answers wait for their records to be durable (calls.ts). */
+  events: EventSink;
 }
 
 /**
@@ -46,6 +49,8 @@ export class McpTransport {
   readonly legacy: LegacySse;
   /** This worker's streams: the session channel, upstream notifications, revocation. */
   readonly streams: AgentStreams;
+  /** The requests being executed (graceful shutdown waits for them). */
+  readonly calls: CallRunner;
 
   constructor(
     core: McpCore,
@@ -63,7 +68,7 @@ export class McpTransport {
     const auth = new Authenticator(snapshots, authFailures, opts);
     const streams = new AgentStreams(snapshots, sessions, relay, opts.agentRequestTimeoutMs);
     const checks = new RequestChecks(sessions, opts);
-    const calls = new CallRunner(core, sessions, relay, metrics, opts.agentRequestTimeoutMs);
+    const calls = new CallRunner(core, sessions, relay, metrics, opts.agentRequestTimeoutMs, opts.events);
     const setup = new SessionSetup(core, sessions, metrics);
     this.streamable = new StreamableHttp({
       checks,
@@ -78,5 +83,6 @@ export class McpTransport {
     });
     this.legacy = new LegacySse({ checks, auth, calls, setup, streams, core, snapshots, sessions, relay });
     this.streams = streams;
+    this.calls = calls;
   }
 }
