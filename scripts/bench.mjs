@@ -60,6 +60,12 @@ const OPTS = {
   rateLimit: !argv.includes('--no-ratelimit'),
   /** Experiment: the gateway's stdout and stderr from startup on go to this file (e.g. with --gateway-node-options --trace-gc). */
   gatewayLog: opt('gateway-log', null),
+  /**
+   * The gateway's package directory to run (default: this checkout's apps/gateway). Another
+   * checkout's (e.g. `git archive <commit> | tar -x -C /tmp/base`) measures a before/after pair;
+   * it borrows this checkout's dependencies (NODE_PATH), so it needs no install of its own.
+   */
+  gatewayDir: path.resolve(String(opt('gateway-dir', GATEWAY_DIR))),
   /** Experiment: extra node flags for the gateway process, space-separated. */
   gatewayNodeOptions: String(opt('gateway-node-options', '')).split(' ').filter(Boolean),
   /** A round in which processes outside the measurement used more than this % of the CPU is repeated. */
@@ -473,7 +479,9 @@ async function startGateway() {
   const newKey = async (name) => (await call('POST', `/v1/orgs/${org.slug}/keys`, { name, roleIds: [role.id] })).key;
   const key = await newKey('bench-agent');
 
-  log(`gateway stack: starting the gateway${OPTS.profile ? ' under --cpu-prof' : ''}`);
+  log(
+    `gateway stack: starting the gateway${OPTS.gatewayDir === GATEWAY_DIR ? '' : ` from ${OPTS.gatewayDir}`}${OPTS.profile ? ' under --cpu-prof' : ''}`,
+  );
   const profileDir = path.join(BENCH, 'results', 'profiles');
   if (OPTS.profile) {
     rmSync(profileDir, { recursive: true, force: true });
@@ -489,9 +497,10 @@ async function startGateway() {
       'src/main.ts',
     ],
     {
-      cwd: GATEWAY_DIR,
+      cwd: OPTS.gatewayDir,
       env: childEnv({
         ...common,
+        ...(OPTS.gatewayDir === GATEWAY_DIR ? {} : { NODE_PATH: path.join(GATEWAY_DIR, 'node_modules') }),
         GATEWAY_PORT: String(gwPort),
         QUEUE_PREFIX: queuePrefix,
         SPOOL_DIR: spoolDir,

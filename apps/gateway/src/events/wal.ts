@@ -143,7 +143,11 @@ export class Wal<T> {
     this.probeTimer = null;
     const early = this.group; // appended before open()
     this.group = null;
-    if (early) this.appendAfterClose(early.chunks.join('')).then(() => this.settle(early, null), (err: Error) => this.settle(early, err));
+    if (early)
+      this.appendAfterClose(early.chunks.join('')).then(
+        () => this.settle(early, null),
+        (err: Error) => this.settle(early, err),
+      );
     await this.seal();
     if (wasOpen) await unlockInstance(this.options.dir, this.instance);
   }

@@ -3,10 +3,12 @@ import { RpcCode } from '../core/jsonrpc';
 import { sendRpcError } from './util';
 
 /**
- * Graceful shutdown of the HTTP front. Once draining: the listener is closed (new connections go
- * to other workers), a new request on a kept-alive connection is refused with 503 + Retry-After
- * before its body is read (the call never runs, so the client may safely retry elsewhere), every
- * answer still to come closes its connection, and idle connections are closed.
+ * Graceful shutdown of the HTTP front. Once draining: /readyz answers 503 (the load balancer
+ * stops sending), a new agent request is refused with 503 + Retry-After + `Connection: close`
+ * before its body is read (the call never runs, so the client may safely retry, and reconnects),
+ * every answer still to come closes its connection, and idle connections are closed. The
+ * listener stays open until the end so that health checks and stragglers get those clean
+ * answers rather than a refused connection.
  *
  * Only requests other than GET are waited for: GETs are long-lived streams, which end once the
  * calls are done (their agents reconnect to another worker).
@@ -43,13 +45,11 @@ export class HttpDrain {
     );
   }
 
-  /** Starts draining: no new connections, idle ones closed, answers to come close theirs. */
+  /** Starts draining: idle connections closed, answers to come close theirs, new requests refused. */
   start(): void {
     if (this.draining) return;
     this.draining = true;
     for (const res of this.pending) if (!res.headersSent) res.setHeader('Connection', 'close');
-    // Its callback would wait for every connection; closeAll() ends those left at the end.
-    if (this.server.listening) this.server.close();
     this.server.closeIdleConnections();
   }
 
@@ -70,8 +70,10 @@ export class HttpDrain {
     return true;
   }
 
-  /** Ends whatever is still open (streams, requests past the grace period). */
+  /** Closes the listener and ends whatever is still open (streams, requests past the grace period). */
   closeAll(): void {
+    // close()'s callback would wait for every connection: they are ended right here.
+    if (this.server.listening) this.server.close();
     this.server.closeAllConnections();
   }
 }
