@@ -97,6 +97,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     batchSize: config.EVENT_BATCH_SIZE,
     spoolDir: config.SPOOL_DIR,
     walCommitTimeoutMs: config.WAL_COMMIT_TIMEOUT_MS,
+    onError: everySecond((err) => log.warn(`events: ${err.message}`)),
   });
 
   let transport: McpTransport | null = null;
@@ -235,6 +236,17 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       redis.disconnect();
       sub.disconnect();
     },
+  };
+}
+
+/** Calls `f` at most once a second (errors that repeat per reconnect attempt or per write). */
+function everySecond(f: (err: Error) => void): (err: Error) => void {
+  let last = 0;
+  return (err) => {
+    const now = Date.now();
+    if (now - last < 1000) return;
+    last = now;
+    f(err);
   };
 }
 

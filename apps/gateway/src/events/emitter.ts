@@ -4,7 +4,10 @@ import type { EventSink } from '../core/ports';
 import { EventsConnection } from './connection';
 import { EventQueues } from './queues';
 import { Spool, type SpoolContents, type SpoolFile, spoolLine } from './spool';
+import type { EventSinkStats, QueueEventSinkOptions } from './options';
 import { Wal, type WalSegment, WalUnavailable } from './wal';
+
+export type { EventSinkStats, QueueEventSinkOptions };
 
 /**
  * Per-call events (one audit + one usage event per call) on their way to the BullMQ queues
@@ -24,74 +27,20 @@ import { Wal, type WalSegment, WalUnavailable } from './wal';
  *   event ids (BullMQ ignores a job whose id it already holds, so a re-sent job is deduplicated).
  * - If Redis cannot take a batch (disconnected, error, or no answer within `sendTimeoutMs`) the
  *   batch is appended to the local spool (see spool.ts) and Redis is left alone for `retryMs`;
- *   while Redis is down every batch goes straight to the spool, so at most `flushMs` worth of
- *   events lives only in memory. Beyond `maxBuffered` waiting events, emit() spools directly.
+ *   while Redis is down every batch goes straight to the spool. Beyond `maxBuffered` waiting
+ *   events, new ones go to the spool as soon as they are on disk. Either way their WAL entries
+ *   are retired once the spool has them on disk.
  * - Once Redis answers again the spool is replayed, oldest file first, and each file is deleted
- *   only after all of its events were accepted. Spools left by a previous process (crash,
- *   restart, or a close() that could not reach Redis) are claimed and replayed on start().
- * - emit() after close() still loses nothing: the events are appended synchronously to a spool
- *   file that the next process replays.
+ *   only after all of its events were accepted. Spool files and WAL segments left by a previous
+ *   process (crash, SIGKILL, restart, or a close() that could not reach Redis) are claimed and
+ *   replayed on start(): a crash loses no event whose call was answered.
+ * - emit() after close() still loses nothing: the events are written and fdatasync'd
+ *   synchronously to a WAL file that the next process replays.
  *
  * Delivery is at least once: a batch whose answer was lost is sent again, and BullMQ drops the
  * copy while it still holds the job (completed jobs are kept per queueCatalog's
  * `removeOnComplete`); consumers are idempotent on the event id for the rest.
  */
-
-export interface QueueEventSinkOptions {
-  /**
-   * Redis URL or ioredis options. The sink opens one connection of its own, shared by both
-   * queues. It sets `enableOfflineQueue: false` and `maxRetriesPerRequest: 1`, so a send while
-   * Redis is away fails at once instead of queueing (and a send caught by a disconnect fails
-   * within `sendTimeoutMs`).
-   */
-  connection: RedisOptions | string;
-  /** BullMQ key prefix. Default 'bull'. */
-  prefix?: string;
-  /** Send what is waiting at least this often. Default 50 ms. */
-  flushMs?: number;
-  /** Events per queue per send (in jobs of up to MAX_EVENTS_PER_JOB); a send starts as soon as this many calls are waiting. Default 500. */
-  batchSize?: number;
-  /** Directory for the spool and the write-ahead log (local to this host). */
-  spoolDir: string;
-  /** A WAL group not on disk within this long is refused (its calls' answers become errors). Default 2000 ms. */
-  walCommitTimeoutMs?: number;
-  /** Events (audit + usage) held in memory at most; beyond that emit() spools. Default 100,000. */
-  maxBuffered?: number;
-  /** Spool files rotate at this size. Default 8 MiB. */
-  maxSpoolFileBytes?: number;
-  /** WAL segments rotate at this size (what a crash may replay twice). Default 1 MiB. */
-  maxWalSegmentBytes?: number;
-  /** A send that Redis has not acknowledged within this long counts as failed. Default 5000 ms. */
-  sendTimeoutMs?: number;
-  /** After a failed send, spool without trying Redis for this long. Default 1000 ms. */
-  retryMs?: number;
-  /**
-   * Errors worth logging: failed sends, Redis connection errors (one per reconnect attempt, so
-   * rate-limit the logging), disk trouble, events that could not be serialised.
-   */
-  onError?: (err: Error) => void;
-}
-
-/** Counters for Prometheus. Events are counted singly (one emit() = 2 events). */
-export interface EventSinkStats {
-  /** Waiting in memory. */
-  buffered: number;
-  /** Taken from memory by the send in progress and not yet acknowledged (nor spooled). */
-  sending: number;
-  /** In the spool (on disk or being written). */
-  spooledEvents: number;
-  spoolBytes: number;
-  /** Accepted by Redis since start (replayed ones included). */
-  flushed: number;
-  /** Sends that failed (then spooled, or left in the spool when replaying). */
-  failedFlushes: number;
-  /** Spool lines skipped at replay because they were not a valid event. */
-  corruptSpoolLines: number;
-  /** Events lost: not serialisable, or refused by the disk for longer than the spool can hold. */
-  droppedEvents: number;
-  /** The sink's Redis connection is up (readiness). */
-  redisConnected: boolean;
-}
 
 /** A batch taken from memory and not yet acknowledged: close() spools it if time runs out. */
 interface InFlight {

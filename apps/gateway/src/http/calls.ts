@@ -18,7 +18,7 @@ import type { GatewayMetrics } from '../metrics';
 import { serializeOnce } from './util';
 
 /** The call's record could not be written: its answer (if it ran) is withheld, as the agent must not see a success nobody recorded. */
-function unrecorded(ran: boolean) {
+export function unrecorded(ran: boolean) {
   return {
     code: RpcCode.Unrecorded,
     message: ran

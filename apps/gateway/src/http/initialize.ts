@@ -1,11 +1,13 @@
 import type { ServerResponse } from 'node:http';
-import { type JsonRpcRequest, success } from '../core/jsonrpc';
+import { failure, type JsonRpcRequest, success } from '../core/jsonrpc';
 import { type Caller, type McpCore, newRecord } from '../core/mcp';
 import type { SessionState } from '../core/sessions';
 import { SessionStore } from '../redis/sessions';
+import type { EventSink } from '../core/ports';
 import type { GatewayMetrics } from '../metrics';
+import { unrecorded } from './calls';
 import { sessionStoreDown } from './request';
-import { sendJson } from './util';
+import { sendJson, serializeOnce } from './util';
 
 /**
  * Where sessions begin: a Streamable HTTP `initialize` creates the session in Redis and answers
@@ -17,6 +19,7 @@ export class SessionSetup {
     private readonly core: McpCore,
     private readonly sessions: SessionStore,
     private readonly metrics: GatewayMetrics,
+    private readonly events: EventSink,
   ) {}
 
   /** Streamable HTTP initialize: a new session, answered as plain JSON with its id. */
@@ -37,10 +40,16 @@ export class SessionSetup {
       sessionStoreDown(res, msg.id);
       return;
     }
-    const bytesOut = sendJson(res, 200, success(msg.id, this.core.initializeResult(caller, protocolVersion)), {
-      'Mcp-Session-Id': session.id,
-    });
-    this.core.emit(caller, caller.snapshot.orgId, session, rec, bytesIn, bytesOut);
+    const response = success(msg.id, this.core.initializeResult(caller, protocolVersion));
+    this.core.emit(caller, caller.snapshot.orgId, session, rec, bytesIn, serializeOnce(response).length);
+    // Like every answer, this one waits for its record (calls.ts).
+    try {
+      await this.events.durable();
+    } catch {
+      sendJson(res, 200, failure(msg.id, unrecorded(true)));
+      return;
+    }
+    sendJson(res, 200, response, { 'Mcp-Session-Id': session.id });
     this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: 'initialize', outcome: 'ok' });
   }
 
@@ -64,8 +73,14 @@ export class SessionSetup {
     s.clientInfo = info && typeof info.name === 'string' ? { name: info.name, version: String(info.version ?? '') } : null;
     s.clientCapabilities = (p.capabilities as Record<string, unknown>) ?? {};
     await this.sessions.update(s).catch(() => undefined);
-    push(success(msg.id, this.core.initializeResult(caller, s.protocolVersion)));
+    const response = success(msg.id, this.core.initializeResult(caller, s.protocolVersion));
     this.core.emit(caller, caller.snapshot.orgId, s, newRecord('initialize'), bytesIn, 0);
+    push(
+      await this.events.durable().then(
+        () => response,
+        () => failure(msg.id, unrecorded(true)),
+      ),
+    );
   }
 }
 

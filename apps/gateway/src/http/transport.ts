@@ -69,7 +69,7 @@ export class McpTransport {
     const streams = new AgentStreams(snapshots, sessions, relay, opts.agentRequestTimeoutMs);
     const checks = new RequestChecks(sessions, opts);
     const calls = new CallRunner(core, sessions, relay, metrics, opts.agentRequestTimeoutMs, opts.events);
-    const setup = new SessionSetup(core, sessions, metrics);
+    const setup = new SessionSetup(core, sessions, metrics, opts.events);
     this.streamable = new StreamableHttp({
       checks,
       auth,
