@@ -223,6 +223,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       drain.start();
       await status.stop();
       await Promise.all([drain.settled(callsDeadline), within(transport!.calls.idle(), callsDeadline)]);
+      await new Promise((resolve) => setImmediate(resolve)); // the last answers are pushed to their streams
       // Legacy SSE answers have gone out on their streams: now every stream ends, and its agent reconnects elsewhere.
       transport!.streams.endAll();
       drain.closeAll();
