@@ -63,19 +63,34 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
   }
 }
 
+/** One writer: a segment of its own, written one group at a time (so a failed group can be cut off its end). */
+interface Lane<T> {
+  active: { segment: WalSegment; handle: FileHandle } | null;
+  /** The group being written. */
+  writing: Group<T> | null;
+  writeStartedAt: number;
+  committing: Promise<void> | null;
+  idleTimer: NodeJS.Timeout | null;
+}
+
+/** Writers: while one lane's write is flushing, the next group goes out on the other. */
+const LANES = 2;
+
 /**
  * The write-ahead log of the calls' events, with group commit: every call whose events arrive
- * while the previous write is on its way (or within one event-loop turn) shares one synchronous
- * write (O_DSYNC: on disk when it returns), and one promise that its answers wait for. No timer
- * window: under load the disk flush itself is the window, so a lone call pays one flush and
- * nothing more.
+ * while the writes are on their way (or within one event-loop turn) shares one synchronous write
+ * (O_DSYNC: on disk when it returns), and one promise that its answers wait for. No timer window:
+ * under load the disk flush itself is the window, so a lone call pays one flush and nothing more.
+ * Two lanes, each with its own segment, write in turn: a group waits for a free lane, not for the
+ * flush before it (the filesystem overlaps the two flushes).
  *
  * Files are spool files (`spool.ts` naming, under a lock of their own), so a process that dies
  * leaves segments that the next process's spool claims and replays like any spool file.
  *
  * A group that fails (ENOSPC, EIO) or is not on disk within `commitTimeoutMs` is refused and
- * its bytes are truncated away, so no record outlives a refused answer (barring a crash between
- * a late write and its truncation). Until a write succeeds again `accepting` is false.
+ * its bytes are truncated away (its lane writes one group at a time, so they are the segment's
+ * end), so no record outlives a refused answer (barring a crash between a late write and its
+ * truncation). Until a write succeeds again `accepting` is false.
  */
 export class Wal<T> {
   readonly instance = newInstance();
@@ -86,16 +101,17 @@ export class Wal<T> {
   private state: 'new' | 'open' | 'closed' = 'new';
   /** The group taking appends. */
   private group: Group<T> | null = null;
-  /** The group being written. */
-  private writing: Group<T> | null = null;
-  private writeStartedAt = 0;
   private scheduled = false;
-  private committing: Promise<void> | null = null;
-  private active: { segment: WalSegment; handle: FileHandle } | null = null;
+  private readonly lanes: Lane<T>[] = Array.from({ length: LANES }, () => ({
+    active: null,
+    writing: null,
+    writeStartedAt: 0,
+    committing: null,
+    idleTimer: null,
+  }));
   private nextSeq = 0;
   private failing = false;
   private probeTimer: NodeJS.Timeout | null = null;
-  private idleTimer: NodeJS.Timeout | null = null;
   private afterClosePath: string | null = null;
 
   constructor(private readonly options: WalOptions<T>) {
@@ -105,10 +121,11 @@ export class Wal<T> {
     this.onError = options.onError ?? noop;
   }
 
-  /** False while the disk refuses writes, or the write on its way is older than `commitTimeoutMs`. */
+  /** False while the disk refuses writes, or a write on its way is older than `commitTimeoutMs`. */
   get accepting(): boolean {
     if (this.state === 'closed') return true; // appends are written synchronously then
-    return !this.failing && (this.writing === null || performance.now() - this.writeStartedAt < this.commitTimeoutMs);
+    const now = performance.now();
+    return !this.failing && this.lanes.every((l) => l.writing === null || now - l.writeStartedAt < this.commitTimeoutMs);
   }
 
   /** Takes the lock; groups appended before are written now. */
@@ -134,38 +151,28 @@ export class Wal<T> {
   }
 
   /**
-   * One item of `segment` was delivered; the segment goes once sealed and fully retired. The
-   * segment being written is sealed once traffic pauses with all of it retired, so a crash
-   * leaves little to replay twice, and under load no file is opened more than once per segment.
+   * One item of `segment` was delivered; the segment goes once sealed and fully retired. A lane's
+   * segment is sealed once traffic pauses with all of it retired, so a crash leaves little to
+   * replay twice, and under load no file is opened more than once per segment.
    */
   retire(segment: WalSegment, n = 1): void {
     segment.unretired -= n;
-    if (segment.unretired <= 0 && this.active?.segment === segment) this.sealWhenIdle();
+    const lane = this.lanes.find((l) => l.active?.segment === segment);
+    if (segment.unretired <= 0 && lane) this.sealWhenIdle(lane);
     else void this.deleteIfDone(segment);
-  }
-
-  private sealWhenIdle(): void {
-    if (this.idleTimer !== null) return;
-    this.idleTimer = setTimeout(() => {
-      this.idleTimer = null;
-      const a = this.active;
-      if (a !== null && a.segment.unretired <= 0 && this.group === null && this.writing === null) {
-        void this.seal().catch((err: Error) => this.onError(err));
-      }
-    }, IDLE_SEAL_MS);
-    this.idleTimer.unref();
   }
 
   /** Resolves once no group is waiting or being written. */
   async flush(): Promise<void> {
-    while (this.state === 'open' && (this.group !== null || this.writing !== null)) {
-      if (this.committing) await this.committing;
+    while (this.state === 'open' && (this.group !== null || this.lanes.some((l) => l.writing !== null))) {
+      const committing = this.lanes.find((l) => l.committing !== null)?.committing;
+      if (committing) await committing;
       else await new Promise<void>((resolve) => setImmediate(resolve)); // the commit is scheduled
     }
   }
 
   /**
-   * Writes what waits, seals the segment and releases the lock: segments with calls not retired
+   * Writes what waits, seals the segments and releases the lock: segments with calls not retired
    * stay on disk for the next process. Appends made afterwards are written synchronously.
    */
   async close(): Promise<void> {
@@ -174,9 +181,7 @@ export class Wal<T> {
     await this.flush();
     this.state = 'closed';
     if (this.probeTimer) clearTimeout(this.probeTimer);
-    if (this.idleTimer) clearTimeout(this.idleTimer);
     this.probeTimer = null;
-    this.idleTimer = null;
     const early = this.group; // appended before open()
     this.group = null;
     if (early)
@@ -184,8 +189,24 @@ export class Wal<T> {
         () => this.settle(early, null),
         (err: Error) => this.settle(early, err),
       );
-    await this.seal();
+    for (const lane of this.lanes) {
+      if (lane.idleTimer) clearTimeout(lane.idleTimer);
+      lane.idleTimer = null;
+      await this.seal(lane);
+    }
     if (wasOpen) await unlockInstance(this.options.dir, this.instance);
+  }
+
+  private sealWhenIdle(lane: Lane<T>): void {
+    if (lane.idleTimer !== null) return;
+    lane.idleTimer = setTimeout(() => {
+      lane.idleTimer = null;
+      const a = lane.active;
+      if (a !== null && a.segment.unretired <= 0 && lane.writing === null && this.group === null) {
+        void this.seal(lane).catch((err: Error) => this.onError(err));
+      }
+    }, IDLE_SEAL_MS);
+    lane.idleTimer.unref();
   }
 
   private newGroup(): Group<T> {
@@ -220,36 +241,39 @@ export class Wal<T> {
   }
 
   private schedule(): void {
-    if (this.state !== 'open' || this.scheduled || this.writing !== null || this.group === null) return;
+    if (this.state !== 'open' || this.scheduled || this.group === null || !this.lanes.some((l) => l.writing === null)) return;
     this.scheduled = true;
     // One turn's worth of appends joins the group before it goes.
     setImmediate(() => {
       this.scheduled = false;
-      this.committing = this.commit().finally(() => {
-        this.committing = null;
+      const lane = this.lanes.find((l) => l.writing === null);
+      if (lane === undefined || this.group === null) return;
+      lane.committing = this.commit(lane).finally(() => {
+        lane.committing = null;
       });
     });
   }
 
-  /** Writes the current group: one write, one fdatasync. */
-  private async commit(): Promise<void> {
+  /** Writes the current group on `lane`: one synchronous write. */
+  private async commit(lane: Lane<T>): Promise<void> {
     const group = this.group;
     this.group = null;
     if (group === null || this.state !== 'open') return;
-    this.writing = group;
-    this.writeStartedAt = performance.now();
+    lane.writing = group;
+    lane.writeStartedAt = performance.now();
+    this.schedule(); // the next group may go out on the other lane meanwhile
     const data = Buffer.from(group.chunks.length === 1 ? group.chunks[0]! : group.chunks.join(''), 'utf8');
     let segment: WalSegment | null = null;
     let before = 0;
     try {
-      segment = this.segmentReady(data.length) ?? (await this.rotate());
+      segment = this.segmentReady(lane, data.length) ?? (await this.rotate(lane));
       before = segment.bytes;
-      await writeAll(this.active!.handle, data);
+      await writeAll(lane.active!.handle, data);
       segment.bytes += data.length;
       this.failing = false;
       if (group.settled) {
         // Refused meanwhile (too slow): its answers went out as errors, so its records must go.
-        await this.truncate(segment, before);
+        await this.truncate(lane, segment, before);
       } else {
         segment.unretired += group.items.length;
         this.settle(group, null);
@@ -259,18 +283,18 @@ export class Wal<T> {
       this.failing = true;
       this.onError(err as Error);
       this.settle(group, new WalUnavailable(`event log: ${(err as Error).message}`));
-      if (segment) await this.truncate(segment, before).catch(noop);
-      await this.seal().catch(noop); // the next attempt goes to a fresh file
+      if (segment) await this.truncate(lane, segment, before).catch(noop);
+      await this.seal(lane).catch(noop); // the next attempt goes to a fresh file
       this.probeLater();
     } finally {
-      this.writing = null;
+      lane.writing = null;
     }
     this.schedule();
   }
 
-  /** Cuts a segment back to `bytes` (a failed or refused group's tail) and seals it. */
-  private async truncate(segment: WalSegment, bytes: number): Promise<void> {
-    const active = this.active;
+  /** Cuts a lane's segment back to `bytes` (a failed or refused group's tail) and seals it. */
+  private async truncate(lane: Lane<T>, segment: WalSegment, bytes: number): Promise<void> {
+    const active = lane.active;
     if (active === null || active.segment !== segment) return;
     try {
       await active.handle.truncate(bytes);
@@ -279,7 +303,7 @@ export class Wal<T> {
     } catch (err) {
       this.onError(new Error(`event log: could not remove refused records from ${segment.path}: ${(err as Error).message}`));
     }
-    await this.seal();
+    await this.seal(lane);
   }
 
   /** While the disk refuses writes, a blank line (skipped on replay) tests it now and then. */
@@ -295,26 +319,26 @@ export class Wal<T> {
     this.probeTimer.unref();
   }
 
-  /** The segment being written, if `bytes` more fit in it (no await: the common case costs no event-loop turn). */
-  private segmentReady(bytes: number): WalSegment | null {
-    const a = this.active;
+  /** The lane's segment, if `bytes` more fit in it (no await: the common case costs no event-loop turn). */
+  private segmentReady(lane: Lane<T>, bytes: number): WalSegment | null {
+    const a = lane.active;
     return a !== null && (a.segment.bytes === 0 || a.segment.bytes + bytes <= this.maxSegmentBytes) ? a.segment : null;
   }
 
-  private async rotate(): Promise<WalSegment> {
-    await this.seal();
+  private async rotate(lane: Lane<T>): Promise<WalSegment> {
+    await this.seal(lane);
     const path = segmentPath(this.options.dir, this.instance, this.nextSeq++, 'wal');
     const handle = await open(path, SEGMENT_FLAGS, 0o644);
     await syncDir(this.options.dir); // the new file's name survives a power cut too
     const segment: WalSegment = { path, bytes: 0, unretired: 0, sealed: false, deleted: false };
-    this.active = { segment, handle };
+    lane.active = { segment, handle };
     return segment;
   }
 
-  private async seal(): Promise<void> {
-    const a = this.active;
+  private async seal(lane: Lane<T>): Promise<void> {
+    const a = lane.active;
     if (a === null) return;
-    this.active = null;
+    lane.active = null;
     a.segment.sealed = true;
     try {
       await a.handle.close();
