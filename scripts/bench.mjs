@@ -23,6 +23,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { benchAB, reportAB } from '../bench/ab.mjs';
 import { benchKeys, reportKeys } from '../bench/keys.mjs';
 import { killTree, killTreeNow, liveTree, pidsByName, processCpuMs, systemCpuMs, treeCpuMs, treeMemory } from '../bench/proc.mjs';
 
@@ -60,6 +61,14 @@ const OPTS = {
   rateLimit: !argv.includes('--no-ratelimit'),
   /** Experiment: the gateway's stdout and stderr from startup on go to this file (e.g. with --gateway-node-options --trace-gc). */
   gatewayLog: opt('gateway-log', null),
+  /**
+   * The gateway's package directory to run (default: this checkout's apps/gateway). Another
+   * checkout's (e.g. `git archive <commit> | tar -x -C /tmp/base`) measures a before/after pair;
+   * it borrows this checkout's dependencies (NODE_PATH), so it needs no install of its own.
+   */
+  gatewayDir: path.resolve(String(opt('gateway-dir', GATEWAY_DIR))),
+  /** Target `gateway-ab`: another checkout's gateway package directory (as --gateway-dir), B against A = --gateway-dir. */
+  baseline: opt('baseline', null),
   /** Experiment: extra node flags for the gateway process, space-separated. */
   gatewayNodeOptions: String(opt('gateway-node-options', '')).split(' ').filter(Boolean),
   /** A round in which processes outside the measurement used more than this % of the CPU is repeated. */
@@ -377,11 +386,11 @@ async function pickRedisDb() {
  * echo server, a role allowing echo__echo with a rate limit far above what the bench reaches,
  * an agent key, then the gateway (child process) with events on (BullMQ, own key prefix).
  */
-async function startGateway() {
-  const dbPrefix = `tg_bench_${process.pid}`;
+async function startGateway({ dir = OPTS.gatewayDir, tag = '' } = {}) {
+  const dbPrefix = `tg_bench_${process.pid}${tag}`;
   const redisDb = await pickRedisDb();
   const redisUrl = `${REDIS}/${redisDb}`;
-  const queuePrefix = `tgbench-${process.pid}`;
+  const queuePrefix = `tgbench-${process.pid}${tag}`;
   const spoolDir = path.join(os.tmpdir(), `${queuePrefix}-spool`);
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
   cleanups.push(async () => {
@@ -473,7 +482,7 @@ async function startGateway() {
   const newKey = async (name) => (await call('POST', `/v1/orgs/${org.slug}/keys`, { name, roleIds: [role.id] })).key;
   const key = await newKey('bench-agent');
 
-  log(`gateway stack: starting the gateway${OPTS.profile ? ' under --cpu-prof' : ''}`);
+  log(`gateway stack: starting the gateway${dir === GATEWAY_DIR ? '' : ` from ${dir}`}${OPTS.profile ? ' under --cpu-prof' : ''}`);
   const profileDir = path.join(BENCH, 'results', 'profiles');
   if (OPTS.profile) {
     rmSync(profileDir, { recursive: true, force: true });
@@ -489,9 +498,10 @@ async function startGateway() {
       'src/main.ts',
     ],
     {
-      cwd: GATEWAY_DIR,
+      cwd: dir,
       env: childEnv({
         ...common,
+        ...(dir === GATEWAY_DIR ? {} : { NODE_PATH: path.join(GATEWAY_DIR, 'node_modules') }),
         GATEWAY_PORT: String(gwPort),
         QUEUE_PREFIX: queuePrefix,
         SPOOL_DIR: spoolDir,
@@ -503,7 +513,7 @@ async function startGateway() {
   );
   await firstLine(gw, /gateway listening on/, 60_000);
   if (OPTS.gatewayLog) {
-    const log = createWriteStream(OPTS.gatewayLog);
+    const log = createWriteStream(tag ? `${OPTS.gatewayLog}.${tag}` : OPTS.gatewayLog);
     gw.stdout.pipe(log);
     gw.stderr.pipe(log);
   }
@@ -1195,7 +1205,11 @@ async function main() {
   const results = [];
   for (const name of OPTS.targets) {
     if (name === 'events') results.push(await benchEvents());
-    else if (name === 'keys')
+    else if (name === 'gateway-ab') {
+      if (!OPTS.baseline) throw new Error('gateway-ab needs --baseline <gateway package dir of another checkout>');
+      const ab = { startGateway, openWithRetry, log, current: OPTS.gatewayDir, baseline: path.resolve(OPTS.baseline) };
+      results.push(await benchAB({ ...ab, concurrency: OPTS.concurrency, rounds: OPTS.rounds, seconds: OPTS.seconds }));
+    } else if (name === 'keys')
       results.push(await benchKeys({ startGateway, openWithRetry, quiet, log, counts: OPTS.keyCounts, pauseMs: OPTS.keyPauseMs }));
     else if (!STARTERS[name]) throw new Error(`unknown target ${name}`);
     else results.push(await benchTarget(name));
@@ -1206,6 +1220,7 @@ async function main() {
   }
   const { text, ratios, verdicts } = report(results);
   process.stdout.write(`${text}\n`);
+  for (const r of results) if (r.target === 'gateway-ab') process.stdout.write(`${reportAB(r)}\n`);
   mkdirSync(path.join(BENCH, 'results'), { recursive: true });
   const file = path.join(BENCH, 'results', 'latest.json');
   writeFileSync(

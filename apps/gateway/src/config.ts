@@ -97,8 +97,16 @@ export const GatewayConfigSchema = z.object({
   STDIO_EGRESS_ALLOW: parsedList((v) => parseCidrs(v)),
   /** Probes (catalogue reads the API asks for) this worker runs at once. */
   PROBE_CONCURRENCY: z.coerce.number().int().min(1).default(2),
-  /** Where events are spooled while Redis is unreachable. */
+  /** The write-ahead log of every call's events, and the spool for events Redis could not take (local disk). */
   SPOOL_DIR: z.string().default('.spool'),
+  /**
+   * A call's record not on disk within this long: the call's answer becomes a -32008 error, and
+   * calls are refused until the disk answers. Generous: on a shared disk an fdatasync can stall
+   * for seconds (ext4 commits other files' data with it), and waiting beats failing calls.
+   */
+  WAL_COMMIT_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
+  /** On SIGTERM, calls in flight get this long to finish (new ones are refused, /readyz says 503); then streams end and the worker exits. */
+  SHUTDOWN_GRACE_MS: int(10_000),
   /** Events are flushed to the queues at least this often (ms) or per this many events. */
   EVENT_FLUSH_MS: int(50),
   EVENT_BATCH_SIZE: int(500),

@@ -99,6 +99,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     flushMs: config.EVENT_FLUSH_MS,
     batchSize: config.EVENT_BATCH_SIZE,
     spoolDir: config.SPOOL_DIR,
+    walCommitTimeoutMs: config.WAL_COMMIT_TIMEOUT_MS,
+    onError: everySecond((err) => log.warn(`events: ${err.message}`)),
   });
 
   let transport: McpTransport | null = null;
@@ -177,7 +179,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   });
   prober.start();
 
-  const server = createHttpServer({
+  const { server, drain } = createHttpServer({
     transport,
     publicUrl: config.PUBLIC_GATEWAY_URL,
     authorizationServer: config.PUBLIC_API_URL,
@@ -187,9 +189,11 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
         .then(() => true)
         .catch(() => false);
       // A sandbox that cannot start fails stdio servers closed, but HTTP upstreams still work: report, do not drain.
+      // A disk that cannot record calls refuses them all: drain.
+      const eventLog = events.accepting;
       return {
-        ok: redisOk,
-        checks: { redis: redisOk, snapshotsSubscribed: sub.status === 'ready', sandbox: launcher.status.ok },
+        ok: redisOk && eventLog,
+        checks: { redis: redisOk, snapshotsSubscribed: sub.status === 'ready', sandbox: launcher.status.ok, eventLog },
         detail: { workerId: status.workerId, sandbox: launcher.status },
       };
     },
@@ -226,22 +230,49 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     close: async () => {
       if (closed) return;
       closed = true;
+      const grace = config.SHUTDOWN_GRACE_MS;
+      const deadline = performance.now() + grace;
+      // Calls get the grace period but the last part of it, which goes to handing events over.
+      const callsDeadline = deadline - Math.min(2000, grace / 5);
+      drain.start();
+      await status.stop();
+      await Promise.all([drain.settled(callsDeadline), within(transport!.calls.idle(), callsDeadline)]);
+      await new Promise((resolve) => setImmediate(resolve)); // the last answers are pushed to their streams
+      // Legacy SSE answers have gone out on their streams: now every stream ends, and its agent reconnects elsewhere.
+      transport!.streams.endAll();
+      drain.closeAll();
       relay.close();
       taskRemote.close();
-      await status.stop();
       await prober.close();
-      await new Promise<void>((r) => {
-        server.close(() => r());
-        server.closeAllConnections();
-      });
       await pool.closeAll();
-      await events.close();
+      // Every record is in the WAL already: this hand-off to Redis is best effort, the rest is replayed by the next process.
+      await events.close(Math.max(500, deadline - performance.now()));
       await quota.close();
       await limiter.close();
       redis.disconnect();
       sub.disconnect();
     },
   };
+}
+
+/** Calls `f` at most once a second (errors that repeat per reconnect attempt or per write). */
+function everySecond(f: (err: Error) => void): (err: Error) => void {
+  let last = 0;
+  return (err) => {
+    const now = Date.now();
+    if (now - last < 1000) return;
+    last = now;
+    f(err);
+  };
+}
+
+/** `p`, or nothing once `deadline` (performance.now()) has passed. */
+function within(p: Promise<void>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, deadline - performance.now()));
+  });
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The parts of a snapshot that decide what an agent may list. */

@@ -10,7 +10,9 @@ async function main(): Promise<void> {
   const { url } = await gateway.listen();
   console.log(`gateway listening on ${url}`);
   const shutdown = async (signal: string) => {
-    console.log(`gateway: ${signal}, draining`);
+    console.log(`gateway: ${signal}, draining (calls in flight get ${config.SHUTDOWN_GRACE_MS} ms)`);
+    // close() keeps to the grace period; this is the backstop should anything hang.
+    setTimeout(() => process.exit(1), config.SHUTDOWN_GRACE_MS + 5000).unref();
     await gateway.close();
     await tracing?.shutdown();
     process.exit(0);

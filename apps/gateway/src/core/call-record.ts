@@ -3,7 +3,7 @@ import { decide, type PolicyRequest, type Redactor, ruleLabel } from '@toolgate/
 import { uuidv7 } from 'uuidv7';
 import { BackendError } from '../backends/types';
 import type { Caller } from './caller';
-import { RpcCode, RpcError } from './jsonrpc';
+import { type JsonRpcError, RpcCode, RpcError } from './jsonrpc';
 import type { SessionState } from './sessions';
 
 /** The audit trail of one message, filled in by the core as the message is served. */
@@ -110,4 +110,15 @@ export function recordEvents(
     at,
   };
   return { audit, usage };
+}
+
+/** A call's record could not be written: the agent must not see a success nobody recorded. `ran`: whether the call ran. */
+export function unrecorded(ran: boolean): JsonRpcError {
+  return {
+    code: RpcCode.Unrecorded,
+    message: ran
+      ? 'The call ran, but its audit record could not be written, so its result is withheld'
+      : 'This gateway worker cannot record calls right now (event log not writable); the call was not run. Retry',
+    data: { ran, retryAfterSeconds: 1 },
+  };
 }

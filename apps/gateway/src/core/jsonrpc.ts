@@ -52,6 +52,8 @@ export const RpcCode = {
   UpstreamTimeout: -32006,
   /** Gateway: the org's monthly call quota is used up. */
   QuotaExceeded: -32007,
+  /** Gateway: the call's record could not be written (this worker's disk is full or too slow); data.ran says whether the call ran. */
+  Unrecorded: -32008,
   /** Gateway: authentication failed (sent only where HTTP status cannot say it, e.g. WebSocket). */
   Unauthorized: -32001,
 } as const;

@@ -10,7 +10,7 @@ import { type Redactor, type RequestKind, rateLimitsFor, seesServer } from '@too
 import type { BackendPool } from '../backends/pool';
 import { type Backend } from '../backends/types';
 import { BackendDirectory } from './backends';
-import { authorize, type CallRecord, newRecord, recordEvents, toRpcError } from './call-record';
+import { authorize, type CallRecord, newRecord, recordEvents, toRpcError, unrecorded } from './call-record';
 import type { AgentChannel, Audience, Caller } from './caller';
 import { AgentCancelled } from './cancellation';
 import { Catalog } from './catalog';
@@ -186,6 +186,8 @@ export class McpCore {
         outcome: 'error',
       };
     }
+    // A call that could not be recorded must not reach the upstream either.
+    if (msg.method !== 'ping' && !this.deps.events.accepting) return { response: failure(msg.id, unrecorded(false)), outcome: 'error' };
     const rec = newRecord(msg.method);
     const { logLevel, subscriptions } = session;
     let response: JsonRpcResponse;
@@ -212,16 +214,28 @@ export class McpCore {
       rec.outcome = 'cancelled';
       rec.error = 'The agent disconnected before the response';
     }
+    if (msg.method === 'ping') return { response: cancelled ? null : response, outcome: rec.outcome };
     // Serialised once: the transport reuses this text when the response goes out.
-    if (msg.method !== 'ping') this.emit(caller, session, rec, io.bytesIn, cancelled ? 0 : serializeOnce(response).length);
-    return { response: cancelled ? null : response, outcome: rec.outcome };
+    this.emit(caller, session, rec, io.bytesIn, cancelled ? 0 : serializeOnce(response).length);
+    if (cancelled) return { response: null, outcome: rec.outcome };
+    return { response: await this.recorded(response), outcome: rec.outcome };
   }
 
-  /** An initialize the transport answered with a session: its answer, audited like any request. */
-  initialized(caller: Caller, session: SessionState, msg: JsonRpcRequest, bytesIn: number): JsonRpcResponse {
+  /** An initialize the transport answered with a session: its answer, audited (and waiting for its record) like any request. */
+  async initialized(caller: Caller, session: SessionState, msg: JsonRpcRequest, bytesIn: number): Promise<JsonRpcResponse> {
     const response = success(msg.id, this.initializeResult(caller, session.protocolVersion));
     this.emit(caller, session, newRecord('initialize'), bytesIn, serializeOnce(response).length);
-    return response;
+    return this.recorded(response);
+  }
+
+  /** The answer, once its events are on disk (no success without a record); else the error that says so. */
+  private async recorded(response: JsonRpcResponse): Promise<JsonRpcResponse> {
+    try {
+      await this.deps.events.durable();
+      return response;
+    } catch {
+      return failure(response.id, unrecorded(true));
+    }
   }
 
   private async dispatch(

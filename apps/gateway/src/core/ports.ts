@@ -6,6 +6,13 @@ import type { RateLimit } from '@toolgate/policy';
 export interface EventSink {
   /** Never blocks and never throws: the hot path hands the events over and moves on. */
   emit(audit: AuditEvent, usage: UsageEvent): void;
+  /**
+   * Resolves once the events of the latest emit() are on disk (one commit shared by the calls
+   * that finished together); rejects when they could not be recorded. A call's answer waits for it.
+   */
+  durable(): Promise<void>;
+  /** False while events cannot be recorded (disk refusing or too slow): calls are refused before they run. */
+  readonly accepting: boolean;
 }
 
 export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: number; bucket: string };

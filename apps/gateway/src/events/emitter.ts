@@ -4,12 +4,20 @@ import type { EventSink } from '../core/ports';
 import { EventsConnection } from './connection';
 import { EventQueues } from './queues';
 import { Spool, type SpoolContents, type SpoolFile, spoolLine } from './spool';
+import type { EventSinkStats, QueueEventSinkOptions } from './options';
+import { Wal, type WalSegment, WalUnavailable } from './wal';
+
+export type { EventSinkStats, QueueEventSinkOptions };
 
 /**
  * Per-call events (one audit + one usage event per call) on their way to the BullMQ queues
  * `tg-audit` and `tg-usage`.
  *
- * - emit() only pushes two references into in-memory batches: no I/O, no validation, no await.
+ * - emit() serialises the two events into the write-ahead log (wal.ts): no I/O of its own, no
+ *   await. The WAL writes and fdatasyncs the calls of one group at once; durable() is that
+ *   group's promise, which the call's answer waits for, so no answer goes out without its record
+ *   on disk. Once on disk the events join the in-memory batches below, and their WAL entries are
+ *   retired once Redis accepted them (or the spool holds them).
  * - One flusher sends them every `flushMs`, or as soon as `batchSize` calls are waiting; one
  *   send at a time, at most `batchSize` events per queue per send, packed into jobs of up to
  *   MAX_EVENTS_PER_JOB events (queues.ts): BullMQ's cost is per job, so at the gateway's peak
@@ -19,84 +27,50 @@ import { Spool, type SpoolContents, type SpoolFile, spoolLine } from './spool';
  *   event ids (BullMQ ignores a job whose id it already holds, so a re-sent job is deduplicated).
  * - If Redis cannot take a batch (disconnected, error, or no answer within `sendTimeoutMs`) the
  *   batch is appended to the local spool (see spool.ts) and Redis is left alone for `retryMs`;
- *   while Redis is down every batch goes straight to the spool, so at most `flushMs` worth of
- *   events lives only in memory. Beyond `maxBuffered` waiting events, emit() spools directly.
+ *   while Redis is down every batch goes straight to the spool. Beyond `maxBuffered` waiting
+ *   events, new ones go to the spool as soon as they are on disk. Either way their WAL entries
+ *   are retired once the spool has them on disk.
  * - Once Redis answers again the spool is replayed, oldest file first, and each file is deleted
- *   only after all of its events were accepted. Spools left by a previous process (crash,
- *   restart, or a close() that could not reach Redis) are claimed and replayed on start().
- * - emit() after close() still loses nothing: the events are appended synchronously to a spool
- *   file that the next process replays.
+ *   only after all of its events were accepted. Spool files and WAL segments left by a previous
+ *   process (crash, SIGKILL, restart, or a close() that could not reach Redis) are claimed and
+ *   replayed on start(): a crash loses no event whose call was answered.
+ * - emit() after close() still loses nothing: the events are written and fdatasync'd
+ *   synchronously to a WAL file that the next process replays.
  *
  * Delivery is at least once: a batch whose answer was lost is sent again, and BullMQ drops the
  * copy while it still holds the job (completed jobs are kept per queueCatalog's
  * `removeOnComplete`); consumers are idempotent on the event id for the rest.
  */
 
-export interface QueueEventSinkOptions {
-  /**
-   * Redis URL or ioredis options. The sink opens one connection of its own, shared by both
-   * queues. It sets `enableOfflineQueue: false` and `maxRetriesPerRequest: 1`, so a send while
-   * Redis is away fails at once instead of queueing (and a send caught by a disconnect fails
-   * within `sendTimeoutMs`).
-   */
-  connection: RedisOptions | string;
-  /** BullMQ key prefix. Default 'bull'. */
-  prefix?: string;
-  /** Send what is waiting at least this often. Default 50 ms. */
-  flushMs?: number;
-  /** Events per queue per send (in jobs of up to MAX_EVENTS_PER_JOB); a send starts as soon as this many calls are waiting. Default 500. */
-  batchSize?: number;
-  /** Directory for the spool (local to this host). */
-  spoolDir: string;
-  /** Events (audit + usage) held in memory at most; beyond that emit() spools. Default 100,000. */
-  maxBuffered?: number;
-  /** Spool files rotate at this size. Default 8 MiB. */
-  maxSpoolFileBytes?: number;
-  /** A send that Redis has not acknowledged within this long counts as failed. Default 5000 ms. */
-  sendTimeoutMs?: number;
-  /** After a failed send, spool without trying Redis for this long. Default 1000 ms. */
-  retryMs?: number;
-  /**
-   * Errors worth logging: failed sends, Redis connection errors (one per reconnect attempt, so
-   * rate-limit the logging), disk trouble, events that could not be serialised.
-   */
-  onError?: (err: Error) => void;
-}
-
-/** Counters for Prometheus. Events are counted singly (one emit() = 2 events). */
-export interface EventSinkStats {
-  /** Waiting in memory. */
-  buffered: number;
-  /** Taken from memory by the send in progress and not yet acknowledged (nor spooled). */
-  sending: number;
-  /** In the spool (on disk or being written). */
-  spooledEvents: number;
-  spoolBytes: number;
-  /** Accepted by Redis since start (replayed ones included). */
-  flushed: number;
-  /** Sends that failed (then spooled, or left in the spool when replaying). */
-  failedFlushes: number;
-  /** Spool lines skipped at replay because they were not a valid event. */
-  corruptSpoolLines: number;
-  /** Events lost: not serialisable, or refused by the disk for longer than the spool can hold. */
-  droppedEvents: number;
-  /** The sink's Redis connection is up (readiness). */
-  redisConnected: boolean;
-}
-
 /** A batch taken from memory and not yet acknowledged: close() spools it if time runs out. */
 interface InFlight {
   audit: AuditEvent[];
   usage: UsageEvent[];
+  segs: WalSegment[];
   spooled: boolean;
 }
+
+/** One call's events, as the WAL holds them until they are on disk. */
+interface CallEvents {
+  audit: AuditEvent;
+  usage: UsageEvent;
+}
+
+const resolved = Promise.resolve();
 
 type State = 'new' | 'started' | 'closing' | 'closed';
 
 export class QueueEventSink implements EventSink {
   private audit: AuditEvent[] = [];
   private usage: UsageEvent[] = [];
+  /** The WAL segment of each buffered call (parallel to audit and usage). */
+  private segs: WalSegment[] = [];
   private readonly spool: Spool;
+  private readonly wal: Wal<CallEvents>;
+  /** The commit of the latest emit(). */
+  private lastCommit: Promise<void> = resolved;
+  /** Spooled batches whose WAL entries are retired once the spool has them on disk. */
+  private readonly retiring = new Set<Promise<void>>();
   private readonly connection: RedisOptions | string;
   private readonly prefix: string;
   private readonly flushMs: number;
@@ -135,6 +109,13 @@ export class QueueEventSink implements EventSink {
       maxPendingEvents: options.maxBuffered,
       onError: (err) => this.onError(err),
     });
+    this.wal = new Wal<CallEvents>({
+      dir: options.spoolDir,
+      maxSegmentBytes: options.maxWalSegmentBytes,
+      commitTimeoutMs: options.walCommitTimeoutMs,
+      onDurable: (calls, segment) => this.durableCalls(calls, segment),
+      onError: (err) => this.onError(err),
+    });
   }
 
   /**
@@ -149,7 +130,9 @@ export class QueueEventSink implements EventSink {
 
   private async open(): Promise<void> {
     try {
+      // The spool first: it claims the WAL segments of processes that died.
       await this.spool.open();
+      await this.wal.open();
     } catch (err) {
       this.starting = null; // let the caller retry once the directory is usable
       throw err;
@@ -173,12 +156,43 @@ export class QueueEventSink implements EventSink {
   }
 
   emit(audit: AuditEvent, usage: UsageEvent): void {
-    if (this.audit.length >= this.maxCalls || this.state === 'closed') {
-      this.spoolEvents([audit], [usage]);
+    const text = this.callLines(audit, usage);
+    if (text === null) {
+      const refused = Promise.reject(new WalUnavailable('event log: an event could not be serialised'));
+      refused.catch(() => undefined);
+      this.lastCommit = refused;
       return;
     }
-    this.audit.push(audit);
-    this.usage.push(usage);
+    this.lastCommit = this.wal.append(text, { audit, usage });
+  }
+
+  /** The commit of the latest emit(): its answer waits for it (see calls.ts). */
+  durable(): Promise<void> {
+    return this.lastCommit;
+  }
+
+  /** False while the WAL cannot record (disk refusing or too slow): calls are refused before they run. */
+  get accepting(): boolean {
+    return this.wal.accepting;
+  }
+
+  /** A WAL group is on disk: its calls' events may go to Redis now. */
+  private durableCalls(calls: readonly CallEvents[], segment: WalSegment): void {
+    if (this.state === 'closed') return; // the segment stays on disk for the next process
+    let i = 0;
+    for (; i < calls.length && this.audit.length < this.maxCalls; i++) {
+      this.audit.push(calls[i]!.audit);
+      this.usage.push(calls[i]!.usage);
+      this.segs.push(segment);
+    }
+    if (i < calls.length) {
+      const rest = calls.slice(i);
+      this.spoolAndRetire(
+        rest.map((c) => c.audit),
+        rest.map((c) => c.usage),
+        rest.map(() => segment),
+      );
+    }
     if (this.audit.length >= this.batchSize && this.immediate === null && this.pumping === null && this.state === 'started') {
       this.immediate = setImmediate(() => {
         this.immediate = null;
@@ -213,6 +227,8 @@ export class QueueEventSink implements EventSink {
   private async shutdown(deadlineMs: number): Promise<void> {
     const wasStarted = this.state === 'started';
     this.state = 'closing';
+    // Groups on their way to disk join the batches first.
+    await this.wal.flush();
     if (this.timer) clearInterval(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
     this.timer = null;
@@ -229,17 +245,19 @@ export class QueueEventSink implements EventSink {
     const inFlight = this.inFlight;
     if (inFlight !== null && !inFlight.spooled) {
       inFlight.spooled = true;
-      this.spoolEvents(inFlight.audit, inFlight.usage);
+      this.spoolAndRetire(inFlight.audit, inFlight.usage, inFlight.segs);
     }
     if (this.audit.length > 0) {
-      const audit = this.audit;
-      const usage = this.usage;
+      const { audit, usage, segs } = this;
       this.audit = [];
       this.usage = [];
-      this.spoolEvents(audit, usage);
+      this.segs = [];
+      this.spoolAndRetire(audit, usage, segs);
     }
     this.state = 'closed';
     await this.spool.close();
+    await Promise.all(this.retiring);
+    await this.wal.close();
     await this.disconnect();
   }
 
@@ -294,25 +312,50 @@ export class QueueEventSink implements EventSink {
     const n = Math.min(this.audit.length, this.batchSize);
     let audit: AuditEvent[];
     let usage: UsageEvent[];
+    let segs: WalSegment[];
     if (n === this.audit.length) {
-      audit = this.audit;
-      usage = this.usage;
+      ({ audit, usage, segs } = this);
       this.audit = [];
       this.usage = [];
+      this.segs = [];
     } else {
       audit = this.audit.splice(0, n);
       usage = this.usage.splice(0, n);
+      segs = this.segs.splice(0, n);
     }
     if (!this.usable()) {
-      this.spoolEvents(audit, usage);
+      this.spoolAndRetire(audit, usage, segs);
       return;
     }
-    const batch: InFlight = { audit, usage, spooled: false };
+    const batch: InFlight = { audit, usage, segs, spooled: false };
     this.inFlight = batch;
     const ok = await this.send(audit, usage);
     if (this.inFlight === batch) this.inFlight = null;
     if (batch.spooled) return; // close() already put it on disk
-    this.spoolEvents(ok.audit ? [] : audit, ok.usage ? [] : usage);
+    if (ok.audit && ok.usage) this.retire(segs);
+    else this.spoolAndRetire(ok.audit ? [] : audit, ok.usage ? [] : usage, segs);
+  }
+
+  private retire(segs: readonly WalSegment[]): void {
+    for (const seg of segs) this.wal.retire(seg);
+  }
+
+  /**
+   * Moves events that Redis did not take from the WAL to the spool: their WAL entries are retired
+   * once the spool has them on disk (while the disk refuses, they stay in both; the copies are
+   * deduplicated by the consumers).
+   */
+  private spoolAndRetire(audit: readonly AuditEvent[], usage: readonly UsageEvent[], segs: readonly WalSegment[]): void {
+    this.spoolEvents(audit, usage);
+    if (segs.length === 0) return;
+    const done = this.spool.flushed().then(
+      (onDisk) => {
+        if (onDisk) this.retire(segs);
+      },
+      () => undefined,
+    );
+    this.retiring.add(done);
+    void done.finally(() => this.retiring.delete(done));
   }
 
   /** Replays the oldest spool file. False when the spool is empty or Redis failed meanwhile. */
@@ -406,6 +449,17 @@ export class QueueEventSink implements EventSink {
       }
     }
     if (n > 0) this.spool.append(text, n);
+  }
+
+  /** A call's two WAL lines, or null (counted and reported) when they cannot be serialised. */
+  private callLines(audit: AuditEvent, usage: UsageEvent): string | null {
+    try {
+      return spoolLine(QueueName.Audit, audit) + spoolLine(QueueName.Usage, usage);
+    } catch (err) {
+      this.counters.droppedEvents += 2;
+      this.onError(err as Error);
+      return null;
+    }
   }
 
   private line(queue: QueueName, event: AuditEvent | UsageEvent): string | null {

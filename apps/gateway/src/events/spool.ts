@@ -9,7 +9,7 @@ import { type AuditEvent, QueueName, queueCatalog, type UsageEvent } from '@tool
  *
  * Format: NDJSON, one event per line, `{"q":"tg-audit"|"tg-usage","e":{…event…}}`.
  *
- * Files: `<instance>.<seq>.ndjson`, where `<instance>` = `<start ms, 13 digits>-<pid>-<random>`
+ * Files: `<instance>.<seq>.ndjson` (`.wal.ndjson`: a write-ahead log segment, wal.ts), where `<instance>` = `<start ms, 13 digits>-<pid>-<random>`
  * names one spool owner (one process) and `<seq>` (8 digits) orders its files, so sorting file
  * names sorts events oldest first. The owner holds `<instance>.lock` while it runs. Writes are
  * batched: everything appended while the previous write was on its way goes out in one write +
@@ -49,7 +49,7 @@ export interface SpoolOptions {
   onError?: (err: Error) => void;
 }
 
-const FILE_RE = /^(\d{13}-\d+-[0-9a-f]+)\.(\d{8})\.ndjson$/;
+const FILE_RE = /^(\d{13}-\d+-[0-9a-f]+)\.(\d{8})(?:\.wal)?\.ndjson$/;
 const LOCK_RE = /^(\d{13}-\d+-[0-9a-f]+)\.lock$/;
 const WRITE_RETRY_MS = 1000;
 
@@ -92,15 +92,45 @@ export function parseSpool(text: string): SpoolContents {
   return out;
 }
 
+/** Non-blank lines (the WAL's disk probe writes blank ones). */
 function countLines(text: string): number {
   let n = 0;
-  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) n++;
-  if (text.length > 0 && !text.endsWith('\n')) n++;
+  let start = 0;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end === -1) end = text.length;
+    if (end > start) n++;
+    start = end + 1;
+  }
   return n;
 }
 
-/** Spools open in this process: alive although they share our pid. */
+/** Spools and WALs open in this process: alive although they share our pid. */
 const openHere = new Set<string>();
+
+/** A new owner name (see the file naming above). */
+export function newInstance(): string {
+  return `${String(Date.now()).padStart(13, '0')}-${process.pid}-${randomBytes(4).toString('hex')}`;
+}
+
+/** The path of an owner's file number `seq` (`.wal.ndjson` for the write-ahead log's). */
+export function segmentPath(dir: string, instance: string, seq: number, kind: 'spool' | 'wal' = 'spool'): string {
+  return join(dir, `${instance}.${String(seq).padStart(8, '0')}${kind === 'wal' ? '.wal' : ''}.ndjson`);
+}
+
+/** Takes `<instance>.lock` in `dir` (created if need be): the owner's files are not claimed while it runs. */
+export async function lockInstance(dir: string, instance: string): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const lock = await open(join(dir, `${instance}.lock`), 'wx');
+  await lock.close();
+  openHere.add(instance);
+}
+
+/** Releases the lock: the owner's files left on disk are claimed by the next spool to open. */
+export async function unlockInstance(dir: string, instance: string): Promise<void> {
+  openHere.delete(instance);
+  await unlink(join(dir, `${instance}.lock`)).catch(() => undefined);
+}
 
 function isRunning(instance: string): boolean {
   if (openHere.has(instance)) return true;
@@ -146,7 +176,7 @@ export class Spool {
     this.maxFileBytes = options.maxFileBytes ?? 8 * 1024 * 1024;
     this.maxPendingEvents = options.maxPendingEvents ?? 100_000;
     this.onError = options.onError ?? (() => undefined);
-    this.instance = `${String(Date.now()).padStart(13, '0')}-${process.pid}-${randomBytes(4).toString('hex')}`;
+    this.instance = newInstance();
   }
 
   /** Events on disk or on their way there. */
@@ -179,14 +209,11 @@ export class Spool {
     this.state = 'open';
     return this.enqueue(async () => {
       try {
-        await mkdir(this.dir, { recursive: true });
-        const lock = await open(join(this.dir, `${this.instance}.lock`), 'wx');
-        await lock.close();
+        await lockInstance(this.dir, this.instance);
       } catch (err) {
         this.state = 'new'; // unusable directory: the caller may fix it and open again
         throw err;
       }
-      openHere.add(this.instance);
       await this.claimLeftovers();
       await this.drain(); // appends made before open()
     });
@@ -213,6 +240,12 @@ export class Spool {
   /** Resolves once everything appended so far is on disk (or the disk refused it). */
   flush(): Promise<void> {
     return this.enqueue(() => this.drain());
+  }
+
+  /** Like flush(), then true when nothing is left waiting for the disk (everything appended is on it). */
+  async flushed(): Promise<boolean> {
+    await this.flush();
+    return this.pending.length === 0;
   }
 
   /**
@@ -277,8 +310,8 @@ export class Spool {
         this.pendingEvents = 0;
         this.appendAfterClose(text, events);
       }
-      if (wasOpen) await unlink(join(this.dir, `${this.instance}.lock`)).catch(() => undefined);
-      openHere.delete(this.instance);
+      if (wasOpen) await unlockInstance(this.dir, this.instance);
+      else openHere.delete(this.instance);
     });
   }
 
@@ -356,7 +389,7 @@ export class Spool {
   private async rotate(): Promise<void> {
     await this.seal();
     const seq = this.nextSeq++;
-    const path = join(this.dir, `${this.instance}.${String(seq).padStart(8, '0')}.ndjson`);
+    const path = segmentPath(this.dir, this.instance, seq);
     const handle = await open(path, 'a');
     const file: SpoolFile = { path, seq, events: 0, bytes: 0 };
     this.files.push(file);
@@ -393,7 +426,7 @@ export class Spool {
       const m = FILE_RE.exec(name);
       if (m === null || m[1] === this.instance || live.has(m[1]!)) continue;
       const seq = this.nextSeq++;
-      const path = join(this.dir, `${this.instance}.${String(seq).padStart(8, '0')}.ndjson`);
+      const path = segmentPath(this.dir, this.instance, seq);
       try {
         await rename(join(this.dir, name), path);
       } catch (err) {
@@ -417,7 +450,7 @@ export class Spool {
     try {
       if (this.afterClosePath === null) {
         mkdirSync(this.dir, { recursive: true });
-        this.afterClosePath = join(this.dir, `${this.instance}.${String(this.nextSeq++).padStart(8, '0')}.ndjson`);
+        this.afterClosePath = segmentPath(this.dir, this.instance, this.nextSeq++);
         const fd = openSync(this.afterClosePath, 'a');
         try {
           writeSync(fd, text);

@@ -118,6 +118,11 @@ export class AgentStreams {
     this.streams.snapshotChanged(orgId, next);
   }
 
+  /** Shutdown: every stream this worker holds ends, so its agent reconnects to another worker. */
+  endAll(): void {
+    this.streams.endAll();
+  }
+
   get size(): number {
     return this.streams.size;
   }

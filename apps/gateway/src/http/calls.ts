@@ -19,6 +19,20 @@ export class CallRunner {
     private readonly agentRequestTimeoutMs: number,
   ) {}
 
+  /** Requests being executed (graceful shutdown waits for them). */
+  private running = 0;
+  private idleWaiters: Array<() => void> = [];
+
+  get inFlight(): number {
+    return this.running;
+  }
+
+  /** Resolves once no request is being executed. */
+  idle(): Promise<void> {
+    if (this.running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /**
    * The way back to the agent during a call: `send` writes to the call's stream (Streamable
    * HTTP) or the session's stream (legacy SSE); a server-to-client request waits for the agent's
@@ -64,6 +78,7 @@ export class CallRunner {
     bytesIn: number,
     disconnected: () => boolean = () => false,
   ): Promise<JsonRpcResponse | null> {
+    this.running++;
     const method = REQUEST_METHODS.has(msg.method) ? msg.method : 'unknown';
     const controller = this.relay.track(session.id, msg.id);
     const end = this.metrics.latency.startTimer({ method });
@@ -74,6 +89,7 @@ export class CallRunner {
     } finally {
       this.relay.untrack(session.id, msg.id);
       end();
+      if (--this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
 }

@@ -37,7 +37,7 @@ export class SessionSetup {
       sessionStoreDown(res, msg.id);
       return;
     }
-    sendJson(res, 200, this.core.initialized(caller, session, msg, bytesIn), { 'Mcp-Session-Id': session.id });
+    sendJson(res, 200, await this.core.initialized(caller, session, msg, bytesIn), { 'Mcp-Session-Id': session.id });
     this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: 'initialize', outcome: 'ok' });
   }
 
@@ -61,7 +61,7 @@ export class SessionSetup {
     s.clientInfo = info && typeof info.name === 'string' ? { name: info.name, version: String(info.version ?? '') } : null;
     s.clientCapabilities = (p.capabilities as Record<string, unknown>) ?? {};
     await this.sessions.update(s).catch(() => undefined);
-    push(this.core.initialized(caller, s, msg, bytesIn));
+    push(await this.core.initialized(caller, s, msg, bytesIn));
   }
 }
 

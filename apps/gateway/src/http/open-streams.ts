@@ -80,6 +80,13 @@ export class OpenStreams {
     }
   }
 
+  /** Ends every stream (shutdown). */
+  endAll(): void {
+    for (const [orgId, sessions] of [...this.byOrg]) {
+      for (const [sessionId, entry] of [...sessions]) this.close(orgId, sessionId, entry);
+    }
+  }
+
   private armExpiry(orgId: string, sessionId: string, entry: Entry): void {
     clearTimeout(entry.expiry);
     entry.expiry = undefined;

@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { RpcCode } from '../core/jsonrpc';
+import { HttpDrain } from './drain';
 import type { McpTransport } from './transport';
 import { sendJson, sendRpcError } from './util';
 
@@ -19,15 +20,21 @@ const PRM_PATH = new RegExp(`^/\\.well-known/oauth-protected-resource/mcp/(${SLU
 /**
  * The gateway's HTTP front: routing only. Every failure is a JSON(-RPC) error with the right
  * status; an unexpected exception is logged and answered 500 without taking the process down.
+ * While draining (shutdown), agent requests are refused and /readyz answers 503 (drain.ts).
  */
-export function createHttpServer(deps: HttpDeps): Server {
+export function createHttpServer(deps: HttpDeps): { server: Server; drain: HttpDrain } {
   const { transport } = deps;
+  let drain: HttpDrain | null = null;
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const q = req.url?.indexOf('?') ?? -1;
     const path = q === -1 ? (req.url ?? '/') : req.url!.slice(0, q);
     const method = req.method ?? 'GET';
 
     let m = MCP_PATH.exec(path);
+    if (drain?.isDraining && (m || SSE_PATH.test(path) || path === '/messages')) {
+      drain.refuse(res);
+      return;
+    }
     if (m) {
       const org = m[1]!;
       const server = m[2] ?? null;
@@ -67,6 +74,10 @@ export function createHttpServer(deps: HttpDeps): Server {
       return;
     }
     if (path === '/readyz') {
+      if (drain?.isDraining) {
+        sendJson(res, 503, { status: 'draining' });
+        return;
+      }
       const r = await deps.ready();
       sendJson(res, r.ok ? 200 : 503, { status: r.ok ? 'ready' : 'not_ready', checks: r.checks, ...r.detail });
       return;
@@ -90,5 +101,6 @@ export function createHttpServer(deps: HttpDeps): Server {
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });
-  return server;
+  drain = new HttpDrain(server);
+  return { server, drain };
 }

@@ -107,7 +107,7 @@ export class StreamableHttp {
       const headers: Record<string, string> = { 'Mcp-Session-Id': session.id };
       // A rate-limited call is a JSON-RPC error on HTTP 200: clients turn a 429 into a transport
       // error and lose the code (mcp-remote even reports it as -32001). Retry-After stays as a hint.
-      if ('error' in response && response.error.code === RpcCode.RateLimited) {
+      if ('error' in response && (response.error.code === RpcCode.RateLimited || response.error.code === RpcCode.Unrecorded)) {
         headers['Retry-After'] = String((response.error.data as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds ?? 1);
       }
       sendJson(res, 200, response, headers);

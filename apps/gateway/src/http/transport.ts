@@ -46,6 +46,8 @@ export class McpTransport {
   readonly legacy: LegacySse;
   /** This worker's streams: the session channel, upstream notifications, revocation. */
   readonly streams: AgentStreams;
+  /** The requests being executed (graceful shutdown waits for them). */
+  readonly calls: CallRunner;
 
   constructor(
     core: McpCore,
@@ -78,5 +80,6 @@ export class McpTransport {
     });
     this.legacy = new LegacySse({ checks, auth, calls, setup, streams, core, snapshots, sessions, relay });
     this.streams = streams;
+    this.calls = calls;
   }
 }
