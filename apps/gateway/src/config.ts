@@ -105,6 +105,12 @@ export const GatewayConfigSchema = z.object({
    * for seconds (ext4 commits other files' data with it), and waiting beats failing calls.
    */
   WAL_COMMIT_TIMEOUT_MS: z.coerce.number().int().min(1).default(10_000),
+  /**
+   * When a call's record counts as written before its answer leaves: `disk` (on the device: survives
+   * a power cut of the host) or `os` (in the kernel: survives any crash of the gateway process, not
+   * of the host; the answer no longer waits for a device flush).
+   */
+  EVENT_LOG_FLUSH: z.enum(['disk', 'os']).default('disk'),
   /** On SIGTERM, calls in flight get this long to finish (new ones are refused, /readyz says 503); then streams end and the worker exits. */
   SHUTDOWN_GRACE_MS: int(10_000),
   /** Events are flushed to the queues at least this often (ms) or per this many events. */

@@ -100,6 +100,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     batchSize: config.EVENT_BATCH_SIZE,
     spoolDir: config.SPOOL_DIR,
     walCommitTimeoutMs: config.WAL_COMMIT_TIMEOUT_MS,
+    walFlush: config.EVENT_LOG_FLUSH,
     onError: everySecond((err) => log.warn(`events: ${err.message}`)),
   });
 

@@ -76,7 +76,8 @@ describe('SIGKILL under load', () => {
     const issued = new Set<string>();
     let inFlightAtKills = 0;
     for (let t = 0; t < TRIALS; t++) {
-      const g = await gateway();
+      // Both flush modes: a process crash must lose nothing whether records wait for the device or the kernel.
+      const g = await gateway({ EVENT_LOG_FLUSH: t % 2 === 0 ? 'disk' : 'os' });
       const clients = await Promise.all(Array.from({ length: AGENTS }, () => connect(endpoint(g), o.key)));
       let killed = false;
       const agents = clients.map(async (client, a) => {

@@ -113,6 +113,7 @@ export class QueueEventSink implements EventSink {
       dir: options.spoolDir,
       maxSegmentBytes: options.maxWalSegmentBytes,
       commitTimeoutMs: options.walCommitTimeoutMs,
+      flush: options.walFlush,
       onDurable: (calls, segment) => this.durableCalls(calls, segment),
       onError: (err) => this.onError(err),
     });

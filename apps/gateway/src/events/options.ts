@@ -1,3 +1,4 @@
+import type { WalFlush } from './wal';
 import type { RedisOptions } from 'ioredis';
 
 /** What a QueueEventSink (emitter.ts) is told, and what it reports. */
@@ -20,6 +21,8 @@ export interface QueueEventSinkOptions {
   spoolDir: string;
   /** A WAL group not on disk within this long is refused (its calls' answers become errors). Default 2000 ms. */
   walCommitTimeoutMs?: number;
+  /** When a call's record counts as written: on the device (`disk`, default) or in the kernel (`os`); see wal.ts. */
+  walFlush?: WalFlush;
   /** Events (audit + usage) held in memory at most; beyond that emit() spools. Default 100,000. */
   maxBuffered?: number;
   /** Spool files rotate at this size. Default 8 MiB. */

@@ -1,9 +1,9 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type TinyDisk, tinyDisk } from '../../test/fixtures/tiny-disk';
-import { Wal, type WalSegment, WalUnavailable } from './wal';
+import { Wal, type WalFlush, type WalSegment, WalUnavailable } from './wal';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const line = (n: number) => `{"q":"tg-audit","e":{"n":${n}}}\n`;
@@ -28,9 +28,10 @@ describe('Wal', () => {
   let dir: string;
   const wals: Wal<number>[] = [];
   const durable: Array<{ items: number[]; segment: WalSegment }> = [];
-  const make = (opts: { commitTimeoutMs?: number; retryMs?: number; dir?: string } = {}) => {
+  const make = (opts: { commitTimeoutMs?: number; retryMs?: number; dir?: string; flush?: WalFlush } = {}) => {
     const errors: Error[] = [];
     const wal = new Wal<number>({
+      flush: opts.flush,
       dir: opts.dir ?? dir,
       commitTimeoutMs: opts.commitTimeoutMs,
       retryMs: opts.retryMs ?? 100,
@@ -147,5 +148,33 @@ describe('Wal', () => {
       await wal.append(line(3), 3);
       expect(durable.flatMap((d) => d.items)).toEqual([1, 3]);
     });
+  });
+
+  it('flush: `disk` writes segments with O_DSYNC (on the device when the write returns), `os` without (in the kernel)', async () => {
+    const O_DSYNC = 0o10000;
+    /** The open flags of this process's descriptor of a file in `folder`, as the kernel reports them. */
+    const segmentFlags = (folder: string): number => {
+      for (const fd of readdirSync('/proc/self/fd')) {
+        let target = '';
+        try {
+          target = readlinkSync(`/proc/self/fd/${fd}`);
+        } catch {
+          continue;
+        }
+        if (target.startsWith(folder) && target.endsWith('.wal.ndjson')) {
+          const flags = /^flags:\s+([0-7]+)/m.exec(readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8'));
+          if (flags) return Number.parseInt(flags[1]!, 8);
+        }
+      }
+      throw new Error(`no open segment in ${folder}`);
+    };
+    for (const flush of ['disk', 'os'] as const) {
+      const folder = mkdtempSync(join(tmpdir(), `tg-wal-${flush}-`));
+      const { wal } = make({ dir: folder, flush });
+      await wal.open();
+      await wal.append(line(1), 1);
+      expect({ flush, dsync: (segmentFlags(folder) & O_DSYNC) !== 0 }).toEqual({ flush, dsync: flush === 'disk' });
+      expect(readFileSync(join(folder, readdirSync(folder).find((f) => f.endsWith('.wal.ndjson'))!), 'utf8')).toBe(line(1));
+    }
   });
 });
