@@ -13,7 +13,8 @@ import type { Env } from '../config/env';
 export function applyEdge(app: NestExpressApplication, env: Env): void {
   app.use(
     helmet({
-      contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"] } },
+      // helmet's upgrade-insecure-requests would break /docs on a plain-HTTP API (local, behind a TLS proxy it is moot).
+      contentSecurityPolicy: { directives: { 'frame-ancestors': ["'none'"], 'upgrade-insecure-requests': null } },
       xFrameOptions: { action: 'deny' },
       referrerPolicy: { policy: 'no-referrer' },
       strictTransportSecurity: false,
