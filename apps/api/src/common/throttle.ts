@@ -8,7 +8,11 @@ import { RedisService } from '../infra/redis.service';
 import type { AuthUser } from './auth';
 import { ErrorCode, Problem } from './problem';
 
-/** Throttle classes: sign-up and the other credential routes per client IP, management writes per user. */
+/**
+ * Throttle classes: sign-up and login per client IP, management writes per user. Token refresh is
+ * not throttled: the dashboard's server refreshes every user's session from its own address, and a
+ * refresh token cannot be guessed.
+ */
 export type ThrottleScope = 'signup' | 'auth' | 'manage';
 
 const THROTTLE_SCOPE = 'tg:throttleScope';

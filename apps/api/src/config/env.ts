@@ -110,7 +110,7 @@ export const EnvSchema = z.object({
   SECURITY_TXT_EXPIRES: z.preprocess(unsetIfEmpty, z.string().datetime({ offset: true }).optional()),
   /** Sign-ups per client IP per hour. */
   SIGNUP_PER_IP_PER_HOUR: int(20),
-  /** Logins and token refreshes per client IP per minute (failed logins also lock out per email + IP). */
+  /** Logins per client IP per minute (failed logins also lock out per email + IP). */
   AUTH_PER_IP_PER_MINUTE: int(60),
   /** Management writes (POST, PUT, PATCH, DELETE by a signed-in user) per user per minute. */
   MANAGE_WRITES_PER_USER_PER_MINUTE: int(300),

@@ -40,18 +40,21 @@ export class Edge {
     this.hstsValue = `max-age=${opts.hstsMaxAgeSeconds}; includeSubDomains`;
   }
 
-  /** Sets the headers every response carries; returns true when the request was answered here. */
-  handle(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+  /** Sets the headers every response carries (before anything else answers, a refusal included). */
+  headers(req: IncomingMessage, res: ServerResponse): void {
     for (const [name, value] of STATIC_HEADERS) res.setHeader(name, value);
     if (this.overTls(req)) res.setHeader('Strict-Transport-Security', this.hstsValue);
-    const cors = this.corsOrigin(req);
-    if (cors) {
-      res.setHeader('Access-Control-Allow-Origin', cors);
+    if (this.corsOrigin(req) !== null) {
+      res.setHeader('Access-Control-Allow-Origin', req.headers.origin!);
       res.setHeader('Access-Control-Expose-Headers', CORS_EXPOSE_HEADERS);
     }
     res.setHeader('Vary', 'Origin');
+  }
+
+  /** Answers preflights and security.txt; false for every other request. */
+  answer(req: IncomingMessage, res: ServerResponse, path: string): boolean {
     if (req.method === 'OPTIONS') {
-      this.preflight(res, cors !== null);
+      this.preflight(res, this.corsOrigin(req) !== null);
       return true;
     }
     if (path === '/.well-known/security.txt' && (req.method === 'GET' || req.method === 'HEAD')) {

@@ -32,7 +32,8 @@ export function createHttpServer(deps: HttpDeps): Server {
     const q = req.url?.indexOf('?') ?? -1;
     const path = q === -1 ? (req.url ?? '/') : req.url!.slice(0, q);
     const method = req.method ?? 'GET';
-    if (edge.handle(req, res, path) || caps.refuse(req.socket, res)) return;
+    edge.headers(req, res);
+    if (caps.refuse(req.socket, res) || edge.answer(req, res, path)) return;
 
     let m = MCP_PATH.exec(path);
     if (m) {

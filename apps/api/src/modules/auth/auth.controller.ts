@@ -26,7 +26,6 @@ export class AuthController {
   }
 
   @Post('auth/refresh')
-  @Throttle('auth')
   @HttpCode(200)
   refresh(@ZBody(RefreshDto) dto: RefreshDto) {
     return this.auth.refresh(dto);
