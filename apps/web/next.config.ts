@@ -15,7 +15,8 @@ const config: NextConfig = {
         headers: [
           { key: 'X-Frame-Options', value: 'DENY' },
           { key: 'X-Content-Type-Options', value: 'nosniff' },
-          { key: 'Referrer-Policy', value: 'same-origin' },
+          { key: 'Referrer-Policy', value: 'no-referrer' },
+          // The Content-Security-Policy carries a per-request nonce: src/proxy.ts sets it.
         ],
       },
     ];

@@ -1,6 +1,7 @@
 import { type DynamicModule, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { RouteParamsGuard } from './common/route-params.guard';
+import { ThrottleInterceptor } from './common/throttle';
 import { ENV, type Env } from './config/env';
 import { InfraModule } from './infra/infra.module';
 import { ActivityModule } from './modules/activity/activity.module';
@@ -22,6 +23,7 @@ export class AppModule {
         { provide: ENV, useValue: env },
         { provide: METRICS, useValue: createMetrics() },
         { provide: APP_GUARD, useClass: RouteParamsGuard },
+        { provide: APP_INTERCEPTOR, useClass: ThrottleInterceptor },
       ],
       exports: [ENV, METRICS],
     };

@@ -6,6 +6,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppModule } from './app.module';
+import { applyEdge } from './common/edge';
 import { ProblemFilter } from './common/problem.filter';
 import type { Env } from './config/env';
 import { STRIPE_WEBHOOK_PATH } from './modules/billing/stripe-webhook.controller';
@@ -21,6 +22,7 @@ export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Prom
   });
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');
+  applyEdge(app, env);
   app.enableCors({ origin: env.CORS_ORIGINS.split(',').map((o) => o.trim()), credentials: true });
   app.enableShutdownHooks();
   // The live audit gateway (modules/live) shares this HTTP server: `ws`, not socket.io.

@@ -1,6 +1,10 @@
 import { parseSecretKey } from '@toolgate/contracts';
+import type { EdgeRateLimits } from '@toolgate/policy';
 import { z } from 'zod';
-import { parseTrustedProxies } from './http/client-ip';
+import { ClientIpResolver, parseTrustedProxies } from './http/client-ip';
+import type { ConnectionCapsOptions } from './http/connection-caps';
+import type { EdgeOptions } from './http/edge';
+import { normalizeOrigins } from './http/util';
 import { parseCidrs } from './net/cidr';
 import type { SandboxOptions } from './backends/sandbox/options';
 
@@ -43,8 +47,9 @@ export const GatewayConfigSchema = z.object({
   /** This gateway's public base URL (resource identifiers). */
   PUBLIC_GATEWAY_URL: z.string().url().default('http://127.0.0.1:8080'),
   /**
-   * Extra allowed browser origins (comma-separated). Always allowed: PUBLIC_GATEWAY_URL's origin,
-   * and loopback origins on loopback connections (DNS-rebinding protection).
+   * Browser origins (comma-separated) that may call the gateway: they pass the Origin check
+   * (DNS-rebinding protection) and get CORS headers. Also passing the Origin check, without CORS:
+   * PUBLIC_GATEWAY_URL's origin, and loopback origins on loopback connections.
    */
   ALLOWED_ORIGINS: z.string().default(''),
   /**
@@ -53,6 +58,36 @@ export const GatewayConfigSchema = z.object({
    * Forwarded hop that is not one of them. Unset: the socket address, headers ignored.
    */
   TRUSTED_PROXIES: parsedList(parseTrustedProxies),
+  /**
+   * Strict-Transport-Security: `auto` sends it on requests that arrived over TLS, directly or (from
+   * a TRUSTED_PROXIES peer) with `X-Forwarded-Proto: https`; `on` always; `off` never.
+   */
+  HSTS: z.enum(['auto', 'on', 'off']).default('auto'),
+  HSTS_MAX_AGE_SECONDS: int(31_536_000),
+  /**
+   * RFC 9116 `/.well-known/security.txt` Contact URIs (comma-separated; a bare address becomes
+   * `mailto:`). Unset: the file answers 404 (an invented contact would be worse than none).
+   */
+  SECURITY_CONTACT: list(),
+  /** Its Expires (ISO 8601). Unset: 90 days after each response, so it never goes stale while served. */
+  SECURITY_TXT_EXPIRES: z.preprocess((v) => (v === '' ? undefined : v), z.string().datetime({ offset: true }).optional()),
+  /** Connections this worker holds at once; past it a new one gets 503 and is closed (0 = no cap). */
+  GATEWAY_MAX_CONNECTIONS: int(10_000),
+  /**
+   * Connections one socket address holds at once; past it 429 and closed (0 = no cap). Peers in
+   * TRUSTED_PROXIES are exempt (they carry many clients): GATEWAY_IP_CALLS_PER_MINUTE limits those.
+   */
+  GATEWAY_MAX_CONNECTIONS_PER_IP: int(256),
+  /**
+   * Calls (tools/call, prompts/get, resources/*) per org per minute across all workers, beside the
+   * roles' per-key and per-tool limits: a noisy-neighbour guard sized to the fleet (0 = off).
+   */
+  GATEWAY_ORG_CALLS_PER_MINUTE: int(0),
+  /** Bucket size of the per-org limit (0 = the per-minute value). */
+  GATEWAY_ORG_CALLS_BURST: int(0),
+  /** Calls per client address (as TRUSTED_PROXIES resolves it) per minute, over every org (0 = off). */
+  GATEWAY_IP_CALLS_PER_MINUTE: int(0),
+  GATEWAY_IP_CALLS_BURST: int(0),
   /** Audit records of failed authentications per org and client address per minute; the rest are counted into the next. */
   AUTH_FAILURE_AUDIT_PER_MINUTE: int(10),
   /** Events kept per SSE stream for Last-Event-ID resumption (older ones are dropped). */
@@ -139,6 +174,46 @@ export function sandboxOptions(config: GatewayConfig): SandboxOptions {
     },
     uidRange: { first: config.STDIO_SANDBOX_UID_FIRST, count: config.STDIO_SANDBOX_UID_COUNT },
     egressAllow: config.STDIO_EGRESS_ALLOW,
+  };
+}
+
+/** The configured browser origins (ALLOWED_ORIGINS), normalised: the Origin check and CORS share them. */
+function browserOrigins(config: GatewayConfig): Set<string> {
+  return normalizeOrigins(
+    config.ALLOWED_ORIGINS.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean),
+  );
+}
+
+/** The operator's per-org and per-client-address call limits. */
+export function edgeRateLimitSettings(config: GatewayConfig): EdgeRateLimits {
+  return {
+    orgPerMinute: config.GATEWAY_ORG_CALLS_PER_MINUTE,
+    orgBurst: config.GATEWAY_ORG_CALLS_BURST,
+    ipPerMinute: config.GATEWAY_IP_CALLS_PER_MINUTE,
+    ipBurst: config.GATEWAY_IP_CALLS_BURST,
+  };
+}
+
+/** What the HTTP front needs for headers, CORS, security.txt and connection caps. */
+export function edgeSettings(config: GatewayConfig): { edge: EdgeOptions; caps: ConnectionCapsOptions } {
+  const clientIp = new ClientIpResolver(config.TRUSTED_PROXIES);
+  return {
+    edge: {
+      corsOrigins: browserOrigins(config),
+      hsts: config.HSTS,
+      hstsMaxAgeSeconds: config.HSTS_MAX_AGE_SECONDS,
+      clientIp,
+      securityContact: config.SECURITY_CONTACT,
+      securityTxtExpires: config.SECURITY_TXT_EXPIRES,
+      publicUrl: config.PUBLIC_GATEWAY_URL.replace(/\/+$/, ''),
+    },
+    caps: {
+      max: config.GATEWAY_MAX_CONNECTIONS,
+      perIp: config.GATEWAY_MAX_CONNECTIONS_PER_IP,
+      exempt: (address) => clientIp.peerTrusted(address),
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import { StdioBackend } from './backends/stdio';
 import { StreamableHttpBackend } from './backends/http/streamable';
 import { SseBackend } from './backends/http/sse';
 import { createLauncher, type Launcher } from './backends/sandbox/launcher';
-import { type GatewayConfig, sandboxOptions } from './config';
+import { edgeRateLimitSettings, edgeSettings, type GatewayConfig, sandboxOptions } from './config';
 import { StatusReporter } from './gateway-status';
 import type { BackendSpec } from './backends/types';
 import { createLogger, type Logger } from './log';
@@ -118,6 +118,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     tasks,
     pool,
     limiter,
+    edgeLimits: edgeRateLimitSettings(config),
     quota,
     events,
     secretKey: config.TOOLGATE_SECRET_KEY,
@@ -184,6 +185,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     transport,
     publicUrl: config.PUBLIC_GATEWAY_URL,
     authorizationServer: config.PUBLIC_API_URL,
+    edge: edgeSettings(config),
     ready: async () => {
       const redisOk = await redis
         .ping()

@@ -1,4 +1,5 @@
 import { type NextRequest, NextResponse } from 'next/server';
+import { contentSecurityPolicy, newNonce } from './lib/csp';
 import { ACCESS_COOKIE, clearSessionCookies, REFRESH_COOKIE, refreshSession, secondsLeft, writeSessionCookies } from './lib/session';
 
 /** Pages anyone may open; everything else needs a session. */
@@ -11,15 +12,27 @@ export const config = {
 };
 
 /**
- * Runs before every page and BFF call: keeps the session alive by rotating the refresh token
- * when the access token is (nearly) expired, and sends people without a session to /login with
- * a `next` that returns them where they were.
+ * Runs before every page and BFF call: gives the response a Content-Security-Policy with a fresh
+ * nonce (also on the request, where Next reads it to put the nonce on its scripts), and keeps the
+ * session alive (`session`).
  */
 export async function proxy(req: NextRequest) {
+  const csp = contentSecurityPolicy(newNonce());
+  const headers = new Headers(req.headers);
+  headers.set('content-security-policy', csp);
+  const res = await session(req, headers);
+  res.headers.set('Content-Security-Policy', csp);
+  return res;
+}
+
+/**
+ * Rotates the refresh token when the access token is (nearly) expired, and sends people without a
+ * session to /login with a `next` that returns them where they were.
+ */
+async function session(req: NextRequest, headers: Headers) {
   const { pathname, search } = req.nextUrl;
   const isApi = pathname.startsWith('/api/');
   const isPublic = PUBLIC.some((r) => r.test(pathname));
-  const headers = new Headers(req.headers);
   headers.set('x-tg-path', pathname + search);
 
   const access = req.cookies.get(ACCESS_COOKIE)?.value;

@@ -9,3 +9,4 @@ export * from './gateway-status';
 export * from './probe';
 export * from './protocol';
 export * from './tasks';
+export * from './security-txt';

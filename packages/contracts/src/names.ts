@@ -32,8 +32,12 @@ export const redisKeys = {
   sseEvents: (sessionId: string, streamId: string) => `tg:sse:${sessionId}:${streamId}`,
   /** Token bucket for a rate-limit scope. */
   bucket: (orgId: string, scope: string) => `tg:rl:${orgId}:${scope}`,
+  /** Token bucket shared by every org (per client address): `tg:rl-shared:{scope}`. */
+  sharedBucket: (scope: string) => `tg:rl-shared:${scope}`,
   /** Login attempt counter (API). */
   loginAttempts: (subject: string) => `tg:login:${subject}`,
+  /** API throttle counter of one fixed window: `scope` (signup, auth, manage), client IP or user id, window number. */
+  apiThrottle: (scope: string, subject: string, window: number) => `tg:throttle:${scope}:${subject}:${window}`,
   /**
    * Billable calls of one org in one UTC month (`YYYY-MM`): counted by the gateway against the
    * plan's monthlyCallQuota, raised to the rolled-up total by the usage worker (never lowered).

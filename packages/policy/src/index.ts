@@ -22,7 +22,7 @@ export { decide, seesServer, templateVisible, visible } from './decide';
 export { PolicyCompileError, type PolicyCompileErrorCode } from './errors';
 export { type CidrBlock, cidrContains, type IpWords, parseCidr, parseIp } from './ip';
 export { checkKey, findKeyByHash, type KeyStatus } from './keys';
-export { type RateLimit, rateLimitsFor } from './rate-limits';
+export { type EdgeRateLimits, edgeRateLimits, type RateLimit, rateLimitsFor } from './rate-limits';
 export { redactionPatternsFor } from './redaction';
 export { makeRedactor, type Redactor } from './redactor';
 export { commandAllowed, DEFAULT_STDIO_COMMANDS, LAUNCHER_DIRS, launcherEntryProblem } from './stdio-commands';

@@ -1,4 +1,4 @@
-import { rateLimitsFor } from './rate-limits';
+import { edgeRateLimits, rateLimitsFor } from './rate-limits';
 import { principalWith, snapshotWith } from './test-fixtures';
 
 describe('rateLimitsFor', () => {
@@ -67,5 +67,24 @@ describe('rateLimitsFor', () => {
     const first = rateLimitsFor(snapshot, p, 'github', 'x');
     (first[0] as { perMinute: number }).perMinute = 1;
     expect(rateLimitsFor(snapshot, p, 'github', 'x')[0]?.perMinute).toBe(600);
+  });
+});
+
+describe('edgeRateLimits', () => {
+  const off = { orgPerMinute: 0, orgBurst: 0, ipPerMinute: 0, ipBurst: 0 };
+
+  it('is empty when the operator set no limits', () => {
+    expect(edgeRateLimits(off, '10.0.0.1')).toEqual([]);
+  });
+
+  it('charges the org bucket and a bucket per client address shared by every org', () => {
+    expect(edgeRateLimits({ orgPerMinute: 600, orgBurst: 0, ipPerMinute: 60, ipBurst: 10 }, '10.0.0.1')).toEqual([
+      { bucket: 'org', perMinute: 600, burst: 600 },
+      { bucket: 'ip:10.0.0.1', perMinute: 60, burst: 10, shared: true },
+    ]);
+  });
+
+  it('skips the address bucket when the address is unknown', () => {
+    expect(edgeRateLimits({ ...off, ipPerMinute: 60 }, null)).toEqual([]);
   });
 });

@@ -12,6 +12,31 @@ export interface RateLimit {
   perMinute: number;
   /** Bucket capacity; defaults to perMinute. */
   burst: number;
+  /** One bucket for every org (`redisKeys.sharedBucket(bucket)`): the per-client-address limit. */
+  shared?: true;
+}
+
+/** The operator's limits beside the roles' (gateway configuration; 0 = off). */
+export interface EdgeRateLimits {
+  orgPerMinute: number;
+  /** 0 = orgPerMinute. */
+  orgBurst: number;
+  ipPerMinute: number;
+  /** 0 = ipPerMinute. */
+  ipBurst: number;
+}
+
+/**
+ * The operator's buckets for a call: `org` (every call of the org, any key) and, when the client
+ * address is known, `ip:<address>` shared by every org.
+ */
+export function edgeRateLimits(edge: EdgeRateLimits, clientIp: string | null): RateLimit[] {
+  const limits: RateLimit[] = [];
+  if (edge.orgPerMinute > 0) limits.push({ bucket: 'org', perMinute: edge.orgPerMinute, burst: edge.orgBurst || edge.orgPerMinute });
+  if (edge.ipPerMinute > 0 && clientIp !== null) {
+    limits.push({ bucket: `ip:${clientIp}`, perMinute: edge.ipPerMinute, burst: edge.ipBurst || edge.ipPerMinute, shared: true });
+  }
+  return limits;
 }
 
 /**

@@ -88,6 +88,32 @@ export const EnvSchema = z.object({
   /** Orgs (and tombstones) compared per reconcile batch. */
   SNAPSHOT_RECONCILE_BATCH: z.coerce.number().int().min(1).max(5000).default(200),
   LOG_REQUESTS: bool.default(false),
+
+  // ---- The edge: security headers, security.txt, throttling (0 = off) ----
+  /**
+   * Strict-Transport-Security: `auto` sends it on requests that arrived over TLS, directly or from
+   * a loopback proxy saying `X-Forwarded-Proto: https` (Express `trust proxy`); `on` always; `off` never.
+   */
+  HSTS: z.enum(['auto', 'on', 'off']).default('auto'),
+  HSTS_MAX_AGE_SECONDS: int(31_536_000),
+  /** RFC 9116 security.txt Contact URIs (comma-separated; bare addresses become mailto:). Unset: 404. */
+  SECURITY_CONTACT: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+  /** security.txt Expires (ISO 8601); unset: 90 days after each response. */
+  SECURITY_TXT_EXPIRES: z.preprocess(unsetIfEmpty, z.string().datetime({ offset: true }).optional()),
+  /** Sign-ups per client IP per hour. */
+  SIGNUP_PER_IP_PER_HOUR: int(20),
+  /** Logins per client IP per minute (failed logins also lock out per email + IP). */
+  AUTH_PER_IP_PER_MINUTE: int(60),
+  /** Management writes (POST, PUT, PATCH, DELETE by a signed-in user) per user per minute. */
+  MANAGE_WRITES_PER_USER_PER_MINUTE: int(300),
   /** BullMQ key prefix of the event queues; must match the gateway's QUEUE_PREFIX. */
   QUEUE_PREFIX: z.string().min(1).default('bull'),
   /**

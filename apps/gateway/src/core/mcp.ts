@@ -6,7 +6,7 @@ import {
   type SnapshotKey,
   type SnapshotServer,
 } from '@toolgate/contracts';
-import { type Redactor, type RequestKind, rateLimitsFor, seesServer } from '@toolgate/policy';
+import { type EdgeRateLimits, type Redactor, type RequestKind, seesServer } from '@toolgate/policy';
 import type { BackendPool } from '../backends/pool';
 import { type Backend } from '../backends/types';
 import { BackendDirectory } from './backends';
@@ -29,6 +29,7 @@ import { exposedUri } from './naming';
 import { LOG_LEVELS } from './logging';
 import type { EventSink, QuotaPort, RateLimiterPort } from './ports';
 import { enforceQuota } from './quota';
+import { callRateLimits } from './ratelimit';
 import { Redactors } from './redaction';
 import { resolveTarget } from './resolve';
 import { exposeResultUris } from './result-uris';
@@ -62,6 +63,8 @@ const MAX_SUBSCRIPTIONS = 256;
 export interface CoreDeps {
   pool: BackendPool;
   limiter: RateLimiterPort;
+  /** The operator's per-org and per-client-address limits (gateway config), beside the roles'. */
+  edgeLimits?: EdgeRateLimits;
   /** Monthly call quotas (plan.monthlyCallQuota); none = not enforced. */
   quota?: QuotaPort;
   events: EventSink;
@@ -311,20 +314,18 @@ export class McpCore {
 
     authorize(caller, { kind, server: server.slug, name, arguments: args as Record<string, unknown> | undefined }, record);
 
-    if (kind === 'tool') {
-      const limits = rateLimitsFor(caller.snapshot, caller.principal, server.slug, name);
-      if (limits.length > 0) {
-        const rate = await this.deps.limiter.check(caller.snapshot.orgId, limits);
-        if (!rate.allowed) {
-          const retryAfterSeconds = Math.max(1, Math.ceil(rate.retryAfterMs / 1000));
-          record.decision = 'rate_limited';
-          record.outcome = 'denied';
-          record.error = `rate limit ${rate.bucket}`;
-          throw new RpcError(RpcCode.RateLimited, `Rate limit exceeded; retry in ${retryAfterSeconds}s`, {
-            retryAfterSeconds,
-            bucket: rate.bucket,
-          });
-        }
+    const limits = callRateLimits(caller, kind, server.slug, name, this.deps.edgeLimits);
+    if (limits.length > 0) {
+      const rate = await this.deps.limiter.check(caller.snapshot.orgId, limits);
+      if (!rate.allowed) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(rate.retryAfterMs / 1000));
+        record.decision = 'rate_limited';
+        record.outcome = 'denied';
+        record.error = `rate limit ${rate.bucket}`;
+        throw new RpcError(RpcCode.RateLimited, `Rate limit exceeded; retry in ${retryAfterSeconds}s`, {
+          retryAfterSeconds,
+          bucket: rate.bucket,
+        });
       }
     }
 

@@ -35,6 +35,16 @@ describe('InMemoryRateLimiter', () => {
     expect(limiter.take('o2', limits)).toEqual({ allowed: true });
   });
 
+  it('shares a `shared` bucket between orgs, while org buckets stay apart', () => {
+    const limiter = new InMemoryRateLimiter(() => 0);
+    const ip: RateLimit = { bucket: 'ip:10.0.0.1', perMinute: 2, burst: 2, shared: true };
+    const org: RateLimit = { bucket: 'org', perMinute: 5, burst: 5 };
+    expect(limiter.take('o1', [org, ip])).toEqual({ allowed: true });
+    expect(limiter.take('o2', [org, ip])).toEqual({ allowed: true });
+    expect(limiter.take('o3', [org, ip])).toMatchObject({ allowed: false, bucket: 'ip:10.0.0.1' });
+    expect(limiter.take('o3', [org])).toEqual({ allowed: true });
+  });
+
   it('charges all buckets or none, reporting the first empty one', () => {
     const now = 0;
     const limiter = new InMemoryRateLimiter(() => now);

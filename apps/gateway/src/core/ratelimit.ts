@@ -1,5 +1,6 @@
 import { redisKeys } from '@toolgate/contracts';
-import type { RateLimit } from '@toolgate/policy';
+import { type EdgeRateLimits, edgeRateLimits, type RateLimit, type RequestKind, rateLimitsFor } from '@toolgate/policy';
+import type { Caller } from './caller';
 import type { RateDecision, RateLimiterPort } from './ports';
 
 /**
@@ -19,6 +20,11 @@ import type { RateDecision, RateLimiterPort } from './ports';
  */
 
 export const ALLOWED: RateDecision = Object.freeze({ allowed: true as const });
+
+/** The Redis key (and in-memory map key) of a bucket: the org's own, or one shared by every org. */
+export function bucketKey(orgId: string, limit: RateLimit): string {
+  return limit.shared ? redisKeys.sharedBucket(limit.bucket) : redisKeys.bucket(orgId, limit.bucket);
+}
 
 interface MemoryBucket {
   tokens: number;
@@ -65,7 +71,7 @@ export class InMemoryRateLimiter implements RateLimiterPort {
     for (let i = 0; i < n; i++) {
       const limit = limits[i]!;
       const perMs = limit.perMinute / 60_000;
-      const bucket = this.buckets.get(redisKeys.bucket(orgId, limit.bucket));
+      const bucket = this.buckets.get(bucketKey(orgId, limit));
       let tokens = limit.burst;
       if (bucket !== undefined) tokens = Math.min(limit.burst, bucket.tokens + Math.max(0, now - bucket.at) * perMs);
       if (tokens < 1) {
@@ -81,7 +87,7 @@ export class InMemoryRateLimiter implements RateLimiterPort {
       const fullAt = now + (limit.burst - left) / (limit.perMinute / 60_000);
       const bucket = this.scratch[i];
       if (bucket === undefined) {
-        this.buckets.set(redisKeys.bucket(orgId, limit.bucket), { tokens: left, at: now, fullAt });
+        this.buckets.set(bucketKey(orgId, limit), { tokens: left, at: now, fullAt });
       } else {
         bucket.tokens = left;
         bucket.at = now;
@@ -96,4 +102,20 @@ export class InMemoryRateLimiter implements RateLimiterPort {
     this.lastSweep = now;
     for (const [key, bucket] of this.buckets) if (bucket.fullAt <= now) this.buckets.delete(key);
   }
+}
+
+/**
+ * Every bucket a call is charged to: the roles' per-key and per-tool limits (tool calls only, as
+ * `rateLimitsFor` defines them), then the operator's per-org and per-client-address limits (every
+ * call: tools, prompts, resources).
+ */
+export function callRateLimits(
+  caller: Caller,
+  kind: RequestKind,
+  server: string,
+  name: string,
+  edge: EdgeRateLimits | undefined,
+): RateLimit[] {
+  const roles = kind === 'tool' ? rateLimitsFor(caller.snapshot, caller.principal, server, name) : [];
+  return edge ? roles.concat(edgeRateLimits(edge, caller.ip)) : roles;
 }

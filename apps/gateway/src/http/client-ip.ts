@@ -37,6 +37,11 @@ export class ClientIpResolver {
     return nearest;
   }
 
+  /** Is the socket peer one of TRUSTED_PROXIES (whose forwarding headers are believed)? */
+  peerTrusted(peer: string | undefined): boolean {
+    return peer !== undefined && this.isTrusted(peer);
+  }
+
   private isTrusted(address: string): boolean {
     if (this.trusted.length === 0) return false;
     const ip = parseIp(address);

@@ -1,6 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { RpcCode } from '../core/jsonrpc';
 import { HttpDrain } from './drain';
+import { ConnectionCaps, type ConnectionCapsOptions } from './connection-caps';
+import { Edge, type EdgeOptions } from './edge';
 import type { McpTransport } from './transport';
 import { sendJson, sendRpcError } from './util';
 
@@ -10,6 +12,8 @@ export interface HttpDeps {
   authorizationServer: string;
   ready: () => Promise<{ ok: boolean; checks: Record<string, boolean>; detail?: Record<string, unknown> }>;
   metrics: () => Promise<{ contentType: string; body: string }>;
+  /** Security headers, CORS, security.txt (http/edge.ts) and connection caps (http/connection-caps.ts). */
+  edge: { edge: EdgeOptions; caps: ConnectionCapsOptions };
 }
 
 const SLUG = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?';
@@ -25,10 +29,14 @@ const PRM_PATH = new RegExp(`^/\\.well-known/oauth-protected-resource/mcp/(${SLU
 export function createHttpServer(deps: HttpDeps): { server: Server; drain: HttpDrain } {
   const { transport } = deps;
   let drain: HttpDrain | null = null;
+  const edge = new Edge(deps.edge.edge);
+  const caps = new ConnectionCaps(deps.edge.caps);
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const q = req.url?.indexOf('?') ?? -1;
     const path = q === -1 ? (req.url ?? '/') : req.url!.slice(0, q);
     const method = req.method ?? 'GET';
+    edge.headers(req, res);
+    if (caps.refuse(req.socket, res) || edge.answer(req, res, path)) return;
 
     let m = MCP_PATH.exec(path);
     if (drain?.isDraining && (m || SSE_PATH.test(path) || path === '/messages')) {
@@ -98,6 +106,7 @@ export function createHttpServer(deps: HttpDeps): { server: Server; drain: HttpD
       else res.destroy();
     });
   });
+  caps.attach(server);
   server.on('clientError', (_err, socket) => {
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
   });

@@ -1,11 +1,10 @@
-import { redisKeys } from '@toolgate/contracts';
 import type { RateLimit } from '@toolgate/policy';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { RateDecision, RateLimiterPort } from '../core/ports';
-import { ALLOWED, InMemoryRateLimiter } from '../core/ratelimit';
+import { ALLOWED, bucketKey, InMemoryRateLimiter } from '../core/ratelimit';
 
 /**
- * KEYS[i]  bucket i (`tg:rl:{orgId}:{scope}`)
+ * KEYS[i]  bucket i (`tg:rl:{orgId}:{scope}`, or `tg:rl-shared:{scope}` for one every org shares)
  * ARGV     perMinute_1, burst_1, perMinute_2, burst_2, …
  * State    hash { t = tokens left (float), ts = time of that level, ms (float) }; a missing key is
  *          a full bucket, so keys expire once they would have refilled completely.
@@ -145,7 +144,7 @@ export class RedisRateLimiter implements RateLimiterPort {
     const args: (string | number)[] = new Array(3 * n);
     for (let i = 0; i < n; i++) {
       const limit = limits[i]!;
-      args[i] = redisKeys.bucket(orgId, limit.bucket);
+      args[i] = bucketKey(orgId, limit);
       args[n + 2 * i] = limit.perMinute;
       args[n + 2 * i + 1] = limit.burst;
     }

@@ -2,6 +2,7 @@ import { Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Authed, type AuthUser, CurrentUser } from '../../common/auth';
+import { Throttle } from '../../common/throttle';
 import { ZBody } from '../../common/zod';
 import { LoginDto, RefreshDto, SignupDto } from './auth.dto';
 import { AuthService } from './auth.service';
@@ -12,11 +13,13 @@ export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
   @Post('auth/signup')
+  @Throttle('signup')
   signup(@ZBody(SignupDto) dto: SignupDto) {
     return this.auth.signup(dto);
   }
 
   @Post('auth/login')
+  @Throttle('auth')
   @HttpCode(200)
   login(@ZBody(LoginDto) dto: LoginDto, @Req() req: Request) {
     return this.auth.login(dto, req.ip ?? 'unknown');
