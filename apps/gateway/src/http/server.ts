@@ -8,6 +8,8 @@ export interface HttpDeps {
   publicUrl: string;
   authorizationServer: string;
   ready: () => Promise<{ ok: boolean; checks: Record<string, boolean>; detail?: Record<string, unknown> }>;
+  /** Component detail for operators (`/health`): always 200 while the worker lives; the body says how things are. */
+  health: () => Record<string, unknown>;
   metrics: () => Promise<{ contentType: string; body: string }>;
 }
 
@@ -64,6 +66,10 @@ export function createHttpServer(deps: HttpDeps): Server {
     }
     if (path === '/healthz') {
       sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (path === '/health') {
+      sendJson(res, 200, deps.health());
       return;
     }
     if (path === '/readyz') {
