@@ -24,6 +24,7 @@ const NORMAL_MS = 4000;
 const OUTAGE_MS = 15_000;
 const FREEZE_MS = 10_000;
 const AFTER_MS = 4000;
+const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {} } };
 
 let port: number;
 let dir: string;
@@ -194,8 +195,16 @@ describe('Redis frozen (SIGSTOP) under load', () => {
     const normalFrom = Date.now();
     await sleep(NORMAL_MS);
 
+    const cold = await createOrg(stack); // never used: this worker has not loaded it
+
     const frozenAt = Date.now();
     redis.kill('SIGSTOP');
+    // An org this worker never loaded cannot be checked: a retryable 503, within a bounded wait.
+    const t0 = performance.now();
+    const coldInit = await post(`${stack.gatewayUrl}/mcp/${cold.org.slug}`, INIT, { key: cold.key });
+    expect(coldInit.status).toBe(503);
+    expect(coldInit.headers.get('retry-after')).toBeTruthy();
+    expect(performance.now() - t0).toBeLessThan(1500);
     await sleep(2000);
     const ready = await readyz();
     expect(ready.status).toBe(200);
@@ -240,9 +249,8 @@ describe('org slugs cannot be enumerated', () => {
     const o = await createOrg(stack);
     const other = await createOrg(stack);
     const fake = `no-such-org-${o.org.slug.slice(-8)}`;
-    const init = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {} } };
     const shape = async (slug: string, key: string | undefined) => {
-      const res = await post(`${stack.gatewayUrl}/mcp/${slug}`, init, key ? { key } : {});
+      const res = await post(`${stack.gatewayUrl}/mcp/${slug}`, INIT, key ? { key } : {});
       return {
         status: res.status,
         body: res.text,

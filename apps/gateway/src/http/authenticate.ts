@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sha256Hex } from '@toolgate/contracts';
-import type { PolicySnapshot } from '@toolgate/contracts';
+import { type PolicySnapshot, sha256Hex } from '@toolgate/contracts';
 import { type CidrBlock, checkKey, findKeyByHash } from '@toolgate/policy';
 import { RpcCode } from '../core/jsonrpc';
 import type { Caller } from '../core/mcp';

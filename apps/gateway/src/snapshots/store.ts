@@ -47,6 +47,12 @@ export class SnapshotStore {
     private readonly sub: Redis,
     /** Whether to ask Redis for an org never loaded here (the shared connection queues while Redis is away). */
     private readonly health: RedisAvailability = { usable: () => true, failed: () => undefined },
+    /**
+     * The longest a request waits for an org never loaded here (a frozen Redis); the load goes on
+     * for the next one. Longer than the hot path's command timeout: a first load reads and parses
+     * a whole snapshot, and giving up early would refuse orgs on a merely busy machine.
+     */
+    private readonly lookupTimeoutMs = 1000,
   ) {}
 
   async start(): Promise<void> {
@@ -99,6 +105,18 @@ export class SnapshotStore {
     }
     if ((this.unknownSlugs.get(slug) ?? 0) > Date.now()) return null;
     if (!this.health.usable()) throw new SnapshotUnavailable();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SnapshotUnavailable()), this.lookupTimeoutMs);
+    });
+    try {
+      return await Promise.race([this.lookUp(slug), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async lookUp(slug: string): Promise<PolicySnapshot | null> {
     let orgId: string | null;
     try {
       orgId = await this.redis.hget(redisKeys.orgSlugs, slug);
