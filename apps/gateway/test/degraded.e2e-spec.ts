@@ -244,6 +244,19 @@ describe('Redis frozen (SIGSTOP) under load', () => {
   });
 });
 
+describe('/readyz tells the truth', () => {
+  it('a worker with no snapshot to serve from is not ready while Redis is away, and ready again once it returns', async () => {
+    expect((await readyz()).status).toBe(200);
+    await killRedis(redis);
+    await until(async () => (await health()).redis.state === 'down', 5000, 'Redis seen down');
+    const away = await readyz();
+    expect(away.status).toBe(503);
+    expect(await health()).toMatchObject({ mode: 'degraded', ready: false, snapshots: { orgs: 0 } });
+    redis = await startRedis(port, dir);
+    await until(async () => (await readyz()).status === 200, 5000, 'ready again');
+  });
+});
+
 describe('org slugs cannot be enumerated', () => {
   it('an unknown org answers exactly as a known org with a wrong, missing or foreign key', async () => {
     const o = await createOrg(stack);

@@ -100,6 +100,9 @@ export class SessionStore {
       this.health.failed(e as Error);
       return this.unconfirmed(hit);
     }
+    // Changed here while Redis answered (an update, maybe kept dirty): ours is the newer copy.
+    const current = this.cache.get(id);
+    if (current && current !== hit) return current.state;
     if (!raw) {
       this.drop(id);
       return null;
