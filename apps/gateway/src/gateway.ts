@@ -116,7 +116,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   // A task lives in the backend of the worker that created it; any worker may serve its agent.
   const taskRemote = new TaskRemote(redis, sub, relay.workerId, (key, instance) => tasks.localBackend(key, instance));
   const tasks: TaskBroker = new TaskBroker({
-    store: new RedisTaskStore(redis),
+    // Task records are small and read per task op: bounded like the sessions, never queued.
+    store: new RedisTaskStore(hot),
     pool,
     workerId: relay.workerId,
     remote: taskRemote,
