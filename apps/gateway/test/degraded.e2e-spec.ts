@@ -7,6 +7,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AuditEvent, redisKeys } from '@toolgate/contracts';
@@ -101,7 +102,15 @@ async function expectOneAuditEventEach(o: Org, calls: { message: string }[]): Pr
     }
     return n;
   };
-  const events = await auditEvents(stack, o.org.id, (ev) => calls.every((c) => ids(ev).has(c.message)), 60_000);
+  const events = await auditEvents(
+    stack,
+    o.org.id,
+    (ev) => {
+      const seen = ids(ev);
+      return calls.every((c) => seen.has(c.message));
+    },
+    60_000,
+  );
   const n = ids(events);
   const wrong = calls.filter((c) => n.get(c.message)?.size !== 1).map((c) => `${c.message}: ${n.get(c.message)?.size ?? 0}`);
   expect(wrong).toEqual([]);
@@ -197,6 +206,10 @@ describe('Redis frozen (SIGSTOP) under load', () => {
 
     const cold = await createOrg(stack); // never used: this worker has not loaded it
 
+    // The whole test process (API, consumers, gateway, client) pauses now and then (GC, the
+    // consumers' bursts): measured, so that such pauses are not taken for waits on Redis.
+    const stalls = monitorEventLoopDelay({ resolution: 10 });
+    stalls.enable();
     const frozenAt = Date.now();
     redis.kill('SIGSTOP');
     // An org this worker never loaded cannot be checked: a retryable 503, within a bounded wait.
@@ -214,6 +227,8 @@ describe('Redis frozen (SIGSTOP) under load', () => {
 
     redis.kill('SIGCONT');
     const thawedAt = Date.now();
+    stalls.disable();
+    const stallMs = stalls.max / 1e6;
     await sleep(AFTER_MS);
     await load.stop();
     const done = Date.now();
@@ -223,12 +238,11 @@ describe('Redis frozen (SIGSTOP) under load', () => {
       frozen: load.summary(frozenAt, thawedAt),
       after: load.summary(thawedAt, done),
     };
-    report(`Redis SIGSTOP for ${FREEZE_MS / 1000} s, ${SESSIONS} sessions`, phases);
+    report(`Redis SIGSTOP for ${FREEZE_MS / 1000} s, ${SESSIONS} sessions (longest process stall ${Math.round(stallMs)} ms)`, phases);
     expect(load.samples.filter((s) => !s.ok).map((s) => `${s.message} → ${s.status}`)).toEqual([]);
-    // Waiting on Redis adds at most one command timeout to what a call costs anyway (the machine
-    // stalls now and then in every phase: the slowest call around the freeze is the yardstick).
-    // Unbounded, a call would wait for the whole freeze.
-    expect(phases.frozen.max).toBeLessThanOrEqual(TIMEOUT_MS + Math.max(phases.normal.max, phases.after.max));
+    // Waiting on Redis adds at most one command timeout to what a call costs anyway, besides the
+    // pauses of the whole process. Unbounded, a call would wait for the whole freeze.
+    expect(phases.frozen.max).toBeLessThanOrEqual(TIMEOUT_MS + phases.normal.max + stallMs);
     expect(phases.frozen.perSecond).toBeGreaterThanOrEqual(0.5 * phases.normal.perSecond);
     expect(phases.frozen.p99).toBeLessThanOrEqual(p99Bound(phases.normal));
     expect(phases.after.perSecond).toBeGreaterThanOrEqual(0.5 * phases.normal.perSecond);
