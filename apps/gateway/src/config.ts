@@ -97,6 +97,11 @@ export const GatewayConfigSchema = z.object({
   MAX_BODY_BYTES: int(4 * 1024 * 1024),
   MAX_JSON_DEPTH: int(64),
   MAX_STRING_LENGTH: int(1024 * 1024),
+  /**
+   * The longest the hot path (sessions, quota) waits on Redis per command; past it Redis counts as
+   * away (frozen) and calls are served from local state until a probe sees it answer again.
+   */
+  REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().min(10).max(5000).default(150),
   /** Idle agent sessions expire after this many seconds. */
   SESSION_TTL_SECONDS: int(3600),
   /** Idle backends (stdio children, upstream pools) are closed after this. */

@@ -9,10 +9,12 @@ import { SseBackend } from './backends/http/sse';
 import { createLauncher, type Launcher } from './backends/sandbox/launcher';
 import { edgeRateLimitSettings, edgeSettings, type GatewayConfig, sandboxOptions } from './config';
 import { StatusReporter } from './gateway-status';
+import { HealthReporter } from './health';
 import type { BackendSpec } from './backends/types';
 import { createLogger, type Logger } from './log';
 import { UpstreamGuard } from './net/upstream-guard';
 import { McpCore } from './core/mcp';
+import { hotConnection, RedisHealth } from './redis/health';
 import { RedisQuota } from './redis/quota';
 import { RedisRateLimiter } from './redis/rate-limiter';
 import { Relay } from './redis/relay';
@@ -52,6 +54,10 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   const sub = new Redis(config.REDIS_URL, { maxRetriesPerRequest: null, retryStrategy: (n) => Math.min(n * 100, 2000) });
   redis.on('error', () => undefined);
   sub.on('error', () => undefined);
+  // Sessions answer every call: their connection never queues and gives up after the command
+  // timeout, and its health (shared with rate limits and quota) decides when to serve locally.
+  const hot = hotConnection(config.REDIS_URL, config.REDIS_COMMAND_TIMEOUT_MS);
+  const redisHealth = new RedisHealth(hot);
 
   const metrics = createGatewayMetrics();
   const log = createLogger('gateway', config.LOG_LEVEL);
@@ -60,10 +66,15 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   const stdioLog = stdioLogger(createLogger('stdio', config.LOG_LEVEL), metrics);
   const upstreamGuard = new UpstreamGuard(config.HTTP_UPSTREAM_ALLOW);
   const upstreamLog = (spec: BackendSpec) => (message: string) => log.warn(message, { org: spec.orgId, server: spec.server.slug });
-  const snapshots = new SnapshotStore(redis, sub);
+  const snapshots = new SnapshotStore(redis, sub, redisHealth);
   const relay = new Relay(redis, sub);
   // A session changed or deleted on one worker must not live on in another worker's local cache.
-  const sessions = new SessionStore(redis, config.SESSION_TTL_SECONDS, (id) => relay.sessionChanged(id));
+  const sessions = new SessionStore(hot, redisHealth, {
+    ttlSeconds: config.SESSION_TTL_SECONDS,
+    announce: (id) => relay.sessionChanged(id),
+    announceTimeoutMs: config.REDIS_COMMAND_TIMEOUT_MS,
+  });
+  redisHealth.onUp(() => void sessions.writeBack());
   let core: McpCore | null = null;
   relay.onSessionChanged((id) => {
     sessions.forget(id);
@@ -91,8 +102,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     maxBackends: config.MAX_BACKENDS,
     factories,
   });
-  const limiter = new RedisRateLimiter({ connection: config.REDIS_URL });
-  const quota = new RedisQuota({ connection: config.REDIS_URL });
+  const limiter = new RedisRateLimiter({ connection: config.REDIS_URL, health: redisHealth });
+  const quota = new RedisQuota({ connection: config.REDIS_URL, timeoutMs: config.REDIS_COMMAND_TIMEOUT_MS, health: redisHealth });
   const events = new QueueEventSink({
     connection: config.REDIS_URL,
     prefix: config.QUEUE_PREFIX,
@@ -108,7 +119,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
   // A task lives in the backend of the worker that created it; any worker may serve its agent.
   const taskRemote = new TaskRemote(redis, sub, relay.workerId, (key, instance) => tasks.localBackend(key, instance));
   const tasks: TaskBroker = new TaskBroker({
-    store: new RedisTaskStore(redis),
+    // Task records are small and read per task op: bounded like the sessions, never queued.
+    store: new RedisTaskStore(hot),
     pool,
     workerId: relay.workerId,
     remote: taskRemote,
@@ -164,10 +176,20 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     if (next && prev && listShaping(next) !== listShaping(prev)) transport?.streams.listsChanged(orgId);
   });
 
-  await Promise.all([snapshots.start(), relay.start(), taskRemote.start()]);
+  await Promise.all([snapshots.start(), relay.start(), taskRemote.start(), redisHealth.start()]);
   await events.start();
   const status = new StatusReporter(redis, () => launcher.status);
   status.start();
+  const health = new HealthReporter({
+    workerId: status.workerId,
+    redis: redisHealth,
+    sub,
+    snapshots,
+    sessions,
+    events,
+    limiter,
+    sandbox: () => launcher.status,
+  });
 
   const prober = new Prober({
     redisUrl: config.REDIS_URL,
@@ -186,20 +208,9 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     publicUrl: config.PUBLIC_GATEWAY_URL,
     authorizationServer: config.PUBLIC_API_URL,
     edge: edgeSettings(config),
-    ready: async () => {
-      const redisOk = await redis
-        .ping()
-        .then(() => true)
-        .catch(() => false);
-      // A sandbox that cannot start fails stdio servers closed, but HTTP upstreams still work: report, do not drain.
-      // A disk that cannot record calls refuses them all: drain.
-      const eventLog = events.accepting;
-      return {
-        ok: redisOk && eventLog,
-        checks: { redis: redisOk, snapshotsSubscribed: sub.status === 'ready', sandbox: launcher.status.ok, eventLog },
-        detail: { workerId: status.workerId, sandbox: launcher.status },
-      };
-    },
+    // From health state, not a PING: a frozen Redis must not hold the load balancer's probe.
+    ready: async () => health.ready(),
+    health: () => health.report(),
     metrics: async () => {
       metrics.backends.reset();
       for (const s of pool.stats()) metrics.backends.set({ transport: s.transport, health: s.health }, s.count);
@@ -252,8 +263,10 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       await events.close(Math.max(500, deadline - performance.now()));
       await quota.close();
       await limiter.close();
+      redisHealth.stop();
       redis.disconnect();
       sub.disconnect();
+      hot.disconnect();
     },
   };
 }

@@ -213,9 +213,9 @@ describe('limits and bad input (raw HTTP)', () => {
     expect(res.json.error.data.supported).toContain('2025-11-25');
   });
 
-  it('an unknown org, server or route is a 404, a PUT a 405', async () => {
+  it('an unknown org is a 401 (as a wrong key), an unknown server or route a 404, a PUT a 405', async () => {
     expect((await post(`${stack.gatewayUrl}/mcp/no-such-org-here`, { jsonrpc: '2.0', id: 1, method: 'ping' }, { key: o.key })).status).toBe(
-      404,
+      401,
     );
     expect((await post(`${url}/no-such-server`, { jsonrpc: '2.0', id: 1, method: 'ping' }, { key: o.key })).status).toBe(404);
     expect((await fetch(`${stack.gatewayUrl}/nowhere`)).status).toBe(404);

@@ -16,6 +16,8 @@ export interface Stack {
   gateways: Gateway[];
   gatewayUrl: string;
   queuePrefix: string;
+  /** The Redis of the whole stack (the test's own, or the worker's shared one). */
+  redisUrl: string;
   /** One more gateway worker on the same Redis and queues (closed with the stack). */
   addGateway(): Promise<Gateway>;
   /** Stop the control plane alone; the gateways keep running. */
@@ -53,6 +55,7 @@ export async function startStack(
     gateways: [],
     gatewayUrl: '',
     queuePrefix,
+    redisUrl: opts.redisUrl ?? process.env.REDIS_URL!,
     addGateway: async () => {
       const i = stack.gateways.length;
       const gw = await createGateway(

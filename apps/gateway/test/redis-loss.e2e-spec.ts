@@ -57,7 +57,7 @@ async function echo(base: string, o: Org, message: string): Promise<void> {
   }
 }
 
-/** Raw initialize status (404 = the gateway does not know the org). */
+/** Raw initialize status (401 = the gateway does not know the org, answered as a wrong key is). */
 async function initializeStatus(base: string, o: Org): Promise<number> {
   const res = await post(
     mcpUrl(base, o),
@@ -98,7 +98,7 @@ async function deletedOrg(): Promise<Org> {
   expect(await initializeStatus(stack.gatewayUrl, doomed)).toBe(200);
   await doomed.api.call('DELETE', `/v1/orgs/${doomed.org.slug}`, { confirm: doomed.org.slug });
   await timeUntil(async () => {
-    if ((await initializeStatus(stack.gatewayUrl, doomed)) !== 404) throw new Error('still served');
+    if ((await initializeStatus(stack.gatewayUrl, doomed)) !== 401) throw new Error('still served');
   }, 5000);
   return doomed;
 }
@@ -123,8 +123,8 @@ describe('Redis restarts with no data', () => {
       if ((await reader.exists(redisKeys.snapshotTombstone(doomed.org.id))) !== 1) throw new Error('no tombstone yet');
     }, RECOVERY_LIMIT_MS);
     expect(await reader.get(redisKeys.snapshot(doomed.org.id))).toBeNull();
-    expect(await initializeStatus(stack.gatewayUrl, doomed)).toBe(404);
-    expect(await initializeStatus(freshBase, doomed)).toBe(404);
+    expect(await initializeStatus(stack.gatewayUrl, doomed)).toBe(401);
+    expect(await initializeStatus(freshBase, doomed)).toBe(401);
   });
 
   it('a worker that starts while Redis is empty serves once the control plane republishes; the others never stop', async () => {
@@ -137,15 +137,15 @@ describe('Redis restarts with no data', () => {
     await restartRedisEmpty();
     const fresh = await stack.addGateway();
     const freshBase = baseOf(stack.gateways.indexOf(fresh));
-    expect(await initializeStatus(freshBase, o)).toBe(404);
+    expect(await initializeStatus(freshBase, o)).toBe(401);
     await echo(stack.gatewayUrl, o, 'last good snapshot');
-    expect(await initializeStatus(stack.gatewayUrl, doomed)).toBe(404);
+    expect(await initializeStatus(stack.gatewayUrl, doomed)).toBe(401);
 
     await stack.restartApi();
     const recovered = await timeUntil(() => echo(freshBase, o, 'after republish'), RECOVERY_LIMIT_MS);
     expect(recovered).toBeLessThan(RECOVERY_LIMIT_MS);
     await echo(stack.gatewayUrl, o, 'still');
-    expect(await initializeStatus(freshBase, doomed)).toBe(404);
-    expect(await initializeStatus(stack.gatewayUrl, doomed)).toBe(404);
+    expect(await initializeStatus(freshBase, doomed)).toBe(401);
+    expect(await initializeStatus(stack.gatewayUrl, doomed)).toBe(401);
   });
 });

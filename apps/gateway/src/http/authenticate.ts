@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { sha256Hex } from '@toolgate/contracts';
+import { type PolicySnapshot, sha256Hex } from '@toolgate/contracts';
 import { type CidrBlock, checkKey, findKeyByHash } from '@toolgate/policy';
 import { RpcCode } from '../core/jsonrpc';
 import type { Caller } from '../core/caller';
-import type { SnapshotStore } from '../snapshots/store';
+import { type SnapshotStore, SnapshotUnavailable } from '../snapshots/store';
 import type { AuthFailureLog, AuthFailureReason } from './auth-failures';
 import { ClientIpResolver } from './client-ip';
 import { bearer, sendRpcError } from './util';
@@ -14,10 +14,14 @@ export interface AuthenticatorOptions {
   trustedProxies: readonly CidrBlock[];
 }
 
+/** Seconds an agent is told to wait when Redis is away and its org cannot be checked. */
+const RETRY_AFTER_SECONDS = 2;
+
 /**
  * The bearer key of an agent request, checked against the org snapshot: org, key, expiry and
- * endpoint scope. Failures are answered 401 with WWW-Authenticate (or 404 for an unknown org or
- * server) and handed to the AuthFailureLog (auth-failures.ts).
+ * endpoint scope. Failures are answered 401 with WWW-Authenticate (an unknown org too, so org
+ * slugs cannot be enumerated; 404 for an unknown server of a valid key's org) and handed to the
+ * AuthFailureLog (auth-failures.ts).
  */
 export class Authenticator {
   private readonly clientIp: ClientIpResolver;
@@ -46,15 +50,27 @@ export class Authenticator {
       sendRpcError(res, 401, null, { code: RpcCode.Unauthorized, message: 'Authorization: Bearer <agent key> is required' }, challenge());
       return null;
     }
-    const snapshot = await this.snapshots.bySlug(org);
-    if (!snapshot) {
-      sendRpcError(res, 404, null, { code: RpcCode.InvalidRequest, message: `Unknown organization: ${org}` });
+    let snapshot: PolicySnapshot | null;
+    try {
+      snapshot = await this.snapshots.bySlug(org);
+    } catch (e) {
+      if (!(e instanceof SnapshotUnavailable)) throw e;
+      // Any slug this worker has not loaded, real or not, gets this while Redis is away.
+      sendRpcError(
+        res,
+        503,
+        null,
+        { code: RpcCode.InternalError, message: 'This organization cannot be checked right now; retry shortly' },
+        { 'Retry-After': String(RETRY_AFTER_SECONDS) },
+      );
       return null;
     }
-    const failed = (reason: AuthFailureReason) => this.failures.record(snapshot, reason, token, ip, server);
-    const key = token.startsWith('tg_') ? findKeyByHash(snapshot, sha256Hex(token)) : null;
-    if (!key) {
-      failed('invalid');
+    // An unknown org answers exactly as a known org with a wrong key (same status, body and
+    // challenge, the key hashed either way): slugs cannot be enumerated.
+    const hash = token.startsWith('tg_') ? sha256Hex(token) : null;
+    const key = snapshot && hash ? findKeyByHash(snapshot, hash) : null;
+    if (!snapshot || !key) {
+      this.failures.record(snapshot, 'invalid', token, ip, server);
       sendRpcError(
         res,
         401,
@@ -64,6 +80,7 @@ export class Authenticator {
       );
       return null;
     }
+    const failed = (reason: AuthFailureReason) => this.failures.record(snapshot, reason, token, ip, server);
     if (checkKey(key) === 'expired') {
       failed('expired');
       sendRpcError(res, 401, null, { code: RpcCode.Unauthorized, message: 'The agent key has expired' }, challenge('invalid_token'));

@@ -139,9 +139,19 @@ export class RequestChecks {
   }
 }
 
-/** Redis, which holds the sessions, did not answer: 503, retry in a second. */
+/**
+ * Redis, which holds the sessions, is away and this worker cannot confirm the session (or keep
+ * more new ones): 503 with Retry-After, never 404, which would make the client drop a session
+ * that may be alive on another worker and in Redis once it returns.
+ */
 export function sessionStoreDown(res: ServerResponse, id: JsonRpcId | null): void {
-  sendRpcError(res, 503, id, { code: RpcCode.InternalError, message: 'Session store unavailable; retry shortly' }, { 'Retry-After': '1' });
+  sendRpcError(
+    res,
+    503,
+    id,
+    { code: RpcCode.InternalError, message: 'Session store unavailable: this worker cannot confirm the session right now; retry shortly' },
+    { 'Retry-After': '2' },
+  );
 }
 
 export function header(req: IncomingMessage, name: string): string | undefined {

@@ -11,6 +11,8 @@ export interface HttpDeps {
   publicUrl: string;
   authorizationServer: string;
   ready: () => Promise<{ ok: boolean; checks: Record<string, boolean>; detail?: Record<string, unknown> }>;
+  /** Component detail for operators (`/health`): always 200 while the worker lives; the body says how things are. */
+  health: () => Record<string, unknown>;
   metrics: () => Promise<{ contentType: string; body: string }>;
   /** Security headers, CORS, security.txt (http/edge.ts) and connection caps (http/connection-caps.ts). */
   edge: { edge: EdgeOptions; caps: ConnectionCapsOptions };
@@ -79,6 +81,10 @@ export function createHttpServer(deps: HttpDeps): { server: Server; drain: HttpD
     }
     if (path === '/healthz') {
       sendJson(res, 200, { status: 'ok' });
+      return;
+    }
+    if (path === '/health') {
+      sendJson(res, 200, deps.health());
       return;
     }
     if (path === '/readyz') {

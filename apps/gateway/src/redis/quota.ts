@@ -2,6 +2,7 @@ import { redisKeys } from '@toolgate/contracts';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { QuotaDecision, QuotaPort } from '../core/ports';
 import { quotaPeriod } from '../core/quota';
+import type { RedisAvailability } from './health';
 
 /**
  * Monthly call quotas (core/quota.ts) counted in Redis.
@@ -45,6 +46,8 @@ export interface RedisQuotaOptions {
    */
   timeoutMs?: number;
   onError?: (err: Error) => void;
+  /** The worker's shared view of Redis: while it says away (down or frozen), charges fail open without waiting. */
+  health?: RedisAvailability;
 }
 
 type QuotaScript = (key: string, cap: number, ttl: number) => Promise<[number, number]>;
@@ -52,6 +55,7 @@ type QuotaScript = (key: string, cap: number, ttl: number) => Promise<[number, n
 export class RedisQuota implements QuotaPort {
   private readonly redis: Redis & { tgQuota: QuotaScript };
   private readonly onError: (err: Error) => void;
+  private readonly health: RedisAvailability | undefined;
   readonly stats = { charged: 0, refused: 0, failedOpen: 0 };
 
   constructor(options: RedisQuotaOptions) {
@@ -70,11 +74,12 @@ export class RedisQuota implements QuotaPort {
     redis.defineCommand('tgQuota', { numberOfKeys: 1, lua: QUOTA_LUA });
     this.redis = redis as Redis & { tgQuota: QuotaScript };
     this.onError = options.onError ?? (() => undefined);
+    this.health = options.health;
     redis.on('error', (err: Error) => this.onError(err));
   }
 
   async charge(orgId: string, quota: number, now = new Date()): Promise<QuotaDecision> {
-    if (this.redis.status !== 'ready') {
+    if (this.redis.status !== 'ready' || this.health?.usable() === false) {
       this.stats.failedOpen++;
       return { allowed: true, used: null };
     }
@@ -89,6 +94,7 @@ export class RedisQuota implements QuotaPort {
       return { allowed: false, used, quota, period, resetsAt: resetsAt.toISOString() };
     } catch (err) {
       this.stats.failedOpen++;
+      this.health?.failed(err as Error);
       this.onError(err as Error);
       return { allowed: true, used: null };
     }

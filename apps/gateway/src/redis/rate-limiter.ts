@@ -2,6 +2,7 @@ import type { RateLimit } from '@toolgate/policy';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { RateDecision, RateLimiterPort } from '../core/ports';
 import { ALLOWED, bucketKey, InMemoryRateLimiter } from '../core/ratelimit';
+import type { RedisAvailability } from './health';
 
 /**
  * KEYS[i]  bucket i (`tg:rl:{orgId}:{scope}`, or `tg:rl-shared:{scope}` for one every org shares)
@@ -56,6 +57,8 @@ export interface RedisRateLimiterOptions {
   retryMs?: number;
   /** Called with Redis errors, for logging. Keep it cheap: a failed check calls it inline. */
   onError?: (err: Error) => void;
+  /** The worker's shared view of Redis: while it says away, checks are decided in memory without trying. */
+  health?: RedisAvailability;
 }
 
 export interface RateLimiterStats {
@@ -84,6 +87,7 @@ export class RedisRateLimiter implements RateLimiterPort {
   private readonly memory: InMemoryRateLimiter;
   private readonly retryMs: number;
   private readonly onError: (err: Error) => void;
+  private readonly health: RedisAvailability | undefined;
   /** Redis failed recently: decide in memory until `retryAt`, then probe. */
   private degraded = false;
   private retryAt = 0;
@@ -110,6 +114,7 @@ export class RedisRateLimiter implements RateLimiterPort {
     this.memory = new InMemoryRateLimiter();
     this.retryMs = options.retryMs ?? 1000;
     this.onError = options.onError ?? (() => undefined);
+    this.health = options.health;
     // ioredis logs unhandled 'error' events to the console; connection errors are expected here.
     redis.on('error', (err: Error) => this.onError(err));
     redis.on('ready', () => {
@@ -135,7 +140,7 @@ export class RedisRateLimiter implements RateLimiterPort {
   async check(orgId: string, limits: readonly RateLimit[]): Promise<RateDecision> {
     const n = limits.length;
     if (n === 0) return ALLOWED;
-    if (this.redis.status !== 'ready') return this.inMemory(orgId, limits);
+    if (this.redis.status !== 'ready' || this.health?.usable() === false) return this.inMemory(orgId, limits);
     let probe = false;
     if (this.degraded) {
       if (this.probing || performance.now() < this.retryAt) return this.inMemory(orgId, limits);
@@ -159,6 +164,7 @@ export class RedisRateLimiter implements RateLimiterPort {
       this.counters.redisFailures++;
       this.degraded = true;
       this.retryAt = performance.now() + this.retryMs;
+      this.health?.failed(err as Error);
       this.onError(err as Error);
       return this.inMemory(orgId, limits);
     } finally {

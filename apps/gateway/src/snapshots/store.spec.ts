@@ -87,6 +87,20 @@ describe('SnapshotStore: a missing key is not a deletion', () => {
     const slug = `late-${orgId.slice(0, 8)}`;
     expect(await store.bySlug(slug)).toBeNull();
     await put(snapshot(orgId, slug, 1));
+    // The control plane's publish announces it; that notice ends the short memory of "unknown slug".
+    const announced = new Promise((r) => sub.once('message', r));
+    await redis.publish(channels.snapshots, JSON.stringify({ orgId, version: 1 }));
+    await announced;
+    expect((await store.bySlug(slug))?.version).toBe(1);
+  });
+
+  it('remembers an unknown slug for a second without asking Redis again (timing cannot tell it from a known org)', async () => {
+    const orgId = randomUUID();
+    const slug = `nobody-${orgId.slice(0, 8)}`;
+    expect(await store.bySlug(slug)).toBeNull();
+    await put(snapshot(orgId, slug, 1)); // no notice: only a lookup in Redis would find it
+    expect(await store.bySlug(slug)).toBeNull();
+    await new Promise((r) => setTimeout(r, 1100));
     expect((await store.bySlug(slug))?.version).toBe(1);
   });
 

@@ -1,10 +1,21 @@
 import { channels, PolicySnapshot, redisKeys, SnapshotNotice } from '@toolgate/contracts';
 import type Redis from 'ioredis';
+import type { RedisAvailability } from '../redis/health';
+
+/** Redis is away and this worker has never loaded the org: it can be neither served nor refused. */
+export class SnapshotUnavailable extends Error {
+  constructor() {
+    super('Snapshot store unavailable');
+  }
+}
 
 export interface OrgEntry {
   snapshot: PolicySnapshot;
   loadedAt: number;
 }
+
+const UNKNOWN_SLUG_TTL_MS = 1000;
+const UNKNOWN_SLUGS_MAX = 10_000;
 
 type Listener = (orgId: string, next: PolicySnapshot | null, prev: PolicySnapshot | null) => void;
 
@@ -24,16 +35,30 @@ export class SnapshotStore {
   /** Orgs seen tombstoned: never served again, whatever a confused Redis holds later. */
   private readonly deleted = new Set<string>();
   private subscribed = false;
+  /**
+   * Slugs Redis did not know, until when: a repeated lookup of an unknown org costs no round trip,
+   * as a known one costs none, so timing does not tell them apart. Cleared by any notice (a new org).
+   */
+  private readonly unknownSlugs = new Map<string, number>();
 
   constructor(
     private readonly redis: Redis,
     /** A dedicated connection in subscriber mode. */
     private readonly sub: Redis,
+    /** Whether to ask Redis for an org never loaded here (the shared connection queues while Redis is away). */
+    private readonly health: RedisAvailability = { usable: () => true, failed: () => undefined },
+    /**
+     * The longest a request waits for an org never loaded here (a frozen Redis); the load goes on
+     * for the next one. Longer than the hot path's command timeout: a first load reads and parses
+     * a whole snapshot, and giving up early would refuse orgs on a merely busy machine.
+     */
+    private readonly lookupTimeoutMs = 1000,
   ) {}
 
   async start(): Promise<void> {
     this.sub.on('message', (channel: string, message: string) => {
       if (channel !== channels.snapshots) return;
+      this.unknownSlugs.clear();
       try {
         const notice = SnapshotNotice.parse(JSON.parse(message));
         const have = this.byOrg.get(notice.orgId);
@@ -68,22 +93,45 @@ export class SnapshotStore {
     return this.byOrg.get(orgId)?.snapshot ?? null;
   }
 
-  /** Resolve `/mcp/{slug}`: memory first, then Redis. The snapshot's own slug is authoritative. */
+  /**
+   * Resolve `/mcp/{slug}`: memory first, then Redis. The snapshot's own slug is authoritative.
+   * Throws SnapshotUnavailable for a slug not in memory while Redis is away.
+   */
   async bySlug(slug: string): Promise<PolicySnapshot | null> {
     const known = this.slugToOrg.get(slug);
     if (known) {
       const snap = this.byOrg.get(known)?.snapshot;
       if (snap && snap.orgSlug === slug) return snap;
     }
+    if ((this.unknownSlugs.get(slug) ?? 0) > Date.now()) return null;
+    if (!this.health.usable()) throw new SnapshotUnavailable();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new SnapshotUnavailable()), this.lookupTimeoutMs);
+    });
+    try {
+      return await Promise.race([this.lookUp(slug), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async lookUp(slug: string): Promise<PolicySnapshot | null> {
     let orgId: string | null;
     try {
       orgId = await this.redis.hget(redisKeys.orgSlugs, slug);
     } catch {
-      return null; // Redis away and org never seen by this worker: nothing to serve.
+      throw new SnapshotUnavailable();
     }
-    if (!orgId) return null;
-    const snap = this.byOrg.get(orgId)?.snapshot ?? (await this.load(orgId));
-    return snap && snap.orgSlug === slug ? snap : null;
+    const snap = orgId ? (this.byOrg.get(orgId)?.snapshot ?? (await this.load(orgId))) : null;
+    if (snap && snap.orgSlug === slug) return snap;
+    this.rememberUnknown(slug);
+    return null;
+  }
+
+  private rememberUnknown(slug: string): void {
+    if (this.unknownSlugs.size >= UNKNOWN_SLUGS_MAX) this.unknownSlugs.clear();
+    this.unknownSlugs.set(slug, Date.now() + UNKNOWN_SLUG_TTL_MS);
   }
 
   private load(orgId: string): Promise<PolicySnapshot | null> {
