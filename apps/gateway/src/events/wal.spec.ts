@@ -177,4 +177,18 @@ describe('Wal', () => {
       expect(readFileSync(join(folder, readdirSync(folder).find((f) => f.endsWith('.wal.ndjson'))!), 'utf8')).toBe(line(1));
     }
   });
+
+  it('flush `os`: the answer does not wait for the device, but what was written reaches it within a second, and an idle log is not synced', async () => {
+    const datasync = jest.spyOn((await fileHandleProto(dir)) as unknown as { datasync: () => Promise<void> }, 'datasync');
+    const { wal } = make({ flush: 'os' });
+    await wal.open();
+    await wal.append(line(1), 1);
+    expect(datasync).not.toHaveBeenCalled();
+    await until(() => datasync.mock.calls.length === 1, 2500);
+    await sleep(1200);
+    expect(datasync).toHaveBeenCalledTimes(1); // nothing written since
+    await wal.append(line(2), 2);
+    await until(() => datasync.mock.calls.length === 2, 2500);
+    datasync.mockRestore();
+  });
 });

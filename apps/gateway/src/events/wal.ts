@@ -27,7 +27,8 @@ export interface WalOptions<T> {
    * When a group counts as written: `disk` (default) once the device has it (O_DSYNC, and the
    * segment's name synced into its folder), so a record survives a power cut or kernel crash of the
    * host; `os` once the kernel has it (page cache), which survives any crash of the gateway process
-   * (SIGKILL, OOM kill, panic) but not of the host, for a fraction of the latency on slow disks.
+   * (SIGKILL, OOM kill, panic) at once, and is synced to the device every second off the answers'
+   * path (a host crash loses at most about the last second), for a fraction of the latency on slow disks.
    */
   flush?: WalFlush;
   /** A group reached the disk: its items may leave now; each is to be retired with retire(segment). */
@@ -55,6 +56,8 @@ export type WalFlush = 'disk' | 'os';
 /** Appends; with `disk` every write is on the device when it returns (O_DSYNC): one system call per group instead of write + fdatasync. */
 const APPEND = constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND;
 const SEGMENT_FLAGS: Record<WalFlush, number> = { disk: APPEND | constants.O_DSYNC, os: APPEND };
+/** `os` mode: written segments are synced to the device this often, so a host crash loses at most about this much. */
+const OS_SYNC_INTERVAL_MS = 1000;
 
 async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
@@ -75,7 +78,7 @@ async function writeAll(handle: FileHandle, data: Buffer): Promise<void> {
 
 /** One writer: a segment of its own, written one group at a time (so a failed group can be cut off its end). */
 interface Lane<T> {
-  active: { segment: WalSegment; handle: FileHandle } | null;
+  active: { segment: WalSegment; handle: FileHandle; synced: number } | null;
   /** The group being written. */
   writing: Group<T> | null;
   writeStartedAt: number;
@@ -123,12 +126,15 @@ export class Wal<T> {
   private failing = false;
   private probeTimer: NodeJS.Timeout | null = null;
   private afterClosePath: string | null = null;
+  private syncTimer: NodeJS.Timeout | null = null;
+  private readonly flushMode: WalFlush;
 
   constructor(private readonly options: WalOptions<T>) {
     this.maxSegmentBytes = options.maxSegmentBytes ?? 1024 * 1024;
     this.commitTimeoutMs = options.commitTimeoutMs ?? 2000;
     this.retryMs = options.retryMs ?? 1000;
     this.onError = options.onError ?? noop;
+    this.flushMode = options.flush ?? 'disk';
   }
 
   /** False while the disk refuses writes, or a write on its way is older than `commitTimeoutMs`. */
@@ -143,6 +149,7 @@ export class Wal<T> {
     if (this.state !== 'new') return;
     await lockInstance(this.options.dir, this.instance);
     this.state = 'open';
+    if (this.flushMode === 'os') this.syncTimer = setInterval(() => this.syncWritten(), OS_SYNC_INTERVAL_MS).unref();
     if (this.group) this.arm(this.group);
     this.schedule();
   }
@@ -190,6 +197,8 @@ export class Wal<T> {
     const wasOpen = this.state === 'open';
     await this.flush();
     this.state = 'closed';
+    if (this.syncTimer) clearInterval(this.syncTimer);
+    this.syncTimer = null;
     if (this.probeTimer) clearTimeout(this.probeTimer);
     this.probeTimer = null;
     const early = this.group; // appended before open()
@@ -338,11 +347,10 @@ export class Wal<T> {
   private async rotate(lane: Lane<T>): Promise<WalSegment> {
     await this.seal(lane);
     const path = segmentPath(this.options.dir, this.instance, this.nextSeq++, 'wal');
-    const flush = this.options.flush ?? 'disk';
-    const handle = await open(path, SEGMENT_FLAGS[flush], 0o644);
-    if (flush === 'disk') await syncDir(this.options.dir); // the new file's name survives a power cut too
+    const handle = await open(path, SEGMENT_FLAGS[this.flushMode], 0o644);
+    if (this.flushMode === 'disk') await syncDir(this.options.dir); // the new file's name survives a power cut too
     const segment: WalSegment = { path, bytes: 0, unretired: 0, sealed: false, deleted: false };
-    lane.active = { segment, handle };
+    lane.active = { segment, handle, synced: 0 };
     return segment;
   }
 
@@ -352,9 +360,21 @@ export class Wal<T> {
     lane.active = null;
     a.segment.sealed = true;
     try {
+      // In `os` mode what the segment holds goes to the device before it is left for replay.
+      if (this.flushMode === 'os' && a.synced !== a.segment.bytes) await a.handle.datasync().catch(noop);
       await a.handle.close();
     } finally {
       await this.deleteIfDone(a.segment);
+    }
+  }
+
+  /** `os` mode: the lanes' writes since the last pass go to the device, off every answer's path. */
+  private syncWritten(): void {
+    for (const lane of this.lanes) {
+      const a = lane.active;
+      if (a === null || a.synced === a.segment.bytes) continue;
+      a.synced = a.segment.bytes;
+      a.handle.datasync().catch(noop); // a segment sealed meanwhile is synced by seal()
     }
   }
 
