@@ -244,7 +244,8 @@ describe('Redis frozen (SIGSTOP) under load', () => {
     // pauses of the whole process. Unbounded, a call would wait for the whole freeze.
     expect(phases.frozen.max).toBeLessThanOrEqual(TIMEOUT_MS + phases.normal.max + stallMs);
     expect(phases.frozen.perSecond).toBeGreaterThanOrEqual(0.5 * phases.normal.perSecond);
-    expect(phases.frozen.p99).toBeLessThanOrEqual(p99Bound(phases.normal));
+    // Beside other test files on two cores the process itself pauses; those pauses are no Redis wait.
+    expect(phases.frozen.p99).toBeLessThanOrEqual(p99Bound(phases.normal) + stallMs);
     expect(phases.after.perSecond).toBeGreaterThanOrEqual(0.5 * phases.normal.perSecond);
 
     await until(async () => (await health()).mode === 'normal', 20_000, 'back to normal');

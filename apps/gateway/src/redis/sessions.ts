@@ -156,10 +156,16 @@ export class SessionStore {
     return hit.state;
   }
 
+  /**
+   * Cache a copy changed here. It is the newest there is, so it counts as fresh at once: a read of
+   * Redis racing its write would otherwise replace it with the copy before the change, and the
+   * session's next request would build on that (concurrent subscribes lost each other's).
+   */
   private put(state: SessionState, dirty: boolean): void {
     const prev = this.cache.get(state.id);
     if (prev?.dirty) this.dirtyCount--;
-    this.cache.set(state.id, { state, at: 0, touched: 0, usedWhileAway: false, dirty });
+    const now = Date.now();
+    this.cache.set(state.id, { state, at: now, touched: now, usedWhileAway: false, dirty });
     if (dirty) this.dirtyCount++;
   }
 
