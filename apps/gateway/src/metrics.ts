@@ -56,6 +56,35 @@ export function createGatewayMetrics() {
       registers: [registry],
     }),
     streams: new Gauge({ name: 'toolgate_gateway_open_streams', help: 'Open agent SSE streams on this worker', registers: [registry] }),
+    inFlight: new Gauge({
+      name: 'toolgate_gateway_requests_in_flight',
+      help: 'MCP requests being executed on this worker',
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'toolgate_gateway_rate_limit_hits_total',
+      help: 'Calls refused by a rate limit, by the bucket scope that refused (key, tool, org, ip) and org',
+      labelNames: ['org', 'scope'] as const,
+      registers: [registry],
+    }),
+    breakers: new Gauge({
+      name: 'toolgate_gateway_circuit_breaker_state',
+      help: 'Circuit breaker of each upstream held by this worker: 0 closed, 1 half-open, 2 open',
+      labelNames: ['org', 'server'] as const,
+      registers: [registry],
+    }),
   };
 }
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
+
+const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
+
+/** At scrape time: one series per upstream this worker holds, labelled by org slug (the id when no snapshot names it) and server slug. */
+export function setCircuitGauge(
+  metrics: GatewayMetrics,
+  circuits: Array<{ orgId: string; server: string; state: keyof typeof CIRCUIT_VALUE }>,
+  orgSlug: (orgId: string) => string | undefined,
+): void {
+  metrics.breakers.reset();
+  for (const c of circuits) metrics.breakers.set({ org: orgSlug(c.orgId) ?? c.orgId, server: c.server }, CIRCUIT_VALUE[c.state]);
+}
