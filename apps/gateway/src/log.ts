@@ -9,8 +9,9 @@ export interface Logger {
   error(message: string, fields?: Record<string, unknown>): void;
 }
 
-export type LogLevel = 'info' | 'warn' | 'error';
-const RANK: Record<LogLevel, number> = { info: 0, warn: 1, error: 2 };
+/** `debug` is accepted (one LOG_LEVEL for API, worker and gateway) and logs what `info` does. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const RANK: Record<LogLevel, number> = { debug: 0, info: 0, warn: 1, error: 2 };
 
 export function createLogger(
   component: string,
