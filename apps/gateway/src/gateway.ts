@@ -184,6 +184,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
 
   const { server, drain } = createHttpServer({
     transport,
+    counters: metrics,
     publicUrl: config.PUBLIC_GATEWAY_URL,
     authorizationServer: config.PUBLIC_API_URL,
     edge: edgeSettings(config),

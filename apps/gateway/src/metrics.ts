@@ -1,4 +1,6 @@
+import type { ServerResponse } from 'node:http';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { RpcCode } from './core/jsonrpc';
 
 /** The gateway's Prometheus metrics (one registry per gateway instance). */
 export function createGatewayMetrics() {
@@ -67,6 +69,18 @@ export function createGatewayMetrics() {
       labelNames: ['org', 'scope'] as const,
       registers: [registry],
     }),
+    httpResponses: new Counter({
+      name: 'toolgate_gateway_http_responses_total',
+      help: 'HTTP responses by status class (1xx … 5xx), counted when sent',
+      labelNames: ['class'] as const,
+      registers: [registry],
+    }),
+    rpcErrors: new Counter({
+      name: 'toolgate_gateway_rpc_errors_total',
+      help: 'JSON-RPC errors answered to agent requests, by code (the standard and gateway codes; other for codes relayed from upstreams)',
+      labelNames: ['code'] as const,
+      registers: [registry],
+    }),
     breakers: new Gauge({
       name: 'toolgate_gateway_circuit_breaker_state',
       help: 'Circuit breaker of each upstream held by this worker: 0 closed, 1 half-open, 2 open',
@@ -76,6 +90,21 @@ export function createGatewayMetrics() {
   };
 }
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>;
+
+const KNOWN_CODES = new Set<number>(Object.values(RpcCode));
+
+/** The label of an error code: a closed set, so an upstream cannot grow the series. */
+export function rpcErrorLabel(code: number): string {
+  return KNOWN_CODES.has(code) ? String(code) : 'other';
+}
+
+/** Counts each response by status class once it is sent; the children are made once, not per response. */
+export function responseCounter(metrics: GatewayMetrics): (this: ServerResponse) => void {
+  const classes = [1, 2, 3, 4, 5].map((c) => metrics.httpResponses.labels(`${c}xx`));
+  return function count(this: ServerResponse) {
+    classes[Math.trunc(this.statusCode / 100) - 1]?.inc();
+  };
+}
 
 const CIRCUIT_VALUE = { closed: 0, 'half-open': 1, open: 2 } as const;
 

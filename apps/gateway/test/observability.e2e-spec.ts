@@ -97,9 +97,20 @@ describe('metrics', () => {
     expect(series(await scrape(), 'toolgate_gateway_rate_limit_hits_total', labels)).toBeNull();
     for (let i = 1; i <= 2; i++) await post(url, call(i, 'everything__echo', { message: 'x' }), { key: o.key, session });
     expect(series(await scrape(), 'toolgate_gateway_rate_limit_hits_total', labels)).toBeNull();
+    const errorsBefore = series(await scrape(), 'toolgate_gateway_rpc_errors_total', { code: '-32004' }) ?? 0;
     const third = await post(url, call(3, 'everything__echo', { message: 'x' }), { key: o.key, session });
     expect((third.json as { error: { code: number } }).error.code).toBe(-32004);
-    expect(series(await scrape(), 'toolgate_gateway_rate_limit_hits_total', labels)).toBe(1);
+    const after = await scrape();
+    expect(series(after, 'toolgate_gateway_rate_limit_hits_total', labels)).toBe(1);
+    expect(series(after, 'toolgate_gateway_rpc_errors_total', { code: '-32004' })).toBe(errorsBefore + 1);
+  });
+
+  it('counts HTTP responses by status class', async () => {
+    const count = async (c: string) => series(await scrape(), 'toolgate_gateway_http_responses_total', { class: c }) ?? 0;
+    const before = await count('4xx');
+    expect((await post(`${stack.gatewayUrl}/mcp/no-such-org`, { jsonrpc: '2.0', id: 1, method: 'ping' })).status).toBe(401);
+    expect((await fetch(`${stack.gatewayUrl}/nowhere`)).status).toBe(404);
+    expect(await count('4xx')).toBe(before + 2);
   });
 
   it('shows a request in flight while it runs, and none after', async () => {

@@ -5,7 +5,7 @@ import type { AgentChannel, Caller } from '../core/caller';
 import { type McpCore, REQUEST_METHODS } from '../core/mcp';
 import type { SessionState } from '../core/sessions';
 import type { Logger } from '../log';
-import type { GatewayMetrics } from '../metrics';
+import { type GatewayMetrics, rpcErrorLabel } from '../metrics';
 import type { Relay } from '../redis/relay';
 
 /**
@@ -97,6 +97,7 @@ export class CallRunner {
       code = error?.code;
       const org = caller.snapshot.orgSlug;
       this.metrics.requests.inc({ org, method, outcome });
+      if (code !== undefined) this.metrics.rpcErrors.inc({ code: rpcErrorLabel(code) });
       if (code === RpcCode.RateLimited) this.metrics.rateLimited.inc({ org, scope: rateLimitScope(error?.data) });
       return ran.response;
     } finally {
