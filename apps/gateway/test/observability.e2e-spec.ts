@@ -56,15 +56,17 @@ describe('request log', () => {
   it('writes one JSON line per agent request with org, key id, method, outcome, latency and an id; no arguments', async () => {
     const o = await createOrg(stack);
     const url = mcpUrl(o.org.slug);
-    const session = await openSession(url, o.key);
     const secretArg = 'do-not-log-this-argument';
+    let session = '';
     const lines = await captureStderr(async () => {
+      session = await openSession(url, o.key);
       expect((await post(url, call(1, 'everything__echo', { message: secretArg }), { key: o.key, session })).status).toBe(200);
       expect((await post(url, { jsonrpc: '2.0', id: 2, method: 'no/such-method' }, { key: o.key, session })).status).toBe(200);
     });
     const mine = lines.filter((l) => l.component === 'request' && l.sessionId === session);
-    expect(mine).toHaveLength(2);
-    const [ok, failed] = mine;
+    expect(mine).toHaveLength(3);
+    const [init, ok, failed] = mine;
+    expect(init).toMatchObject({ level: 'info', method: 'initialize', outcome: 'ok', keyId: o.keyId, org: o.org.slug });
     expect(ok).toMatchObject({
       level: 'info',
       msg: 'request',

@@ -105,26 +105,38 @@ export class CallRunner {
       const seconds = (performance.now() - started) / 1000;
       this.metrics.latency.observe({ method }, seconds);
       this.metrics.inFlight.dec();
-      this.logRequest(caller, session, method, outcome, code, seconds);
+      logRequest(this.requestLog, caller, session.id, method, outcome, code, seconds);
       if (--this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
+}
 
-  private logRequest(caller: Caller, session: SessionState, method: string, outcome: string, code: number | undefined, seconds: number) {
-    const span = trace.getActiveSpan()?.spanContext();
-    this.requestLog.info('request', {
-      org: caller.snapshot.orgSlug,
-      orgId: caller.snapshot.orgId,
-      keyId: caller.key.id,
-      sessionId: session.id,
-      server: caller.scope,
-      method,
-      outcome,
-      ...(code === undefined ? {} : { code }),
-      latencyMs: Math.round(seconds * 1e6) / 1e3,
-      ...(span ? { traceId: span.traceId, spanId: span.spanId } : { requestId: randomUUID() }),
-    });
-  }
+/**
+ * The request log line (README "Logs"): ids, method, outcome and timing; never arguments, results
+ * or keys. The trace id is the active OpenTelemetry span's when tracing is on, else a fresh request id.
+ */
+export function logRequest(
+  log: Logger,
+  caller: Caller,
+  sessionId: string | null,
+  method: string,
+  outcome: string,
+  code: number | undefined,
+  seconds: number,
+): void {
+  const span = trace.getActiveSpan()?.spanContext();
+  log.info('request', {
+    org: caller.snapshot.orgSlug,
+    orgId: caller.snapshot.orgId,
+    keyId: caller.key.id,
+    sessionId,
+    server: caller.scope,
+    method,
+    outcome,
+    ...(code === undefined ? {} : { code }),
+    latencyMs: Math.round(seconds * 1e6) / 1e3,
+    ...(span ? { traceId: span.traceId, spanId: span.spanId } : { requestId: randomUUID() }),
+  });
 }
 
 /** The scope of the bucket a -32004 names (`key:…`, `tool:…`, `org`, `ip:…`): the label, never the bucket itself. */

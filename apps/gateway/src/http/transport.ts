@@ -69,7 +69,7 @@ export class McpTransport {
     const streams = new AgentStreams(core, snapshots, sessions, relay, opts.agentRequestTimeoutMs);
     const checks = new RequestChecks(sessions, opts);
     const calls = new CallRunner(core, relay, metrics, opts.agentRequestTimeoutMs, opts.requestLog);
-    const setup = new SessionSetup(core, sessions, metrics);
+    const setup = new SessionSetup(core, sessions, metrics, opts.requestLog);
     this.streamable = new StreamableHttp({
       checks,
       auth,
