@@ -124,6 +124,7 @@ export function logRequest(
   code: number | undefined,
   seconds: number,
 ): void {
+  if (!log.enabled('info')) return;
   const span = trace.getActiveSpan()?.spanContext();
   log.info('request', {
     org: caller.snapshot.orgSlug,
