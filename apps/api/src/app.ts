@@ -6,7 +6,9 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { AppModule } from './app.module';
+import type { AuthedRequest } from './common/auth';
 import { applyEdge } from './common/edge';
+import { createJsonLogger, nestLogger, traceFields } from './common/json-log';
 import { ProblemFilter } from './common/problem.filter';
 import type { Env } from './config/env';
 import { STRIPE_WEBHOOK_PATH } from './modules/billing/stripe-webhook.controller';
@@ -18,7 +20,7 @@ import { type ApiMetrics, METRICS } from './modules/health/metrics';
 export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(env), {
     bodyParser: false,
-    logger: opts.logger === false ? false : ['log', 'warn', 'error'],
+    logger: opts.logger === false ? false : nestLogger(env.LOG_LEVEL),
   });
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');
@@ -29,13 +31,29 @@ export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Prom
   app.useWebSocketAdapter(new WsAdapter(app));
 
   const metrics = app.get<ApiMetrics>(METRICS);
+  const accessLog = createJsonLogger('http', env.LOG_LEVEL);
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
+    const trace = traceFields(req.headers.traceparent);
+    res.setHeader('X-Request-Id', 'traceId' in trace ? trace.traceId : trace.requestId);
     res.on('finish', () => {
       const route = (req.route?.path as string | undefined) ?? 'unmatched';
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       metrics.requests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.latency.observe({ method: req.method, route }, seconds);
+      if (!accessLog.enabled('info')) return;
+      // Ids only: no query string (it may carry a token), no headers, no body.
+      const { user, org } = req as Partial<AuthedRequest>;
+      accessLog.log('info', 'request', {
+        method: req.method,
+        route,
+        status: res.statusCode,
+        outcome: res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'refused' : 'ok',
+        latencyMs: Math.round(seconds * 1e6) / 1e3,
+        ...(org ? { org: org.slug, orgId: org.id } : typeof req.params?.org === 'string' ? { org: req.params.org } : {}),
+        ...(user?.id ? { userId: user.id } : {}),
+        ...trace,
+      });
     });
     next();
   });

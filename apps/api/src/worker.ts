@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { type INestApplicationContext, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { nestLogger } from './common/json-log';
 import { type Env, loadEnv } from './config/env';
 import { serveWorkerHealth } from './worker-health';
 import { WorkerModule } from './worker.module';
@@ -11,7 +12,7 @@ import { WorkerModule } from './worker.module';
  */
 export async function startWorker(env: Env, opts: { logger?: boolean } = {}): Promise<INestApplicationContext> {
   const app = await NestFactory.createApplicationContext(WorkerModule.forRoot(env), {
-    logger: opts.logger === false ? false : ['log', 'warn', 'error'],
+    logger: opts.logger === false ? false : nestLogger(env.LOG_LEVEL),
   });
   app.enableShutdownHooks();
   await app.init();

@@ -159,7 +159,7 @@ export const GatewayConfigSchema = z.object({
   /** Redis key prefix for BullMQ (tests isolate with it). */
   QUEUE_PREFIX: z.string().default('bull'),
   /** The operator log's threshold (JSON lines on stderr). */
-  LOG_LEVEL: z.enum(['info', 'warn', 'error']).default('info'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().optional(),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;

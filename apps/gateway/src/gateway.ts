@@ -26,7 +26,7 @@ import { QueueEventSink } from './events/emitter';
 import { createHttpServer } from './http/server';
 import { SseEventLog } from './http/event-log';
 import { McpTransport } from './http/transport';
-import { createGatewayMetrics, type GatewayMetrics } from './metrics';
+import { createGatewayMetrics, type GatewayMetrics, setCircuitGauge } from './metrics';
 import { Prober } from './probe/prober';
 import { SnapshotStore } from './snapshots/store';
 
@@ -154,6 +154,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     trustedProxies: config.TRUSTED_PROXIES,
     authFailureAuditPerMinute: config.AUTH_FAILURE_AUDIT_PER_MINUTE,
     eventLog: new SseEventLog(redis, { maxEvents: config.SSE_REPLAY_EVENTS, ttlMs: config.SSE_REPLAY_TTL_SECONDS * 1000 }),
+    requestLog: createLogger('request', config.LOG_LEVEL),
   });
 
   // A snapshot change (server edited, disabled or removed; secret rotated) retires the
@@ -205,6 +206,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
 
   const { server, drain } = createHttpServer({
     transport,
+    counters: metrics,
     publicUrl: config.PUBLIC_GATEWAY_URL,
     authorizationServer: config.PUBLIC_API_URL,
     edge: edgeSettings(config),
@@ -220,6 +222,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       metrics.spoolBytes.set(e.spoolBytes);
       metrics.snapshots.set(snapshots.size);
       metrics.streams.set(transport?.streams.size ?? 0);
+      setCircuitGauge(metrics, pool.circuits(), (orgId) => snapshots.get(orgId)?.orgSlug);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },
   });

@@ -7,10 +7,13 @@ export interface Logger {
   info(message: string, fields?: Record<string, unknown>): void;
   warn(message: string, fields?: Record<string, unknown>): void;
   error(message: string, fields?: Record<string, unknown>): void;
+  /** Whether a line at this level would be written (skip building fields that would be dropped). */
+  enabled(level: LogLevel): boolean;
 }
 
-export type LogLevel = 'info' | 'warn' | 'error';
-const RANK: Record<LogLevel, number> = { info: 0, warn: 1, error: 2 };
+/** `debug` is accepted (one LOG_LEVEL for API, worker and gateway) and logs what `info` does. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const RANK: Record<LogLevel, number> = { debug: 0, info: 0, warn: 1, error: 2 };
 
 export function createLogger(
   component: string,
@@ -22,5 +25,5 @@ export function createLogger(
     (msg: string, fields: Record<string, unknown> = {}) => {
       if (RANK[level] >= RANK[min]) write(`${JSON.stringify({ level, component, msg, ...fields, at: new Date().toISOString() })}\n`);
     };
-  return { info: log('info'), warn: log('warn'), error: log('error') };
+  return { info: log('info'), warn: log('warn'), error: log('error'), enabled: (level) => RANK[level] >= RANK[min] };
 }

@@ -88,6 +88,8 @@ export const EnvSchema = z.object({
   /** Orgs (and tombstones) compared per reconcile batch. */
   SNAPSHOT_RECONCILE_BATCH: z.coerce.number().int().min(1).max(5000).default(200),
   LOG_REQUESTS: bool.default(false),
+  /** Access log (one JSON line per HTTP request and per worker job, at info) and anything below it is dropped under this level. */
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 
   // ---- The edge: security headers, security.txt, throttling (0 = off) ----
   /**

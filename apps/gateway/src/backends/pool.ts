@@ -1,5 +1,6 @@
 import type { ServerTransport } from '@toolgate/contracts';
 import { RpcCode } from '../core/jsonrpc';
+import type { CircuitState } from './breaker';
 import { StdioBackend, type StdioBackendOptions } from './stdio';
 import { type Backend, BackendError, type BackendHealth, type BackendSpec } from './types';
 
@@ -188,6 +189,27 @@ export class BackendPool {
     };
     for (const e of this.entries.values()) add(e.transport, e.backend.health);
     for (const d of this.draining.values()) add(d.entry.transport, d.entry.backend.health);
+    return [...rows.values()];
+  }
+
+  /**
+   * The circuit state of every backend that has a breaker, by org id and server slug (the worst
+   * when a server has several backends: an isolated one per key or session), retired ones still
+   * draining included.
+   */
+  circuits(): Array<{ orgId: string; server: string; state: CircuitState }> {
+    const rank: Record<CircuitState, number> = { closed: 0, 'half-open': 1, open: 2 };
+    const rows = new Map<string, { orgId: string; server: string; state: CircuitState }>();
+    const add = (e: Entry) => {
+      const state = e.backend.circuit;
+      if (state === undefined) return;
+      const k = `${e.orgId}|${e.backend.server.slug}`;
+      const row = rows.get(k);
+      if (!row) rows.set(k, { orgId: e.orgId, server: e.backend.server.slug, state });
+      else if (rank[state] > rank[row.state]) row.state = state;
+    };
+    for (const e of this.entries.values()) add(e);
+    for (const d of this.draining.values()) add(d.entry);
     return [...rows.values()];
   }
 

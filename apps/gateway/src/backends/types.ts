@@ -1,4 +1,5 @@
 import type { SnapshotServer } from '@toolgate/contracts';
+import type { CircuitState } from './breaker';
 import type { JsonRpcError, JsonRpcNotification, JsonRpcRequest } from '../core/jsonrpc';
 
 /**
@@ -60,6 +61,8 @@ export interface Backend {
   readonly key: string;
   readonly server: SnapshotServer;
   readonly health: BackendHealth;
+  /** The circuit breaker's state, for backends that have one (HTTP upstreams; see breaker.ts). */
+  readonly circuit?: CircuitState;
   /** Connect and initialize (once; concurrent callers share the attempt). */
   ready(): Promise<InitializeInfo>;
   /** Send a request and resolve with its result; rejects with BackendError. */

@@ -1,8 +1,11 @@
-import { isNotification, isResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse } from '../core/jsonrpc';
+import { randomUUID } from 'node:crypto';
+import { trace } from '@opentelemetry/api';
+import { isNotification, isResponse, type JsonRpcNotification, type JsonRpcRequest, type JsonRpcResponse, RpcCode } from '../core/jsonrpc';
 import type { AgentChannel, Caller } from '../core/caller';
 import { type McpCore, REQUEST_METHODS } from '../core/mcp';
 import type { SessionState } from '../core/sessions';
-import type { GatewayMetrics } from '../metrics';
+import type { Logger } from '../log';
+import { type GatewayMetrics, rpcErrorLabel } from '../metrics';
 import type { Relay } from '../redis/relay';
 
 /**
@@ -17,6 +20,8 @@ export class CallRunner {
     private readonly metrics: GatewayMetrics,
     /** How long the gateway waits for an agent to answer a sampling/elicitation request. */
     private readonly agentRequestTimeoutMs: number,
+    /** One `info` line per request (who, what, outcome, latency, trace id); never arguments or results. */
+    private readonly requestLog: Logger,
   ) {}
 
   /** Requests being executed (graceful shutdown waits for them). */
@@ -79,17 +84,66 @@ export class CallRunner {
     disconnected: () => boolean = () => false,
   ): Promise<JsonRpcResponse | null> {
     this.running++;
+    this.metrics.inFlight.inc();
     const method = REQUEST_METHODS.has(msg.method) ? msg.method : 'unknown';
     const controller = this.relay.track(session.id, msg.id);
-    const end = this.metrics.latency.startTimer({ method });
+    const started = performance.now();
+    let outcome = 'error';
+    let code: number | undefined;
     try {
-      const { response, outcome } = await this.core.run(caller, session, msg, channel, controller.signal, { bytesIn, disconnected });
-      this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method, outcome });
-      return response;
+      const ran = await this.core.run(caller, session, msg, channel, controller.signal, { bytesIn, disconnected });
+      outcome = ran.outcome;
+      const error = ran.response && 'error' in ran.response ? ran.response.error : undefined;
+      code = error?.code;
+      const org = caller.snapshot.orgSlug;
+      this.metrics.requests.inc({ org, method, outcome });
+      if (code !== undefined) this.metrics.rpcErrors.inc({ code: rpcErrorLabel(code) });
+      if (code === RpcCode.RateLimited) this.metrics.rateLimited.inc({ org, scope: rateLimitScope(error?.data) });
+      return ran.response;
     } finally {
       this.relay.untrack(session.id, msg.id);
-      end();
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.latency.observe({ method }, seconds);
+      this.metrics.inFlight.dec();
+      logRequest(this.requestLog, caller, session.id, method, outcome, code, seconds);
       if (--this.running === 0) for (const wake of this.idleWaiters.splice(0)) wake();
     }
   }
+}
+
+/**
+ * The request log line (README "Logs"): ids, method, outcome and timing; never arguments, results
+ * or keys. The trace id is the active OpenTelemetry span's when tracing is on, else a fresh request id.
+ */
+export function logRequest(
+  log: Logger,
+  caller: Caller,
+  sessionId: string | null,
+  method: string,
+  outcome: string,
+  code: number | undefined,
+  seconds: number,
+): void {
+  if (!log.enabled('info')) return;
+  const span = trace.getActiveSpan()?.spanContext();
+  log.info('request', {
+    org: caller.snapshot.orgSlug,
+    orgId: caller.snapshot.orgId,
+    keyId: caller.key.id,
+    sessionId,
+    server: caller.scope,
+    method,
+    outcome,
+    ...(code === undefined ? {} : { code }),
+    latencyMs: Math.round(seconds * 1e6) / 1e3,
+    ...(span ? { traceId: span.traceId, spanId: span.spanId } : { requestId: randomUUID() }),
+  });
+}
+
+/** The scope of the bucket a -32004 names (`key:…`, `tool:…`, `org`, `ip:…`): the label, never the bucket itself. */
+export function rateLimitScope(data: unknown): 'key' | 'tool' | 'org' | 'ip' | 'other' {
+  const bucket = (data as { bucket?: unknown } | undefined)?.bucket;
+  if (typeof bucket !== 'string') return 'other';
+  const scope = bucket.slice(0, Math.max(0, bucket.indexOf(':'))) || bucket;
+  return scope === 'key' || scope === 'tool' || scope === 'org' || scope === 'ip' ? scope : 'other';
 }

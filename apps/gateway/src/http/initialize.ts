@@ -1,10 +1,12 @@
 import type { ServerResponse } from 'node:http';
-import { type JsonRpcRequest } from '../core/jsonrpc';
+import { type JsonRpcRequest, RpcCode } from '../core/jsonrpc';
 import { type McpCore } from '../core/mcp';
 import { type Caller } from '../core/caller';
 import type { SessionState } from '../core/sessions';
 import { SessionStore } from '../redis/sessions';
+import type { Logger } from '../log';
 import type { GatewayMetrics } from '../metrics';
+import { logRequest } from './calls';
 import { sessionStoreDown } from './request';
 import { sendJson } from './util';
 
@@ -18,10 +20,12 @@ export class SessionSetup {
     private readonly core: McpCore,
     private readonly sessions: SessionStore,
     private readonly metrics: GatewayMetrics,
+    private readonly requestLog: Logger,
   ) {}
 
   /** Streamable HTTP initialize: a new session, answered as plain JSON with its id. */
   async initialize(res: ServerResponse, caller: Caller, msg: JsonRpcRequest, bytesIn: number): Promise<void> {
+    const started = performance.now();
     const p = msg.params ?? {};
     const info = p.clientInfo as { name?: unknown; version?: unknown } | undefined;
     const protocolVersion = this.core.negotiate(p.protocolVersion);
@@ -35,10 +39,12 @@ export class SessionSetup {
       await this.sessions.create(session);
     } catch {
       sessionStoreDown(res, msg.id);
+      logRequest(this.requestLog, caller, null, 'initialize', 'error', RpcCode.InternalError, (performance.now() - started) / 1000);
       return;
     }
     sendJson(res, 200, await this.core.initialized(caller, session, msg, bytesIn), { 'Mcp-Session-Id': session.id });
     this.metrics.requests.inc({ org: caller.snapshot.orgSlug, method: 'initialize', outcome: 'ok' });
+    logRequest(this.requestLog, caller, session.id, 'initialize', 'ok', undefined, (performance.now() - started) / 1000);
   }
 
   /** A legacy SSE stream's session, created as the stream opens; null (503 sent) when Redis is away. */
@@ -55,6 +61,7 @@ export class SessionSetup {
 
   /** The legacy `initialize`: the session exists already; its answer goes out on the stream (`push`). */
   async initializeLegacy(caller: Caller, s: SessionState, msg: JsonRpcRequest, bytesIn: number, push: (m: unknown) => void): Promise<void> {
+    const started = performance.now();
     const p = msg.params ?? {};
     const info = p.clientInfo as { name?: unknown; version?: unknown } | undefined;
     s.protocolVersion = this.core.negotiate(p.protocolVersion);
@@ -62,6 +69,7 @@ export class SessionSetup {
     s.clientCapabilities = (p.capabilities as Record<string, unknown>) ?? {};
     await this.sessions.update(s).catch(() => undefined);
     push(await this.core.initialized(caller, s, msg, bytesIn));
+    logRequest(this.requestLog, caller, s.id, 'initialize', 'ok', undefined, (performance.now() - started) / 1000);
   }
 }
 

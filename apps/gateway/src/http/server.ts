@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { RpcCode } from '../core/jsonrpc';
+import { type GatewayMetrics, responseCounter } from '../metrics';
 import { HttpDrain } from './drain';
 import { ConnectionCaps, type ConnectionCapsOptions } from './connection-caps';
 import { Edge, type EdgeOptions } from './edge';
@@ -14,6 +15,8 @@ export interface HttpDeps {
   /** Component detail for operators (`/health`): always 200 while the worker lives; the body says how things are. */
   health: () => Record<string, unknown>;
   metrics: () => Promise<{ contentType: string; body: string }>;
+  /** Where responses are counted by status class (metrics.ts); none: not counted. */
+  counters?: GatewayMetrics;
   /** Security headers, CORS, security.txt (http/edge.ts) and connection caps (http/connection-caps.ts). */
   edge: { edge: EdgeOptions; caps: ConnectionCapsOptions };
 }
@@ -105,7 +108,9 @@ export function createHttpServer(deps: HttpDeps): { server: Server; drain: HttpD
     sendJson(res, 404, { error: 'not_found', message: `No route for ${method} ${path}` });
   };
 
+  const countResponse = deps.counters ? responseCounter(deps.counters) : null;
   const server = createServer({ keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+    if (countResponse) res.once('finish', countResponse);
     route(req, res).catch((e: unknown) => {
       console.error('gateway: unhandled error', e);
       if (!res.headersSent) sendRpcError(res, 500, null, { code: RpcCode.InternalError, message: 'Internal gateway error' });

@@ -3,6 +3,7 @@ import type { FrameLimits } from '../core/jsonrpc';
 import type { McpCore } from '../core/mcp';
 import type { Relay } from '../redis/relay';
 import type { SessionStore } from '../redis/sessions';
+import type { Logger } from '../log';
 import type { GatewayMetrics } from '../metrics';
 import type { SnapshotStore } from '../snapshots/store';
 import { AgentStreams } from './agent-streams';
@@ -29,6 +30,8 @@ export interface TransportOptions {
   authFailureAuditPerMinute: number;
   /** Where GET and call streams record their events for Last-Event-ID resumption. */
   eventLog: SseEventLog;
+  /** The per-request log (calls.ts). */
+  requestLog: Logger;
 }
 
 /**
@@ -65,8 +68,8 @@ export class McpTransport {
     const auth = new Authenticator(snapshots, authFailures, opts);
     const streams = new AgentStreams(core, snapshots, sessions, relay, opts.agentRequestTimeoutMs);
     const checks = new RequestChecks(sessions, opts);
-    const calls = new CallRunner(core, relay, metrics, opts.agentRequestTimeoutMs);
-    const setup = new SessionSetup(core, sessions, metrics);
+    const calls = new CallRunner(core, relay, metrics, opts.agentRequestTimeoutMs, opts.requestLog);
+    const setup = new SessionSetup(core, sessions, metrics, opts.requestLog);
     this.streamable = new StreamableHttp({
       checks,
       auth,

@@ -59,6 +59,7 @@ export class AuditConsumer extends BatchedQueueConsumer<ChainEntry> {
         waitMs: env.AUDIT_BATCH_WAIT_MS,
         lockMs: env.AUDIT_LOCK_MS,
         probe: { baseMs: env.OUTAGE_PROBE_BASE_MS, maxMs: env.OUTAGE_PROBE_MAX_MS },
+        logLevel: env.LOG_LEVEL,
         connectionName: 'toolgate-audit-consumer',
         lanes: ORG_PARALLELISM,
       },

@@ -2,6 +2,7 @@ import { Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common'
 import { eventsOfJob, MAX_EVENTS_PER_JOB, type QueueName } from '@toolgate/contracts';
 import { type Job, WaitingError, Worker } from 'bullmq';
 import Redis from 'ioredis';
+import { createJsonLogger, type JsonLogger, type LogLevel, traceFields } from '../../common/json-log';
 import { describeFailure, isConnectionFailure } from '../../infra/failures';
 import { Outage, type ProbeBackoff } from '../../infra/outage';
 import type { PrismaService } from '../../infra/prisma.service';
@@ -31,6 +32,8 @@ export interface BatchedQueueSettings {
    * the worker's concurrency follows the jobs' average size (see `fitConcurrency`).
    */
   batchesInFlight?: 1 | 2;
+  /** The job log (one JSON line per job at info; json-log.ts). Default info. */
+  logLevel?: LogLevel;
 }
 
 /**
@@ -129,6 +132,7 @@ const stalledIntervalOf = (lockMs: number): number => Math.max(1000, Math.round(
  */
 export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleDestroy {
   protected readonly logger: Logger;
+  private readonly jobLog: JsonLogger;
   protected readonly counters: BatchCounters = { batches: 0, jobs: 0, stored: 0, duplicates: 0, deadLettered: 0, failedBatches: 0 };
   private connection: Redis | null = null;
   private worker: Worker | null = null;
@@ -156,6 +160,7 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
     loggerName: string,
   ) {
     this.logger = new Logger(loggerName);
+    this.jobLog = createJsonLogger('worker', settings.logLevel ?? 'info');
     this.database = new Outage(`${settings.queue}: database`, settings.probe, this.logger);
   }
 
@@ -227,8 +232,36 @@ export abstract class BatchedQueueConsumer<T> implements OnModuleInit, OnModuleD
   }
 
   private enqueue(job: Job, token: string | undefined): Promise<void> {
+    const unwrapped = eventsOfJob(job.data);
+    const parked = this.park(job, token, unwrapped);
+    if (!this.jobLog.enabled('info')) return parked;
+    const started = performance.now();
+    const done = (outcome: 'ok' | 'failed') => {
+      // The org when the job carries one org's events (a gateway batches per org); ids and counts only.
+      const orgs = new Set(unwrapped.ok ? unwrapped.events.map((e) => (e as { orgId?: unknown }).orgId) : []);
+      const orgId = orgs.size === 1 ? [...orgs][0] : undefined;
+      this.jobLog.log('info', 'job', {
+        queue: this.settings.queue,
+        jobId: job.id,
+        ...(typeof orgId === 'string' ? { orgId } : {}),
+        events: unwrapped.ok ? unwrapped.events.length : 1,
+        attempt: job.attemptsMade + 1,
+        outcome,
+        latencyMs: Math.round((performance.now() - started) * 1e3) / 1e3,
+        ...traceFields(undefined),
+      });
+    };
+    return parked.then(
+      () => done('ok'),
+      (e: unknown) => {
+        done('failed');
+        throw e;
+      },
+    );
+  }
+
+  private park(job: Job, token: string | undefined, unwrapped: ReturnType<typeof eventsOfJob>): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const unwrapped = eventsOfJob(job.data);
       const size = unwrapped.ok ? unwrapped.events.length : 1;
       this.counters.jobs++;
       this.eventsPerJob += (size - this.eventsPerJob) / 8;

@@ -53,6 +53,7 @@ export class UsageConsumer extends BatchedQueueConsumer<StorableUsageEvent> {
         waitMs: env.USAGE_BATCH_WAIT_MS,
         lockMs: env.USAGE_LOCK_MS,
         probe: { baseMs: env.OUTAGE_PROBE_BASE_MS, maxMs: env.OUTAGE_PROBE_MAX_MS },
+        logLevel: env.LOG_LEVEL,
         connectionName: 'toolgate-usage-consumer',
         // One batch in flight, as before the shared base: at most USAGE_BATCH_SIZE jobs locked.
         batchesInFlight: 1,

@@ -3,7 +3,7 @@ import type { SnapshotServer } from '@toolgate/contracts';
 import { Pool } from 'undici';
 import type { JsonRpcMessage, JsonRpcNotification } from '../../core/jsonrpc';
 import type { UpstreamGuard } from '../../net/upstream-guard';
-import { CircuitBreaker, type CircuitBreakerOptions } from '../breaker';
+import { CircuitBreaker, type CircuitBreakerOptions, type CircuitState } from '../breaker';
 import type { Backend, BackendError, BackendHealth, BackendSpec, CallContext, InitializeInfo } from '../types';
 import type { PendingCall } from '../upstream/call-table';
 import { type Attribution, type ServerRequestHandler, UpstreamPeer } from '../upstream/peer';
@@ -147,6 +147,10 @@ export abstract class UpstreamBackend implements Backend {
 
   get health(): BackendHealth {
     return this.breaker.state === 'open' ? 'circuit-open' : this.status;
+  }
+
+  get circuit(): CircuitState {
+    return this.breaker.state;
   }
 
   get inFlight(): number {
