@@ -222,6 +222,8 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
       metrics.spoolBytes.set(e.spoolBytes);
       metrics.snapshots.set(snapshots.size);
       metrics.streams.set(transport?.streams.size ?? 0);
+      const open = await sessions.openSessions();
+      if (open !== null) metrics.sessions.set(open);
       setCircuitGauge(metrics, pool.circuits(), (orgId) => snapshots.get(orgId)?.orgSlug);
       return { contentType: metrics.registry.contentType, body: await metrics.registry.metrics() };
     },

@@ -58,6 +58,11 @@ export function createGatewayMetrics() {
       registers: [registry],
     }),
     streams: new Gauge({ name: 'toolgate_gateway_open_streams', help: 'Open agent SSE streams on this worker', registers: [registry] }),
+    sessions: new Gauge({
+      name: 'toolgate_gateway_open_sessions',
+      help: 'Agent sessions active within their TTL across the fleet (from Redis; every worker reports the same)',
+      registers: [registry],
+    }),
     inFlight: new Gauge({
       name: 'toolgate_gateway_requests_in_flight',
       help: 'MCP requests being executed on this worker',

@@ -157,6 +157,22 @@ describe('metrics', () => {
     }
   });
 
+  it('counts open sessions across the fleet, and a deleted one no more', async () => {
+    const o = await createOrg(stack);
+    const url = mcpUrl(o.org.slug);
+    const open = async () => Number(/^toolgate_gateway_open_sessions (\d+)/m.exec(await scrape())?.[1]);
+    const before = await open();
+    const a = await openSession(url, o.key);
+    await openSession(url, o.key);
+    expect(await open()).toBe(before + 2);
+    const ended = await fetch(url, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${o.key}`, 'Mcp-Session-Id': a, 'MCP-Protocol-Version': '2025-11-25' },
+    });
+    expect(ended.status).toBeLessThan(300);
+    expect(await open()).toBe(before + 1);
+  });
+
   it('shows the circuit breaker of an upstream that died open, labelled by org and server slug', async () => {
     const upstream = await startStreamableFixture();
     const o = await createOrg(stack, {

@@ -24,6 +24,8 @@ export const redisKeys = {
   orgSlugs: 'tg:org-slugs',
   /** Gateway session state. */
   session: (sessionId: string) => `tg:session:${sessionId}`,
+  /** Sorted set of live session ids, scored by their last activity (ms): the fleet's open sessions. */
+  liveSessions: 'tg:sessions:live',
   /**
    * List of the recent events of one SSE stream of a session (`<seq> <kind> <data>` entries,
    * oldest first, trimmed to the last N, expiring), for resumption with Last-Event-ID. The

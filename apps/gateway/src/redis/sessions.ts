@@ -193,6 +193,7 @@ export class SessionStore {
       this.health.failed(err as Error);
       return this.markDirty(id);
     }
+    this.markLive(id);
     if (this.cache.get(id) === e) {
       if (e.dirty) this.dirtyCount--;
       e.dirty = false;
@@ -206,6 +207,7 @@ export class SessionStore {
     if (!this.health.usable()) return;
     try {
       await this.redis.del(redisKeys.session(id));
+      this.redis.zrem(redisKeys.liveSessions, id).catch(() => undefined);
     } catch (err) {
       this.health.failed(err as Error);
       return;
@@ -225,6 +227,25 @@ export class SessionStore {
     if (!this.health.usable()) return;
     e.touched = now;
     this.redis.expire(redisKeys.session(id), this.opts.ttlSeconds).catch((err: Error) => this.health.failed(err));
+    this.markLive(id);
+  }
+
+  /** Sessions active within their TTL across every worker (null while Redis is away); prunes the expired. */
+  async openSessions(): Promise<number | null> {
+    if (!this.health.usable()) return null;
+    const since = Date.now() - this.opts.ttlSeconds * 1000;
+    try {
+      await this.redis.zremrangebyscore(redisKeys.liveSessions, '-inf', `(${since}`);
+      return await this.redis.zcard(redisKeys.liveSessions);
+    } catch (err) {
+      this.health.failed(err as Error);
+      return null;
+    }
+  }
+
+  /** Not awaited: the count is for operators, a lost mark only undercounts until the next touch. */
+  private markLive(id: string): void {
+    this.redis.zadd(redisKeys.liveSessions, Date.now(), id).catch(() => undefined);
   }
 
   /** The relay notice goes over a connection that may queue: never let it hold the caller past the timeout. */
