@@ -104,7 +104,8 @@ const API_DIR = path.resolve(__dirname, '../../..');
 export function spawnWorker(env: Record<string, string>): { child: ChildProcess; ready: Promise<void>; output: () => string } {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/worker.ts'], {
     cwd: API_DIR,
-    env: { ...process.env, ...env },
+    // Readiness is its `info` line "Worker consuming queues" (the test env's LOG_LEVEL is warn).
+    env: { ...process.env, LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
