@@ -24,7 +24,10 @@ export const AuditEvent = z.object({
   schemaVersion: z.literal(EVENT_SCHEMA_VERSION),
   id: z.string().uuid(),
   orgId: z.string(),
+  /** The agent key, or for an OAuth caller its grant id. */
   keyId: z.string().nullable(),
+  /** Present when the caller used an OAuth access token: the client and the person who consented. */
+  oauth: z.object({ clientId: z.string(), clientName: z.string(), userId: z.string(), userEmail: z.string() }).optional(),
   serverId: z.string().nullable(),
   serverSlug: z.string().nullable(),
   method: z.string(),

@@ -10,3 +10,4 @@ export * from './probe';
 export * from './protocol';
 export * from './tasks';
 export * from './security-txt';
+export * from './oauth';

@@ -57,6 +57,24 @@ export const SnapshotKey = z.object({
 });
 export type SnapshotKey = z.infer<typeof SnapshotKey>;
 
+/**
+ * A live OAuth grant: a person's consent that an OAuth client may act as these roles on one
+ * endpoint. Its access tokens carry `gid` = id; the gateway treats a grant like an agent key
+ * (policy, limits, quotas, usage and audit under keyId = id). Revoked grants are left out.
+ */
+export const SnapshotGrant = z.object({
+  id: z.string(),
+  clientId: z.string(),
+  clientName: z.string(),
+  /** The person who consented. */
+  userId: z.string(),
+  userEmail: z.string(),
+  roleIds: z.array(z.string()),
+  /** Canonical endpoint URL the grant's tokens are for (see canonicalResource). */
+  resource: z.string(),
+});
+export type SnapshotGrant = z.infer<typeof SnapshotGrant>;
+
 export const SnapshotServer = z.object({
   id: z.string(),
   slug: z.string(),
@@ -99,6 +117,8 @@ export const PolicySnapshot = z.object({
   }),
   /** Active keys only: revoked keys are left out, expired keys carry expiresAt. */
   keys: z.array(SnapshotKey),
+  /** Live OAuth grants; snapshots compiled before OAuth parse with none. */
+  grants: z.array(SnapshotGrant).default([]),
   /** Enabled servers only. */
   servers: z.array(SnapshotServer),
   roles: z.array(SnapshotRole),

@@ -3,6 +3,7 @@ import {
   RoleRules,
   SNAPSHOT_SCHEMA_VERSION,
   type ServerTransport,
+  type SnapshotGrant,
   type SnapshotKey,
   type SnapshotRole,
   type NetworkPolicy,
@@ -30,6 +31,8 @@ export interface CompileInput {
   readonly version: number;
   readonly compiledAt: Date;
   readonly keys: readonly CompileKeyInput[];
+  /** Live OAuth grants (revoked ones left out by the caller); absent = none. */
+  readonly grants?: readonly SnapshotGrant[];
   readonly servers: readonly CompileServerInput[];
   readonly roles: readonly CompileRoleInput[];
   /** Secret name → sealed value (`v1.<iv>.<tag>.<ciphertext>`). Only referenced ones are copied. */
@@ -121,6 +124,9 @@ export function compile(input: CompileInput): PolicySnapshot {
     compiledAt: isoDate(input.compiledAt, 'compiledAt'),
     plan: { name: input.org.plan, monthlyCallQuota: input.org.monthlyCallQuota },
     keys,
+    grants: [...(input.grants ?? [])]
+      .sort(byString((g) => g.id))
+      .map((g) => ({ ...g, roleIds: g.roleIds.filter((id) => roleIds.has(id)).sort() })),
     servers,
     roles,
     secrets: referencedSecrets(servers, input.secrets),

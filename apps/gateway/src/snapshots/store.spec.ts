@@ -17,6 +17,7 @@ const snapshot = (orgId: string, slug: string, version: number): PolicySnapshot 
   compiledAt: new Date().toISOString(),
   plan: { name: 'free', monthlyCallQuota: null },
   keys: [],
+  grants: [],
   servers: [],
   roles: [],
   secrets: {},
