@@ -30,7 +30,9 @@ describe('monthly call quota at the gateway', () => {
   let redis: Redis;
 
   beforeAll(async () => {
-    stack = await startStack({ gateways: 2 });
+    // Counting is what these tests check, not the fail-open on a slow Redis (degraded.e2e-spec.ts
+    // does): a loaded machine must not turn a slow charge into an allowed one here.
+    stack = await startStack({ gateways: 2, gatewayEnv: { REDIS_COMMAND_TIMEOUT_MS: '5000' } });
     // The real worker (usage roll-ups, quota alerts) consuming this stack's queues.
     worker = await startWorker(loadEnv({ ...process.env, QUEUE_PREFIX: stack.queuePrefix, USAGE_BATCH_WAIT_MS: '10' }), { logger: false });
     redis = new Redis(process.env.REDIS_URL!);
