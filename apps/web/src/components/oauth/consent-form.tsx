@@ -98,7 +98,7 @@ export function ConsentForm({ view, email }: { view: ConsentRequestView; email: 
           {back}
         </dd>
         <dt className="muted">Endpoint</dt>
-        <dd style={{ margin: 0, wordBreak: 'break-all' }} className="mono" data-testid="resource">
+        <dd style={{ margin: 0, wordBreak: 'break-all' }} className={view.resource ? 'mono' : undefined} data-testid="resource">
           {view.resource ?? <span className="muted">not named: the endpoint of the organisation you choose</span>}
         </dd>
         <dt className="muted">Request expires</dt>
