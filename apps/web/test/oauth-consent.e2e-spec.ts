@@ -23,10 +23,20 @@ class OAuthClient {
     readonly redirectUri: string,
   ) {}
 
-  static async register(apiUrl: string, redirectUri: string, name: string): Promise<OAuthClient> {
-    const meta = (await (await fetch(`${apiUrl}/.well-known/oauth-authorization-server`)).json()) as AsMetadata;
+  static async discover(apiUrl: string): Promise<AsMetadata> {
+    return (await (await fetch(`${apiUrl}/.well-known/oauth-authorization-server`)).json()) as AsMetadata;
+  }
+
+  /** A client whose id is the URL of its metadata document (no registration call). */
+  static fromDocument(meta: AsMetadata, clientId: string, redirectUri: string): OAuthClient {
     const c = new OAuthClient(meta, redirectUri);
-    const res = await fetch(meta.registration_endpoint, {
+    c.clientId = clientId;
+    return c;
+  }
+
+  static async register(apiUrl: string, redirectUri: string, name: string): Promise<OAuthClient> {
+    const c = new OAuthClient(await OAuthClient.discover(apiUrl), redirectUri);
+    const res = await fetch(c.meta.registration_endpoint, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -45,7 +55,7 @@ class OAuthClient {
   }
 
   /** GET /authorize with PKCE S256 and a state; answers where the API sends the browser (not followed). */
-  async authorize(resource: string, scope: string) {
+  async authorize(resource: string | null, scope: string) {
     const verifier = randomBytes(32).toString('base64url');
     const challenge = createHash('sha256').update(verifier).digest('base64url');
     const state = randomBytes(16).toString('base64url');
@@ -57,8 +67,8 @@ class OAuthClient {
       code_challenge: challenge,
       code_challenge_method: 'S256',
       state,
-      resource,
       scope,
+      ...(resource ? { resource } : {}),
     }))
       u.searchParams.set(k, v);
     const res = await fetch(u, { redirect: 'manual' });
@@ -98,7 +108,8 @@ describe('OAuth consent and connected apps', () => {
   let memberCtx: BrowserContext;
 
   beforeAll(async () => {
-    [stack, browser] = await launchWith(startFullStack(), (s) => s.close());
+    // The metadata-document client is served from loopback, which the SSRF guard refuses unless allowed.
+    [stack, browser] = await launchWith(startFullStack({ OAUTH_CLIENT_METADATA_ALLOW_HOSTS: '127.0.0.1' }), (s) => s.close());
     cb = await callbackServer();
     owner = await ApiUser.signup(stack.apiUrl, 'Olga Owner');
     const org = await owner.createOrg('Consent Co');
@@ -241,5 +252,79 @@ describe('OAuth consent and connected apps', () => {
     expect(await page.getByRole('button', { name: 'Revoke' }).count()).toBe(0);
     await shot(page, 'oauth-connected-apps-member');
     await page.close();
+  });
+  it('a person in several orgs picks one; a metadata-document client is shown as verified; member and role-less orgs explain themselves', async () => {
+    // The owner also belongs to Beta as a member and to Gamma (no roles yet) as an admin.
+    const label: Record<string, string> = { 'Consent Co': `Consent Co (${slug})` };
+    for (const [name, role] of [
+      ['Beta', 'member'],
+      ['Gamma', 'admin'],
+    ] as const) {
+      const other = await ApiUser.signup(stack.apiUrl, `${name} Owner`);
+      const o = await other.createOrg(name);
+      label[name] = `${name} (${o.slug})`;
+      const inv = await other.call('POST', `/v1/orgs/${o.slug}/invitations`, { email: owner.email, role });
+      await owner.call('POST', `/v1/invitations/${inv.token}/accept`, {});
+    }
+    const clientId = `${cb.origin}/oauth/client.json`;
+    cb.documents.set('/oauth/client.json', {
+      client_id: clientId,
+      client_name: 'Documented Agent',
+      redirect_uris: [cb.url],
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'none',
+    });
+    const client = OAuthClient.fromDocument(await OAuthClient.discover(stack.apiUrl), clientId, cb.url);
+    // No resource: the person chooses the organisation.
+    const { consentUrl, state } = await client.authorize(null, 'role:ops');
+
+    const page = await ownerCtx.newPage();
+    await page.goto(consentUrl);
+    await page.getByTestId('client-verified').getByText('127.0.0.1').waitFor();
+    expect(await page.getByTestId('client-dynamic').count()).toBe(0);
+    expect(await page.getByTestId('resource').textContent()).toContain('not named');
+    const picker = page.getByLabel('Organisation');
+    expect(await picker.inputValue()).toBe('');
+    expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+
+    await picker.selectOption({ label: label['Beta'] });
+    await page.getByTestId('cannot-grant').getByText('Only owners and admins can connect apps').waitFor();
+    expect(await page.getByRole('button', { name: 'Approve' }).count()).toBe(0);
+
+    await picker.selectOption({ label: label['Gamma'] });
+    await page.getByTestId('no-roles').waitFor();
+    expect(await page.getByRole('button', { name: 'Approve' }).isDisabled()).toBe(true);
+
+    await picker.selectOption({ label: label['Consent Co'] });
+    expect(await page.getByRole('checkbox', { name: /ops/ }).isChecked()).toBe(true);
+    expect(await page.getByRole('checkbox', { name: /reader/ }).isChecked()).toBe(false);
+    await shot(page, 'oauth-consent-several-orgs');
+    const before = cb.hits.length;
+    await page.getByRole('button', { name: 'Approve' }).click();
+    await page.waitForURL((u) => u.href.startsWith(cb.url));
+    expect(cb.hits[before]?.get('state')).toBe(state);
+    expect(cb.hits[before]?.get('code')).toBeTruthy();
+
+    await page.goto(`/o/${slug}/apps`);
+    const row = page.getByTestId('grant-row').filter({ hasText: 'Documented Agent' });
+    await row.getByRole('link', { name: 'ops' }).waitFor();
+    expect(await row.getByRole('link', { name: 'reader' }).count()).toBe(0);
+    await page.close();
+  });
+
+  it('a request decided in another tab cannot be approved: the page says it can no longer be used', async () => {
+    const client = await OAuthClient.register(stack.apiUrl, cb.url, 'Two Tabs Agent');
+    const { consentUrl } = await client.authorize(resource, 'role:reader');
+    const [first, second] = [await ownerCtx.newPage(), await ownerCtx.newPage()];
+    await first.goto(consentUrl);
+    await second.goto(consentUrl);
+    await first.getByRole('button', { name: 'Deny' }).click();
+    await first.waitForURL((u) => u.href.startsWith(cb.url));
+    await second.getByRole('button', { name: 'Approve' }).click();
+    await second.getByTestId('consent-gone').waitFor();
+    await shot(second, 'oauth-consent-already-decided');
+    await first.close();
+    await second.close();
   });
 });
