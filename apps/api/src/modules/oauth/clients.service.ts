@@ -104,19 +104,20 @@ export class ClientsService {
    */
   async resolve(clientId: string): Promise<OAuthClient> {
     if (!clientId || clientId.length > 2000) throw new UnknownClientError('client_id is missing or too long');
-    const looksLikeUrl = /^https?:\/\//i.test(clientId);
-    const cached = await this.repo.findClient(clientId);
-    if (!looksLikeUrl) {
-      if (!cached) throw new UnknownClientError('This client is not registered');
-      return cached;
+    if (!/^https?:\/\//i.test(clientId)) {
+      const registered = await this.repo.findClient(clientId);
+      if (!registered || registered.kind !== 'dynamic') throw new UnknownClientError('This client is not registered');
+      return registered;
     }
+    // Checked before the cache too, so a host the operator stops allowing is refused at once.
+    const problem = clientIdUrlProblem(clientId, this.env.OAUTH_CLIENT_METADATA_ALLOW_HOSTS);
+    if (problem) throw new UnknownClientError(`The client_id URL ${problem}`);
+    const cached = await this.repo.findClient(clientId);
     if (cached && cached.kind === 'metadata_document' && cached.expiresAt && cached.expiresAt.getTime() > Date.now()) return cached;
     return this.fetchDocument(clientId);
   }
 
   private async fetchDocument(clientId: string): Promise<OAuthClient> {
-    const problem = clientIdUrlProblem(clientId, this.env.OAUTH_CLIENT_METADATA_ALLOW_HOSTS);
-    if (problem) throw new UnknownClientError(`The client_id URL ${problem}`);
     let fetched: Awaited<ReturnType<typeof fetchClientMetadata>>;
     try {
       fetched = await fetchClientMetadata(clientId, this.env.OAUTH_CLIENT_METADATA_ALLOW_HOSTS);
