@@ -43,6 +43,26 @@ describe('OAuth 2.1 authorization server: the whole flow', () => {
     });
   });
 
+  it('lets browser clients call discovery, registration and the token endpoint from any origin (no credentials)', async () => {
+    const pre = await api
+      .req()
+      .options('/token')
+      .set('Origin', 'https://agent.example')
+      .set('Access-Control-Request-Method', 'POST')
+      .expect(204);
+    expect(pre.headers['access-control-allow-origin']).toBe('*');
+    expect(pre.headers['access-control-allow-credentials']).toBeUndefined();
+    const meta = await api.req().get('/.well-known/oauth-authorization-server').set('Origin', 'https://agent.example').expect(200);
+    expect(meta.headers['access-control-allow-origin']).toBe('*');
+    // The consent API stays dashboard-only.
+    const consent = await api
+      .req()
+      .options('/v1/oauth/requests/x')
+      .set('Origin', 'https://agent.example')
+      .set('Access-Control-Request-Method', 'POST');
+    expect(consent.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
   it('register → authorize → consent → token → refresh → revoke, with the grant live in the snapshot until revoked', async () => {
     const client = await registerClient(api);
     expect(client.client_id).toMatch(/^tgc_/);
