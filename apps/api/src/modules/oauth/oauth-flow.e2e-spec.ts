@@ -43,6 +43,24 @@ describe('OAuth 2.1 authorization server: the whole flow', () => {
     });
   });
 
+  it('documents the OAuth routes in the OpenAPI spec', async () => {
+    const doc = await api.req().get('/docs/openapi.json').expect(200);
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/.well-known/oauth-authorization-server',
+        '/register',
+        '/authorize',
+        '/token',
+        '/revoke',
+        '/v1/oauth/requests/{id}',
+        '/v1/oauth/requests/{id}/approve',
+        '/v1/oauth/requests/{id}/deny',
+        '/v1/orgs/{org}/oauth/grants',
+        '/v1/orgs/{org}/oauth/grants/{id}',
+      ]),
+    );
+  });
+
   it('lets browser clients call discovery, registration and the token endpoint from any origin (no credentials)', async () => {
     const pre = await api
       .req()
