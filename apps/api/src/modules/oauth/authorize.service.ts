@@ -5,6 +5,7 @@ import { ClientsService, UnknownClientError } from './clients.service';
 import { CODE_CHALLENGE } from './oauth.crypto';
 import { issuerOf, parseResource, withParams } from './oauth.config';
 import { OAuthRepository } from './oauth.repository';
+import { isRegisteredRedirectUri } from './redirect-uri';
 
 /** Where the browser goes: a redirect (to the consent page, or back to the client with an error), or an error page. */
 export type AuthorizeOutcome = { redirect: string } | { errorPage: string };
@@ -35,8 +36,7 @@ export class AuthorizeService {
       if (e instanceof UnknownClientError) return { errorPage: `This application cannot be authorized: ${e.message}.` };
       throw e;
     }
-    // Exact string comparison (OAuth 2.1 §2.3.1 / security BCP): no prefix, no normalisation.
-    if (!redirectUri || !client.redirectUris.includes(redirectUri)) {
+    if (!redirectUri || !isRegisteredRedirectUri(client.redirectUris, redirectUri)) {
       return { errorPage: 'The redirect_uri is missing or is not one this application registered.' };
     }
 

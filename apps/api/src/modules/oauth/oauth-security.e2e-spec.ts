@@ -108,7 +108,8 @@ describe('OAuth 2.1 authorization server: security', () => {
       `${REDIRECT}/evil`,
       `${REDIRECT}?x=1`,
       'http://127.0.0.1:33418/callbac',
-      'http://127.0.0.1:33419/callback',
+      'http://127.0.0.2:33418/callback',
+      'http://localhost:33418/callback',
       'https://evil.example/callback',
     ]) {
       const res = await authorizeRaw(api, base(challenge, { redirect_uri: uri }));
@@ -116,6 +117,12 @@ describe('OAuth 2.1 authorization server: security', () => {
       expect(res.headers.location).toBeUndefined();
       expect(res.headers['content-type']).toContain('text/html');
     }
+  });
+
+  it('a loopback IP redirect URI may come back on another port (RFC 8252 §7.3), nothing else may change', async () => {
+    const res = await authorizeRaw(api, base(pkce().challenge, { redirect_uri: 'http://127.0.0.1:33419/callback' }));
+    expect(res.status).toBe(302);
+    expect(res.headers.location).toContain('/oauth/consent?request=');
   });
 
   it('an unknown client is never redirected', async () => {

@@ -45,3 +45,31 @@ export function redirectUriProblem(raw: unknown): string | null {
   if (!/^[a-z][a-z0-9+.-]*$/.test(scheme)) return 'has an invalid scheme';
   return null;
 }
+
+/** Loopback IP literals whose port may vary per request (RFC 8252 §7.3; OAuth 2.1 §8.4.2). */
+const LOOPBACK_IPS = new Set(['127.0.0.1', '[::1]']);
+
+/**
+ * Is `requested` one of the `registered` redirect URIs? Exact string comparison, except that a
+ * native app's http loopback IP listener may come back on another port: the OS picks it per run.
+ * Scheme, host, path and query must still be identical.
+ */
+export function isRegisteredRedirectUri(registered: readonly string[], requested: string): boolean {
+  if (registered.includes(requested)) return true;
+  const want = loopbackWithoutPort(requested);
+  return want !== null && registered.some((r) => loopbackWithoutPort(r) === want);
+}
+
+function loopbackWithoutPort(raw: string): string | null {
+  if (!raw.startsWith('http://')) return null;
+  let u: URL;
+  try {
+    u = new URL(raw);
+  } catch {
+    return null;
+  }
+  if (!LOOPBACK_IPS.has(u.hostname) || u.username || u.password || u.hash) return null;
+  // Compare the rest as written (only the authority's port is dropped): no normalisation.
+  const afterAuthority = raw.slice(raw.indexOf('/', 'http://'.length) === -1 ? raw.length : raw.indexOf('/', 'http://'.length));
+  return `http://${u.hostname}${afterAuthority}`;
+}
