@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { looksLikeAccessToken, type PolicySnapshot, sha256Hex } from '@toolgate/contracts';
+import { AGENT_KEY_PREFIX, looksLikeAccessToken, type PolicySnapshot, sha256Hex } from '@toolgate/contracts';
 import { type CidrBlock, checkKey, findKeyByHash } from '@toolgate/policy';
 import { RpcCode } from '../core/jsonrpc';
 import { type Caller, grantAsKey } from '../core/caller';
@@ -98,10 +98,11 @@ export class Authenticator {
       );
       return null;
     }
-    const oauth = looksLikeAccessToken(token);
+    // Anything not shaped like an agent key is told about as a token (a JWT from elsewhere, say).
+    const kind = token.startsWith(AGENT_KEY_PREFIX) ? 'key' : 'token';
     const refuse = (reason: Refusal, clientId: string | null = null): null => {
       this.failures.record(snapshot, reason, token, ip, server, clientId);
-      const message = REFUSALS[oauth ? 'token' : 'key'][reason];
+      const message = REFUSALS[kind][reason];
       sendRpcError(
         res,
         401,
@@ -116,7 +117,7 @@ export class Authenticator {
     };
 
     let caller: Caller;
-    if (oauth) {
+    if (looksLikeAccessToken(token)) {
       const checked = this.tokens.check(token, snapshot, endpointResource(this.publicUrl, org, server));
       if (!checked.ok) return refuse(checked.reason, checked.clientId);
       if (!snapshot) return refuse('invalid');
