@@ -183,6 +183,18 @@ describe('OAuth access tokens at the gateway', () => {
     expect(await o.api.call('GET', `/v1/orgs/${o.org.slug}/audit/verify`)).toMatchObject({ valid: true });
   });
 
+  it('the legacy SSE transport takes the token of the matching /mcp endpoint', async () => {
+    const o = await oauthOrg();
+    const grant = grantOf(o, [o.echoRoleId]);
+    await publishGrants(o, [grant]);
+    const client = await connect(`${stack.gatewayUrl}/sse/${o.org.slug}`, tokenFor(o, grant), { transport: 'sse' });
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['everything__echo']);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('refuses another org’s token exactly as a wrong key would be at an unknown org', async () => {
     const a = await oauthOrg();
     const b = await createOrg(stack);
@@ -310,7 +322,7 @@ describe('OAuth access tokens at the gateway', () => {
     expect((await call(otherToken, await openSession(endpoint(o), otherToken), 10)).json.error?.code ?? null).toBeNull();
   });
 
-  it('never passes the token upstream', async () => {
+  it('never passes the token upstream (HTTP headers, stdio environment)', async () => {
     const o = await oauthOrg();
     const allow = await o.api.call('POST', `/v1/orgs/${o.org.slug}/roles`, {
       name: 'fixture',
@@ -324,6 +336,11 @@ describe('OAuth access tokens at the gateway', () => {
     try {
       const whoami = JSON.parse(textOf(await client.callTool({ name: 'fixture__whoami', arguments: {} }))) as { authorization: unknown };
       expect(whoami.authorization).toBeNull();
+      // Nor into a stdio server's environment (server-everything prints its whole environment).
+      const env = textOf(await client.callTool({ name: 'everything__get-env', arguments: {} }));
+      expect(env.length).toBeGreaterThan(10);
+      expect(env).not.toContain(token.split('.')[2]!);
+      expect(env).not.toContain(token.split('.')[1]!);
     } finally {
       await client.close();
     }
