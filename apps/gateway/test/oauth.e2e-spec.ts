@@ -296,6 +296,35 @@ describe('OAuth access tokens at the gateway', () => {
     }
   });
 
+  it('a GET stream opened with a token ends when that token expires', async () => {
+    const o = await oauthOrg();
+    const grant = grantOf(o, [o.echoRoleId]);
+    await publishGrants(o, [grant]);
+    const now = Math.floor(Date.now() / 1000);
+    const token = tokenFor(o, grant, { exp: now + 3 });
+    const session = await openSession(endpoint(o), token);
+    const abort = new AbortController();
+    const res = await fetch(endpoint(o), {
+      headers: {
+        Accept: 'text/event-stream',
+        Authorization: `Bearer ${token}`,
+        'Mcp-Session-Id': session,
+        'MCP-Protocol-Version': '2025-11-25',
+      },
+      signal: abort.signal,
+    });
+    expect(res.status).toBe(200);
+    try {
+      const reader = res.body!.getReader();
+      while (!(await reader.read()).done);
+      // Ended at the token's expiry (second resolution), not before.
+      expect(Date.now()).toBeGreaterThanOrEqual((now + 3) * 1000 - 50);
+      expect(Date.now()).toBeLessThan((now + 3) * 1000 + 1000);
+    } finally {
+      abort.abort();
+    }
+  });
+
   it('rate-limits per grant like per key', async () => {
     const o = await oauthOrg();
     const grant = grantOf(o, [o.echoRoleId]);
