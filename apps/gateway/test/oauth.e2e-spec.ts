@@ -426,10 +426,11 @@ describe('401 challenges and metadata', () => {
   it('names the canonical endpoint as resource, the control plane as authorization server, and no root document', async () => {
     const o = await createOrg(stack);
     for (const path of [`/mcp/${o.org.slug}`, `/mcp/${o.org.slug}/everything`]) {
-      const doc = (await (await fetch(`${stack.gatewayUrl}/.well-known/oauth-protected-resource${path}`)).json()) as Record<
-        string,
-        unknown
-      >;
+      const res = await fetch(`${stack.gatewayUrl}/.well-known/oauth-protected-resource${path}`, {
+        headers: { Origin: 'https://browser-agent.example' },
+      });
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      const doc = (await res.json()) as Record<string, unknown>;
       expect(doc).toMatchObject({
         resource: `${publicUrl}${path}`,
         authorization_servers: [stack.apiUrl],
