@@ -10,6 +10,7 @@ import type { AuthedRequest } from './common/auth';
 import { applyEdge } from './common/edge';
 import { createJsonLogger, nestLogger, traceFields } from './common/json-log';
 import { ProblemFilter } from './common/problem.filter';
+import { requestContextMiddleware } from './common/request-context';
 import type { Env } from './config/env';
 import { STRIPE_WEBHOOK_PATH } from './modules/billing/stripe-webhook.controller';
 import { type ApiMetrics, METRICS } from './modules/health/metrics';
@@ -30,6 +31,7 @@ export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Prom
   // The live audit gateway (modules/live) shares this HTTP server: `ws`, not socket.io.
   app.useWebSocketAdapter(new WsAdapter(app));
 
+  app.use(requestContextMiddleware);
   const metrics = app.get<ApiMetrics>(METRICS);
   const accessLog = createJsonLogger('http', env.LOG_LEVEL);
   app.use((req: Request, res: Response, next: NextFunction) => {

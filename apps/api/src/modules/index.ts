@@ -4,6 +4,7 @@ import { BillingModule } from './billing/billing.module';
 import { EventsModule } from './events/events.module';
 import { InvitationsModule } from './invitations/invitations.module';
 import { KeysModule } from './keys/keys.module';
+import { ManagementTokensModule } from './management-tokens/management-tokens.module';
 import { MembersModule } from './members/members.module';
 import { OrgsModule } from './orgs/orgs.module';
 import { PolicyModule } from './policy/policy.module';
@@ -24,6 +25,7 @@ export const DOMAIN_MODULES: Type[] = [
   RolesModule,
   PolicyModule,
   KeysModule,
+  ManagementTokensModule,
   SecretsModule,
   ServersModule,
   SandboxModule,
