@@ -53,7 +53,9 @@ export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Prom
         outcome: res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'refused' : 'ok',
         latencyMs: Math.round(seconds * 1e6) / 1e3,
         ...(org ? { org: org.slug, orgId: org.id } : typeof req.params?.org === 'string' ? { org: req.params.org } : {}),
-        ...(user?.id ? { userId: user.id } : {}),
+        // A service account has no person: its requests log the token, not a user id.
+        ...(user?.id && user.token?.kind !== 'service_account' ? { userId: user.id } : {}),
+        ...(user?.token ? { tokenId: user.token.id } : {}),
         ...trace,
       });
     });

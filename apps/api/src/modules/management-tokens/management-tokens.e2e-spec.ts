@@ -283,9 +283,23 @@ describe('management tokens', () => {
   });
 
   describe('service accounts', () => {
-    it('act without a person: survive member changes, refused on person routes and invitations', async () => {
-      const { token } = await serviceAccount(['manage']);
+    it('act without a person: survive their creator leaving, refused on person and session routes', async () => {
+      const creator = await signup(api, 'mgmt-creator');
+      await api.prisma.db.membership.create({ data: { orgId: t.org.id, userId: creator.id, role: 'admin' } });
+      const { token } = await serviceAccount(['manage'], {}, creator);
+      await api
+        .req()
+        .delete(orgUrl(`/members/${creator.id}`))
+        .set(t.owner.auth)
+        .expect(204);
       await newKey(token).expect(201);
+      // The members route sees an admin-like actor with no person (never a 500 for a missing membership).
+      await api
+        .req()
+        .patch(orgUrl(`/members/${t.member.id}`))
+        .set(bearer(token))
+        .send({ role: 'member' })
+        .expect(200);
       expectProblem(await api.req().get('/v1/me').set(bearer(token)), 403, 'person_required');
       expectProblem(await api.req().get('/v1/me/tokens').set(bearer(token)), 403, 'person_required');
       expectProblem(await api.req().get('/v1/orgs').set(bearer(token)), 403, 'person_required');
@@ -307,6 +321,7 @@ describe('management tokens', () => {
         403,
         'session_required',
       );
+      expectProblem(await api.req().post(orgUrl('/audit/live-ticket')).set(bearer(token)), 403, 'session_required');
     });
 
     it('are bound to their org: another org answers 404', async () => {
