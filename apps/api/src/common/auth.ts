@@ -104,7 +104,8 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
 
   override async canActivate(ctx: ExecutionContext): Promise<boolean> {
     const req = ctx.switchToHttp().getRequest<AuthedRequest>();
-    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    // Case-insensitive scheme, as passport-jwt reads it, so `bearer tgm_…` is not sent to the JWT check.
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     if (!bearer?.startsWith(MANAGEMENT_TOKEN_PREFIX)) return (await super.canActivate(ctx)) as boolean;
 
     req.user = await this.authenticateToken(bearer);

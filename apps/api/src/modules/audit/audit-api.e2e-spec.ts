@@ -129,6 +129,7 @@ describe('audit API', () => {
         sessionId: last.sessionId,
         ip: last.ip,
         actorId: null,
+        actorToken: null,
       });
     });
 

@@ -1,5 +1,7 @@
 import { sha256Hex } from '@toolgate/contracts';
 import { type Api, expectProblem, signup, startApi, uniq } from '../../../test/harness';
+import { ActivityMirror } from '../audit/audit.activity-mirror';
+import { queuePrefix, startAuditWorker } from '../audit/audit.test-fixtures';
 import { type Team, team } from '../members/members.fixtures';
 
 const DAY = 86_400_000;
@@ -369,6 +371,11 @@ describe('management tokens', () => {
       expect(list.body.items.find((i: { id: string }) => i.id === sa.id).status).toBe('expired');
     });
 
+    it('accepts the bearer scheme in any case', async () => {
+      const sa = await serviceAccount(['read']);
+      await api.req().get(orgUrl('/servers')).set('Authorization', `bearer ${sa.token}`).expect(200);
+    });
+
     it('a wrong or garbled token is a 401 problem', async () => {
       for (const value of ['tgm_' + 'A'.repeat(40), 'tgm_', 'tgm_\u00e9\u00e9', 'tg_' + 'A'.repeat(40)]) {
         expectProblem(await api.req().get(orgUrl('/servers')).set('Authorization', `Bearer ${value}`), 401, 'unauthenticated');
@@ -405,6 +412,27 @@ describe('management tokens', () => {
         actorId: t.admin.id,
         actorToken: { id: pat.id, kind: 'personal', name: pat.name, prefix: pat.prefix },
       });
+      // The tamper-evident audit chain, which mirrors the activity log, names the token too.
+      const worker = await startAuditWorker({ QUEUE_PREFIX: queuePrefix() });
+      try {
+        await worker.get(ActivityMirror).mirror(t.org.id, new Date(Date.now() + 60_000));
+      } finally {
+        await worker.close();
+      }
+      const [entry] = await api.prisma.db.activityLog.findMany({ where: { orgId: t.org.id, action: 'key.created', targetId: saKey.id } });
+      const chain = await api
+        .req()
+        .get(orgUrl(`/audit/${entry!.id}`))
+        .set(t.owner.auth)
+        .expect(200);
+      expect(chain.body).toMatchObject({
+        method: 'admin.key.created',
+        actorId: null,
+        actorToken: { id: sa.id, kind: 'service_account', name: sa.name, prefix: sa.prefix },
+        payload: { actorToken: { id: sa.id, kind: 'service_account', name: sa.name, prefix: sa.prefix } },
+      });
+      expect((await api.req().get(orgUrl('/audit/verify')).set(t.owner.auth).expect(200)).body.valid).toBe(true);
+
       // A session's changes carry no token.
       const own = (await newKey(t.owner.accessToken).expect(201)).body;
       const again = await api.req().get(orgUrl('/activity')).set(t.owner.auth).query({ action: 'key.created' }).expect(200);
