@@ -140,11 +140,13 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
     let email = '';
     if (row.kind === 'personal') {
       // The person must still exist and belong to the token's org; their role is read per route by OrgGuard.
-      const person = await this.prisma.db.user.findFirst({
-        where: { id: row.userId ?? undefined, memberships: { some: { orgId: row.orgId } } },
-        select: { email: true },
-      });
-      if (!row.userId || !person) {
+      const person = row.userId
+        ? await this.prisma.db.user.findFirst({
+            where: { id: row.userId, memberships: { some: { orgId: row.orgId } } },
+            select: { email: true },
+          })
+        : null;
+      if (!person) {
         throw Problem.unauthenticated("The management token's person is no longer a member of its organization", ErrorCode.TokenRevoked);
       }
       email = person.email;
