@@ -10,6 +10,7 @@ import type { AuthedRequest } from './common/auth';
 import { applyEdge } from './common/edge';
 import { createJsonLogger, nestLogger, traceFields } from './common/json-log';
 import { ProblemFilter } from './common/problem.filter';
+import { requestContextMiddleware } from './common/request-context';
 import type { Env } from './config/env';
 import { STRIPE_WEBHOOK_PATH } from './modules/billing/stripe-webhook.controller';
 import { OAUTH_CORS_PATHS } from './modules/oauth/oauth.config';
@@ -41,6 +42,7 @@ export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Prom
   // The live audit gateway (modules/live) shares this HTTP server: `ws`, not socket.io.
   app.useWebSocketAdapter(new WsAdapter(app));
 
+  app.use(requestContextMiddleware);
   const metrics = app.get<ApiMetrics>(METRICS);
   const accessLog = createJsonLogger('http', env.LOG_LEVEL);
   app.use((req: Request, res: Response, next: NextFunction) => {
@@ -62,7 +64,9 @@ export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Prom
         outcome: res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'refused' : 'ok',
         latencyMs: Math.round(seconds * 1e6) / 1e3,
         ...(org ? { org: org.slug, orgId: org.id } : typeof req.params?.org === 'string' ? { org: req.params.org } : {}),
-        ...(user?.id ? { userId: user.id } : {}),
+        // A service account has no person: its requests log the token, not a user id.
+        ...(user?.id && user.token?.kind !== 'service_account' ? { userId: user.id } : {}),
+        ...(user?.token ? { tokenId: user.token.id } : {}),
         ...trace,
       });
     });

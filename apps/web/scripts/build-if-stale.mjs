@@ -20,6 +20,8 @@ function sourceHash() {
     }
   };
   for (const d of ['src', 'public']) if (existsSync(path.join(webRoot, d))) walk(path.join(webRoot, d));
+  // The dashboard bundles shapes from the contracts package: a change there needs a rebuild too.
+  walk(path.join(webRoot, '../../packages/contracts/src'));
   for (const f of ['next.config.ts', 'package.json']) h.update(readFileSync(path.join(webRoot, f)));
   return h.digest('hex');
 }

@@ -1,4 +1,14 @@
-import { generateAgentKey, hexDigestEquals, openSecret, parseSecretKey, sealSecret, sha256Hex } from './crypto';
+import {
+  AGENT_KEY_PREFIX,
+  generateAgentKey,
+  generateManagementToken,
+  hexDigestEquals,
+  isManagementToken,
+  openSecret,
+  parseSecretKey,
+  sealSecret,
+  sha256Hex,
+} from './crypto';
 
 const key = parseSecretKey('ab'.repeat(32));
 
@@ -46,5 +56,20 @@ describe('agent keys', () => {
     expect(hexDigestEquals(h, sha256Hex('x'))).toBe(true);
     expect(hexDigestEquals(h, sha256Hex('y'))).toBe(false);
     expect(hexDigestEquals(h, 'ab')).toBe(false);
+  });
+});
+
+describe('management tokens', () => {
+  it('are tgm_ + 40 base62 with a 12-character prefix, and never look like a tg_ agent key', () => {
+    for (let i = 0; i < 200; i++) {
+      const t = generateManagementToken();
+      expect(t.key).toMatch(/^tgm_[A-Za-z0-9]{40}$/);
+      expect(isManagementToken(t.key)).toBe(true);
+      expect(t.key.startsWith(AGENT_KEY_PREFIX)).toBe(false);
+      expect(t.prefix).toBe(t.key.slice(0, 12));
+      expect(t.hash).toBe(sha256Hex(t.key));
+    }
+    expect(isManagementToken(generateAgentKey().key)).toBe(false);
+    expect(isManagementToken('tgm_short')).toBe(false);
   });
 });

@@ -33,9 +33,18 @@ export function openSecret(key: Buffer, orgId: string, sealed: string): string {
 
 /** Agent keys: `tg_` + 40 base62 characters. Only sha256(key) is ever stored. */
 export const AGENT_KEY_PREFIX = 'tg_';
+/**
+ * Management tokens (the `/v1` API, for automation): `tgm_` + 40 base62. The fourth character
+ * is never `_`, so no management token starts with `tg_`, and the gateway (which takes any
+ * `tg_` credential for an agent key) can never mistake one for the other.
+ */
+export const MANAGEMENT_TOKEN_PREFIX = 'tgm_';
 const BASE62 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+/** How many characters of the secret body the visible prefix shows. */
+const VISIBLE_BODY = 8;
 
-export function generateAgentKey(): { key: string; prefix: string; hash: string } {
+/** A fresh secret: `prefix` + 40 base62 characters, its visible prefix and its sha256. */
+export function generateSecretToken(prefix: string): { key: string; prefix: string; hash: string } {
   const bytes = randomBytes(40);
   let body = '';
   // 248 = 4 * 62: rejection sampling keeps every character uniformly distributed.
@@ -43,13 +52,26 @@ export function generateAgentKey(): { key: string; prefix: string; hash: string 
     const b = i < bytes.length ? bytes[i]! : randomBytes(1)[0]!;
     if (b < 248) body += BASE62[b % 62];
   }
-  const key = `${AGENT_KEY_PREFIX}${body}`;
-  return { key, prefix: agentKeyPrefix(key), hash: sha256Hex(key) };
+  const key = `${prefix}${body}`;
+  return { key, prefix: key.slice(0, prefix.length + VISIBLE_BODY), hash: sha256Hex(key) };
+}
+
+export function generateAgentKey(): { key: string; prefix: string; hash: string } {
+  return generateSecretToken(AGENT_KEY_PREFIX);
+}
+
+export function generateManagementToken(): { key: string; prefix: string; hash: string } {
+  return generateSecretToken(MANAGEMENT_TOKEN_PREFIX);
 }
 
 /** The visible part of an agent key (`tg_` + 8 characters): shown in lists, logs and audit records. */
 export function agentKeyPrefix(key: string): string {
-  return key.slice(0, 11);
+  return key.slice(0, AGENT_KEY_PREFIX.length + VISIBLE_BODY);
+}
+
+/** Whether a bearer credential has the management token shape (`tgm_` + 40 base62). */
+export function isManagementToken(value: string): boolean {
+  return /^tgm_[A-Za-z0-9]{40}$/.test(value);
 }
 
 export function sha256Hex(value: string): string {

@@ -11,3 +11,4 @@ export * from './protocol';
 export * from './tasks';
 export * from './security-txt';
 export * from './oauth';
+export * from './management-tokens';

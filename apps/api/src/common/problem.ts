@@ -9,6 +9,14 @@ export enum ErrorCode {
   InvalidCredentials = 'invalid_credentials',
   TokenExpired = 'token_expired',
   TokenReused = 'token_reused',
+  /** A management token that was revoked, or whose person left its organization. */
+  TokenRevoked = 'token_revoked',
+  /** A management token whose scopes do not cover the route (the person's role might). */
+  InsufficientScope = 'insufficient_scope',
+  /** A service account token on a route that acts as a person (`/v1/me`, ...). */
+  PersonRequired = 'person_required',
+  /** A management token on a route that needs a signed-in session (creating orgs or tokens, accepting invitations). */
+  SessionRequired = 'session_required',
   Forbidden = 'forbidden',
   NotFound = 'not_found',
   Conflict = 'conflict',

@@ -4,6 +4,7 @@ import { BillingModule } from './billing/billing.module';
 import { EventsModule } from './events/events.module';
 import { InvitationsModule } from './invitations/invitations.module';
 import { KeysModule } from './keys/keys.module';
+import { ManagementTokensModule } from './management-tokens/management-tokens.module';
 import { MembersModule } from './members/members.module';
 import { OAuthModule } from './oauth/oauth.module';
 import { OrgsModule } from './orgs/orgs.module';
@@ -26,6 +27,7 @@ export const DOMAIN_MODULES: Type[] = [
   PolicyModule,
   KeysModule,
   OAuthModule,
+  ManagementTokensModule,
   SecretsModule,
   ServersModule,
   SandboxModule,

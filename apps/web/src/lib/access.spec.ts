@@ -46,6 +46,8 @@ describe('page access rules', () => {
     ['member', '/o/acme/servers/new?from=x', false],
     ['member', '/o/acme/billing', false],
     ['admin', '/o/acme/activity', true],
+    ['admin', '/o/acme/tokens', true],
+    ['member', '/o/acme/tokens', false],
     ['admin', '/o/acme/billing/', false],
     ['owner', '/o/acme/billing', true],
     // A server whose slug is "new-thing" is read-level, not the registration page.

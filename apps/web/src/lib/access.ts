@@ -14,7 +14,7 @@ export type Need = 'read' | 'manage' | 'billing';
 
 /** First match wins. Paths are relative to `/o/{org}`; pages not listed are open to every member. */
 const RULES: ReadonlyArray<readonly [RegExp, Need]> = [
-  [/^\/(servers\/new|servers\/[^/]+\/edit|roles\/new|activity)\/?$/, 'manage'],
+  [/^\/(servers\/new|servers\/[^/]+\/edit|roles\/new|activity|tokens)\/?$/, 'manage'],
   [/^\/billing\/?$/, 'billing'],
   [/^\/(servers|keys|apps|roles|secrets|audit)(\/|$)/, 'read'],
 ];

@@ -17,3 +17,8 @@ export function apiTimeoutMs(): number {
 export function secureCookies(): boolean {
   return (process.env.PUBLIC_WEB_URL ?? '').startsWith('https://');
 }
+
+/** The API's address as people reach it (for copy-paste examples such as a curl line). */
+export function publicApiUrl(): string {
+  return (process.env.PUBLIC_API_URL ?? apiBase()).replace(/\/+$/, '');
+}

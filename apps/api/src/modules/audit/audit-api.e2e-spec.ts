@@ -130,6 +130,7 @@ describe('audit API', () => {
         sessionId: last.sessionId,
         ip: last.ip,
         actorId: null,
+        actorToken: null,
       });
     });
 

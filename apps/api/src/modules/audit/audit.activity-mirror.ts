@@ -75,7 +75,9 @@ export class ActivityMirror implements OnModuleInit, OnModuleDestroy {
       // Per org (index ActivityLog(orgId, createdAt)), the next rows after its cursor.
       const rows = await this.prisma.db.$queryRaw<Array<Omit<ActivityRow, 'createdAt'> & { createdAt: string }>>`
         SELECT a.id::text AS id, a."orgId"::text AS "orgId", a."actorId"::text AS "actorId", a.action, a."targetType",
-               a."targetId", a.before, a.after, a."createdAt"::text AS "createdAt"
+               a."targetId", a.before, a.after, a."createdAt"::text AS "createdAt",
+               CASE WHEN t."activityId" IS NULL THEN NULL
+                    ELSE json_build_object('id', t."tokenId"::text, 'kind', t.kind::text, 'name', t.name, 'prefix', t.prefix) END AS "actorToken"
         FROM "Organization" o
         LEFT JOIN "AuditHead" h ON h."orgId" = o.id
         CROSS JOIN LATERAL (
@@ -86,6 +88,7 @@ export class ActivityMirror implements OnModuleInit, OnModuleDestroy {
           ORDER BY a."createdAt", a.id
           LIMIT ${MIRROR_BATCH}
         ) a
+        LEFT JOIN "ActivityTokenActor" t ON t."activityId" = a.id
         WHERE (${orgId ?? null}::uuid IS NULL OR o.id = ${orgId ?? null}::uuid)
         ORDER BY a."orgId", a."createdAt", a.id`;
       if (rows.length === 0) return total;

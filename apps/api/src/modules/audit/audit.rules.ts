@@ -46,6 +46,8 @@ export interface AdminAuditPayload {
   orgId: string;
   method: string;
   actorId: string | null;
+  /** The management token the change was made with; absent for changes made in a session. */
+  actorToken?: { id: string; kind: string; name: string; prefix: string };
   targetType: string;
   targetId: string | null;
   before: unknown;
@@ -59,6 +61,7 @@ export interface ActivityRow {
   id: string;
   orgId: string;
   actorId: string | null;
+  actorToken?: { id: string; kind: string; name: string; prefix: string } | null;
   action: string;
   targetType: string;
   targetId: string | null;
@@ -75,6 +78,8 @@ export function adminPayload(row: ActivityRow): AdminAuditPayload {
     orgId: row.orgId,
     method: `${ADMIN_METHOD_PREFIX}${row.action}`,
     actorId: row.actorId,
+    // Only when present: payloads of changes made in a session stay exactly as before.
+    ...(row.actorToken ? { actorToken: row.actorToken } : {}),
     targetType: row.targetType,
     targetId: row.targetId,
     before: row.before ?? null,

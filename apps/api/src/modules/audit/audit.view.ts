@@ -61,6 +61,7 @@ export function listItem(row: Row) {
     sessionId: strOrNull(field(row.payload, 'sessionId')),
     ip: strOrNull(field(row.payload, 'ip')),
     actorId: admin ? strOrNull(field(row.payload, 'actorId')) : null,
+    actorToken: admin ? (field(row.payload, 'actorToken') ?? null) : null,
   };
 }
 

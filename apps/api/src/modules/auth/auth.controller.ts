@@ -38,9 +38,9 @@ export class AuthController {
   }
 
   @Get('me')
-  @Authed()
+  @Authed({ personalTokens: true })
   @ApiBearerAuth()
   me(@CurrentUser() user: AuthUser) {
-    return this.auth.me(user.id);
+    return this.auth.me(user.id, user.token?.orgId);
   }
 }

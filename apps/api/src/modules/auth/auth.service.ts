@@ -95,10 +95,17 @@ export class AuthService {
     if (row) await this.revokeFamily(row.familyId);
   }
 
-  async me(userId: string) {
+  /** `onlyOrgId`: a personal token sees only the org it is bound to. */
+  async me(userId: string, onlyOrgId?: string) {
     const user = await this.prisma.db.user.findUnique({
       where: { id: userId },
-      include: { memberships: { include: { org: { select: { id: true, slug: true, name: true } } }, orderBy: { createdAt: 'asc' } } },
+      include: {
+        memberships: {
+          where: onlyOrgId ? { orgId: onlyOrgId } : {},
+          include: { org: { select: { id: true, slug: true, name: true } } },
+          orderBy: { createdAt: 'asc' },
+        },
+      },
     });
     if (!user) throw Problem.unauthenticated('The account no longer exists');
     return {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { MemberRole, type Membership, type User } from '@toolgate/db';
-import { type AuthUser, type OrgContext, Roles } from '../../common/auth';
+import { type AuthUser, type OrgContext, Roles, tokenRoles } from '../../common/auth';
 import { ErrorCode, Problem } from '../../common/problem';
 import { OrgChangeService } from '../snapshots/org-change.service';
 import type { MemberView, UpdateMemberDto } from './members.dto';
@@ -43,7 +43,7 @@ export class MembersService {
   async changeRole(actor: AuthUser, org: OrgContext, userId: string, dto: UpdateMemberDto): Promise<MemberView> {
     return this.changes.run(org.id, actor.id, NO_DATA_PLANE, async (tx, log) => {
       const locked = await this.repo.lockForChange(tx, org.id, [actor.id, userId]);
-      const actorRole = currentRole(locked, actor.id);
+      const actorRole = currentRole(locked, actor);
       if (!isManager(actorRole)) throw Problem.forbidden(`The ${actorRole} role cannot change member roles`);
       const target = locked.find((m) => m.userId === userId);
       if (!target) throw Problem.notFound('Member');
@@ -67,9 +67,13 @@ export class MembersService {
    */
   async remove(actor: AuthUser, org: OrgContext, userId: string): Promise<void> {
     const leaving = userId === actor.id;
+    // Leaving is a member's own act; a token (even read-only) must not take its person out of the org.
+    if (leaving && actor.token) {
+      throw new Problem(403, ErrorCode.SessionRequired, 'Leaving an organization needs a signed-in session, not a management token');
+    }
     await this.changes.run(org.id, actor.id, NO_DATA_PLANE, async (tx, log) => {
       const locked = await this.repo.lockForChange(tx, org.id, [actor.id, userId]);
-      const actorRole = currentRole(locked, actor.id);
+      const actorRole = currentRole(locked, actor);
       if (!leaving && !isManager(actorRole)) {
         throw Problem.forbidden(`The ${actorRole} role cannot remove other members; only owners and admins can`);
       }
@@ -93,12 +97,18 @@ export class MembersService {
 
 /**
  * The actor's role as locked inside the transaction: the guard checked it before the
- * transaction began, but a concurrent change may have demoted or removed the actor since.
+ * transaction began, but a concurrent change may have demoted or removed the actor since. A
+ * management token acts as no more than its scopes allow (a personal one also no more than its
+ * person), so an owner's `manage` token acts as an admin here too.
  */
-function currentRole(locked: LockedMembership[], actorId: string): MemberRole {
-  const me = locked.find((m) => m.userId === actorId);
+function currentRole(locked: LockedMembership[], actor: AuthUser): MemberRole {
+  if (actor.token?.kind === 'service_account') return tokenRoles(actor.token.scopes, null)[0] ?? MemberRole.member;
+  const me = locked.find((m) => m.userId === actor.id);
   if (!me) throw Problem.notFound('Organization');
-  return me.role;
+  if (!actor.token) return me.role;
+  const role = tokenRoles(actor.token.scopes, me.role)[0];
+  if (!role) throw Problem.forbidden("The token's scopes do not allow this");
+  return role;
 }
 
 /** 409 `last_owner` when `userId` is the org's only owner. `locked` holds every owner, locked. */

@@ -11,8 +11,9 @@ import { OrgsService } from './orgs.service';
 export class OrgsController {
   constructor(private readonly orgs: OrgsService) {}
 
+  /** With a personal token: only the org the token is bound to. */
   @Get()
-  @Authed()
+  @Authed({ personalTokens: true })
   list(@CurrentUser() user: AuthUser) {
     return this.orgs.list(user);
   }

@@ -6,9 +6,9 @@ import { PrismaService } from '../../infra/prisma.service';
 export class OrgsRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  listForUser(userId: string) {
+  listForUser(userId: string, onlyOrgId?: string) {
     return this.prisma.db.membership.findMany({
-      where: { userId },
+      where: { userId, ...(onlyOrgId ? { orgId: onlyOrgId } : {}) },
       include: { org: true },
       orderBy: { createdAt: 'asc' },
     });
@@ -39,6 +39,8 @@ export class OrgsRepository {
   deleteAfter<T>(orgId: string, first: (tx: Tx) => Promise<T>): Promise<T> {
     return this.prisma.db.$transaction(async (tx) => {
       const kept = await first(tx);
+      // Management tokens have no foreign key (their table stands apart from the org's), so they go here.
+      await tx.managementToken.deleteMany({ where: { orgId } });
       await tx.organization.delete({ where: { id: orgId } });
       return kept;
     });

@@ -31,7 +31,7 @@ export class OrgsService {
   ) {}
 
   async list(user: AuthUser) {
-    const memberships = await this.repo.listForUser(user.id);
+    const memberships = await this.repo.listForUser(user.id, user.token?.orgId);
     return { items: memberships.map((m) => view(m.org, m.role)) };
   }
 

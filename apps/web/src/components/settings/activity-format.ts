@@ -2,6 +2,8 @@
 export interface ActivityRow {
   id: string;
   actorId: string | null;
+  /** The management token the change was made with; null when made in a session. */
+  actorToken?: { id: string; kind: 'personal' | 'service_account'; name: string; prefix: string } | null;
   action: string;
   targetType: string;
   targetId: string | null;
@@ -36,6 +38,8 @@ export const ACTIONS = [
   'audit_webhook.deleted',
   'billing.enabled',
   'billing.updated',
+  'management_token.created',
+  'management_token.revoked',
 ] as const;
 
 const ACTION_WORDS: Record<string, string> = {
@@ -46,6 +50,8 @@ const ACTION_WORDS: Record<string, string> = {
   'invitation.revoked': 'revoked an invitation',
   'member.role_changed': 'changed a role',
   'member.removed': 'removed a member',
+  'management_token.created': 'created an API token',
+  'management_token.revoked': 'revoked an API token',
 };
 
 export function actionWords(row: Pick<ActivityRow, 'action' | 'after'>): string {

@@ -25,6 +25,7 @@ export default async function OrgLayout({ children, params }: { children: ReactN
     { href: `${base}/usage`, label: 'Usage' },
     can.billing(r) && { href: `${base}/billing`, label: 'Billing' },
     { href: `${base}/members`, label: 'Members' },
+    can.manage(r) && { href: `${base}/tokens`, label: 'API tokens' },
     can.manage(r) && { href: `${base}/activity`, label: 'Activity' },
     { href: `${base}/settings`, label: 'Settings' },
   ];

@@ -107,9 +107,15 @@ export default async function ActivityPage({
                             <span className="muted">Former member</span>
                             {formerActor(row) ? <div className="muted mono">{formerActor(row)}</div> : null}
                           </>
-                        ) : (
+                        ) : row.actorToken ? null : (
                           <span className="muted">System</span>
                         )}
+                        {row.actorToken ? (
+                          <div className="muted" data-testid="activity-token">
+                            {row.actorToken.kind === 'service_account' ? 'Service account' : 'via token'} “{row.actorToken.name}”{' '}
+                            <span className="mono">{row.actorToken.prefix}…</span>
+                          </div>
+                        ) : null}
                       </td>
                       <td>
                         <span className="badge mono">{row.action}</span>

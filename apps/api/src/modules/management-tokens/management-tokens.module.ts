@@ -1,0 +1,7 @@
+import { Module } from '@nestjs/common';
+import { MyTokensController, OrgTokensController } from './management-tokens.controller';
+import { ManagementTokensRepository } from './management-tokens.repository';
+import { ManagementTokensService } from './management-tokens.service';
+
+@Module({ controllers: [OrgTokensController, MyTokensController], providers: [ManagementTokensService, ManagementTokensRepository] })
+export class ManagementTokensModule {}
