@@ -290,6 +290,10 @@ export function AuditTable({
               <td>
                 {r.kind === 'admin' ? (
                   <span className="badge info">admin action</span>
+                ) : r.oauth ? (
+                  <span title={`OAuth grant ${r.keyId}`}>
+                    {r.oauth.clientName} <span className="muted small">via {r.oauth.userEmail}</span>
+                  </span>
                 ) : r.keyId ? (
                   <span title={r.keyId}>{lookups.keys[r.keyId] ?? <span className="mono">{r.keyId.slice(0, 8)}…</span>}</span>
                 ) : (

@@ -31,6 +31,8 @@ export interface AuditRow {
   rule: string | null;
   latencyMs: number;
   clientName: string | null;
+  /** List items only (the live socket leaves it out): the OAuth client and consenting person. */
+  oauth?: { clientId: string; clientName: string; userId: string; userEmail: string } | null;
 }
 
 /** GET /v1/orgs/:org/audit items. */
@@ -43,6 +45,8 @@ export interface AuditListItem extends AuditRow {
   sessionId: string | null;
   ip: string | null;
   actorId: string | null;
+  /** The management token that made an admin change. */
+  actorToken?: { id: string; kind: string; name: string; prefix: string } | null;
 }
 
 /** GET /v1/orgs/:org/audit/:id */

@@ -40,6 +40,8 @@ export const ACTIONS = [
   'billing.updated',
   'management_token.created',
   'management_token.revoked',
+  'oauth_grant.created',
+  'oauth_grant.revoked',
 ] as const;
 
 const ACTION_WORDS: Record<string, string> = {
@@ -52,6 +54,8 @@ const ACTION_WORDS: Record<string, string> = {
   'member.removed': 'removed a member',
   'management_token.created': 'created an API token',
   'management_token.revoked': 'revoked an API token',
+  'oauth_grant.created': 'connected an app (OAuth)',
+  'oauth_grant.revoked': 'disconnected an app (OAuth)',
 };
 
 export function actionWords(row: Pick<ActivityRow, 'action' | 'after'>): string {
@@ -72,6 +76,9 @@ export function targetLabel(row: ActivityRow, people: Map<string, { name: string
   const person = row.targetType === 'member' && row.targetId ? people.get(row.targetId) : undefined;
   if (person) return `${person.name} <${person.email}>`;
   for (const src of [row.after, row.before]) {
+    const client = src && typeof src === 'object' ? (src as { client?: unknown }).client : undefined;
+    const app = str(client, 'name');
+    if (app) return app;
     const named = str(src, 'email') ?? str(src, 'name') ?? str(src, 'slug');
     if (named) return named;
   }

@@ -37,7 +37,7 @@ export default async function AuditEventPage({ params }: { params: Promise<{ org
 
   // Names for ids; the event stays readable if a lookup fails (a deleted key, say).
   const [key, members] = await Promise.all([
-    e.keyId ? apiResult<{ id: string; name: string; prefix: string; status: string }>(`/v1/orgs/${o}/keys/${e.keyId}`) : null,
+    e.keyId && !e.oauth ? apiResult<{ id: string; name: string; prefix: string; status: string }>(`/v1/orgs/${o}/keys/${e.keyId}`) : null,
     admin && e.actorId ? apiResult<{ items: { userId: string; name: string; email: string }[] }>(`/v1/orgs/${o}/members`) : null,
   ]);
   const actor = members?.ok ? members.data.items.find((m) => m.userId === e.actorId) : undefined;
@@ -70,7 +70,26 @@ export default async function AuditEventPage({ params }: { params: Promise<{ org
           <dl className={styles.details} data-testid="audit-detail">
             {admin ? (
               <Field label="Who">
-                {actor ? `${actor.name} <${actor.email}>` : e.actorId ? <span className="mono">{e.actorId}</span> : 'system'}
+                {actor ? (
+                  `${actor.name} <${actor.email}>`
+                ) : e.actorId ? (
+                  <span className="mono">{e.actorId}</span>
+                ) : e.actorToken ? null : (
+                  'system'
+                )}
+                {e.actorToken ? (
+                  <div data-testid="audit-actor-token">
+                    with {e.actorToken.kind === 'service_account' ? 'service account' : 'personal token'} {e.actorToken.name}{' '}
+                    <span className="mono muted">{e.actorToken.prefix}…</span>
+                  </div>
+                ) : null}
+              </Field>
+            ) : e.oauth ? (
+              <Field label="OAuth app">
+                <span data-testid="audit-oauth">
+                  {e.oauth.clientName} <span className="muted">consented by {e.oauth.userEmail}</span>
+                </span>{' '}
+                <Link href={`${base}/apps`}>Connected apps</Link>
               </Field>
             ) : (
               <Field label="Key">
