@@ -149,6 +149,19 @@ describe('GET /v1/orgs/:org/usage', () => {
       ]);
     });
 
+    it("an OAuth app's usage (under its grant id) is named by the app", async () => {
+      const client = await api.prisma.db.oAuthClient.create({
+        data: { clientId: `tgc_usage_${t.org.id}`, kind: 'dynamic', name: 'Claude', redirectUris: ['https://claude.example/cb'] },
+      });
+      const grant = await api.prisma.db.oAuthGrant.create({
+        data: { orgId: t.org.id, userId: t.owner.id, clientId: client.id, resource: 'http://gw.test/mcp/x', scope: 'mcp' },
+      });
+      const month = new Date(Date.UTC(2026, 7, 3));
+      await seedHourly(api, t.org.id, [{ hour: month, keyId: grant.id, serverId: srvX.id, target: 'search', calls: 4 }]);
+      const res = await api.req().get(url()).query({ from: '2026-08-01', to: '2026-09-01', groupBy: 'key' }).set(t.owner.auth).expect(200);
+      expect(res.body.series).toEqual([expect.objectContaining({ keyId: grant.id, keyName: 'Claude (OAuth)', keyPrefix: null, calls: 4 })]);
+    });
+
     it('by server and by tool (a tool is server + name)', async () => {
       const servers = await api
         .req()

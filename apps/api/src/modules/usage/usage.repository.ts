@@ -89,8 +89,11 @@ export class UsageRepository {
       WITH agg AS (
         SELECT u."keyId", ${SUMS} FROM "UsageHourly" u WHERE ${this.range(orgId, from, to)} GROUP BY u."keyId"
       )
-      SELECT agg.*, k.name AS "keyName", k.prefix AS "keyPrefix", count(*) OVER () AS total
+      SELECT agg.*, COALESCE(k.name, c.name || ' (OAuth)') AS "keyName", k.prefix AS "keyPrefix", count(*) OVER () AS total
       FROM agg LEFT JOIN "ApiKey" k ON k."orgId" = ${orgId}::uuid AND k.id::text = agg."keyId"
+      -- An OAuth caller's usage is under its grant's id: name it by the app.
+      LEFT JOIN "OAuthGrant" g ON g."orgId" = ${orgId}::uuid AND g.id::text = agg."keyId"
+      LEFT JOIN "OAuthClient" c ON c.id = g."clientId"
       ORDER BY agg.calls DESC, agg."bytesIn" + agg."bytesOut" DESC, agg."keyId"
       LIMIT ${limit}`;
   }
