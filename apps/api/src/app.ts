@@ -60,6 +60,8 @@ export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Prom
   // Stripe signs the exact bytes it sends: its webhook keeps the raw body (a Buffer), and the JSON
   // parser below then skips the already-read request.
   app.use(STRIPE_WEBHOOK_PATH, express.raw({ limit: env.BODY_LIMIT_BYTES, type: () => true }));
+  // The OAuth token and revocation endpoints take form bodies (RFC 6749 §4.1.3, RFC 7009 §2.1).
+  app.use(['/token', '/revoke'], express.urlencoded({ limit: '16kb', extended: false }));
   // Strict JSON (objects and arrays only) with a size cap; errors become problem JSON.
   app.use(express.json({ limit: env.BODY_LIMIT_BYTES, strict: true, type: ['application/json', 'application/*+json'] }));
   app.useGlobalFilters(new ProblemFilter());
@@ -68,7 +70,9 @@ export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Prom
     app,
     new DocumentBuilder()
       .setTitle('Toolgate control plane')
-      .setDescription('Organisations, members, agent keys, MCP servers, secrets, roles and policy snapshots.')
+      .setDescription(
+        'Organisations, members, agent keys, MCP servers, secrets, roles and policy snapshots; the OAuth 2.1 authorization server for agents (/authorize, /token, /register, /revoke).',
+      )
       .setVersion('1')
       .addBearerAuth()
       .build(),

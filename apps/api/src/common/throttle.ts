@@ -9,11 +9,11 @@ import type { AuthUser } from './auth';
 import { ErrorCode, Problem } from './problem';
 
 /**
- * Throttle classes: sign-up and login per client IP, management writes per user. Token refresh is
+ * Throttle classes: sign-up, login and OAuth client registration per client IP, management writes per user. Token refresh is
  * not throttled: the dashboard's server refreshes every user's session from its own address, and a
  * refresh token cannot be guessed.
  */
-export type ThrottleScope = 'signup' | 'auth' | 'manage';
+export type ThrottleScope = 'signup' | 'auth' | 'manage' | 'oauth-register';
 
 const THROTTLE_SCOPE = 'tg:throttleScope';
 
@@ -41,6 +41,7 @@ export class ThrottleInterceptor implements NestInterceptor {
       signup: { limit: env.SIGNUP_PER_IP_PER_HOUR, windowMs: 3_600_000 },
       auth: { limit: env.AUTH_PER_IP_PER_MINUTE, windowMs: 60_000 },
       manage: { limit: env.MANAGE_WRITES_PER_USER_PER_MINUTE, windowMs: 60_000 },
+      'oauth-register': { limit: env.OAUTH_REGISTER_PER_IP_PER_HOUR, windowMs: 3_600_000 },
     };
   }
 

@@ -116,6 +116,35 @@ export const EnvSchema = z.object({
   AUTH_PER_IP_PER_MINUTE: int(60),
   /** Management writes (POST, PUT, PATCH, DELETE by a signed-in user) per user per minute. */
   MANAGE_WRITES_PER_USER_PER_MINUTE: int(300),
+  /** OAuth dynamic client registrations (POST /register) per client IP per hour. */
+  OAUTH_REGISTER_PER_IP_PER_HOUR: int(20),
+
+  // ---- OAuth 2.1 authorization server for agents (modules/oauth) ----
+  /** Lifetime of an authorization code (single use). */
+  OAUTH_CODE_TTL_SECONDS: z.coerce.number().int().min(1).default(60),
+  /** Lifetime of a consent request: /authorize until the person approves or denies in the dashboard. */
+  OAUTH_REQUEST_TTL_SECONDS: z.coerce.number().int().min(10).default(600),
+  /** Lifetime of an OAuth refresh token (each refresh rotates it and starts a new one). */
+  OAUTH_REFRESH_TOKEN_TTL_DAYS: z.coerce.number().int().min(1).default(30),
+  /**
+   * Hosts whose client ID metadata documents may be fetched over plain http and from private or
+   * loopback addresses (comma-separated host names or IP literals, matched against the URL's
+   * host). Empty in production; tests list 127.0.0.1 for their local fixture server.
+   */
+  OAUTH_CLIENT_METADATA_ALLOW_HOSTS: z
+    .string()
+    .default('')
+    .transform((v) =>
+      v
+        .split(',')
+        .map((x) =>
+          x
+            .trim()
+            .toLowerCase()
+            .replace(/^\[|\]$/g, ''),
+        )
+        .filter(Boolean),
+    ),
   /** BullMQ key prefix of the event queues; must match the gateway's QUEUE_PREFIX. */
   QUEUE_PREFIX: z.string().min(1).default('bull'),
   /**

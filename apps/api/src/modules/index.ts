@@ -5,6 +5,7 @@ import { EventsModule } from './events/events.module';
 import { InvitationsModule } from './invitations/invitations.module';
 import { KeysModule } from './keys/keys.module';
 import { MembersModule } from './members/members.module';
+import { OAuthModule } from './oauth/oauth.module';
 import { OrgsModule } from './orgs/orgs.module';
 import { PolicyModule } from './policy/policy.module';
 import { RolesModule } from './roles/roles.module';
@@ -24,6 +25,7 @@ export const DOMAIN_MODULES: Type[] = [
   RolesModule,
   PolicyModule,
   KeysModule,
+  OAuthModule,
   SecretsModule,
   ServersModule,
   SandboxModule,

@@ -16,7 +16,7 @@ export type Need = 'read' | 'manage' | 'billing';
 const RULES: ReadonlyArray<readonly [RegExp, Need]> = [
   [/^\/(servers\/new|servers\/[^/]+\/edit|roles\/new|activity)\/?$/, 'manage'],
   [/^\/billing\/?$/, 'billing'],
-  [/^\/(servers|keys|roles|secrets|audit)(\/|$)/, 'read'],
+  [/^\/(servers|keys|apps|roles|secrets|audit)(\/|$)/, 'read'],
 ];
 
 export function accessNeeded(orgPath: string): Need | null {

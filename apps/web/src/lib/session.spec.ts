@@ -1,5 +1,5 @@
 import { fakeAuthApi } from '../../test/fake-auth-api';
-import { refreshSession } from './session';
+import { refreshSession, safeNext } from './session';
 
 describe('refreshSession', () => {
   const api = fakeAuthApi();
@@ -42,5 +42,24 @@ describe('refreshSession', () => {
     await expect(refreshSession(t)).resolves.toEqual({ ok: false, status });
     await expect(refreshSession(t)).resolves.toMatchObject({ ok: true });
     expect(api.received().filter((r) => r === t)).toHaveLength(2);
+  });
+});
+
+describe("safeNext (the login page's return path)", () => {
+  it.each(['/o/acme/keys', '/oauth/consent?request=abc123', '/o/acme/audit?q=a%2Fb#top'])('keeps a path on this dashboard: %s', (next) => {
+    expect(safeNext(next)).toBe(next);
+  });
+
+  it.each([
+    ['an absolute URL', 'https://evil.example'],
+    ['a scheme-relative URL', '//evil.example'],
+    ['a backslash the browser reads as a slash', '/\\evil.example'],
+    ['a tab the browser drops', '/\t/evil.example'],
+    ['a newline the browser drops', '/\n/evil.example'],
+    ['a javascript: URL', 'javascript:alert(1)'],
+    ['a relative path', 'evil.example'],
+    ['nothing', undefined],
+  ])('refuses %s', (_name, next) => {
+    expect(safeNext(next)).toBe('/');
   });
 });

@@ -81,8 +81,23 @@ export function clearSessionCookies(jar: CookieJar): void {
   jar.set(REFRESH_COOKIE, '', base);
 }
 
-/** Only same-site paths may be a post-login destination (no open redirects). */
+const NEXT_BASE = 'http://dashboard.invalid';
+const dropsOrTurns = (c: string) => c <= '\u001f' || c === '\u007f' || c === '\\';
+
+/**
+ * Only a path on this dashboard may be a post-login destination (no open redirects), returned in
+ * the form the browser will read it. Browsers drop tabs and newlines inside URLs and read `\` as
+ * `/`, so `/\t/evil.example` or `/\evil.example` would become `//evil.example`: such characters
+ * are refused, and what is left must still resolve to this origin.
+ */
 export function safeNext(next: string | null | undefined): string {
-  if (!next?.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  return next;
+  if (!next?.startsWith('/') || [...next].some(dropsOrTurns)) return '/';
+  let url: URL;
+  try {
+    url = new URL(next, NEXT_BASE);
+  } catch {
+    return '/';
+  }
+  if (url.origin !== NEXT_BASE) return '/';
+  return url.pathname + url.search + url.hash;
 }

@@ -82,8 +82,20 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
       where: { id: orgId },
       data: { snapshotVersion: { increment: 1 } },
     });
-    const [keys, servers, roles, secrets] = await Promise.all([
+    const [keys, grants, servers, roles, secrets] = await Promise.all([
       tx.apiKey.findMany({ where: { orgId, revokedAt: null }, include: { roles: { select: { roleId: true } } } }),
+      // Live OAuth grants: a revoked one drops out, and its tokens with it (modules/oauth).
+      tx.oAuthGrant.findMany({
+        where: { orgId, revokedAt: null },
+        select: {
+          id: true,
+          resource: true,
+          userId: true,
+          client: { select: { clientId: true, name: true } },
+          user: { select: { email: true } },
+          roles: { select: { roleId: true } },
+        },
+      }),
       tx.mcpServer.findMany({ where: { orgId } }),
       tx.role.findMany({ where: { orgId } }),
       tx.secret.findMany({ where: { orgId }, select: { name: true, sealed: true } }),
@@ -103,6 +115,15 @@ export class SnapshotService implements OnModuleInit, OnModuleDestroy {
           metadata: (k.metadata ?? {}) as Record<string, unknown>,
           expiresAt: k.expiresAt,
           revokedAt: k.revokedAt,
+        })),
+        grants: grants.map((g) => ({
+          id: g.id,
+          clientId: g.client.clientId,
+          clientName: g.client.name,
+          userId: g.userId,
+          userEmail: g.user.email,
+          roleIds: g.roles.map((r) => r.roleId),
+          resource: g.resource,
         })),
         servers: servers.map((s) => ({
           id: s.id,

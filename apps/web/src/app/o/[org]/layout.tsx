@@ -18,6 +18,7 @@ export default async function OrgLayout({ children, params }: { children: ReactN
     { href: base, label: 'Overview' },
     can.read(r) && { href: `${base}/servers`, label: 'MCP servers' },
     can.read(r) && { href: `${base}/keys`, label: 'Agent keys' },
+    can.read(r) && { href: `${base}/apps`, label: 'Connected apps' },
     can.read(r) && { href: `${base}/roles`, label: 'Roles & policies' },
     can.read(r) && { href: `${base}/secrets`, label: 'Secrets' },
     can.read(r) && { href: `${base}/audit`, label: 'Audit log' },
