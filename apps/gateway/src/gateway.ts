@@ -152,6 +152,7 @@ export async function createGateway(config: GatewayConfig): Promise<Gateway> {
     ),
     agentRequestTimeoutMs: 120_000,
     trustedProxies: config.TRUSTED_PROXIES,
+    secretKey: config.TOOLGATE_SECRET_KEY,
     authFailureAuditPerMinute: config.AUTH_FAILURE_AUDIT_PER_MINUTE,
     eventLog: new SseEventLog(redis, { maxEvents: config.SSE_REPLAY_EVENTS, ttlMs: config.SSE_REPLAY_TTL_SECONDS * 1000 }),
     requestLog: createLogger('request', config.LOG_LEVEL),
@@ -298,7 +299,7 @@ function within(p: Promise<void>, deadline: number): Promise<void> {
 
 /** The parts of a snapshot that decide what an agent may list. */
 function listShaping(s: PolicySnapshot): string {
-  return JSON.stringify([s.roles, s.servers, s.keys.map((k) => [k.id, k.roleIds])]);
+  return JSON.stringify([s.roles, s.servers, s.keys.map((k) => [k.id, k.roleIds]), s.grants.map((g) => [g.id, g.roleIds])]);
 }
 
 /** Say loudly how tenant code runs: an operator must never be surprised by an unconfined gateway. */

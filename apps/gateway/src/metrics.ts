@@ -53,7 +53,7 @@ export function createGatewayMetrics() {
     }),
     authFailures: new Counter({
       name: 'toolgate_gateway_auth_failures_total',
-      help: 'Requests refused 401 at the gateway: missing (no bearer token), invalid (unknown or revoked key), expired',
+      help: 'Requests refused 401 at the gateway: missing (no bearer token), invalid (unknown or revoked key, bad or other-org access token), expired (key or token), audience (token for another endpoint), revoked (token of a revoked OAuth grant)',
       labelNames: ['reason'] as const,
       registers: [registry],
     }),

@@ -42,7 +42,8 @@ describe('agent authentication', () => {
     const res = await post(endpoint, initialize);
     expect(res.status).toBe(401);
     const challenge = res.headers.get('www-authenticate') ?? '';
-    const m = /^Bearer resource_metadata="([^"]+)"/.exec(challenge);
+    // No error: the client has not tried a credential yet, so it may start the authorization flow.
+    const m = /^Bearer resource_metadata="([^"]+)", scope="mcp"$/.exec(challenge);
     expect(m).not.toBeNull();
     const metadataUrl = m![1]!;
     expect(metadataUrl).toBe(`${stack.gatewayUrl}/.well-known/oauth-protected-resource/mcp/${o.org.slug}`);
@@ -52,7 +53,12 @@ describe('agent authentication', () => {
     expect(doc.status).toBe(200);
     expect(doc.headers.get('content-type')).toContain('application/json');
     const body = (await doc.json()) as Record<string, unknown>;
-    expect(body).toMatchObject({ resource: endpoint, authorization_servers: [stack.apiUrl], bearer_methods_supported: ['header'] });
+    expect(body).toMatchObject({
+      resource: endpoint,
+      authorization_servers: [stack.apiUrl],
+      scopes_supported: ['mcp'],
+      bearer_methods_supported: ['header'],
+    });
 
     // The single-server endpoint and the legacy SSE endpoint challenge the same way.
     const one = await post(`${endpoint}/everything`, initialize);
@@ -71,7 +77,9 @@ describe('agent authentication', () => {
     for (const key of [`tg_${randomBytes(24).toString('hex')}`, 'not-a-toolgate-key', b.key]) {
       const res = await post(endpoint, initialize, { key });
       expect(res.status).toBe(401);
-      expect(res.headers.get('www-authenticate')).toMatch(/^Bearer resource_metadata="[^"]+", error="invalid_token"$/);
+      expect(res.headers.get('www-authenticate')).toMatch(
+        /^Bearer resource_metadata="[^"]+", scope="mcp", error="invalid_token", error_description="[^"]+"$/,
+      );
     }
     // A session of org A cannot be used with org B's key either.
     const session = await openSession(endpoint, a.key);

@@ -295,7 +295,7 @@ describe('org slugs cannot be enumerated', () => {
     // The challenge names metadata that exists for any slug, in the same shape.
     const challenge = (await shape(fake, 'tg_x')).challenge!;
     expect(challenge).toMatch(
-      /^Bearer resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource\/mcp\/\{org\}", error="invalid_token"$/,
+      /^Bearer resource_metadata="[^"]+\/\.well-known\/oauth-protected-resource\/mcp\/\{org\}", scope="mcp", error="invalid_token", error_description="[^"]+"$/,
     );
     const prm = async (slug: string) => {
       const res = await fetch(`${stack.gatewayUrl}/.well-known/oauth-protected-resource/mcp/${slug}`);

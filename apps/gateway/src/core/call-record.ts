@@ -2,7 +2,7 @@ import type { AuditEvent, Decision as EventDecision, Outcome, SnapshotServer, Us
 import { decide, type PolicyRequest, type Redactor, ruleLabel } from '@toolgate/policy';
 import { uuidv7 } from 'uuidv7';
 import { BackendError } from '../backends/types';
-import type { Caller } from './caller';
+import type { Caller, OAuthParty } from './caller';
 import { type JsonRpcError, RpcCode, RpcError } from './jsonrpc';
 import type { SessionState } from './sessions';
 
@@ -56,6 +56,8 @@ export interface RecordParty {
   keyId: string | null;
   ip: string | null;
   session: Pick<SessionState, 'id' | 'clientInfo'> | null;
+  /** An OAuth caller's client and consenting person (keyId is then the grant id). */
+  oauth?: OAuthParty;
 }
 
 /**
@@ -76,6 +78,7 @@ export function recordEvents(
     id: uuidv7(),
     orgId: party.orgId,
     keyId: party.keyId,
+    ...(party.oauth ? { oauth: party.oauth } : {}),
     serverId: rec.server?.id ?? null,
     serverSlug: rec.server?.slug ?? null,
     method: rec.method,

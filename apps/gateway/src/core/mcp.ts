@@ -11,7 +11,7 @@ import type { BackendPool } from '../backends/pool';
 import { type Backend } from '../backends/types';
 import { BackendDirectory } from './backends';
 import { authorize, type CallRecord, newRecord, recordEvents, toRpcError, unrecorded } from './call-record';
-import type { AgentChannel, Audience, Caller } from './caller';
+import { type AgentChannel, type Audience, type Caller, currentKey } from './caller';
 import { AgentCancelled } from './cancellation';
 import { Catalog } from './catalog';
 import { askAgent, Forwarder } from './forwarding';
@@ -432,7 +432,7 @@ export class McpCore {
     channel: AgentChannel,
   ): Promise<Record<string, unknown>> {
     const snapshot = this.deps.currentSnapshot(owner.snapshot.orgId);
-    const key = snapshot?.keys.find((k) => k.id === owner.key.id);
+    const key = snapshot && currentKey(snapshot, owner.key);
     if (!snapshot || !key || !seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata }, server.slug)) {
       return Promise.reject(new RpcError(RpcCode.InternalError, 'no agent session is waiting for this request'));
     }
@@ -479,7 +479,7 @@ export class McpCore {
 
   /** Hand one finished message's events over (never blocks). */
   private emit(caller: Caller, session: SessionState, rec: CallRecord, bytesIn: number, bytesOut: number): void {
-    const party = { orgId: caller.snapshot.orgId, keyId: caller.key.id, ip: caller.ip, session };
+    const party = { orgId: caller.snapshot.orgId, keyId: caller.key.id, ip: caller.ip, session, oauth: caller.oauth };
     const { audit, usage } = recordEvents(rec, party, this.redactors.safe(caller, rec.server), bytesIn, bytesOut);
     this.deps.events.emit(audit, usage);
   }

@@ -3,7 +3,7 @@ import { seesServer } from '@toolgate/policy';
 import type { JsonRpcNotification } from '../core/jsonrpc';
 import { logPasses } from '../core/logging';
 import type { McpCore } from '../core/mcp';
-import { type AgentChannel, type Audience, type Caller } from '../core/caller';
+import { type AgentChannel, type Audience, type Caller, currentKey } from '../core/caller';
 import { exposedUri } from '../core/naming';
 import type { Relay } from '../redis/relay';
 import type { SessionState } from '../core/sessions';
@@ -68,7 +68,7 @@ export class AgentStreams {
     const listener = (sessionId: string, owner: StreamOwner): SnapshotKey | null => {
       const owns = audience === null || ('keyId' in audience ? owner.key.id === audience.keyId : sessionId === audience.sessionId);
       // Even an owner hears only while its roles still see the server (rules may change under the same role ids).
-      const key = owns ? snapshot?.keys.find((k) => k.id === owner.key.id) : undefined;
+      const key = owns && snapshot ? currentKey(snapshot, owner.key) : undefined;
       if (!snapshot || !key) return null;
       return seesServer(snapshot, { keyId: key.id, roleIds: key.roleIds, metadata: key.metadata, ip: owner.ip }, server) ? key : null;
     };

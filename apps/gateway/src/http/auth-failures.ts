@@ -1,7 +1,8 @@
-import { AGENT_KEY_PREFIX, agentKeyPrefix, type PolicySnapshot } from '@toolgate/contracts';
+import { AGENT_KEY_PREFIX, agentKeyPrefix, looksLikeAccessToken, type PolicySnapshot } from '@toolgate/contracts';
 import { type CallRecord, newRecord } from '../core/call-record';
 
-export type AuthFailureReason = 'missing' | 'invalid' | 'expired';
+/** `audience` (an access token for another endpoint) and `revoked` (its grant is gone) are OAuth-only; a revoked key is `invalid` (it is simply unknown). */
+export type AuthFailureReason = 'missing' | 'invalid' | 'expired' | 'audience' | 'revoked';
 
 export interface AuthFailureLogOptions {
   /** Count one failure (metrics). */
@@ -29,12 +30,21 @@ const MESSAGES: Record<AuthFailureReason, string> = {
   missing: 'No agent key',
   invalid: 'The agent key is invalid or revoked',
   expired: 'The agent key has expired',
+  audience: 'The access token is for another resource',
+  revoked: 'The access token’s grant has been revoked',
 };
+const TOKEN_MESSAGES: Partial<Record<AuthFailureReason, string>> = {
+  invalid: 'The access token is invalid',
+  expired: 'The access token has expired',
+};
+/** Longest client id kept in a record (URL client ids may be long). */
+const MAX_CLIENT_ID = 200;
 
 /**
  * Failed authentications at the gateway: every one is counted; presented keys that fail
  * (invalid, revoked, expired) also go to the org's audit chain as `auth/failed`, denied, with
- * the key's visible prefix (never the key) and the client address. A flood cannot fill the chain:
+ * the key's visible prefix (never the key) and the client address; for an OAuth access token,
+ * `oauth:<client id>` once the token is known to be genuine and for this org, else `oauth`. A flood cannot fill the chain:
  * each org+address gets `perMinute` records a minute, and the next record says how many were
  * left out (a window that ends with failures left out gets a closing record of its own, written
  * at the next failure anywhere). A request with no key at all is only counted: clients send one
@@ -52,8 +62,18 @@ export class AuthFailureLog {
     this.lastSweep = this.now();
   }
 
-  /** `snapshot` is null when the org is not looked up yet (no key: counted only). */
-  record(snapshot: PolicySnapshot | null, reason: AuthFailureReason, token: string | null, ip: string | null, server: string | null): void {
+  /**
+   * `snapshot` is null when the org is not looked up yet (no key: counted only). `oauthClientId`:
+   * the client of a genuine access token of this org (never set for another org's token).
+   */
+  record(
+    snapshot: PolicySnapshot | null,
+    reason: AuthFailureReason,
+    token: string | null,
+    ip: string | null,
+    server: string | null,
+    oauthClientId: string | null = null,
+  ): void {
     this.opts.count(reason);
     if (reason === 'missing' || !snapshot) return;
     const now = this.now();
@@ -78,8 +98,9 @@ export class AuthFailureLog {
     const rec = newRecord('auth/failed');
     rec.decision = 'unauthenticated';
     rec.outcome = 'denied';
-    rec.error = MESSAGES[reason];
-    rec.target = visiblePrefix(token);
+    const oauth = token !== null && looksLikeAccessToken(token);
+    rec.error = (oauth ? TOKEN_MESSAGES[reason] : undefined) ?? MESSAGES[reason];
+    rec.target = oauth ? (oauthClientId ? `oauth:${oauthClientId.slice(0, MAX_CLIENT_ID)}` : 'oauth') : visiblePrefix(token);
     rec.server = server ? (snapshot.servers.find((s) => s.slug === server) ?? null) : null;
     rec.arguments = { reason, suppressedBefore: w.suppressed };
     w.suppressed = 0;

@@ -1,4 +1,5 @@
 import type { PolicySnapshot, SnapshotKey } from '@toolgate/contracts';
+import { currentKey } from '../core/caller';
 
 /** Who listens on a stream: its endpoint scope, the key that opened it, the client's address. */
 export interface StreamOwner {
@@ -61,16 +62,15 @@ export class OpenStreams {
   }
 
   /**
-   * The org's snapshot changed: end the streams whose key is gone (revoked, or the org is gone)
+   * The org's snapshot changed: end the streams whose key or OAuth grant is gone (revoked, or the org is gone)
    * or holds other roles (what it may see changed; the agent reopens under the new policy), and
    * re-arm expiry for keys whose expiry moved.
    */
   snapshotChanged(orgId: string, next: PolicySnapshot | null): void {
     const sessions = this.byOrg.get(orgId);
     if (!sessions) return;
-    const keys = new Map(next?.keys.map((k) => [k.id, k]));
     for (const [sessionId, entry] of [...sessions]) {
-      const now = keys.get(entry.key.id);
+      const now = next ? currentKey(next, entry.key) : undefined;
       if (!now || now.roleIds.join('\u0000') !== entry.key.roleIds.join('\u0000')) {
         this.close(orgId, sessionId, entry);
       } else if (now.expiresAt !== entry.key.expiresAt) {

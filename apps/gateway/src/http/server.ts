@@ -4,6 +4,8 @@ import { type GatewayMetrics, responseCounter } from '../metrics';
 import { HttpDrain } from './drain';
 import { ConnectionCaps, type ConnectionCapsOptions } from './connection-caps';
 import { Edge, type EdgeOptions } from './edge';
+import { MCP_SCOPE } from './authenticate';
+import { endpointResource } from './oauth-token';
 import type { McpTransport } from './transport';
 import { sendJson, sendRpcError } from './util';
 
@@ -71,11 +73,15 @@ export function createHttpServer(deps: HttpDeps): { server: Server; drain: HttpD
     }
     m = PRM_PATH.exec(path);
     if (m && method === 'GET') {
-      // RFC 9728 protected-resource metadata: names the control plane as authorization server.
-      const resource = `${deps.publicUrl}/mcp/${m[1]}${m[2] ? `/${m[2]}` : ''}`;
+      // RFC 9728 protected-resource metadata, per endpoint (clients try this path-inserted form
+      // first). `resource` is the canonical endpoint URL: clients ask the authorization server for
+      // exactly it (RFC 8707), and the gateway accepts only tokens whose `aud` is it. There is no
+      // root document on purpose: one resource for the whole host would get clients tokens that no
+      // endpoint accepts.
       sendJson(res, 200, {
-        resource,
+        resource: endpointResource(deps.publicUrl, m[1]!, m[2] ?? null),
         authorization_servers: [deps.authorizationServer],
+        scopes_supported: [MCP_SCOPE],
         bearer_methods_supported: ['header'],
         resource_name: `Toolgate MCP endpoint for ${m[1]}${m[2] ? `/${m[2]}` : ''}`,
         resource_documentation: `${deps.authorizationServer}/docs`,

@@ -26,6 +26,8 @@ export interface TransportOptions {
   agentRequestTimeoutMs: number;
   /** Proxies whose X-Forwarded-For / Forwarded name the client (see client-ip.ts). */
   trustedProxies: readonly CidrBlock[];
+  /** TOOLGATE_SECRET_KEY: OAuth access tokens are verified with a key derived from it (authenticate.ts). */
+  secretKey: Buffer;
   /** Audit records of failed authentications per org and client address per minute. */
   authFailureAuditPerMinute: number;
   /** Where GET and call streams record their events for Last-Event-ID resumption. */

@@ -1,3 +1,4 @@
+import { AuditEvent } from '@toolgate/contracts';
 import type { AuditEvent as AuditEventRow } from '@toolgate/db';
 
 /**
@@ -30,6 +31,7 @@ type Row = Pick<
 const field = (payload: unknown, name: string): unknown =>
   payload !== null && typeof payload === 'object' && !Array.isArray(payload) ? (payload as Record<string, unknown>)[name] : undefined;
 const strOrNull = (v: unknown) => (typeof v === 'string' ? v : null);
+const OAuthParty = AuditEvent.shape.oauth.unwrap();
 
 export function listItem(row: Row) {
   const admin = field(row.payload, 'kind') === 'admin';
@@ -54,6 +56,8 @@ export function listItem(row: Row) {
     bytesOut: row.bytesOut,
     clientName: row.clientName,
     clientVersion: row.clientVersion,
+    /** An OAuth caller's client and the person who consented (keyId is then the grant id); null for agent keys. */
+    oauth: OAuthParty.safeParse(field(row.payload, 'oauth')).data ?? null,
     sessionId: strOrNull(field(row.payload, 'sessionId')),
     ip: strOrNull(field(row.payload, 'ip')),
     actorId: admin ? strOrNull(field(row.payload, 'actorId')) : null,
