@@ -12,6 +12,7 @@ import { createJsonLogger, nestLogger, traceFields } from './common/json-log';
 import { ProblemFilter } from './common/problem.filter';
 import type { Env } from './config/env';
 import { STRIPE_WEBHOOK_PATH } from './modules/billing/stripe-webhook.controller';
+import { OAUTH_CORS_PATHS } from './modules/oauth/oauth.config';
 import { type ApiMetrics, METRICS } from './modules/health/metrics';
 
 /**
@@ -25,6 +26,16 @@ export async function bootstrap(env: Env, opts: { logger?: boolean } = {}): Prom
   app.set('trust proxy', 'loopback');
   app.disable('x-powered-by');
   applyEdge(app, env);
+  // Browser-based MCP clients discover, register and redeem codes from their own origins. These
+  // endpoints read no cookies (credentials are in the body or Authorization), so any origin may call them.
+  app.use(OAUTH_CORS_PATHS, (req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    if (req.method !== 'OPTIONS') return next();
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, MCP-Protocol-Version');
+    res.setHeader('Access-Control-Max-Age', '600');
+    res.status(204).end();
+  });
   app.enableCors({ origin: env.CORS_ORIGINS.split(',').map((o) => o.trim()), credentials: true });
   app.enableShutdownHooks();
   // The live audit gateway (modules/live) shares this HTTP server: `ws`, not socket.io.

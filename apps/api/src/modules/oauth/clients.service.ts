@@ -106,7 +106,7 @@ export class ClientsService {
     if (!clientId || clientId.length > 2000) throw new UnknownClientError('client_id is missing or too long');
     if (!/^https?:\/\//i.test(clientId)) {
       const registered = await this.repo.findClient(clientId);
-      if (!registered || registered.kind !== 'dynamic') throw new UnknownClientError('This client is not registered');
+      if (registered?.kind !== 'dynamic') throw new UnknownClientError('This client is not registered');
       return registered;
     }
     // Checked before the cache too, so a host the operator stops allowing is refused at once.

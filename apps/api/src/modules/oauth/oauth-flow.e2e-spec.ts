@@ -43,6 +43,44 @@ describe('OAuth 2.1 authorization server: the whole flow', () => {
     });
   });
 
+  it('documents the OAuth routes in the OpenAPI spec', async () => {
+    const doc = await api.req().get('/docs/openapi.json').expect(200);
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining([
+        '/.well-known/oauth-authorization-server',
+        '/register',
+        '/authorize',
+        '/token',
+        '/revoke',
+        '/v1/oauth/requests/{id}',
+        '/v1/oauth/requests/{id}/approve',
+        '/v1/oauth/requests/{id}/deny',
+        '/v1/orgs/{org}/oauth/grants',
+        '/v1/orgs/{org}/oauth/grants/{id}',
+      ]),
+    );
+  });
+
+  it('lets browser clients call discovery, registration and the token endpoint from any origin (no credentials)', async () => {
+    const pre = await api
+      .req()
+      .options('/token')
+      .set('Origin', 'https://agent.example')
+      .set('Access-Control-Request-Method', 'POST')
+      .expect(204);
+    expect(pre.headers['access-control-allow-origin']).toBe('*');
+    expect(pre.headers['access-control-allow-credentials']).toBeUndefined();
+    const meta = await api.req().get('/.well-known/oauth-authorization-server').set('Origin', 'https://agent.example').expect(200);
+    expect(meta.headers['access-control-allow-origin']).toBe('*');
+    // The consent API stays dashboard-only.
+    const consent = await api
+      .req()
+      .options('/v1/oauth/requests/x')
+      .set('Origin', 'https://agent.example')
+      .set('Access-Control-Request-Method', 'POST');
+    expect(consent.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
   it('register → authorize → consent → token → refresh → revoke, with the grant live in the snapshot until revoked', async () => {
     const client = await registerClient(api);
     expect(client.client_id).toMatch(/^tgc_/);

@@ -1,6 +1,7 @@
 import { accessTokenKey, PolicySnapshot, redisKeys, sha256Hex, verifyAccessToken } from '@toolgate/contracts';
 import { type Api, expectProblem, startApi, uniq } from '../../../test/harness';
 import { type Team, team } from '../members/members.fixtures';
+import { OAuthPruner } from './oauth.pruner';
 import {
   approve,
   authorizeRaw,
@@ -195,6 +196,19 @@ describe('OAuth 2.1 authorization server: security', () => {
       client_id: client.client_id,
     });
     expect(refresh.body.error).toBe('invalid_grant');
+  });
+
+  it('expired codes, requests and refresh tokens are pruned after a grace period', async () => {
+    const { code, verifier, requestId } = await consented();
+    const tok = await exchange(code, verifier);
+    const row = await codeRow(code);
+    const refresh = await api.prisma.db.oAuthRefreshToken.findUniqueOrThrow({ where: { hash: sha256Hex(tok.body.refresh_token) } });
+    const later = new Date(refresh.expiresAt.getTime() + 1000);
+    await api.app.get(OAuthPruner).prune(later);
+    expect(await api.prisma.db.oAuthCode.count({ where: { id: row.id } })).toBe(0);
+    expect(await api.prisma.db.oAuthAuthorizationRequest.count({ where: { id: requestId } })).toBe(0);
+    expect(await api.prisma.db.oAuthRefreshToken.count({ where: { id: refresh.id } })).toBe(0);
+    expect(await api.prisma.db.oAuthGrant.count({ where: { id: row.grantId } })).toBe(1);
   });
 
   it('a code is short-lived: an expired code is refused', async () => {

@@ -21,6 +21,15 @@ export function oauthEndpoints(env: Env) {
   };
 }
 
+/** The authorization server's endpoints that browsers call cross-origin (CORS for any origin, no credentials). */
+export const OAUTH_CORS_PATHS = [
+  '/.well-known/oauth-authorization-server',
+  '/.well-known/openid-configuration',
+  '/register',
+  '/token',
+  '/revoke',
+];
+
 export interface ParsedResource {
   /** Canonical URL (see canonicalResource): what the grant and the token's `aud` carry. */
   resource: string;

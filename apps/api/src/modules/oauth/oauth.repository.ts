@@ -164,6 +164,21 @@ export class OAuthRepository {
     return db.oAuthGrant.findFirst({ where: { orgId, id }, include: grantInclude });
   }
 
+  /**
+   * Deletes what can no longer be used: requests and codes expired over `grace` ago (kept a
+   * while so a late replay still finds its code and revokes the grant), refresh tokens past
+   * their expiry. Grants stay, revoked ones too (the activity log and "Connected apps" name them).
+   */
+  async prune(now: Date, graceMs: number) {
+    const before = new Date(now.getTime() - graceMs);
+    const [requests, codes, refreshTokens] = await Promise.all([
+      this.prisma.db.oAuthAuthorizationRequest.deleteMany({ where: { expiresAt: { lt: before } } }),
+      this.prisma.db.oAuthCode.deleteMany({ where: { expiresAt: { lt: before } } }),
+      this.prisma.db.oAuthRefreshToken.deleteMany({ where: { expiresAt: { lt: now } } }),
+    ]);
+    return { requests: requests.count, codes: codes.count, refreshTokens: refreshTokens.count };
+  }
+
   /** Revokes a live grant and kills its unused codes and refresh tokens; false if it was revoked already. */
   async revokeGrant(tx: Tx, orgId: string, id: string, now: Date, reason: string): Promise<boolean> {
     const res = await tx.oAuthGrant.updateMany({ where: { orgId, id, revokedAt: null }, data: { revokedAt: now, revokedReason: reason } });
