@@ -183,6 +183,18 @@ describe('OAuth access tokens at the gateway', () => {
     expect(await o.api.call('GET', `/v1/orgs/${o.org.slug}/audit/verify`)).toMatchObject({ valid: true });
   });
 
+  it('the legacy SSE transport takes the token of the matching /mcp endpoint', async () => {
+    const o = await oauthOrg();
+    const grant = grantOf(o, [o.echoRoleId]);
+    await publishGrants(o, [grant]);
+    const client = await connect(`${stack.gatewayUrl}/sse/${o.org.slug}`, tokenFor(o, grant), { transport: 'sse' });
+    try {
+      expect((await client.listTools()).tools.map((t) => t.name)).toEqual(['everything__echo']);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('refuses another org’s token exactly as a wrong key would be at an unknown org', async () => {
     const a = await oauthOrg();
     const b = await createOrg(stack);
@@ -284,6 +296,35 @@ describe('OAuth access tokens at the gateway', () => {
     }
   });
 
+  it('a GET stream opened with a token ends when that token expires', async () => {
+    const o = await oauthOrg();
+    const grant = grantOf(o, [o.echoRoleId]);
+    await publishGrants(o, [grant]);
+    const now = Math.floor(Date.now() / 1000);
+    const token = tokenFor(o, grant, { exp: now + 3 });
+    const session = await openSession(endpoint(o), token);
+    const abort = new AbortController();
+    const res = await fetch(endpoint(o), {
+      headers: {
+        Accept: 'text/event-stream',
+        Authorization: `Bearer ${token}`,
+        'Mcp-Session-Id': session,
+        'MCP-Protocol-Version': '2025-11-25',
+      },
+      signal: abort.signal,
+    });
+    expect(res.status).toBe(200);
+    try {
+      const reader = res.body!.getReader();
+      while (!(await reader.read()).done);
+      // Ended at the token's expiry (second resolution), not before.
+      expect(Date.now()).toBeGreaterThanOrEqual((now + 3) * 1000 - 50);
+      expect(Date.now()).toBeLessThan((now + 3) * 1000 + 1000);
+    } finally {
+      abort.abort();
+    }
+  });
+
   it('rate-limits per grant like per key', async () => {
     const o = await oauthOrg();
     const grant = grantOf(o, [o.echoRoleId]);
@@ -310,7 +351,7 @@ describe('OAuth access tokens at the gateway', () => {
     expect((await call(otherToken, await openSession(endpoint(o), otherToken), 10)).json.error?.code ?? null).toBeNull();
   });
 
-  it('never passes the token upstream', async () => {
+  it('never passes the token upstream (HTTP headers, stdio environment)', async () => {
     const o = await oauthOrg();
     const allow = await o.api.call('POST', `/v1/orgs/${o.org.slug}/roles`, {
       name: 'fixture',
@@ -324,6 +365,11 @@ describe('OAuth access tokens at the gateway', () => {
     try {
       const whoami = JSON.parse(textOf(await client.callTool({ name: 'fixture__whoami', arguments: {} }))) as { authorization: unknown };
       expect(whoami.authorization).toBeNull();
+      // Nor into a stdio server's environment (server-everything prints its whole environment).
+      const env = textOf(await client.callTool({ name: 'everything__get-env', arguments: {} }));
+      expect(env.length).toBeGreaterThan(10);
+      expect(env).not.toContain(token.split('.')[2]!);
+      expect(env).not.toContain(token.split('.')[1]!);
     } finally {
       await client.close();
     }
@@ -380,10 +426,11 @@ describe('401 challenges and metadata', () => {
   it('names the canonical endpoint as resource, the control plane as authorization server, and no root document', async () => {
     const o = await createOrg(stack);
     for (const path of [`/mcp/${o.org.slug}`, `/mcp/${o.org.slug}/everything`]) {
-      const doc = (await (await fetch(`${stack.gatewayUrl}/.well-known/oauth-protected-resource${path}`)).json()) as Record<
-        string,
-        unknown
-      >;
+      const res = await fetch(`${stack.gatewayUrl}/.well-known/oauth-protected-resource${path}`, {
+        headers: { Origin: 'https://browser-agent.example' },
+      });
+      expect(res.headers.get('access-control-allow-origin')).toBe('*');
+      const doc = (await res.json()) as Record<string, unknown>;
       expect(doc).toMatchObject({
         resource: `${publicUrl}${path}`,
         authorization_servers: [stack.apiUrl],

@@ -1,4 +1,5 @@
-import type { PolicySnapshot } from '@toolgate/contracts';
+import { randomBytes } from 'node:crypto';
+import { type PolicySnapshot, signAccessToken } from '@toolgate/contracts';
 import type { CallRecord } from '../core/call-record';
 import { AuthFailureLog, type AuthFailureReason } from './auth-failures';
 
@@ -44,6 +45,20 @@ describe('AuthFailureLog', () => {
     log.record(org('o1'), 'invalid', 'sk-live-0123456789abcdef', '198.51.100.1', null);
     log.record(org('o1'), 'invalid', 'tg_short', '198.51.100.1', null);
     expect(emitted.map((e) => e.rec.target)).toEqual([null, null]);
+  });
+
+  it('records an access token as oauth:<client> once it is known to be this org’s, else oauth; never the token', () => {
+    const { log, emitted, counted } = setup({ perMinute: 10 });
+    const claims = { iss: 'i', aud: 'a', sub: 's', client_id: 'c', org: 'o1', gid: 'g', scope: 'mcp', iat: 1, exp: 2, jti: 'j' };
+    const token = signAccessToken(randomBytes(32), claims);
+    log.record(org('o1'), 'audience', token, '198.51.100.1', null, 'https://client.example/meta.json');
+    log.record(org('o1'), 'invalid', token, '198.51.100.1', null);
+    expect(counted).toEqual(['audience', 'invalid']);
+    expect(emitted.map((e) => [e.rec.target, e.rec.error])).toEqual([
+      ['oauth:https://client.example/meta.json', 'The access token is for another resource'],
+      ['oauth', 'The access token is invalid'],
+    ]);
+    expect(JSON.stringify(emitted)).not.toContain(token.split('.')[2]);
   });
 
   it('counts a request without a key but does not audit it (clients discover the authorization server that way)', () => {

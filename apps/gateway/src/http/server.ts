@@ -78,14 +78,20 @@ export function createHttpServer(deps: HttpDeps): { server: Server; drain: HttpD
       // exactly it (RFC 8707), and the gateway accepts only tokens whose `aud` is it. There is no
       // root document on purpose: one resource for the whole host would get clients tokens that no
       // endpoint accepts.
-      sendJson(res, 200, {
-        resource: endpointResource(deps.publicUrl, m[1]!, m[2] ?? null),
-        authorization_servers: [deps.authorizationServer],
-        scopes_supported: [MCP_SCOPE],
-        bearer_methods_supported: ['header'],
-        resource_name: `Toolgate MCP endpoint for ${m[1]}${m[2] ? `/${m[2]}` : ''}`,
-        resource_documentation: `${deps.authorizationServer}/docs`,
-      });
+      sendJson(
+        res,
+        200,
+        {
+          resource: endpointResource(deps.publicUrl, m[1]!, m[2] ?? null),
+          authorization_servers: [deps.authorizationServer],
+          scopes_supported: [MCP_SCOPE],
+          bearer_methods_supported: ['header'],
+          resource_name: `Toolgate MCP endpoint for ${m[1]}${m[2] ? `/${m[2]}` : ''}`,
+          resource_documentation: `${deps.authorizationServer}/docs`,
+        },
+        // Public and credential-free: browser-based clients of any origin may read it (a configured origin already has its own).
+        res.hasHeader('Access-Control-Allow-Origin') ? {} : { 'Access-Control-Allow-Origin': '*' },
+      );
       return;
     }
     if (path === '/healthz') {

@@ -126,6 +126,7 @@ describe('audit API', () => {
         bytesOut: last.bytesOut,
         clientName: last.clientName,
         clientVersion: last.clientVersion,
+        oauth: null,
         sessionId: last.sessionId,
         ip: last.ip,
         actorId: null,
