@@ -576,16 +576,22 @@ describe('OAuth clients end to end (conformance suite, SDK provider, mcp-remote)
     const err = watchOutput(transport.stderr!);
     const host = new Client({ name: 'desktop-host', version: '1' });
     try {
-      const connecting = host.connect(transport, { timeout: 10_000 }).then(
+      const connecting = host.connect(transport, { timeout: 20_000 }).then(
         () => null,
         (x: unknown) => x as Error,
       );
+      const [, url] = await err.waitFor(/Please authorize this client by visiting:\s*\n(\S+)/, 8_000);
       await err.waitFor(/Authentication required\. Waiting for authorization\.\.\./, 8_000);
-      expect(err.text()).toContain('Please authorize this client by visiting:');
       // Well past --auth-timeout (2 s): still alive, still waiting.
-      await new Promise((r) => setTimeout(r, 5_000));
+      await new Promise((r) => setTimeout(r, 4_000));
       expect(() => process.kill(transport.pid!, 0)).not.toThrow();
       expect(err.text()).not.toContain('Fatal error');
+      // A person who approves the tab it opened gains nothing: mcp-remote keeps sending the
+      // --header key over its new token, takes the 401 for a rejected token, discards it and
+      // starts another sign-in (the approved grant stays behind, unused).
+      await consent(ownerCtx, url!, 'narrow', (u) => u.port === String(port));
+      await err.waitFor(/The server rejected a token it had just issued - discarding it and signing in again/, 10_000);
+      await err.waitFor(/Please authorize this client by visiting:[\s\S]*Please authorize this client by visiting:/, 10_000);
       expect((await connecting)?.message).toBe('MCP error -32001: Request timed out');
       expect(err.text()).not.toContain('The agent key is invalid or revoked');
     } finally {
