@@ -294,6 +294,9 @@ describe('OAuth clients end to end (conformance suite, SDK provider, mcp-remote)
   }, 180_000);
 
   afterAll(async () => {
+    // Closing the stdio client ends its mcp-remote child, should a test have stopped half way.
+    await remote?.client.close().catch(() => undefined);
+    await sdk?.client.close().catch(() => undefined);
     for (const c of children) c.kill('SIGKILL');
     await ownerCtx?.close();
     await browser?.close();
