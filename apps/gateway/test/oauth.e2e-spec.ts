@@ -183,6 +183,31 @@ describe('OAuth access tokens at the gateway', () => {
     expect(await o.api.call('GET', `/v1/orgs/${o.org.slug}/audit/verify`)).toMatchObject({ valid: true });
   });
 
+  it('a role constraint on key metadata denies an OAuth caller (a grant has no metadata) while the key passes', async () => {
+    const o = await createOrg(stack, {
+      roleName: 'scoped',
+      rules: {
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a metadata reference resolved by the gateway, per key.
+        tools: [{ effect: 'allow', match: 'everything__echo', constraints: { message: { equals: '${key.metadata.customer_id}' } } }],
+      },
+      metadata: { customer_id: 'cust-42' },
+    });
+    const grant = grantOf(o, [o.roleId]);
+    await publishGrants(o, [grant]);
+    const call = (t: string, s: string) =>
+      post(
+        endpoint(o),
+        { jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'everything__echo', arguments: { message: 'cust-42' } } },
+        {
+          key: t,
+          session: s,
+        },
+      );
+    const token = tokenFor(o, grant);
+    expect((await call(token, await openSession(endpoint(o), token))).json.error?.code).toBe(-32003);
+    expect((await call(o.key, await openSession(endpoint(o), o.key))).json.error).toBeUndefined();
+  });
+
   it('the legacy SSE transport takes the token of the matching /mcp endpoint', async () => {
     const o = await oauthOrg();
     const grant = grantOf(o, [o.echoRoleId]);
