@@ -18,6 +18,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Stream } from 'node:stream';
+// Type only: the web app has no runtime dependency on contracts.
+import type { OAuthGrantView } from '../../../packages/contracts/src/oauth';
 import type { Browser, BrowserContext } from 'playwright-core';
 import type { OAuthClientProvider } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/auth.js';
 import { UnauthorizedError } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/client/auth.js';
@@ -33,7 +35,7 @@ import type {
   OAuthClientMetadata,
   OAuthTokens,
 } from '../../api/node_modules/@modelcontextprotocol/sdk/dist/cjs/shared/auth.js';
-import { ApiUser, connectAgent, EVERYTHING, loginAs, PASSWORD } from './api';
+import { ApiUser, connectAgent, EVERYTHING, eventually, loginAs, PASSWORD } from './api';
 import { launchWith, newContext, shot } from './browser';
 import { callbackServer } from './oauth-callback';
 import { type FullStack, freePort, startFullStack } from './stack';
@@ -358,7 +360,7 @@ describe('OAuth clients end to end (conformance suite, SDK provider, mcp-remote)
 
   let sdk: { client: Client; provider: MemoryProvider; transport: StreamableHTTPClientTransport };
 
-  it('b. the SDK client’s OAuth provider signs in through the dashboard; it lists and calls only what the granted role allows', async () => {
+  it('b. the SDK client’s OAuth provider signs in through the dashboard; it lists and calls only what the granted role allows, audited as the app and the person', async () => {
     const cb = await callbackServer();
     try {
       const provider = new MemoryProvider(cb.url);
@@ -396,6 +398,27 @@ describe('OAuth clients end to end (conformance suite, SDK provider, mcp-remote)
         content: [{ type: 'text', text: 'Echo: via oauth' }],
       });
       await expect(client.callTool({ name: 'everything__get-sum', arguments: { a: 1, b: 2 } })).rejects.toMatchObject({ code: DENIED });
+
+      // The audit names the app and the person who consented; the grant stands where a key would.
+      const grants = (await owner.call('GET', `/v1/orgs/${slug}/oauth/grants`)) as OAuthGrantView[];
+      const grant = grants.find((g) => g.client.name === 'SDK OAuth e2e')!;
+      expect(grant).toMatchObject({ resource: endpoint, roles: [{ name: 'narrow' }], consentedBy: { email: owner.email } });
+      type Item = { method: string; serverSlug: string | null; target: string | null; outcome: string; oauth: unknown };
+      const items = await eventually(
+        async () => ((await owner.call('GET', `/v1/orgs/${slug}/audit?keyId=${grant.id}&limit=100`)) as { items: Item[] }).items,
+        (list) => list.filter((i) => i.method === 'tools/call').length >= 2,
+      );
+      const oauth = { clientId: grant.client.id, clientName: 'SDK OAuth e2e', userEmail: owner.email };
+      expect(items.find((i) => i.method === 'tools/call' && i.outcome === 'ok')).toMatchObject({
+        serverSlug: 'everything',
+        target: 'echo',
+        oauth,
+      });
+      expect(items.find((i) => i.method === 'tools/call' && i.outcome === 'denied')).toMatchObject({
+        serverSlug: 'everything',
+        target: 'get-sum',
+        oauth,
+      });
     } finally {
       await cb.close();
     }
