@@ -501,6 +501,15 @@ describe('OAuth clients end to end (conformance suite, SDK provider, mcp-remote)
     expect(refused.status).toBe(401);
     expect(refused.wwwAuthenticate).toContain('error="invalid_token"');
     expect((await refresh(next.refresh_token!)).status).toBe(400);
+
+    // mcp-remote's own token was of that family too. It takes the gateway's 401 on its next call
+    // as a cue to sign in again (its refresh token is refused), prints a new authorization URL and
+    // waits: the host's call runs into its own timeout rather than an error naming the revocation.
+    const before = remote.stderr().split('Please authorize this client by visiting:').length;
+    await expect(
+      remote.client.callTool({ name: 'everything__echo', arguments: { message: 'x' } }, undefined, { timeout: 4_000 }),
+    ).rejects.toThrow('Request timed out');
+    expect(remote.stderr().split('Please authorize this client by visiting:').length).toBe(before + 1);
     await remote.client.close();
   });
 
