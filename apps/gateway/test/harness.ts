@@ -29,11 +29,15 @@ export interface Stack {
 
 export const uniq = (base: string) => `${base}-${randomBytes(4).toString('hex')}`;
 
-/** The real control plane alone, listening on loopback (a Stack starts one; tests may add others). */
+/**
+ * The real control plane alone, listening on loopback (a Stack starts one; tests may add others).
+ * On a free port unless `apiEnv.PORT` names one: a test whose clients follow the OAuth metadata
+ * passes PORT and PUBLIC_API_URL, so the issuer the API states is the URL it is reached at.
+ */
 export async function startApi(apiEnv: Record<string, string> = {}): Promise<{ api: Stack['api']; apiUrl: string }> {
   const env = loadEnv({ ...process.env, PORT: '0', ...apiEnv });
   const api = await bootstrap(env, { logger: false });
-  await api.listen(0, '127.0.0.1');
+  await api.listen(Number(apiEnv.PORT ?? 0), '127.0.0.1');
   return { api, apiUrl: `http://127.0.0.1:${(api.getHttpServer().address() as AddressInfo).port}` };
 }
 
