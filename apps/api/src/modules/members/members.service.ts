@@ -1,7 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import { MemberRole, type Membership, type User } from '@toolgate/db';
+import { MemberRole, type Membership, type Tx, type User } from '@toolgate/db';
 import { type AuthUser, type OrgContext, Roles, tokenRoles } from '../../common/auth';
 import { ErrorCode, Problem } from '../../common/problem';
+import type { ActivityEntry } from '../activity/activity.service';
+import { OAuthRepository } from '../oauth/oauth.repository';
 import { OrgChangeService } from '../snapshots/org-change.service';
 import type { MemberView, UpdateMemberDto } from './members.dto';
 import { type LockedMembership, MembersRepository } from './members.repository';
@@ -21,15 +23,28 @@ const logged = (m: MembershipWithUser) => ({ userId: m.userId, email: m.user.ema
 
 const isManager = (role: MemberRole) => (Roles.manage as readonly MemberRole[]).includes(role);
 
-/** Membership changes do not touch the data plane (agents authenticate with keys, not members). */
-const NO_DATA_PLANE = { affectsDataPlane: false } as const;
+type ActivityLog = (entry: Omit<ActivityEntry, 'orgId' | 'actorId'>) => Promise<void>;
 
 @Injectable()
 export class MembersService {
   constructor(
     private readonly repo: MembersRepository,
     private readonly changes: OrgChangeService,
+    private readonly oauth: OAuthRepository,
   ) {}
+
+  /**
+   * A person who leaves an org, or may no longer grant agent roles in it, takes the OAuth grants
+   * they consented to with them: an app must not keep acting on the word of someone who could not
+   * give it today. Logged per grant; the snapshot is republished when any was live.
+   */
+  private async revokeGrantsOf(tx: Tx, log: ActivityLog, orgId: string, userId: string, reason: string) {
+    const revoked = await this.oauth.revokeGrantsOf(tx, orgId, userId, new Date(), reason);
+    for (const id of revoked) {
+      await log({ action: 'oauth_grant.revoked', targetType: 'oauth_grant', targetId: id, after: { reason } });
+    }
+    return revoked.length;
+  }
 
   async list(org: OrgContext) {
     const rows = await this.repo.list(org.id);
@@ -41,7 +56,8 @@ export class MembersService {
    * role; the last owner can never be demoted.
    */
   async changeRole(actor: AuthUser, org: OrgContext, userId: string, dto: UpdateMemberDto): Promise<MemberView> {
-    return this.changes.run(org.id, actor.id, NO_DATA_PLANE, async (tx, log) => {
+    let revoked = 0;
+    return this.changes.run(org.id, actor.id, { affectsDataPlane: () => revoked > 0 }, async (tx, log) => {
       const locked = await this.repo.lockForChange(tx, org.id, [actor.id, userId]);
       const actorRole = currentRole(locked, actor);
       if (!isManager(actorRole)) throw Problem.forbidden(`The ${actorRole} role cannot change member roles`);
@@ -57,6 +73,7 @@ export class MembersService {
       if (target.role === MemberRole.owner) assertNotLastOwner(locked, userId, actor.id, 'demote');
       const after = await this.repo.updateRole(tx, org.id, userId, dto.role);
       await log({ action: 'member.role_changed', targetType: 'member', targetId: userId, before: logged(before), after: logged(after) });
+      if (isManager(target.role) && !isManager(dto.role)) revoked = await this.revokeGrantsOf(tx, log, org.id, userId, 'consenter_demoted');
       return memberView(after);
     });
   }
@@ -71,7 +88,8 @@ export class MembersService {
     if (leaving && actor.token) {
       throw new Problem(403, ErrorCode.SessionRequired, 'Leaving an organization needs a signed-in session, not a management token');
     }
-    await this.changes.run(org.id, actor.id, NO_DATA_PLANE, async (tx, log) => {
+    let revoked = 0;
+    await this.changes.run(org.id, actor.id, { affectsDataPlane: () => revoked > 0 }, async (tx, log) => {
       const locked = await this.repo.lockForChange(tx, org.id, [actor.id, userId]);
       const actorRole = currentRole(locked, actor);
       if (!leaving && !isManager(actorRole)) {
@@ -91,6 +109,7 @@ export class MembersService {
         before: logged(removed),
         after: { left: leaving },
       });
+      revoked = await this.revokeGrantsOf(tx, log, org.id, userId, leaving ? 'consenter_left' : 'consenter_removed');
     });
   }
 }

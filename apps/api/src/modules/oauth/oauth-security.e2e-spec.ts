@@ -455,4 +455,44 @@ describe('OAuth 2.1 authorization server: security', () => {
     expect(grants.length).toBeGreaterThan(0);
     for (const g of grants) expect(g.roleIds).not.toContain(temp.id);
   });
+
+  it("a person's grants end when they leave the org or may no longer grant; the live snapshot drops them", async () => {
+    const u = await team(api, 'oauth-consenter');
+    const r = await api.prisma.db.role.create({
+      data: { orgId: u.org.id, name: uniq('ops'), rules: { tools: [{ effect: 'allow', match: '*' }] } },
+      select: { id: true },
+    });
+    const consent = async (who: typeof u.admin) => {
+      const requestId = await startAuthorization(api, client.client_id, {
+        challenge: pkce().challenge,
+        resource: endpoint(api, u.org.slug),
+      });
+      const res = await approve(api, who, requestId, u.org.id, [r.id]);
+      expect(res.status).toBe(200);
+      return (
+        await api.prisma.db.oAuthGrant.findFirstOrThrow({ where: { orgId: u.org.id, userId: who.id }, orderBy: { createdAt: 'desc' } })
+      ).id;
+    };
+    const liveGrants = async () => {
+      const raw = await api.redis.client.get(redisKeys.snapshot(u.org.id));
+      return PolicySnapshot.parse(JSON.parse(raw!)).grants.map((g) => g.id);
+    };
+    const byAdmin = await consent(u.admin);
+    const byOwner = await consent(u.owner);
+    expect(await liveGrants()).toEqual(expect.arrayContaining([byAdmin, byOwner]));
+
+    // Admin → member: may no longer grant, so the grant goes; the owner's stays.
+    await api.req().patch(`/v1/orgs/${u.org.slug}/members/${u.admin.id}`).set(u.owner.auth).send({ role: 'member' }).expect(200);
+    expect((await api.prisma.db.oAuthGrant.findUniqueOrThrow({ where: { id: byAdmin } })).revokedReason).toBe('consenter_demoted');
+    expect(await liveGrants()).toEqual([byOwner]);
+
+    // A member promoted again consents anew; removing them ends that grant too.
+    await api.req().patch(`/v1/orgs/${u.org.slug}/members/${u.admin.id}`).set(u.owner.auth).send({ role: 'admin' }).expect(200);
+    const again = await consent(u.admin);
+    await api.req().delete(`/v1/orgs/${u.org.slug}/members/${u.admin.id}`).set(u.owner.auth).expect(204);
+    expect((await api.prisma.db.oAuthGrant.findUniqueOrThrow({ where: { id: again } })).revokedReason).toBe('consenter_removed');
+    expect(await liveGrants()).toEqual([byOwner]);
+    const logged = await api.prisma.db.activityLog.findMany({ where: { orgId: u.org.id, action: 'oauth_grant.revoked' } });
+    expect(logged.map((l) => l.targetId).sort()).toEqual([byAdmin, again].sort());
+  });
 });

@@ -14,5 +14,6 @@ import { TokenService } from './token.service';
 @Module({
   controllers: [OAuthEndpointsController, ConsentController, GrantsController],
   providers: [OAuthRepository, OAuthPruner, ClientsService, AuthorizeService, ConsentService, TokenService, GrantsService],
+  exports: [OAuthRepository],
 })
 export class OAuthModule {}

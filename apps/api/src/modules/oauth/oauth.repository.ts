@@ -187,4 +187,12 @@ export class OAuthRepository {
     await tx.oAuthRefreshToken.updateMany({ where: { grantId: id, usedAt: null }, data: { usedAt: now } });
     return true;
   }
+
+  /** Revokes every live grant a person consented to in an org (they left it or may no longer grant); the ids revoked. */
+  async revokeGrantsOf(tx: Tx, orgId: string, userId: string, now: Date, reason: string): Promise<string[]> {
+    const live = await tx.oAuthGrant.findMany({ where: { orgId, userId, revokedAt: null }, select: { id: true } });
+    const revoked: string[] = [];
+    for (const { id } of live) if (await this.revokeGrant(tx, orgId, id, now, reason)) revoked.push(id);
+    return revoked;
+  }
 }

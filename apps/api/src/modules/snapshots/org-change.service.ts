@@ -5,8 +5,11 @@ import { ActivityService, type ActivityEntry } from '../activity/activity.servic
 import { type CompiledSnapshot, SnapshotService } from './snapshot.service';
 
 export interface ChangeOptions {
-  /** Recompile and publish the org's snapshot (keys, roles, servers, secrets, plan). */
-  affectsDataPlane: boolean;
+  /**
+   * Recompile and publish the org's snapshot (keys, grants, roles, servers, secrets, plan). A
+   * function is asked after the mutation, for changes that touch the data plane only sometimes.
+   */
+  affectsDataPlane: boolean | (() => boolean);
 }
 
 /**
@@ -31,7 +34,8 @@ export class OrgChangeService {
     const result = await this.prisma.db.$transaction(
       async (tx) => {
         const value = await fn(tx, (entry) => this.activity.record(tx, { ...entry, orgId, actorId }));
-        if (options.affectsDataPlane) compiled = await this.snapshots.compileInTx(tx, orgId, actorId);
+        const affects = typeof options.affectsDataPlane === 'function' ? options.affectsDataPlane() : options.affectsDataPlane;
+        if (affects) compiled = await this.snapshots.compileInTx(tx, orgId, actorId);
         return value;
       },
       { timeout: 15_000 },
