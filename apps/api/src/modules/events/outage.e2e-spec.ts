@@ -70,8 +70,9 @@ describe('event consumers during a database outage', () => {
 
   it('pauses for an outage longer than the retry budget, spends no attempt, counts every event once; only the poison event is dead-lettered', async () => {
     const orgId = randomUUID();
-    // A short lock: the outage lasts twice as long, and the held jobs must keep their locks throughout.
-    const worker = await spawnProxiedWorker({ USAGE_LOCK_MS: '1500' });
+    // A short lock: the outage lasts twice as long, and the held jobs must keep their locks
+    // throughout (renewed every half lock: long enough that a loaded machine still renews in time).
+    const worker = await spawnProxiedWorker({ USAGE_LOCK_MS: '2500' });
     await producer.add(Array.from({ length: 300 }, () => usageEvent({ orgId })));
     await waitFor(async () => (await counted(orgId)) === 300, 20_000, 'events before the outage');
 
@@ -84,7 +85,7 @@ describe('event consumers during a database outage', () => {
     ]);
     // The test jobs' whole retry budget is 3 attempts 100 ms apart; the outage lasts 30 times that.
     await waitFor(() => worker.output().includes('database unreachable, pausing'), 10_000, 'the consumer to pause');
-    await sleep(3000);
+    await sleep(5000);
     const during = await jobsIn('active', 'waiting', 'delayed', 'failed');
     expect(during.filter((j) => j.attemptsMade > 0)).toEqual([]);
     expect((await producer.counts()).failed).toBe(0);
