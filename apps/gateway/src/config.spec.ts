@@ -36,3 +36,10 @@ describe('gateway configuration: the stdio sandbox and upstream guard', () => {
     expect(() => loadGatewayConfig({ ...KEY, ...env })).toThrow(message);
   });
 });
+
+describe('gateway configuration: the authorization server', () => {
+  it('names the issuer as the API states it, without a trailing slash', () => {
+    expect(loadGatewayConfig({ ...KEY, PUBLIC_API_URL: 'https://api.example/' }).PUBLIC_API_URL).toBe('https://api.example');
+    expect(loadGatewayConfig({ ...KEY }).PUBLIC_API_URL).toBe('http://127.0.0.1:4000');
+  });
+});

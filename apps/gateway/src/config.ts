@@ -42,8 +42,15 @@ export const GatewayConfigSchema = z.object({
       return z.NEVER;
     }
   }),
-  /** The control plane, named as authorization server in the protected-resource metadata. */
-  PUBLIC_API_URL: z.string().url().default('http://127.0.0.1:4000'),
+  /**
+   * The control plane, named as authorization server in the protected-resource metadata: the
+   * issuer exactly as the API states it (no trailing slash), or clients refuse the mismatch.
+   */
+  PUBLIC_API_URL: z
+    .string()
+    .url()
+    .default('http://127.0.0.1:4000')
+    .transform((v) => v.replace(/\/+$/, '')),
   /** This gateway's public base URL (resource identifiers). */
   PUBLIC_GATEWAY_URL: z.string().url().default('http://127.0.0.1:8080'),
   /**
