@@ -466,4 +466,17 @@ describe('401 challenges and metadata', () => {
     // One document for the whole host would get clients tokens no endpoint accepts.
     expect((await fetch(`${stack.gatewayUrl}/.well-known/oauth-protected-resource`)).status).toBe(404);
   });
+
+  it('the legacy SSE endpoint points clients at its own document, whose resource is a prefix of the URL they connect to', async () => {
+    const o = await createOrg(stack);
+    const none = await fetch(`${stack.gatewayUrl}/sse/${o.org.slug}`, { headers: { Accept: 'text/event-stream' } });
+    expect(none.status).toBe(401);
+    const doc = `${publicUrl}/.well-known/oauth-protected-resource/sse/${o.org.slug}`;
+    expect(none.headers.get('www-authenticate')).toBe(`Bearer resource_metadata="${doc}", scope="mcp"`);
+    const res = await fetch(`${stack.gatewayUrl}/.well-known/oauth-protected-resource/sse/${o.org.slug}/everything`);
+    expect(await res.json()).toMatchObject({
+      resource: `${publicUrl}/sse/${o.org.slug}/everything`,
+      authorization_servers: [stack.apiUrl],
+    });
+  });
 });

@@ -62,15 +62,25 @@ export class Authenticator {
     this.publicUrl = opts.publicUrl.replace(/\/+$/, '');
   }
 
-  resourceMetadataUrl(org: string, server: string | null): string {
-    return `${this.publicUrl}/.well-known/oauth-protected-resource/mcp/${org}${server ? `/${server}` : ''}`;
+  resourceMetadataUrl(org: string, server: string | null, kind: 'mcp' | 'sse' = 'mcp'): string {
+    return `${this.publicUrl}/.well-known/oauth-protected-resource/${kind}/${org}${server ? `/${server}` : ''}`;
   }
 
-  /** Resolve org, credential and scope; on failure the response has been sent and null is returned. */
-  async authenticate(req: IncomingMessage, res: ServerResponse, org: string, server: string | null): Promise<Caller | null> {
+  /**
+   * Resolve org, credential and scope; on failure the response has been sent and null is
+   * returned. `transport` names the one the 401 sends clients to discover for (the legacy SSE
+   * endpoint has its own metadata document); tokens are the /mcp endpoint's either way.
+   */
+  async authenticate(
+    req: IncomingMessage,
+    res: ServerResponse,
+    org: string,
+    server: string | null,
+    transport: 'mcp' | 'sse' = 'mcp',
+  ): Promise<Caller | null> {
     const token = bearer(req);
     const ip = this.clientIp.resolve(req.socket.remoteAddress, req.headers);
-    const metadata = `resource_metadata="${this.resourceMetadataUrl(org, server)}", scope="${MCP_SCOPE}"`;
+    const metadata = `resource_metadata="${this.resourceMetadataUrl(org, server, transport)}", scope="${MCP_SCOPE}"`;
     if (!token) {
       this.failures.record(null, 'missing', null, ip, server);
       // No error code: the client has not tried yet, so it starts the authorization flow (RFC 6750 §3.1).

@@ -23,7 +23,7 @@ export class LegacySse {
   /** GET /sse/{org}[/{server}]: opens the stream and announces where to POST. */
   async stream(req: IncomingMessage, res: ServerResponse, org: string, server: string | null): Promise<void> {
     if (!this.d.checks.checkOrigin(req, res)) return;
-    const caller = await this.d.auth.authenticate(req, res, org, server);
+    const caller = await this.d.auth.authenticate(req, res, org, server, 'sse');
     if (!caller) return;
     const session = await this.d.setup.openLegacy(res, caller);
     if (!session) return;
@@ -61,7 +61,7 @@ export class LegacySse {
       sendRpcError(res, 404, null, { code: RpcCode.InvalidRequest, message: 'Session not found' });
       return;
     }
-    const caller = await this.d.auth.authenticate(req, res, snapshot.orgSlug, session.server);
+    const caller = await this.d.auth.authenticate(req, res, snapshot.orgSlug, session.server, 'sse');
     if (!caller) return;
     if (caller.key.id !== session.keyId) {
       sendRpcError(res, 404, null, { code: RpcCode.InvalidRequest, message: 'Session not found' });

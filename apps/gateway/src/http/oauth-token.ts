@@ -62,7 +62,7 @@ export class AccessTokenVerifier {
  * `resource` its protected-resource metadata names, which clients ask the authorization server
  * for (RFC 8707) and which its tokens must carry as `aud`.
  */
-export function endpointResource(publicUrl: string, org: string, server: string | null): string {
-  const url = `${publicUrl.replace(/\/+$/, '')}/mcp/${org}${server ? `/${server}` : ''}`;
+export function endpointResource(publicUrl: string, org: string, server: string | null, kind: 'mcp' | 'sse' = 'mcp'): string {
+  const url = `${publicUrl.replace(/\/+$/, '')}/${kind}/${org}${server ? `/${server}` : ''}`;
   return canonicalResource(url) ?? url;
 }

@@ -26,7 +26,7 @@ export interface HttpDeps {
 const SLUG = '[a-z0-9](?:[a-z0-9-]*[a-z0-9])?';
 const MCP_PATH = new RegExp(`^/mcp/(${SLUG})(?:/(${SLUG}))?/?$`);
 const SSE_PATH = new RegExp(`^/sse/(${SLUG})(?:/(${SLUG}))?/?$`);
-const PRM_PATH = new RegExp(`^/\\.well-known/oauth-protected-resource/mcp/(${SLUG})(?:/(${SLUG}))?/?$`);
+const PRM_PATH = new RegExp(`^/\\.well-known/oauth-protected-resource/(mcp|sse)/(${SLUG})(?:/(${SLUG}))?/?$`);
 
 /**
  * The gateway's HTTP front: routing only. Every failure is a JSON(-RPC) error with the right
@@ -78,15 +78,18 @@ export function createHttpServer(deps: HttpDeps): { server: Server; drain: HttpD
       // exactly it (RFC 8707), and the gateway accepts only tokens whose `aud` is it. There is no
       // root document on purpose: one resource for the whole host would get clients tokens that no
       // endpoint accepts.
+      // The legacy SSE endpoint has its own document: clients check that `resource` is a prefix of
+      // the URL they connect to; the authorization server binds its tokens to the /mcp twin.
+      const [kind, org, server] = [m[1] as 'mcp' | 'sse', m[2]!, m[3] ?? null];
       sendJson(
         res,
         200,
         {
-          resource: endpointResource(deps.publicUrl, m[1]!, m[2] ?? null),
+          resource: endpointResource(deps.publicUrl, org, server, kind),
           authorization_servers: [deps.authorizationServer],
           scopes_supported: [MCP_SCOPE],
           bearer_methods_supported: ['header'],
-          resource_name: `Toolgate MCP endpoint for ${m[1]}${m[2] ? `/${m[2]}` : ''}`,
+          resource_name: `Toolgate MCP endpoint for ${org}${server ? `/${server}` : ''}${kind === 'sse' ? ' (legacy SSE)' : ''}`,
           resource_documentation: `${deps.authorizationServer}/docs`,
         },
         // Public and credential-free: browser-based clients of any origin may read it (a configured origin already has its own).

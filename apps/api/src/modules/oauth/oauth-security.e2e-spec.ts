@@ -248,6 +248,9 @@ describe('OAuth 2.1 authorization server: security', () => {
       `${gw}/mcp/${t.org.slug}/srv/extra`,
       `${gw}/mcp/${t.org.slug}?x=1`,
       `${gw}/mcp/Bad_Slug`,
+      `${gw}/sse`,
+      `${gw}/sse/${t.org.slug}/srv/extra`,
+      `${gw}/messages`,
     ]) {
       expectErrorRedirect(await authorizeRaw(api, base(challenge, { resource })), 'invalid_target');
     }
@@ -263,6 +266,23 @@ describe('OAuth 2.1 authorization server: security', () => {
     expect(verifyAccessToken(accessTokenKey(api.env.TOOLGATE_SECRET_KEY), ok.body.access_token, Math.floor(Date.now() / 1000))?.aud).toBe(
       resource,
     );
+  });
+
+  it('a legacy SSE endpoint as resource binds the grant and token to its /mcp twin, and /token takes either name', async () => {
+    const gw = api.env.PUBLIC_GATEWAY_URL.replace(/\/+$/, '');
+    const { code, verifier } = await consented(`${gw}/sse/${t.org.slug}`);
+    const ok = await exchange(code, verifier, { resource: `${gw}/sse/${t.org.slug}` });
+    expect(ok.status).toBe(200);
+    expect(verifyAccessToken(accessTokenKey(api.env.TOOLGATE_SECRET_KEY), ok.body.access_token, Math.floor(Date.now() / 1000))?.aud).toBe(
+      endpoint(api, t.org.slug),
+    );
+    const refreshed = await tokenRequest(api, {
+      grant_type: 'refresh_token',
+      refresh_token: ok.body.refresh_token,
+      client_id: client.client_id,
+      resource: endpoint(api, t.org.slug),
+    });
+    expect(refreshed.status).toBe(200);
   });
 
   it('without a resource the grant is for the org endpoint', async () => {

@@ -45,10 +45,15 @@ export function parseResource(env: Env, raw: string): ParsedResource | null {
   if (raw.includes('?') || raw.includes('#')) return null;
   const canonical = canonicalResource(raw);
   const base = canonicalResource(env.PUBLIC_GATEWAY_URL);
-  if (!canonical || !base || !canonical.startsWith(`${base}/mcp/`)) return null;
-  const parts = canonical.slice(base.length + '/mcp/'.length).split('/');
+  if (!canonical || !base) return null;
+  // The legacy SSE endpoint `/sse/{org}[/{server}]` names itself as resource (clients want a
+  // prefix of the URL they connect to); the grant is for its /mcp twin, which the gateway's SSE
+  // transport accepts.
+  const kind = ['/mcp/', '/sse/'].find((k) => canonical.startsWith(`${base}${k}`));
+  if (!kind) return null;
+  const parts = canonical.slice(base.length + kind.length).split('/');
   if (parts.length > 2 || !parts.every((p) => Slug.safeParse(p).success)) return null;
-  return { resource: canonical, orgSlug: parts[0]!, serverSlug: parts[1] ?? null };
+  return { resource: `${base}/mcp/${parts.join('/')}`, orgSlug: parts[0]!, serverSlug: parts[1] ?? null };
 }
 
 /** The org-wide endpoint, the resource of a grant whose client named none. */

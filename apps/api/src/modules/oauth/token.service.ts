@@ -3,7 +3,6 @@ import { Inject, Injectable } from '@nestjs/common';
 import {
   ACCESS_TOKEN_TTL_SECONDS,
   accessTokenKey,
-  canonicalResource,
   looksLikeAccessToken,
   REFRESH_TOKEN_PREFIX,
   sha256Hex,
@@ -14,7 +13,7 @@ import type { OAuthClient } from '@toolgate/db';
 import { ENV, type Env } from '../../config/env';
 import { PrismaService } from '../../infra/prisma.service';
 import { GrantsService } from './grants.service';
-import { grantScope, issuerOf } from './oauth.config';
+import { grantScope, issuerOf, parseResource } from './oauth.config';
 import { CODE_VERIFIER, randomToken, s256, safeEqual } from './oauth.crypto';
 import { OAuthError } from './oauth.errors';
 import { type GrantRow, OAuthRepository } from './oauth.repository';
@@ -180,7 +179,7 @@ export class TokenService {
 
   private checkResource(resource: unknown, grant: GrantRow): void {
     if (resource === undefined) return;
-    if (typeof resource !== 'string' || canonicalResource(resource) !== grant.resource) {
+    if (typeof resource !== 'string' || parseResource(this.env, resource)?.resource !== grant.resource) {
       throw new OAuthError('invalid_target', 'resource does not match the endpoint this grant is for');
     }
   }
