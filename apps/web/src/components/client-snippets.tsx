@@ -1,70 +1,52 @@
 'use client';
 
-import { useState } from 'react';
+import { useId, useState } from 'react';
+import { clientConfigs, KEY_PLACEHOLDER } from '@/lib/client-configs';
 import { CopyButton } from './client-ui';
 
-/** Ready-to-paste client configuration for an MCP endpoint (the key stays a placeholder). */
-export function ClientSnippets({ endpoint, name }: { endpoint: string; name: string }) {
-  const key = 'tg_YOUR_AGENT_KEY';
-  const snippets: { id: string; label: string; code: string }[] = [
-    {
-      id: 'claude',
-      label: 'Claude Desktop',
-      code: JSON.stringify(
-        { mcpServers: { [name]: { command: 'npx', args: ['-y', 'mcp-remote', endpoint, '--header', `Authorization: Bearer ${key}`] } } },
-        null,
-        2,
-      ),
-    },
-    {
-      id: 'cursor',
-      label: 'Cursor',
-      code: JSON.stringify({ mcpServers: { [name]: { url: endpoint, headers: { Authorization: `Bearer ${key}` } } } }, null, 2),
-    },
-    {
-      id: 'vscode',
-      label: 'VS Code',
-      code: JSON.stringify({ servers: { [name]: { type: 'http', url: endpoint, headers: { Authorization: `Bearer ${key}` } } } }, null, 2),
-    },
-    {
-      id: 'sdk',
-      label: 'TypeScript SDK',
-      code: `import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-
-const transport = new StreamableHTTPClientTransport(new URL('${endpoint}'), {
-  requestInit: { headers: { Authorization: 'Bearer ' + process.env.TOOLGATE_KEY } },
-});
-const client = new Client({ name: 'my-agent', version: '1.0.0' });
-await client.connect(transport);
-console.log(await client.listTools());`,
-    },
-  ];
+/**
+ * Ready-to-paste client configuration for an MCP endpoint: with `secret`, the freshly issued key
+ * is filled in (the reveal after creating or rotating a key); without it, a placeholder.
+ */
+export function ClientSnippets({ endpoint, name, secret }: { endpoint: string; name: string; secret?: string }) {
+  const snippets = clientConfigs({ endpoint, name, key: secret });
   const [tab, setTab] = useState(snippets[0]!.id);
+  const idBase = useId();
   const current = snippets.find((s) => s.id === tab) ?? snippets[0]!;
   return (
-    <div>
-      <div className="tabs" role="tablist" aria-label="Client configuration">
+    <div data-testid="client-configs">
+      <div className="tabs" role="tablist" aria-label="Client configuration" style={{ flexWrap: 'wrap' }}>
         {snippets.map((s) => (
           <button
             key={s.id}
             type="button"
             role="tab"
             aria-selected={s.id === tab}
-            aria-controls={`snippet-${s.id}`}
+            aria-controls={`${idBase}-${s.id}`}
             onClick={() => setTab(s.id)}
           >
             {s.label}
           </button>
         ))}
       </div>
-      <div role="tabpanel" id={`snippet-${current.id}`} className="stack" style={{ gap: 8 }}>
+      <div role="tabpanel" id={`${idBase}-${current.id}`} aria-label={current.label} className="stack" style={{ gap: 8 }}>
         <div className="row">
-          <span className="muted small">Replace {key} with a key from Agent keys.</span>
+          <span className="muted small">
+            {current.where === 'terminal' ? (
+              'Run in a terminal'
+            ) : (
+              <>
+                Paste into <code>{current.where}</code>
+              </>
+            )}
+            {secret ? ' — your key is filled in.' : `; replace ${KEY_PLACEHOLDER} with a key from Agent keys.`}
+          </span>
           <span className="spacer" />
-          <CopyButton value={current.code} label={`Copy ${current.label} config`} />
+          <CopyButton value={current.text} label={`Copy ${current.label} config`} />
         </div>
-        <pre>{current.code}</pre>
+        <pre data-testid="client-config-text" style={{ whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
+          {current.text}
+        </pre>
       </div>
     </div>
   );

@@ -2,6 +2,8 @@
 
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
+import Link from 'next/link';
+import { ClientSnippets } from '@/components/client-snippets';
 import { SecretOnce } from '@/components/client-ui';
 import type { KeyWithSecret } from '@/components/roles/types';
 import { call } from '@/lib/client';
@@ -61,7 +63,9 @@ export function CreateKey({
         <SecretOnce label="Your new agent key" value={created.key} />
         <p className="muted small" style={{ margin: 0 }}>
           Agents send it as <code>Authorization: Bearer &lt;key&gt;</code> to <code style={{ overflowWrap: 'anywhere' }}>{endpoint}</code>.
+          Or paste a ready config:
         </p>
+        <ClientSnippets endpoint={endpoint} name={`toolgate-${org}`} secret={created.key} />
         <div>
           <button
             type="button"
@@ -98,6 +102,13 @@ export function CreateKey({
           </div>
         ) : null}
         <KeyFields draft={draft} onChange={setDraft} roles={roles} errors={errors} orgSlug={org} />
+        {draft.roleIds.length === 0 ? (
+          // Said before submit: the API accepts a role-less key, and it then fails at the agent, far from here.
+          <div className="notice warn" data-testid="no-role-warning">
+            This key can call nothing until it has a role: the gateway denies every call it makes. Tick a role above, or{' '}
+            <Link href={`/o/${org}/roles`}>set up roles</Link> and add one to the key later.
+          </div>
+        ) : null}
         <div className="row">
           <button type="submit" className="btn primary" disabled={busy}>
             {busy ? 'Creating…' : 'Create key'}

@@ -2,6 +2,7 @@
 
 import Link from 'next/link';
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useRef, useState } from 'react';
+import { ClientSnippets } from '@/components/client-snippets';
 import { SecretOnce } from '@/components/client-ui';
 
 interface Shown {
@@ -16,9 +17,9 @@ const Ctx = createContext<(s: Shown) => void>(() => {});
 /**
  * Shows a freshly issued secret in a modal, once. Lives above the table so that the dialog
  * survives the row it came from disappearing after `router.refresh()` (a rotated key leaves the
- * "active" filter).
+ * "active" filter). `org` and `endpoint` fill the client configs shown with the secret.
  */
-export function SecretDialogProvider({ children }: { children: ReactNode }) {
+export function SecretDialogProvider({ children, org, endpoint }: { children: ReactNode; org: string; endpoint: string }) {
   const ref = useRef<HTMLDialogElement>(null);
   const [shown, setShown] = useState<Shown | null>(null);
   useEffect(() => {
@@ -37,6 +38,7 @@ export function SecretDialogProvider({ children }: { children: ReactNode }) {
           <div className="stack">
             <h2 id="secret-dialog-title">{shown.title}</h2>
             <SecretOnce label="This is the new secret key" value={shown.secret} />
+            <ClientSnippets endpoint={endpoint} name={`toolgate-${org}`} secret={shown.secret} />
             <div className="row" style={{ justifyContent: 'flex-end' }}>
               {shown.href ? (
                 <Link className="btn" href={shown.href} onClick={close}>

@@ -37,7 +37,7 @@ export default async function KeysPage({
   const base = `/o/${membership.slug}/keys`;
 
   return (
-    <SecretDialogProvider>
+    <SecretDialogProvider org={membership.slug} endpoint={org.endpoint}>
       <PageHeader
         title="Agent keys"
         description="Keys your agents use to call the gateway. Each key carries roles that decide which tools it may call."

@@ -21,9 +21,10 @@ export default async function KeyPage({ params }: { params: Promise<{ org: strin
   if (!membership || !can.read(membership.role)) forbidden();
   const manage = can.manage(membership.role);
   const o = encodeURIComponent(slug);
-  const [k, roles] = await Promise.all([
+  const [k, roles, org] = await Promise.all([
     api<KeyView>(`/v1/orgs/${o}/keys/${encodeURIComponent(id)}`),
     api<{ items: RoleView[] }>(`/v1/orgs/${o}/roles`),
+    api<{ endpoint: string }>(`/v1/orgs/${o}`),
   ]);
   const base = `/o/${membership.slug}`;
   const details: [string, ReactNode][] = [
@@ -53,7 +54,7 @@ export default async function KeyPage({ params }: { params: Promise<{ org: strin
   if (k.revokedAt) details.push(['Revoked', formatDate(k.revokedAt)]);
 
   return (
-    <SecretDialogProvider>
+    <SecretDialogProvider org={membership.slug} endpoint={org.endpoint}>
       <PageHeader
         title={k.name}
         description={
