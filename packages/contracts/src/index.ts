@@ -12,3 +12,4 @@ export * from './tasks';
 export * from './security-txt';
 export * from './oauth';
 export * from './management-tokens';
+export * from './effective-policy';

@@ -14,8 +14,18 @@ export class PolicyRepository {
         id: true,
         name: true,
         revokedAt: true,
+        expiresAt: true,
         roles: { where: { orgId }, select: { role: { select: { id: true, name: true } } } },
       },
+    });
+  }
+
+  /** The org's enabled servers with their last probed catalogue, in slug order. */
+  enabledServers(orgId: string) {
+    return this.prisma.db.mcpServer.findMany({
+      where: { orgId, enabled: true },
+      select: { id: true, slug: true, name: true, catalog: true, catalogFetchedAt: true },
+      orderBy: { slug: 'asc' },
     });
   }
 }

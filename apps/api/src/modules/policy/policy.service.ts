@@ -1,9 +1,10 @@
 import { Injectable } from '@nestjs/common';
-import { PolicySnapshot } from '@toolgate/contracts';
-import { checkKey, type Decision, decide, type PolicyRequest, ruleLabel } from '@toolgate/policy';
+import { type EffectiveItem, type EffectivePolicy, PolicySnapshot, ServerCatalog } from '@toolgate/contracts';
+import { checkKey, type Decision, decide, type PolicyRequest, type Principal, type RequestKind, ruleLabel } from '@toolgate/policy';
 import type { OrgContext } from '../../common/auth';
 import { Problem } from '../../common/problem';
 import { parseOrThrow } from '../../common/zod';
+import { keyStatus } from '../keys/keys.service';
 import { SnapshotService } from '../snapshots/snapshot.service';
 import { PolicyRepository } from './policy.repository';
 import { SIMULATED_METHODS, type SimulateDto } from './simulate.dto';
@@ -67,6 +68,64 @@ export class PolicyService {
       warnings,
     };
   }
+  /**
+   * What the key may call: every item of each enabled server's last probed catalogue, decided
+   * without arguments by the same decide() as simulate(). An allow rule with constraints decides
+   * either way (allowed when they hold vacuously, denied naming a missing argument), so both are
+   * reported as "constrained" with that rule's constraints.
+   */
+  async effective(org: OrgContext, keyId: string): Promise<EffectivePolicy> {
+    const key = await this.repo.findKey(org.id, keyId);
+    if (!key) throw Problem.notFound('API key');
+    const row = await this.snapshots.latest(org.id);
+    if (!row) throw Problem.notFound('Policy snapshot');
+    const status = keyStatus(key);
+    const base = { keyId: key.id, status, snapshotVersion: row.version };
+    if (status !== 'active') return { ...base, servers: [] };
+
+    const snapshot = parseOrThrow(PolicySnapshot, row.snapshot);
+    // An active key missing from the snapshot cannot authenticate either: nothing to list.
+    const snapshotKey = snapshot.keys.find((k) => k.id === key.id);
+    if (!snapshotKey) return { ...base, servers: [] };
+    const principal: Principal = { keyId: snapshotKey.id, roleIds: snapshotKey.roleIds, metadata: snapshotKey.metadata, ip: null };
+
+    const servers = await this.repo.enabledServers(org.id);
+    return {
+      ...base,
+      servers: servers.map((s) => {
+        const parsed = s.catalog === null ? null : ServerCatalog.safeParse(s.catalog);
+        const catalog = parsed?.success ? parsed.data : null;
+        const item = (kind: RequestKind, name: string, description: unknown, decideOn = name) =>
+          effectiveItem(snapshot, decide(snapshot, principal, { kind, server: s.slug, name: decideOn }), name, description);
+        return {
+          id: s.id,
+          slug: s.slug,
+          name: s.name,
+          catalogFetchedAt: catalog ? (s.catalogFetchedAt?.toISOString() ?? null) : null,
+          tools: (catalog?.tools ?? []).map((t) => item('tool', t.name, t.description)),
+          prompts: (catalog?.prompts ?? []).map((p) => item('prompt', p.name, p.description)),
+          resources: (catalog?.resources ?? []).map((r) => item('resource', r.uri, r.description ?? r.name)),
+        };
+      }),
+    };
+  }
+}
+
+/** One catalogue item with the decision, and the constraints of the allow rule that decided it. */
+function effectiveItem(snapshot: PolicySnapshot, decision: Decision, name: string, description: unknown): EffectiveItem {
+  const rule = decision.rule;
+  const index = rule ? /^tools\[(\d+)\]$/.exec(rule.path) : null;
+  const toolRule = rule && index ? snapshot.roles.find((r) => r.id === rule.roleId)?.rules.tools?.[Number(index[1])] : undefined;
+  const constraints =
+    toolRule?.effect === 'allow' && toolRule.constraints && Object.keys(toolRule.constraints).length ? toolRule.constraints : null;
+  return {
+    name,
+    description: typeof description === 'string' ? description : null,
+    access: constraints ? 'constrained' : decision.allowed ? 'allowed' : 'denied',
+    reason: decision.reason,
+    rule: rule ? ruleLabel(rule) : null,
+    constraints,
+  };
 }
 
 /**
