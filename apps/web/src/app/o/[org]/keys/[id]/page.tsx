@@ -2,10 +2,12 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { forbidden } from 'next/navigation';
 import type { ReactNode } from 'react';
+import { EffectivePolicy } from '@toolgate/contracts/src/effective-policy';
 import { relativeTime } from '@/components/keys/format';
 import { KeyActions } from '@/components/keys/key-actions';
 import { MetadataList, StatusBadge } from '@/components/keys/key-table';
 import { EditKey } from '@/components/keys/edit-key';
+import { EffectivePolicyCard } from '@/components/keys/effective-policy';
 import { SecretDialogProvider } from '@/components/keys/secret-dialog';
 import type { KeyView, RoleView } from '@/components/roles/types';
 import { Card, formatDate, Notice, PageHeader } from '@/components/ui';
@@ -21,10 +23,11 @@ export default async function KeyPage({ params }: { params: Promise<{ org: strin
   if (!membership || !can.read(membership.role)) forbidden();
   const manage = can.manage(membership.role);
   const o = encodeURIComponent(slug);
-  const [k, roles, org] = await Promise.all([
+  const [k, roles, org, effective] = await Promise.all([
     api<KeyView>(`/v1/orgs/${o}/keys/${encodeURIComponent(id)}`),
     api<{ items: RoleView[] }>(`/v1/orgs/${o}/roles`),
     api<{ endpoint: string }>(`/v1/orgs/${o}`),
+    api<unknown>(`/v1/orgs/${o}/keys/${encodeURIComponent(id)}/effective`).then((body) => EffectivePolicy.parse(body)),
   ]);
   const base = `/o/${membership.slug}`;
   const details: [string, ReactNode][] = [
@@ -86,6 +89,7 @@ export default async function KeyPage({ params }: { params: Promise<{ org: strin
           </p>
         ) : null}
       </Card>
+      <EffectivePolicyCard policy={effective} />
       {manage && k.status !== 'revoked' ? (
         <Card title="Edit">
           <EditKey org={membership.slug} k={k} roles={roles.items.map((r) => ({ id: r.id, name: r.name, description: r.description }))} />
