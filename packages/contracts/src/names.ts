@@ -38,6 +38,8 @@ export const redisKeys = {
   sharedBucket: (scope: string) => `tg:rl-shared:${scope}`,
   /** Login attempt counter (API). */
   loginAttempts: (subject: string) => `tg:login:${subject}`,
+  /** Epoch ms before which a user's access tokens are refused (sign out of all sessions); expires with the access token TTL (API). */
+  sessionsValidAfter: (userId: string) => `tg:sessions-after:${userId}`,
   /** API throttle counter of one fixed window: `scope` (signup, auth, manage), client IP or user id, window number. */
   apiThrottle: (scope: string, subject: string, window: number) => `tg:throttle:${scope}:${subject}:${window}`,
   /**

@@ -39,6 +39,8 @@ export interface AuthUser {
   id: string;
   email: string;
   token?: TokenPrincipal;
+  /** Refresh token family of the signed-in session (JWT only), so a password change can keep this one. */
+  sessionFamily?: string;
 }
 
 /** The org named by `:org` in the route, resolved by OrgGuard. */

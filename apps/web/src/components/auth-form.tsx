@@ -7,7 +7,18 @@ import { readProblem, humanize } from '@/lib/problem';
 
 type Mode = 'login' | 'signup';
 
-export function AuthForm({ mode, next, expired }: { mode: Mode; next: string; expired: boolean }) {
+export function AuthForm({
+  mode,
+  next,
+  expired,
+  invitedEmail,
+}: {
+  mode: Mode;
+  next: string;
+  expired: boolean;
+  /** Sign-up from an invitation: the email is fixed to the invited address. */
+  invitedEmail?: string;
+}) {
   const router = useRouter();
   const [error, setError] = useState<string | null>(null);
   const [fieldErrors, setFieldErrors] = useState<Record<string, string>>({});
@@ -79,7 +90,18 @@ export function AuthForm({ mode, next, expired }: { mode: Mode; next: string; ex
         </div>
       ) : null}
       {mode === 'signup' ? field('name', 'Name', { autoComplete: 'name', required: true, maxLength: 120 }) : null}
-      {field('email', 'Email', { type: 'email', autoComplete: 'email', required: true })}
+      {field('email', 'Email', {
+        type: 'email',
+        autoComplete: 'email',
+        required: true,
+        ...(invitedEmail ? { defaultValue: invitedEmail, readOnly: true, 'aria-describedby': 'email-hint' } : {}),
+      })}
+      {invitedEmail ? (
+        <p className="muted small" id="email-hint" style={{ margin: 0 }}>
+          The invitation was sent to this address; accepting it needs an account with it.{' '}
+          <Link href="/signup">Sign up with another email</Link> instead.
+        </p>
+      ) : null}
       {field('password', 'Password', {
         type: 'password',
         autoComplete: mode === 'login' ? 'current-password' : 'new-password',

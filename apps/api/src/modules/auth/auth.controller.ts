@@ -1,10 +1,10 @@
-import { Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
+import { Controller, Get, HttpCode, Patch, Post, Req } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { Authed, type AuthUser, CurrentUser } from '../../common/auth';
 import { Throttle } from '../../common/throttle';
 import { ZBody } from '../../common/zod';
-import { LoginDto, RefreshDto, SignupDto } from './auth.dto';
+import { ChangePasswordDto, LoginDto, RefreshDto, SignupDto, UpdateMeDto } from './auth.dto';
 import { AuthService } from './auth.service';
 
 @ApiTags('auth')
@@ -42,5 +42,29 @@ export class AuthController {
   @ApiBearerAuth()
   me(@CurrentUser() user: AuthUser) {
     return this.auth.me(user.id, user.token?.orgId);
+  }
+
+  @Patch('me')
+  @Authed()
+  @ApiBearerAuth()
+  updateMe(@CurrentUser() user: AuthUser, @ZBody(UpdateMeDto) dto: UpdateMeDto) {
+    return this.auth.updateMe(user.id, dto);
+  }
+
+  @Post('me/password')
+  @Authed()
+  @Throttle('auth')
+  @HttpCode(204)
+  @ApiBearerAuth()
+  async changePassword(@CurrentUser() user: AuthUser, @ZBody(ChangePasswordDto) dto: ChangePasswordDto): Promise<void> {
+    await this.auth.changePassword(user.id, user.sessionFamily, dto);
+  }
+
+  @Post('auth/logout-all')
+  @Authed()
+  @HttpCode(204)
+  @ApiBearerAuth()
+  async logoutAll(@CurrentUser() user: AuthUser): Promise<void> {
+    await this.auth.logoutAll(user.id);
   }
 }

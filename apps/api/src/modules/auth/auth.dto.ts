@@ -7,11 +7,15 @@ const Email = z
   .email('must be a valid email address')
   .transform((e) => e.toLowerCase());
 
+/** One rule for every password a person chooses (sign-up and change). */
+const NewPassword = z.string().min(10, 'must be at least 10 characters').max(256, 'must be at most 256 characters');
+const Name = z.string().trim().min(1, 'must not be empty').max(120);
+
 export const SignupDto = z
   .object({
     email: Email,
-    password: z.string().min(10, 'must be at least 10 characters').max(256, 'must be at most 256 characters'),
-    name: z.string().trim().min(1, 'must not be empty').max(120),
+    password: NewPassword,
+    name: Name,
   })
   .strict();
 export type SignupDto = z.output<typeof SignupDto>;
@@ -21,3 +25,11 @@ export type LoginDto = z.output<typeof LoginDto>;
 
 export const RefreshDto = z.object({ refreshToken: z.string().min(20).max(200) }).strict();
 export type RefreshDto = z.output<typeof RefreshDto>;
+
+export const UpdateMeDto = z.object({ name: Name }).strict();
+export type UpdateMeDto = z.output<typeof UpdateMeDto>;
+
+export const ChangePasswordDto = z
+  .object({ currentPassword: z.string().min(1, 'must not be empty').max(256), newPassword: NewPassword })
+  .strict();
+export type ChangePasswordDto = z.output<typeof ChangePasswordDto>;

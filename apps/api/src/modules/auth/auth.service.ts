@@ -8,7 +8,7 @@ import { ENV, type Env } from '../../config/env';
 import { ErrorCode, Problem } from '../../common/problem';
 import { PrismaService } from '../../infra/prisma.service';
 import { RedisService } from '../../infra/redis.service';
-import type { LoginDto, RefreshDto, SignupDto } from './auth.dto';
+import type { ChangePasswordDto, LoginDto, RefreshDto, SignupDto, UpdateMeDto } from './auth.dto';
 
 /** argon2id, OWASP's second recommended profile (19 MiB, t=2). */
 const ARGON2 = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -114,13 +114,57 @@ export class AuthService {
     };
   }
 
+  async updateMe(userId: string, dto: UpdateMeDto) {
+    await this.prisma.db.user.update({ where: { id: userId }, data: { name: dto.name } });
+    return this.me(userId);
+  }
+
+  /**
+   * Verifies the current password, stores the new one and revokes every other session's refresh
+   * tokens; the calling session (its refresh family) keeps working.
+   */
+  async changePassword(userId: string, keepFamily: string | undefined, dto: ChangePasswordDto): Promise<void> {
+    const user = await this.prisma.db.user.findUnique({ where: { id: userId } });
+    if (!user) throw Problem.unauthenticated('The account no longer exists');
+    const subject = `password|${userId}`;
+    await this.assertNotLockedOut(subject);
+    const ok = await verify(user.passwordHash, dto.currentPassword).catch(() => false);
+    if (!ok) {
+      // Counted like failed logins, so a stolen session cannot guess the password without limit.
+      await this.recordFailure(subject);
+      throw Problem.validation([{ path: 'currentPassword', message: 'is incorrect' }]);
+    }
+    if (dto.newPassword === dto.currentPassword) {
+      throw Problem.validation([{ path: 'newPassword', message: 'must differ from the current password' }]);
+    }
+    const passwordHash = await hash(dto.newPassword, ARGON2);
+    await this.prisma.db.$transaction([
+      this.prisma.db.user.update({ where: { id: userId }, data: { passwordHash } }),
+      this.prisma.db.refreshToken.updateMany({
+        where: { userId, revokedAt: null, ...(keepFamily ? { NOT: { familyId: keepFamily } } : {}) },
+        data: { revokedAt: new Date() },
+      }),
+    ]);
+    await this.redis.client.del(redisKeys.loginAttempts(subject)).catch(() => undefined);
+  }
+
+  /** Revokes every refresh token of the user and refuses access tokens issued before now. */
+  async logoutAll(userId: string): Promise<void> {
+    await this.prisma.db.refreshToken.updateMany({ where: { userId, revokedAt: null }, data: { revokedAt: new Date() } });
+    // Kept one access token lifetime (plus slack): every older token has expired by then.
+    await this.redis.client.set(redisKeys.sessionsValidAfter(userId), String(Date.now()), 'EX', this.env.ACCESS_TOKEN_TTL_SECONDS + 60);
+  }
+
   private async issue(user: Pick<User, 'id' | 'email'>, familyId: string): Promise<TokenPair> {
     const refreshToken = `tgr_${randomBytes(32).toString('base64url')}`;
     const refreshExpiresAt = new Date(Date.now() + this.env.REFRESH_TOKEN_TTL_DAYS * 86_400_000);
     await this.prisma.db.refreshToken.create({
       data: { userId: user.id, familyId, tokenHash: sha256Hex(refreshToken), expiresAt: refreshExpiresAt },
     });
-    const accessToken = await this.jwt.signAsync({ sub: user.id, email: user.email }, { expiresIn: this.env.ACCESS_TOKEN_TTL_SECONDS });
+    const accessToken = await this.jwt.signAsync(
+      { sub: user.id, email: user.email, ims: Date.now(), fid: familyId },
+      { expiresIn: this.env.ACCESS_TOKEN_TTL_SECONDS },
+    );
     return {
       accessToken,
       refreshToken,

@@ -1,6 +1,7 @@
 import type { ManagementTokenList } from '@toolgate/contracts/src/management-tokens';
 import type { Metadata } from 'next';
 import Link from 'next/link';
+import { ChangeNameForm, ChangePasswordForm, LogoutButton, SignOutEverywhere } from '@/components/account/account-settings';
 import { CreateOrgForm } from '@/components/forms/create-org';
 import { CreateToken } from '@/components/tokens/create-token';
 import { TokenTable } from '@/components/tokens/token-table';
@@ -21,6 +22,7 @@ export default async function OrgsPage({ searchParams }: { searchParams: Promise
           <h1>Your organisations</h1>
           <p>Signed in as {me.email}</p>
         </div>
+        <LogoutButton />
       </div>
       <Card title="Organisations">
         {me.orgs.length === 0 ? (
@@ -54,6 +56,15 @@ export default async function OrgsPage({ searchParams }: { searchParams: Promise
             />
           ) : null}
           {tokens.items.length === 0 ? <Empty title="No personal tokens" /> : <TokenTable tokens={tokens.items} personal />}
+        </div>
+      </Card>
+      <Card title="Your account" id="account">
+        <div className="stack">
+          <ChangeNameForm name={me.name} />
+          <h3 style={{ margin: '8px 0 0' }}>Password</h3>
+          <ChangePasswordForm />
+          <h3 style={{ margin: '8px 0 0' }}>Sessions</h3>
+          <SignOutEverywhere />
         </div>
       </Card>
     </main>
