@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
@@ -27,18 +27,43 @@ export interface Stack {
   close(): Promise<void>;
 }
 
+/** A TCP port that was free a moment ago (for a gateway whose public URL must name its port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
 export const uniq = (base: string) => `${base}-${randomBytes(4).toString('hex')}`;
 
 /**
- * The real control plane alone, listening on loopback (a Stack starts one; tests may add others).
- * On a free port unless `apiEnv.PORT` names one: a test whose clients follow the OAuth metadata
- * passes PORT and PUBLIC_API_URL, so the issuer the API states is the URL it is reached at.
+ * The real control plane alone, listening on loopback on a free port (a Stack starts one; tests
+ * may add others). `ownIssuer`: its PUBLIC_API_URL is the URL it is reached at, for clients that
+ * follow the OAuth metadata and check the issuer (RFC 8414 §3.3). The port must be known before
+ * the app is built, so one another process took in between is tried again with a fresh one.
  */
-export async function startApi(apiEnv: Record<string, string> = {}): Promise<{ api: Stack['api']; apiUrl: string }> {
-  const env = loadEnv({ ...process.env, PORT: '0', ...apiEnv });
-  const api = await bootstrap(env, { logger: false });
-  await api.listen(Number(apiEnv.PORT ?? 0), '127.0.0.1');
-  return { api, apiUrl: `http://127.0.0.1:${(api.getHttpServer().address() as AddressInfo).port}` };
+export async function startApi(
+  apiEnv: Record<string, string> = {},
+  opts: { ownIssuer?: boolean } = {},
+): Promise<{ api: Stack['api']; apiUrl: string }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.ownIssuer ? await freePort() : 0;
+    const own = opts.ownIssuer ? { PORT: String(port), PUBLIC_API_URL: `http://127.0.0.1:${port}` } : {};
+    const api = await bootstrap(loadEnv({ ...process.env, PORT: '0', ...apiEnv, ...own }), { logger: false });
+    try {
+      await api.listen(port, '127.0.0.1');
+    } catch (e) {
+      await api.close();
+      if ((e as NodeJS.ErrnoException).code === 'EADDRINUSE' && attempt < 5) continue;
+      throw e;
+    }
+    return { api, apiUrl: `http://127.0.0.1:${(api.getHttpServer().address() as AddressInfo).port}` };
+  }
 }
 
 export async function startStack(
@@ -46,6 +71,8 @@ export async function startStack(
     gateways?: number;
     gatewayEnv?: Record<string, string>;
     apiEnv?: Record<string, string>;
+    /** The API states the URL it is reached at as its issuer (see startApi). */
+    apiOwnIssuer?: boolean;
     /** A Redis of the test's own (see fixtures/redis-server.ts) for the API and every gateway. */
     redisUrl?: string;
   } = {},
@@ -55,7 +82,7 @@ export async function startStack(
   const queuePrefix = uniq('tgtest');
   let apiRunning = true;
   const stack: Stack = {
-    ...(await startApi(apiEnv)),
+    ...(await startApi(apiEnv, { ownIssuer: opts.apiOwnIssuer })),
     gateways: [],
     gatewayUrl: '',
     queuePrefix,
@@ -84,7 +111,7 @@ export async function startStack(
     },
     restartApi: async () => {
       if (apiRunning) await stack.stopApi();
-      Object.assign(stack, await startApi(apiEnv));
+      Object.assign(stack, await startApi(apiEnv, { ownIssuer: opts.apiOwnIssuer }));
       apiRunning = true;
     },
     close: async () => {

@@ -483,11 +483,11 @@ const limitedKeys = new Map<string, string>();
 beforeAll(async () => {
   // The gateway's public URL names its real port: WWW-Authenticate points there, and mcp-remote follows it.
   const port = await freePort();
-  const apiPort = await freePort();
   // The API's too: mcp-remote checks that the issuer it states is where it found it (RFC 8414 §3.3).
   stack = await startStack({
     gatewayEnv: { PORT: String(port), PUBLIC_GATEWAY_URL: `http://127.0.0.1:${port}` },
-    apiEnv: { PORT: String(apiPort), PUBLIC_API_URL: `http://127.0.0.1:${apiPort}`, PUBLIC_GATEWAY_URL: `http://127.0.0.1:${port}` },
+    apiEnv: { PUBLIC_GATEWAY_URL: `http://127.0.0.1:${port}` },
+    apiOwnIssuer: true,
   });
   const o = await setupOrg(stack, {
     servers: [

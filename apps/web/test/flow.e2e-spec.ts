@@ -227,7 +227,8 @@ describe('the first-day flow, end to end', () => {
       await b.goto(link);
       await b.getByRole('link', { name: 'Sign up to accept' }).click();
       await b.getByLabel('Name').fill('Bea Billing');
-      await b.getByLabel('Email').fill(invitee);
+      // The invitation pre-fills (and locks) the invited address.
+      expect(await b.getByLabel('Email').inputValue()).toBe(invitee);
       await b.getByLabel('Password').fill(PASSWORD);
       await b.getByRole('button', { name: 'Create account' }).click();
       await b.getByRole('button', { name: 'Join Flow Labs' }).click();

@@ -92,7 +92,8 @@ describe('members, invitations, settings and activity', () => {
     await g.getByRole('link', { name: 'Sign up to accept' }).click();
     await g.waitForURL(/\/signup\?next=/);
     await g.getByLabel('Name').fill('Bill Billing');
-    await g.getByLabel('Email').fill(invitee);
+    // The invitation pre-fills (and locks) the invited address.
+    expect(await g.getByLabel('Email').inputValue()).toBe(invitee);
     await g.getByLabel('Password').fill(PASSWORD);
     await g.getByRole('button', { name: 'Create account' }).click();
     await g.waitForURL((u) => u.pathname === new URL(link).pathname);
