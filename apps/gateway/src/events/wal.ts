@@ -301,8 +301,9 @@ export class Wal<T> {
     } catch (err) {
       this.failing = true;
       this.onError(err as Error);
-      this.settle(group, new WalUnavailable(`event log: ${(err as Error).message}`));
+      // Cut the partial group away before answering: a crash in between must not leave records of calls that were refused.
       if (segment) await this.truncate(lane, segment, before).catch(noop);
+      this.settle(group, new WalUnavailable(`event log: ${(err as Error).message}`));
       await this.seal(lane).catch(noop); // the next attempt goes to a fresh file
       this.probeLater();
     } finally {
