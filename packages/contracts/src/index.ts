@@ -13,3 +13,4 @@ export * from './security-txt';
 export * from './oauth';
 export * from './management-tokens';
 export * from './effective-policy';
+export * from './account';

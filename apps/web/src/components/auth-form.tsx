@@ -1,5 +1,6 @@
 'use client';
 
+import { PASSWORD_MIN_LENGTH } from '@toolgate/contracts/src/account';
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
@@ -35,7 +36,7 @@ export function AuthForm({
     const errs: Record<string, string> = {};
     if (mode === 'signup' && !body.name) errs.name = 'Enter your name.';
     if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(body.email)) errs.email = 'Enter a valid email address.';
-    if (mode === 'signup' && body.password.length < 10) errs.password = 'Use at least 10 characters.';
+    if (mode === 'signup' && body.password.length < PASSWORD_MIN_LENGTH) errs.password = `Use at least ${PASSWORD_MIN_LENGTH} characters.`;
     if (mode === 'login' && !body.password) errs.password = 'Enter your password.';
     setFieldErrors(errs);
     if (Object.keys(errs).length) return;

@@ -1,3 +1,4 @@
+import { NewPassword } from '@toolgate/contracts';
 import { z } from 'zod';
 
 const Email = z
@@ -7,8 +8,6 @@ const Email = z
   .email('must be a valid email address')
   .transform((e) => e.toLowerCase());
 
-/** One rule for every password a person chooses (sign-up and change). */
-const NewPassword = z.string().min(10, 'must be at least 10 characters').max(256, 'must be at most 256 characters');
 const Name = z.string().trim().min(1, 'must not be empty').max(120);
 
 export const SignupDto = z

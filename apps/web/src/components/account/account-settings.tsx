@@ -1,5 +1,6 @@
 'use client';
 
+import { PASSWORD_MIN_LENGTH } from '@toolgate/contracts/src/account';
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
 import { call, errorMessage } from '@/lib/client';
@@ -101,7 +102,7 @@ export function ChangePasswordForm() {
     const confirm = String(form.get('confirmPassword') ?? '');
     const errs: FieldErrors = {};
     if (!currentPassword) errs.currentPassword = 'Enter your current password.';
-    if (newPassword.length < 10) errs.newPassword = 'Use at least 10 characters.';
+    if (newPassword.length < PASSWORD_MIN_LENGTH) errs.newPassword = `Use at least ${PASSWORD_MIN_LENGTH} characters.`;
     else if (confirm !== newPassword) errs.confirmPassword = 'The passwords do not match.';
     setErrors(errs);
     setMessage(null);
