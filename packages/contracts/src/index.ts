@@ -16,3 +16,4 @@ export * from './effective-policy';
 export * from './account';
 export * from './secret-names';
 export * from './client-config-import';
+export * from './audit-webhooks';
