@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: client configs write placeholders such as ${input:id} in plain strings.
 import { looksLikeCredential, parseClientConfig, registration, slugFrom, stripJsonComments } from './client-config-import';
 
 const ok = (text: string, existing: string[] = []) => {
@@ -24,7 +25,11 @@ describe('parseClientConfig', () => {
     const [gh, files] = r.servers;
     expect(gh).toMatchObject({ key: 'GitHub', slug: 'github', name: 'GitHub', transport: 'stdio', command: 'npx', problems: [] });
     expect(gh!.env).toEqual({
-      GITHUB_PERSONAL_ACCESS_TOKEN: { kind: 'secret', secret: 'GITHUB_PERSONAL_ACCESS_TOKEN', value: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789' },
+      GITHUB_PERSONAL_ACCESS_TOKEN: {
+        kind: 'secret',
+        secret: 'GITHUB_PERSONAL_ACCESS_TOKEN',
+        value: 'ghp_abcdefghijklmnopqrstuvwxyz0123456789',
+      },
       LOG_LEVEL: { kind: 'plain', value: 'debug' },
     });
     expect(files).toMatchObject({ slug: 'local-files', args: ['/srv/files.js', '3'] });
@@ -180,7 +185,10 @@ describe('parseClientConfig', () => {
   it('refuses files too large or with too many servers', () => {
     expect(parseClientConfig(' '.repeat(1_000_001))).toMatchObject({ ok: false, error: expect.stringMatching(/1 MB/) });
     const many = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`s${i}`, { command: 'x' }]));
-    expect(parseClientConfig(JSON.stringify({ mcpServers: many }))).toMatchObject({ ok: false, error: expect.stringMatching(/more than 100/) });
+    expect(parseClientConfig(JSON.stringify({ mcpServers: many }))).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/more than 100/),
+    });
   });
 
   it('keeps a disabled entry, registered disabled', () => {

@@ -43,9 +43,7 @@ export interface ImportCandidate {
 
 export type ClientConfigFormat = 'mcpServers' | 'vscode';
 
-export type ParsedClientConfig =
-  | { ok: true; format: ClientConfigFormat; servers: ImportCandidate[] }
-  | { ok: false; error: string };
+export type ParsedClientConfig = { ok: true; format: ClientConfigFormat; servers: ImportCandidate[] } | { ok: false; error: string };
 
 /** Larger files are not client configs. */
 export const MAX_CLIENT_CONFIG_BYTES = 1_000_000;
@@ -244,7 +242,10 @@ function entropyPerChar(s: string): number {
   return h;
 }
 
-function mcpRemote(command: string, args: string[]): { url: string; transport: ServerTransport | null; headers: Record<string, string> } | null {
+function mcpRemote(
+  command: string,
+  args: string[],
+): { url: string; transport: ServerTransport | null; headers: Record<string, string> } | null {
   const launcher = command.split(/[\\/]/).pop() ?? command;
   const at = args.findIndex((a) => /^mcp-remote(@[\w.-]+)?$/.test(a));
   const direct = /^mcp-remote(\.cmd)?$/.test(launcher);
