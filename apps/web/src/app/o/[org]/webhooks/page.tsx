@@ -119,8 +119,6 @@ function AuditWebhookRow({
             <thead>
               <tr>
                 <th scope="col">Status</th>
-                <th scope="col">Events</th>
-                <th scope="col">Attempts</th>
                 <th scope="col">Answer</th>
                 <th scope="col">When</th>
               </tr>
@@ -130,14 +128,15 @@ function AuditWebhookRow({
                 <tr key={d.id}>
                   <td>
                     <DeliveryBadge status={d.status} />
+                    <div className="mono small muted">
+                      {d.fromSeq === d.toSeq ? `event #${d.fromSeq}` : `events #${d.fromSeq}–${d.toSeq}`}
+                    </div>
                   </td>
-                  <td className="mono small">{d.fromSeq === d.toSeq ? `#${d.fromSeq}` : `#${d.fromSeq}–${d.toSeq}`}</td>
-                  <td>{d.attempts}</td>
                   <td className="small" style={{ overflowWrap: 'anywhere' }}>
-                    {d.responseStatus ? `HTTP ${d.responseStatus}` : null}
-                    {d.responseStatus && d.lastError ? ' · ' : null}
-                    {d.lastError}
-                    {!d.responseStatus && !d.lastError ? '—' : null}
+                    {[d.responseStatus ? `HTTP ${d.responseStatus}` : null, d.lastError].filter(Boolean).join(' · ') || '—'}
+                    <div className="muted">
+                      {d.attempts} attempt{d.attempts === 1 ? '' : 's'}
+                    </div>
                   </td>
                   <td className="small">
                     {d.deliveredAt
