@@ -14,3 +14,6 @@ export * from './oauth';
 export * from './management-tokens';
 export * from './effective-policy';
 export * from './account';
+export * from './secret-names';
+export * from './client-config-import';
+export * from './audit-webhooks';

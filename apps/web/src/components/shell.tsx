@@ -17,12 +17,15 @@ export function Shell({
   orgs,
   current,
   user,
+  banners,
 }: {
   children: ReactNode;
   nav: NavItem[];
   orgs: { slug: string; name: string; role: MemberRole }[];
   current: { slug: string; name: string; role: MemberRole };
   user: { name: string; email: string };
+  /** Org-wide warnings shown above every page (quota, failing servers). */
+  banners?: ReactNode;
 }) {
   const pathname = usePathname();
   const router = useRouter();
@@ -90,6 +93,7 @@ export function Shell({
         </div>
       </aside>
       <main className="main" id="main">
+        {banners}
         {children}
       </main>
     </div>

@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { accessNeeded, type MemberRole, mayOpen } from './access';
+import { accessNeeded, landingPath, type MemberRole, mayOpen } from './access';
 
 const ORG_APP = path.resolve(__dirname, '../app/o/[org]');
 
@@ -44,6 +44,10 @@ describe('page access rules', () => {
     ['member', '/o/acme/servers/1f', true],
     ['member', '/o/acme/servers/1f/edit', false],
     ['member', '/o/acme/servers/new?from=x', false],
+    ['member', '/o/acme/servers/import', false],
+    ['admin', '/o/acme/servers/import', true],
+    ['billing', '/o/acme/webhooks', true],
+    ['member', '/o/acme/webhooks', true],
     ['member', '/o/acme/billing', false],
     ['admin', '/o/acme/activity', true],
     ['admin', '/o/acme/tokens', true],
@@ -57,5 +61,18 @@ describe('page access rules', () => {
     ['billing', '', true],
   ])('%s on %s → %s', (role, p, ok) => {
     expect(mayOpen(role, p)).toBe(ok);
+  });
+});
+
+describe('landingPath', () => {
+  it.each<[MemberRole, string]>([
+    ['billing', '/billing'],
+    ['owner', ''],
+    ['admin', ''],
+    ['member', ''],
+  ])('%s lands on /o/acme%s', (role, p) => {
+    expect(landingPath(role)).toBe(p);
+    // Wherever a role lands, it may open it.
+    expect(mayOpen(role, `/o/acme${p}`)).toBe(true);
   });
 });

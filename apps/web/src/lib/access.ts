@@ -14,7 +14,7 @@ export type Need = 'read' | 'manage' | 'billing';
 
 /** First match wins. Paths are relative to `/o/{org}`; pages not listed are open to every member. */
 const RULES: ReadonlyArray<readonly [RegExp, Need]> = [
-  [/^\/(servers\/new|servers\/[^/]+\/edit|roles\/new|activity|tokens)\/?$/, 'manage'],
+  [/^\/(servers\/new|servers\/import|servers\/[^/]+\/edit|roles\/new|activity|tokens)\/?$/, 'manage'],
   [/^\/billing\/?$/, 'billing'],
   [/^\/(servers|keys|apps|roles|secrets|audit)(\/|$)/, 'read'],
 ];
@@ -36,4 +36,12 @@ export function mayOpen(role: MemberRole, path: string): boolean {
   if (!m) return true;
   const need = accessNeeded(m[1] ?? '');
   return need === null || can[need](role);
+}
+
+/**
+ * Where opening an org (`/o/{org}`) takes a role, relative to `/o/{org}`: billing members cannot
+ * use servers or keys, so the overview's key instructions are no use to them; billing is.
+ */
+export function landingPath(role: MemberRole): '' | '/billing' {
+  return role === 'billing' ? '/billing' : '';
 }

@@ -1,8 +1,7 @@
 import { z } from 'zod';
+import { SECRET_NAME, SECRET_NAME_MESSAGE } from '@toolgate/contracts';
 
-/** Secret names look like environment variables, so a server can map them 1:1 (`GITHUB_TOKEN`). */
-export const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
-export const SECRET_NAME_MESSAGE = 'must start with a letter or "_" and contain only letters, digits and "_" (at most 128 characters)';
+export { SECRET_NAME, SECRET_NAME_MESSAGE };
 
 /** Largest secret value, in UTF-8 bytes. */
 export const MAX_SECRET_BYTES = 64 * 1024;

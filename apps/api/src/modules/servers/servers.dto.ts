@@ -1,4 +1,4 @@
-import { NetworkPolicy, ServerIsolation, ServerTransport, Slug, ValueSource } from '@toolgate/contracts';
+import { isSensitiveName, NetworkPolicy, ServerIsolation, ServerTransport, Slug, ValueSource } from '@toolgate/contracts';
 import { z } from 'zod';
 import type { FieldError } from '../../common/problem';
 import { httpUrl } from '../../common/zod';
@@ -42,8 +42,7 @@ const FORBIDDEN_HEADERS = new Set([
 export const MASK = '••••';
 
 /** Names whose literal values are credentials: masked in responses and in the activity log. */
-const SENSITIVE_NAME = /auth|token|key|secret|cookie|passw|credential/i;
-export const isSensitiveName = (name: string): boolean => SENSITIVE_NAME.test(name);
+export { isSensitiveName };
 
 // Control characters other than tab would let a header value smuggle a second header line, and
 // NUL cannot be passed through exec() at all.

@@ -1,9 +1,9 @@
 import { headers } from 'next/headers';
 import { forbidden, notFound } from 'next/navigation';
-import type { ReactNode } from 'react';
+import { type ReactNode, Suspense } from 'react';
+import { OrgBanners } from '@/components/guard-rails/org-banners';
 import { type NavItem, Shell } from '@/components/shell';
-import { mayOpen } from '@/lib/access';
-import { can } from '@/lib/access';
+import { can, landingPath, mayOpen } from '@/lib/access';
 import { getMembership } from '@/lib/me';
 
 export default async function OrgLayout({ children, params }: { children: ReactNode; params: Promise<{ org: string }> }) {
@@ -15,7 +15,8 @@ export default async function OrgLayout({ children, params }: { children: ReactN
   const base = `/o/${org.slug}`;
   const r = org.role;
   const nav: (NavItem | false)[] = [
-    { href: base, label: 'Overview' },
+    // A billing member's landing page is billing (see landingPath): no overview of keys they cannot use.
+    landingPath(r) === '' && { href: base, label: 'Overview' },
     can.read(r) && { href: `${base}/servers`, label: 'MCP servers' },
     can.read(r) && { href: `${base}/keys`, label: 'Agent keys' },
     can.read(r) && { href: `${base}/apps`, label: 'Connected apps' },
@@ -24,13 +25,25 @@ export default async function OrgLayout({ children, params }: { children: ReactN
     can.read(r) && { href: `${base}/audit`, label: 'Audit log' },
     { href: `${base}/usage`, label: 'Usage' },
     can.billing(r) && { href: `${base}/billing`, label: 'Billing' },
+    { href: `${base}/webhooks`, label: 'Webhooks' },
     { href: `${base}/members`, label: 'Members' },
     can.manage(r) && { href: `${base}/tokens`, label: 'API tokens' },
     can.manage(r) && { href: `${base}/activity`, label: 'Activity' },
     { href: `${base}/settings`, label: 'Settings' },
   ];
   return (
-    <Shell nav={nav.filter((n): n is NavItem => !!n)} orgs={me.orgs} current={org} user={{ name: me.name, email: me.email }}>
+    <Shell
+      nav={nav.filter((n): n is NavItem => !!n)}
+      orgs={me.orgs}
+      current={org}
+      user={{ name: me.name, email: me.email }}
+      banners={
+        // Streams in after the page shell: the warnings must not hold up every page.
+        <Suspense fallback={null}>
+          <OrgBanners org={org.slug} role={r} />
+        </Suspense>
+      }
+    >
       {children}
     </Shell>
   );

@@ -1,9 +1,10 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
+import { redirect } from 'next/navigation';
 import { ClientSnippets, EndpointLine } from '@/components/client-snippets';
 import { Card, formatNumber, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
-import { can } from '@/lib/access';
+import { can, landingPath } from '@/lib/access';
 import { getMembership } from '@/lib/me';
 
 export const metadata: Metadata = { title: 'Overview' };
@@ -20,6 +21,8 @@ interface OrgView {
 export default async function Overview({ params }: { params: Promise<{ org: string }> }) {
   const { org: slug } = await params;
   const { org: membership } = await getMembership(slug);
+  const landing = membership ? landingPath(membership.role) : '';
+  if (landing) redirect(`/o/${membership!.slug}${landing}`);
   const org = await api<OrgView>(`/v1/orgs/${encodeURIComponent(slug)}`);
   const role = membership!.role;
   const base = `/o/${org.slug}`;

@@ -34,9 +34,14 @@ export default async function ServersPage({ params }: { params: Promise<{ org: s
         description="The servers your agents reach through Toolgate. Probe a server to read its tools."
         actions={
           manage ? (
-            <Link className="btn primary" href={`${base}/new`}>
-              Register server
-            </Link>
+            <>
+              <Link className="btn" href={`${base}/import`}>
+                Import from a client config
+              </Link>
+              <Link className="btn primary" href={`${base}/new`}>
+                Register server
+              </Link>
+            </>
           ) : null
         }
       />
@@ -49,7 +54,8 @@ export default async function ServersPage({ params }: { params: Promise<{ org: s
           <Empty title="No MCP servers yet">
             {manage ? (
               <p>
-                <Link href={`${base}/new`}>Register a server</Link> — a local command (stdio) or a remote URL.
+                <Link href={`${base}/new`}>Register a server</Link> — a local command (stdio) or a remote URL — or{' '}
+                <Link href={`${base}/import`}>import the ones your desktop client already uses</Link>.
               </p>
             ) : (
               <p>An owner or admin can register one.</p>

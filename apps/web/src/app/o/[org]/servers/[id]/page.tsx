@@ -56,6 +56,14 @@ function ValueList({ map, org, noun }: { map: Record<string, ValueSource>; org: 
   );
 }
 
+/** What agents get from this server now: usable only when enabled and its last probe did not fail. */
+function agentsLine(s: Pick<ServerView, 'enabled' | 'health'>): string {
+  if (!s.enabled) return 'Disabled: agents cannot see or call its tools';
+  if (s.health === 'error') return 'Enabled, but the last probe failed: calls to its tools will likely fail until it answers again';
+  if (s.health === 'unknown') return 'Enabled; not probed yet, so whether its tools work is unknown';
+  return 'Can use its tools';
+}
+
 export default async function ServerPage({ params }: { params: Promise<{ org: string; id: string }> }) {
   const { org: slug, id } = await params;
   const { org } = await getMembership(slug);
@@ -102,7 +110,7 @@ export default async function ServerPage({ params }: { params: Promise<{ org: st
               <HealthBadge health={s.health} />
             </dd>
             <dt>Agents</dt>
-            <dd>{s.enabled ? 'Can use its tools' : 'Disabled: agents cannot see or call its tools'}</dd>
+            <dd data-testid="server-agents">{agentsLine(s)}</dd>
             <dt>Last probe</dt>
             <dd data-testid="last-probe">{s.lastProbeAt ? formatDate(s.lastProbeAt) : 'Never'}</dd>
             <dt>Catalogue from</dt>
