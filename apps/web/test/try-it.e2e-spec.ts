@@ -195,6 +195,33 @@ describe('Try it and the catalogue', () => {
     expect(await owner.call('GET', `/v1/orgs/${org}/keys/${keyId}`)).toMatchObject({ status: 'active', lastUsedAt: null });
   });
 
+  it('a server that does not answer: a clear message, not a result', async () => {
+    await owner.call('POST', `/v1/orgs/${org}/roles`, { name: 'anything', rules: { tools: [{ effect: 'allow', match: '*' }] } });
+    const broken = await owner.call('POST', `/v1/orgs/${org}/servers`, {
+      slug: 'broken',
+      name: 'Broken',
+      transport: 'stdio',
+      command: process.execPath,
+      args: [EVERYTHING, 'stdio'],
+    });
+    await owner.call('POST', `/v1/orgs/${org}/servers/${broken.id}/probe`);
+    // The catalogue stays; the command now dies at once, as a crashed server would.
+    await owner.call('PATCH', `/v1/orgs/${org}/servers/${broken.id}`, { args: ['-e', 'process.exit(3)'] });
+
+    await page.goto(`/o/${org}/servers/${broken.id}`);
+    const echo = page.getByTestId('tool-echo');
+    await echo.getByRole('button', { name: 'Try echo' }).click();
+    const form = echo.getByTestId('try-it');
+    await form.getByLabel('Call as').selectOption({ label: 'role anything' });
+    await form.getByRole('textbox', { name: /message/ }).fill('anyone there?');
+    await form.getByRole('button', { name: 'Call echo' }).click();
+    const error = form.getByTestId('try-error');
+    await error.waitFor({ timeout: 60_000 });
+    expect(await error.textContent()).toMatch(/^The server "broken" did not answer: .+/);
+    expect(await form.getByTestId('try-outcome').count()).toBe(0);
+    await echo.screenshot({ path: path.join(SCREENSHOTS, 'try-it-09-server-down.png') });
+  });
+
   it('a member sees the catalogue without Try it', async () => {
     const member = await owner.addMember(org, 'member');
     const memberCtx = await newContext(browser, stack.webUrl);
