@@ -132,6 +132,14 @@ describe('Try it and the catalogue', () => {
     // The entry names the person who clicked, through the temporary key's name.
     await page.getByTestId('audit-detail').getByText(`Try it as role echoer, by ${owner.email}`).waitFor();
     await shot(page, 'try-it-04-audit-entry');
+    // Its key's page says what it was and offers no Try it (it is revoked).
+    await page
+      .getByTestId('audit-detail')
+      .getByRole('link', { name: /^Try it as role echoer/ })
+      .click();
+    await page.getByTestId('try-it-key-notice').waitFor();
+    expect(await page.getByTestId('try-it').count()).toBe(0);
+    await shot(page, 'try-it-04b-temporary-key');
   });
 
   it('shows a denial with its rule and reason; raw JSON for arguments the form need not hold', async () => {

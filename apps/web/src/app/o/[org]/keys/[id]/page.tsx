@@ -26,7 +26,8 @@ export default async function KeyPage({ params }: { params: Promise<{ org: strin
   const manage = can.manage(membership.role);
   const o = encodeURIComponent(slug);
   const [k, roles, org, effective] = await Promise.all([
-    api<KeyView>(`/v1/orgs/${o}/keys/${encodeURIComponent(id)}`),
+    // `kind` is read here only: `try_it` keys are reached from the audit entry of their one call.
+    api<KeyView & { kind?: 'agent' | 'try_it' }>(`/v1/orgs/${o}/keys/${encodeURIComponent(id)}`),
     api<{ items: RoleView[] }>(`/v1/orgs/${o}/roles`),
     api<{ endpoint: string }>(`/v1/orgs/${o}`),
     api<unknown>(`/v1/orgs/${o}/keys/${encodeURIComponent(id)}/effective`).then((body) => EffectivePolicy.parse(body)),
@@ -76,6 +77,14 @@ export default async function KeyPage({ params }: { params: Promise<{ org: strin
         }
         actions={manage ? <KeyActions org={membership.slug} k={k} showEdit={false} /> : undefined}
       />
+      {k.kind === 'try_it' ? (
+        <Notice kind="info">
+          <span data-testid="try-it-key-notice">
+            Made by Try it for a single call from the dashboard and revoked right after it; its secret was never shown. It is not listed
+            with the agent keys.
+          </span>
+        </Notice>
+      ) : null}
       {k.rotatedToId ? (
         <Notice kind="info">
           This key was rotated and is no longer valid. <Link href={`${base}/keys/${k.rotatedToId}`}>Open the key that replaced it</Link>.
