@@ -106,8 +106,7 @@ describe('MCP servers and secrets pages', () => {
     expect(await page.getByTestId('server-health').textContent()).toBe('Not probed');
     await page.getByText('No catalogue yet').waitFor();
 
-    // Probe through the UI: progress while it runs, then the catalogue.
-    await page.getByRole('button', { name: 'Probe' }).click();
+    // A server never probed is probed on arrival, without a click: progress while it runs, then the catalogue.
     await page.getByTestId('probe-progress').waitFor({ timeout: 5_000 });
     const result = page.getByTestId('probe-result');
     await result.waitFor({ timeout: 45_000 });

@@ -17,3 +17,4 @@ export * from './account';
 export * from './secret-names';
 export * from './client-config-import';
 export * from './audit-webhooks';
+export * from './try-it';

@@ -31,6 +31,10 @@ export enum ErrorCode {
   GatewayStatusUnavailable = 'gateway_status_unavailable',
   /** No gateway worker took a probe (none running, or Redis unreachable): probes run in the data plane. */
   ProbeUnavailable = 'probe_unavailable',
+  /** Try it: the gateway could not be reached, or did not load the temporary key in time. */
+  GatewayUnavailable = 'gateway_unavailable',
+  /** Try it: the gateway reached no answer from the MCP server (down, crashed, timed out). */
+  UpstreamUnavailable = 'upstream_unavailable',
   UnsupportedMediaType = 'unsupported_media_type',
   /** Billing: Stripe is not configured on this server (local ledger only). */
   BillingNotConfigured = 'billing_not_configured',

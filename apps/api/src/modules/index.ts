@@ -13,6 +13,7 @@ import { RolesModule } from './roles/roles.module';
 import { SandboxModule } from './sandbox/sandbox.module';
 import { SecretsModule } from './secrets/secrets.module';
 import { ServersModule } from './servers/servers.module';
+import { TryItModule } from './try-it/try-it.module';
 import { UsageModule } from './usage/usage.module';
 
 /**
@@ -30,6 +31,7 @@ export const DOMAIN_MODULES: Type[] = [
   ManagementTokensModule,
   SecretsModule,
   ServersModule,
+  TryItModule,
   SandboxModule,
   UsageModule,
   BillingModule,

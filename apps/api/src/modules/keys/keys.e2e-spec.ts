@@ -262,6 +262,7 @@ describe('agent API keys', () => {
         prefix: active.prefix,
         roles: [{ id: expect.any(String), name: 'reader' }],
         metadata: { a: 1 },
+        kind: 'agent',
         expiresAt: null,
         revokedAt: null,
         lastUsedAt: null,

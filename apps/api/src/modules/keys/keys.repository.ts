@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { Prisma, Tx } from '@toolgate/db';
+import { ApiKeyKind, type Prisma, type Tx } from '@toolgate/db';
 import { PrismaService } from '../../infra/prisma.service';
 import type { KeyStatusFilter } from './keys.dto';
 
@@ -35,9 +35,10 @@ export interface KeyChanges {
 export class KeysRepository {
   constructor(private readonly prisma: PrismaService) {}
 
+  /** The org's agent keys; Try it's one-call keys are left out (they are reached from their audit entries). */
   list(orgId: string, status: KeyStatusFilter, now: Date) {
     return this.prisma.db.apiKey.findMany({
-      where: { orgId, ...statusWhere(status, now) },
+      where: { orgId, kind: ApiKeyKind.agent, ...statusWhere(status, now) },
       include: withRoles,
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
     });

@@ -28,6 +28,8 @@ export function keyView(k: KeyRow, now = new Date()) {
     prefix: k.prefix,
     roles: k.roles.map((r) => ({ id: r.role.id, name: r.role.name })),
     metadata: k.metadata as KeyMetadata,
+    /** `try_it`: minted by Try it for one call and revoked after it (see @toolgate/contracts try-it.ts). */
+    kind: k.kind,
     expiresAt: k.expiresAt,
     revokedAt: k.revokedAt,
     lastUsedAt: k.lastUsedAt,
@@ -39,6 +41,11 @@ export function keyView(k: KeyRow, now = new Date()) {
   };
 }
 export type KeyView = ReturnType<typeof keyView>;
+
+/** A Try it key served one call: it can be neither edited nor rotated into a key someone could hold. */
+function assertAgentKey(k: KeyRow): void {
+  if (k.kind !== 'agent') throw Problem.conflict('This key was made by Try it for one call; it cannot be edited or rotated');
+}
 
 /**
  * Agent API keys: create (the secret is returned once, only its sha256 is stored), edit,
@@ -84,6 +91,7 @@ export class KeysService {
   async update(user: AuthUser, org: OrgContext, id: string, dto: UpdateKeyDto): Promise<KeyView> {
     return this.changes.run(org.id, user.id, { affectsDataPlane: true }, async (tx, log) => {
       const before = await this.findOrThrow(org.id, id, tx);
+      assertAgentKey(before);
       if (before.revokedAt) throw Problem.conflict('This key is revoked and can no longer be edited');
       if (dto.roleIds) await this.assertRolesExist(tx, org.id, dto.roleIds);
       const updated = await this.repo.updateActive(tx, org.id, id, {
@@ -110,6 +118,7 @@ export class KeysService {
     return this.changes.run(org.id, user.id, { affectsDataPlane: true }, async (tx, log) => {
       const now = new Date();
       const old = await this.findOrThrow(org.id, id, tx);
+      assertAgentKey(old);
       if (old.revokedAt) throw Problem.conflict('This key is revoked and cannot be rotated');
       const requested = resolveExpiry(dto);
       const expiresAt = requested === undefined ? old.expiresAt : requested;

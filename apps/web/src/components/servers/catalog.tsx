@@ -1,7 +1,18 @@
-import type { ReactNode } from 'react';
+'use client';
+
+import { type ReactNode, useState } from 'react';
+import { type TryAsChoice, TryIt } from '@/components/try-it/try-it';
 import { Badge, Empty } from '@/components/ui';
 import css from './servers.module.css';
 import type { Catalog, CatalogTool, JsonSchema } from './types';
+
+/** What the catalogue needs to offer Try it on each tool (owners and admins only). */
+export interface CatalogTryIt {
+  org: string;
+  serverId: string;
+  serverSlug: string;
+  as: TryAsChoice;
+}
 
 /** Resources beyond this many are folded away (servers can list hundreds). */
 const RESOURCES_SHOWN = 20;
@@ -136,101 +147,186 @@ function ToolHints({ tool }: { tool: CatalogTool }) {
   return hints.length ? hints : null;
 }
 
-function Section({ id, title, count, children }: { id: string; title: string; count: number; children: ReactNode }) {
+/** A catalogue section that folds away; its count says how many items match the search. */
+function Section({ id, title, shown, total, children }: { id: string; title: string; shown: number; total: number; children: ReactNode }) {
   return (
-    <section className={css.section} aria-labelledby={id}>
-      <h3 id={id}>
-        {title} <span className="muted">({count})</span>
-      </h3>
+    <details className={css.section} open aria-labelledby={id} id={`${id}-section`}>
+      <summary className={css.sectionSummary}>
+        <h3 id={id}>
+          {title}{' '}
+          <span className="muted" data-testid={`${id}-count`}>
+            ({shown === total ? total : `${shown} of ${total}`})
+          </span>
+        </h3>
+      </summary>
       {children}
-    </section>
+    </details>
   );
 }
 
-/** What the last successful probe found: tools with their input schemas, prompts, resources. */
-export function CatalogView({ catalog }: { catalog: Catalog }) {
+const matches = (query: string, ...texts: (string | undefined)[]) => query === '' || texts.some((t) => t?.toLowerCase().includes(query));
+
+/** One tool: name, hints, description, arguments, and (for admins) a Try it form that opens in place. */
+function ToolItem({ t, tryIt }: { t: CatalogTool; tryIt: CatalogTryIt | null }) {
+  const [trying, setTrying] = useState(false);
+  return (
+    <li className={css.tool} data-testid={`tool-${t.name}`}>
+      <div className={css.toolHead}>
+        <span className={css.toolName}>{t.name}</span>
+        {t.title && t.title !== t.name ? <span className="muted">{t.title}</span> : null}
+        <ToolHints tool={t} />
+        {tryIt ? (
+          <button
+            type="button"
+            className={`btn small ${css.tryButton}`}
+            aria-expanded={trying}
+            onClick={() => setTrying((v) => !v)}
+            aria-label={`Try ${t.name}`}
+          >
+            {trying ? 'Close' : 'Try it'}
+          </button>
+        ) : null}
+      </div>
+      {t.description ? <p className={css.toolDescription}>{t.description}</p> : null}
+      {trying && tryIt ? (
+        <div className={css.tryPanel}>
+          <TryIt org={tryIt.org} targets={[{ serverId: tryIt.serverId, serverSlug: tryIt.serverSlug, tool: t }]} as={tryIt.as} />
+        </div>
+      ) : null}
+      <SchemaProperties schema={t.inputSchema} />
+      <Raw label="Raw input schema (JSON)" value={t.inputSchema ?? {}} />
+      {t.outputSchema ? <Raw label="Output schema (JSON)" value={t.outputSchema} /> : null}
+    </li>
+  );
+}
+
+/**
+ * What the last successful probe found: tools with their input schemas, prompts, resources. A
+ * search box filters every section; sections fold; the section links stay in view while scrolling.
+ */
+export function CatalogView({ catalog, tryIt = null }: { catalog: Catalog; tryIt?: CatalogTryIt | null }) {
   const { tools, prompts, resources, resourceTemplates } = catalog;
+  const [search, setSearch] = useState('');
+  const q = search.trim().toLowerCase();
+  const shownTools = tools.filter((t) => matches(q, t.name, t.title, t.description));
+  const shownPrompts = prompts.filter((p) => matches(q, p.name, p.description));
+  const shownResources = resources.filter((r) => matches(q, r.name, r.uri, r.description));
+  const shownTemplates = resourceTemplates.filter((r) => matches(q, r.name, r.uriTemplate, r.description));
+  const sections = [
+    { id: 'cat-tools', title: 'Tools', shown: shownTools.length, total: tools.length },
+    { id: 'cat-prompts', title: 'Prompts', shown: shownPrompts.length, total: prompts.length },
+    { id: 'cat-resources', title: 'Resources', shown: shownResources.length, total: resources.length },
+    { id: 'cat-templates', title: 'Templates', shown: shownTemplates.length, total: resourceTemplates.length },
+  ].filter((x) => x.id === 'cat-tools' || x.total > 0);
+  const noMatch = (what: string) => (
+    <p className="muted small">
+      No {what} match “{search.trim()}”.
+    </p>
+  );
   return (
     <div data-testid="catalog">
+      <div className={css.catalogBar}>
+        <input
+          type="search"
+          placeholder="Search tools, prompts and resources"
+          aria-label="Search the catalogue"
+          value={search}
+          onChange={(e) => setSearch(e.target.value)}
+          className={css.catalogSearch}
+        />
+        <nav aria-label="Catalogue sections" className={css.catalogNav}>
+          {sections.map((x) => (
+            <a key={x.id} href={`#${x.id}-section`}>
+              {x.title} <span className="muted">{x.shown}</span>
+            </a>
+          ))}
+        </nav>
+      </div>
       {catalog.instructions ? (
         <details className={css.raw} style={{ marginBottom: 12 }}>
           <summary>Instructions from the server</summary>
           <p style={{ whiteSpace: 'pre-line' }}>{catalog.instructions}</p>
         </details>
       ) : null}
-      <Section id="cat-tools" title="Tools" count={tools.length}>
+      <Section id="cat-tools" title="Tools" shown={shownTools.length} total={tools.length}>
         {tools.length === 0 ? (
           <Empty title="This server offers no tools" />
+        ) : shownTools.length === 0 ? (
+          noMatch('tools')
         ) : (
           <ul className={css.tools}>
-            {tools.map((t) => (
-              <li key={t.name} className={css.tool} data-testid={`tool-${t.name}`}>
-                <div className={css.toolHead}>
-                  <span className={css.toolName}>{t.name}</span>
-                  {t.title && t.title !== t.name ? <span className="muted">{t.title}</span> : null}
-                  <ToolHints tool={t} />
-                </div>
-                {t.description ? <p className={css.toolDescription}>{t.description}</p> : null}
-                <SchemaProperties schema={t.inputSchema} />
-                <Raw label="Raw input schema (JSON)" value={t.inputSchema ?? {}} />
-                {t.outputSchema ? <Raw label="Output schema (JSON)" value={t.outputSchema} /> : null}
-              </li>
+            {shownTools.map((t) => (
+              <ToolItem key={t.name} t={t} tryIt={tryIt} />
             ))}
           </ul>
         )}
       </Section>
       {prompts.length ? (
-        <Section id="cat-prompts" title="Prompts" count={prompts.length}>
-          <div className="table-wrap">
-            <table>
-              <thead>
-                <tr>
-                  <th scope="col">Prompt</th>
-                  <th scope="col">Description</th>
-                  <th scope="col">Arguments</th>
-                </tr>
-              </thead>
-              <tbody>
-                {prompts.map((p) => (
-                  <tr key={p.name}>
-                    <td>
-                      <code>{p.name}</code>
-                    </td>
-                    <td>{p.description ?? <span className="muted">—</span>}</td>
-                    <td>
-                      {p.arguments?.length ? (
-                        p.arguments.map((a) => (
-                          <div key={a.name}>
-                            <code>{a.name}</code>
-                            {a.required ? ' (required)' : ''}
-                            {a.description ? <span className="muted"> — {a.description}</span> : null}
-                          </div>
-                        ))
-                      ) : (
-                        <span className="muted">none</span>
-                      )}
-                    </td>
+        <Section id="cat-prompts" title="Prompts" shown={shownPrompts.length} total={prompts.length}>
+          {shownPrompts.length === 0 ? (
+            noMatch('prompts')
+          ) : (
+            <div className="table-wrap">
+              <table>
+                <thead>
+                  <tr>
+                    <th scope="col">Prompt</th>
+                    <th scope="col">Description</th>
+                    <th scope="col">Arguments</th>
                   </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+                </thead>
+                <tbody>
+                  {shownPrompts.map((p) => (
+                    <tr key={p.name}>
+                      <td>
+                        <code>{p.name}</code>
+                      </td>
+                      <td>{p.description ?? <span className="muted">—</span>}</td>
+                      <td>
+                        {p.arguments?.length ? (
+                          p.arguments.map((a) => (
+                            <div key={a.name}>
+                              <code>{a.name}</code>
+                              {a.required ? ' (required)' : ''}
+                              {a.description ? <span className="muted"> — {a.description}</span> : null}
+                            </div>
+                          ))
+                        ) : (
+                          <span className="muted">none</span>
+                        )}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )}
         </Section>
       ) : null}
       {resources.length ? (
-        <Section id="cat-resources" title="Resources" count={resources.length}>
-          <ResourceTable rows={resources.slice(0, RESOURCES_SHOWN).map((r) => ({ ...r, address: r.uri }))} />
-          {resources.length > RESOURCES_SHOWN ? (
-            <details className={css.raw}>
-              <summary>Show {resources.length - RESOURCES_SHOWN} more</summary>
-              <ResourceTable rows={resources.slice(RESOURCES_SHOWN).map((r) => ({ ...r, address: r.uri }))} />
-            </details>
-          ) : null}
+        <Section id="cat-resources" title="Resources" shown={shownResources.length} total={resources.length}>
+          {shownResources.length === 0 ? (
+            noMatch('resources')
+          ) : (
+            <>
+              <ResourceTable rows={shownResources.slice(0, RESOURCES_SHOWN).map((r) => ({ ...r, address: r.uri }))} />
+              {shownResources.length > RESOURCES_SHOWN ? (
+                <details className={css.raw}>
+                  <summary>Show {shownResources.length - RESOURCES_SHOWN} more</summary>
+                  <ResourceTable rows={shownResources.slice(RESOURCES_SHOWN).map((r) => ({ ...r, address: r.uri }))} />
+                </details>
+              ) : null}
+            </>
+          )}
         </Section>
       ) : null}
       {resourceTemplates.length ? (
-        <Section id="cat-templates" title="Resource templates" count={resourceTemplates.length}>
-          <ResourceTable rows={resourceTemplates.map((r) => ({ ...r, address: r.uriTemplate }))} />
+        <Section id="cat-templates" title="Resource templates" shown={shownTemplates.length} total={resourceTemplates.length}>
+          {shownTemplates.length === 0 ? (
+            noMatch('templates')
+          ) : (
+            <ResourceTable rows={shownTemplates.map((r) => ({ ...r, address: r.uriTemplate }))} />
+          )}
         </Section>
       ) : null}
     </div>

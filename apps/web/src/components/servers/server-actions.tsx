@@ -1,7 +1,7 @@
 'use client';
 
 import { useRouter } from 'next/navigation';
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { ConfirmButton } from '@/components/client-ui';
 import { call, errorMessage } from '@/lib/client';
 import css from './servers.module.css';
@@ -10,8 +10,9 @@ import type { ServerView } from './types';
 /**
  * Connects to the server for real (POST …/probe) and refreshes the catalogue. A probe can take
  * many seconds (a stdio server is started, an HTTP one may be slow), so the elapsed time is shown.
+ * `auto` starts one probe as soon as the page shows (a server never probed, e.g. just registered).
  */
-export function ProbeButton({ org, id, primary }: { org: string; id: string; primary?: boolean }) {
+export function ProbeButton({ org, id, primary, auto }: { org: string; id: string; primary?: boolean; auto?: boolean }) {
   const router = useRouter();
   const [startedAt, setStartedAt] = useState<number | null>(null);
   const [elapsed, setElapsed] = useState(0);
@@ -22,6 +23,14 @@ export function ProbeButton({ org, id, primary }: { org: string; id: string; pri
     const t = setInterval(() => setElapsed(Math.floor((Date.now() - startedAt) / 1000)), 250);
     return () => clearInterval(t);
   }, [startedAt]);
+
+  const autoStarted = useRef(false);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: once per mount, not on every render's new probe()
+  useEffect(() => {
+    if (!auto || autoStarted.current) return;
+    autoStarted.current = true;
+    void probe();
+  }, [auto]);
 
   async function probe() {
     setResult(null);

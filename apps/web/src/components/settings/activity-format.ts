@@ -24,6 +24,7 @@ export const ACTIONS = [
   'server.created',
   'server.updated',
   'server.probed',
+  'server.tried',
   'server.deleted',
   'secret.set',
   'secret.deleted',
@@ -56,6 +57,7 @@ const ACTION_WORDS: Record<string, string> = {
   'management_token.revoked': 'revoked an API token',
   'oauth_grant.created': 'connected an app (OAuth)',
   'oauth_grant.revoked': 'disconnected an app (OAuth)',
+  'server.tried': 'tried a tool (Try it)',
 };
 
 export function actionWords(row: Pick<ActivityRow, 'action' | 'after'>): string {

@@ -10,6 +10,8 @@ import { EditKey } from '@/components/keys/edit-key';
 import { EffectivePolicyCard } from '@/components/keys/effective-policy';
 import { SecretDialogProvider } from '@/components/keys/secret-dialog';
 import type { KeyView, RoleView } from '@/components/roles/types';
+import type { ServerView } from '@/components/servers/types';
+import { TryIt, type TryTarget } from '@/components/try-it/try-it';
 import { Card, formatDate, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';
@@ -24,11 +26,19 @@ export default async function KeyPage({ params }: { params: Promise<{ org: strin
   const manage = can.manage(membership.role);
   const o = encodeURIComponent(slug);
   const [k, roles, org, effective] = await Promise.all([
-    api<KeyView>(`/v1/orgs/${o}/keys/${encodeURIComponent(id)}`),
+    // `kind` is read here only: `try_it` keys are reached from the audit entry of their one call.
+    api<KeyView & { kind?: 'agent' | 'try_it' }>(`/v1/orgs/${o}/keys/${encodeURIComponent(id)}`),
     api<{ items: RoleView[] }>(`/v1/orgs/${o}/roles`),
     api<{ endpoint: string }>(`/v1/orgs/${o}`),
     api<unknown>(`/v1/orgs/${o}/keys/${encodeURIComponent(id)}/effective`).then((body) => EffectivePolicy.parse(body)),
   ]);
+  // Try it as this key: every tool of the enabled servers' catalogues (the gateway decides, as it would for the key).
+  const targets: TryTarget[] =
+    manage && k.status === 'active'
+      ? (await api<{ items: ServerView[] }>(`/v1/orgs/${o}/servers?enabled=true`)).items.flatMap((srv) =>
+          (srv.catalog?.tools ?? []).map((tool) => ({ serverId: srv.id, serverSlug: srv.slug, tool })),
+        )
+      : [];
   const base = `/o/${membership.slug}`;
   const details: [string, ReactNode][] = [
     ['Status', <StatusBadge key="s" status={k.status} />],
@@ -67,6 +77,14 @@ export default async function KeyPage({ params }: { params: Promise<{ org: strin
         }
         actions={manage ? <KeyActions org={membership.slug} k={k} showEdit={false} /> : undefined}
       />
+      {k.kind === 'try_it' ? (
+        <Notice kind="info">
+          <span data-testid="try-it-key-notice">
+            Made by Try it for a single call from the dashboard and revoked right after it; its secret was never shown. It is not listed
+            with the agent keys.
+          </span>
+        </Notice>
+      ) : null}
       {k.rotatedToId ? (
         <Notice kind="info">
           This key was rotated and is no longer valid. <Link href={`${base}/keys/${k.rotatedToId}`}>Open the key that replaced it</Link>.
@@ -90,6 +108,11 @@ export default async function KeyPage({ params }: { params: Promise<{ org: strin
         ) : null}
       </Card>
       <EffectivePolicyCard policy={effective} />
+      {targets.length ? (
+        <Card title="Try it" id="try-it">
+          <TryIt org={membership.slug} targets={targets} as={{ fixed: { keyId: k.id, name: k.name } }} />
+        </Card>
+      ) : null}
       {manage && k.status !== 'revoked' ? (
         <Card title="Edit">
           <EditKey org={membership.slug} k={k} roles={roles.items.map((r) => ({ id: r.id, name: r.name, description: r.description }))} />

@@ -3,7 +3,8 @@ import Link from 'next/link';
 import { forbidden } from 'next/navigation';
 import { ClientSnippets, EndpointLine } from '@/components/client-snippets';
 import { EnabledBadge, HealthBadge } from '@/components/servers/badges';
-import { CatalogView } from '@/components/servers/catalog';
+import { type CatalogTryIt, CatalogView } from '@/components/servers/catalog';
+import type { KeyView, RoleView } from '@/components/roles/types';
 import { DeleteServer, EnabledSwitch, ProbeButton } from '@/components/servers/server-actions';
 import { loadSandbox } from '@/components/servers/sandbox';
 import { SandboxNotice } from '@/components/servers/sandbox-notice';
@@ -69,10 +70,28 @@ export default async function ServerPage({ params }: { params: Promise<{ org: st
   const { org } = await getMembership(slug);
   if (!org || !can.read(org.role)) forbidden();
   const manage = can.manage(org.role);
-  const [s, sandbox] = await Promise.all([
-    api<ServerView>(`/v1/orgs/${encodeURIComponent(org.slug)}/servers/${encodeURIComponent(id)}`),
+  const o = encodeURIComponent(org.slug);
+  const [s, sandbox, principals] = await Promise.all([
+    api<ServerView>(`/v1/orgs/${o}/servers/${encodeURIComponent(id)}`),
     loadSandbox(org.slug),
+    // Whom Try it can call as: only admins may try, so only they load the choice.
+    manage
+      ? Promise.all([api<{ items: RoleView[] }>(`/v1/orgs/${o}/roles`), api<{ items: KeyView[] }>(`/v1/orgs/${o}/keys?status=active`)])
+      : null,
   ]);
+  const tryIt: CatalogTryIt | null = principals
+    ? {
+        org: org.slug,
+        serverId: s.id,
+        serverSlug: s.slug,
+        as: {
+          roles: principals[0].items.map((r) => ({ id: r.id, name: r.name })),
+          keys: principals[1].items.map((k) => ({ id: k.id, name: k.name })),
+        },
+      }
+    : null;
+  // A server never probed (just registered) is probed on arrival, so its catalogue shows without a click.
+  const autoProbe = manage && !s.lastProbeAt;
   const base = `/o/${org.slug}/servers`;
   const info = s.catalog?.serverInfo;
 
@@ -139,7 +158,7 @@ export default async function ServerPage({ params }: { params: Promise<{ org: st
           ) : null}
           {manage ? (
             <div style={{ marginTop: 12 }}>
-              <ProbeButton org={org.slug} id={s.id} primary={s.health !== 'ok'} />
+              <ProbeButton org={org.slug} id={s.id} primary={s.health !== 'ok'} auto={autoProbe} />
             </div>
           ) : null}
         </Card>
@@ -222,11 +241,15 @@ export default async function ServerPage({ params }: { params: Promise<{ org: st
 
       <Card title="Catalogue" id="catalogue">
         {s.catalog ? (
-          <CatalogView catalog={s.catalog} />
+          <CatalogView catalog={s.catalog} tryIt={s.enabled ? tryIt : null} />
         ) : (
           <Empty title="No catalogue yet">
             <p>
-              {manage ? 'Probe the server to connect to it and list its tools, prompts and resources.' : 'An owner or admin can probe it.'}
+              {autoProbe
+                ? 'Probing the server now: its tools, prompts and resources show here when it answers.'
+                : manage
+                  ? 'Probe the server to connect to it and list its tools, prompts and resources.'
+                  : 'An owner or admin can probe it.'}
             </p>
           </Empty>
         )}
