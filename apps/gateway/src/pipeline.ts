@@ -57,13 +57,18 @@ export interface Pipeline {
  * transports onto the given ports, and keeps backends and streams in step with snapshot changes.
  * The platform gateway (gateway.ts) and the standalone one (`toolgate gateway`) both run this.
  */
-export async function createPipeline(config: GatewayConfig, ports: PipelinePorts): Promise<Pipeline> {
+export async function createPipeline(
+  config: GatewayConfig,
+  ports: PipelinePorts,
+  /** Where the operator log's JSON lines go (default stderr). */
+  logWrite?: (line: string) => void,
+): Promise<Pipeline> {
   const { snapshots, sessions, relay } = ports;
   const metrics = createGatewayMetrics();
-  const log = createLogger('gateway', config.LOG_LEVEL);
+  const log = createLogger('gateway', config.LOG_LEVEL, logWrite);
   const launcher = await createLauncher(sandboxOptions(config));
   announceSandbox(launcher, log);
-  const stdioLog = stdioLogger(createLogger('stdio', config.LOG_LEVEL), metrics);
+  const stdioLog = stdioLogger(createLogger('stdio', config.LOG_LEVEL, logWrite), metrics);
   const upstreamGuard = new UpstreamGuard(config.HTTP_UPSTREAM_ALLOW);
   const upstreamLog = (spec: BackendSpec) => (message: string) => log.warn(message, { org: spec.orgId, server: spec.server.slug });
   let core: McpCore | null = null;
@@ -118,7 +123,7 @@ export async function createPipeline(config: GatewayConfig, ports: PipelinePorts
     secretKey: config.TOOLGATE_SECRET_KEY,
     authFailureAuditPerMinute: config.AUTH_FAILURE_AUDIT_PER_MINUTE,
     eventLog: ports.eventLog,
-    requestLog: createLogger('request', config.LOG_LEVEL),
+    requestLog: createLogger('request', config.LOG_LEVEL, logWrite),
   });
   const mcp = core;
   const agents = transport;
