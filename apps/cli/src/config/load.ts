@@ -54,14 +54,18 @@ export function loadConfig(file: string, opts: LoadOptions): LoadedConfig {
   const at = (p: readonly PropertyKey[], message: string) =>
     problems.push({ file, ...locate(doc, lines, p), path: p.map(String).join('.'), message });
   for (const err of [...doc.errors, ...doc.warnings]) {
-    const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
+    const pos = lines.linePos(err.pos[0]);
     problems.push({ file, line: pos.line, col: pos.col, path: '', message: err.message.split('\n')[0]! });
   }
   if (problems.length > 0) throw new ConfigError(problems);
 
   const parsed = StandaloneConfig.safeParse(doc.toJS() ?? {});
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) at(issue.path, describeIssue(issue));
+    for (const issue of parsed.error.issues) {
+      // An unknown field is reported where it is written, not at its parent.
+      const where = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+      at(where, describeIssue(issue));
+    }
     throw new ConfigError(problems);
   }
   const config = parsed.data;
