@@ -46,9 +46,15 @@ function localFile(count: number): string {
   return file;
 }
 
-function editLine(file: string, lineNo: number, edit: (rec: Record<string, any>) => void): void {
+interface Line {
+  prevHash: string;
+  hash: string;
+  payload: Record<string, unknown>;
+}
+
+function editLine(file: string, lineNo: number, edit: (rec: Line) => void): void {
   const lines = readFileSync(file, 'utf8').split('\n');
-  const rec = JSON.parse(lines[lineNo - 1]!);
+  const rec = JSON.parse(lines[lineNo - 1]!) as Line;
   edit(rec);
   lines[lineNo - 1] = JSON.stringify(rec);
   writeFileSync(file, lines.join('\n'));
