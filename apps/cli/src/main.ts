@@ -96,7 +96,8 @@ async function gateway(args: string[]): Promise<number> {
     await front.closed;
     await stop('stdin closed');
   } else {
-    gw.log.info(`gateway: listening on ${url}`, { endpoint, config: gw.current.file });
+    // On stdout whatever the log level: scripts and supervisors wait for this line.
+    process.stdout.write(`toolgate: listening on ${url}, MCP endpoint ${endpoint}\n`);
   }
   return EXIT.ok;
 }

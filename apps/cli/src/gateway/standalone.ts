@@ -146,9 +146,9 @@ export async function createStandalone(opts: StandaloneOptions): Promise<Standal
     }
     version++;
     for (const what of restartOnly(current, next)) log.warn(`config: ${what} changes take effect on restart`);
+    if (next.sources.join('\n') !== current.sources.join('\n')) watcher?.set(next.sources);
     current = next;
     snapshots.publish(next.snapshot);
-    watcher?.set(next.sources);
     log.info(`config: reloaded, version ${version}`, {
       servers: next.snapshot.servers.length,
       roles: next.snapshot.roles.length,

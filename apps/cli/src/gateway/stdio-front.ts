@@ -64,11 +64,23 @@ async function errorsAsAnswers(url: string | URL, init?: RequestInit): Promise<R
   const body = await res.text();
   try {
     const msg = JSON.parse(body) as { jsonrpc?: unknown; id?: unknown; error?: unknown };
-    if (msg.jsonrpc === '2.0' && msg.id !== null && msg.id !== undefined && msg.error) {
-      return new Response(body, { status: 200, headers: { 'content-type': 'application/json' } });
+    // Refused before its body was read (401), the answer names no id: it is the request's.
+    const id = msg.id ?? requestId(init.body);
+    if (msg.jsonrpc === '2.0' && id !== null && id !== undefined && msg.error) {
+      return new Response(JSON.stringify({ ...msg, id }), { status: 200, headers: { 'content-type': 'application/json' } });
     }
   } catch {
     // Not JSON-RPC: the SDK reports it as it is.
   }
   return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+}
+
+function requestId(body: unknown): unknown {
+  if (typeof body !== 'string') return undefined;
+  try {
+    const msg = JSON.parse(body) as { id?: unknown; method?: unknown };
+    return typeof msg.method === 'string' ? msg.id : undefined;
+  } catch {
+    return undefined;
+  }
 }
