@@ -76,6 +76,12 @@ describe('standalone config', () => {
     );
   });
 
+  it('names a bad server name where it is written', () => {
+    const [p] = problems('version: 1\nservers:\n  Bad_Slug:\n    transport: stdio\n    command: node\n');
+    expect(p).toMatchObject({ line: 3, col: 3, path: 'servers.Bad_Slug' });
+    expect(p!.message).toMatch(/"Bad_Slug" is not a valid name: must be lowercase/);
+  });
+
   it('refuses a credential written inline', () => {
     const [p] = problems(
       'version: 1\nservers:\n  gh:\n    transport: streamable-http\n    url: https://x.example/mcp\n    headers:\n      Authorization: Bearer abc\n',

@@ -51,8 +51,8 @@ export function loadConfig(file: string, opts: LoadOptions): LoadedConfig {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const problems: ConfigProblem[] = [];
-  const at = (p: readonly PropertyKey[], message: string) =>
-    problems.push({ file, ...locate(doc, lines, p), path: p.map(String).join('.'), message });
+  const at = (p: readonly PropertyKey[], message: string, where: 'value' | 'key' = 'value') =>
+    problems.push({ file, ...locate(doc, lines, p, where), path: p.map(String).join('.'), message });
   for (const err of [...doc.errors, ...doc.warnings]) {
     const pos = lines.linePos(err.pos[0]);
     problems.push({ file, line: pos.line, col: pos.col, path: '', message: err.message.split('\n')[0]! });
@@ -63,8 +63,8 @@ export function loadConfig(file: string, opts: LoadOptions): LoadedConfig {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       // An unknown field is reported where it is written, not at its parent.
-      const where = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
-      at(where, describeIssue(issue));
+      if (issue.code === 'unrecognized_keys') at([...issue.path, issue.keys[0]!], describeIssue(issue), 'key');
+      else at(issue.path, describeIssue(issue), issue.code === 'invalid_key' ? 'key' : 'value');
     }
     throw new ConfigError(problems);
   }
@@ -185,6 +185,8 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   if (issue.code === 'unrecognized_keys')
     return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
   if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
+  if (issue.code === 'invalid_key')
+    return `"${String(issue.path.at(-1))}" is not a valid name: ${issue.issues.map((i) => i.message).join('; ')}`;
   return issue.message;
 }
 
