@@ -3,6 +3,8 @@ import type { EventSink } from '@toolgate/gateway/src/core/ports';
 import type { AuditFile } from './audit-file';
 import type { UsageFile } from './usage-file';
 
+const RETRY_AFTER_MS = 1000;
+
 /**
  * The standalone gateway's EventSink: the events of calls finishing together are written in one
  * group (one device flush) on the next turn of the event loop; durable() resolves once the
@@ -14,6 +16,7 @@ export class FileEventSink implements EventSink {
   private usage: UsageEvent[] = [];
   private flushing: Promise<void> | null = null;
   private failed: Error | null = null;
+  private failedAt = 0;
 
   constructor(
     private readonly auditFile: AuditFile,
@@ -21,8 +24,9 @@ export class FileEventSink implements EventSink {
     private readonly onError: (err: Error) => void,
   ) {}
 
+  /** False for a second after the disk refused a write; then calls are tried again (the disk may answer now). */
   get accepting(): boolean {
-    return this.failed === null;
+    return this.failed === null || Date.now() - this.failedAt >= RETRY_AFTER_MS;
   }
 
   emit(audit: AuditEvent, usage: UsageEvent): void {
@@ -59,6 +63,7 @@ export class FileEventSink implements EventSink {
       this.failed = null;
     } catch (e) {
       this.failed = e as Error;
+      this.failedAt = Date.now();
       this.onError(this.failed);
       throw this.failed;
     }
