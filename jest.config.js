@@ -9,6 +9,7 @@ module.exports = {
     '<rootDir>/packages/policy',
     '<rootDir>/apps/api',
     '<rootDir>/apps/gateway',
+    '<rootDir>/apps/cli',
     '<rootDir>/apps/web',
     '<rootDir>/infra',
   ],

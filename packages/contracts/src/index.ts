@@ -18,3 +18,4 @@ export * from './secret-names';
 export * from './client-config-import';
 export * from './audit-webhooks';
 export * from './try-it';
+export * from './audit-chain';

@@ -1,5 +1,7 @@
-import type { AuditEvent, GatewayTaskRecord, UsageEvent } from '@toolgate/contracts';
+import type { AuditEvent, GatewayTaskRecord, PolicySnapshot, UsageEvent } from '@toolgate/contracts';
 import type { CallContext } from '../backends/types';
+import type { RecordedEvent, Recorder } from '../http/event-log';
+import type { SessionState } from './sessions';
 import type { RateLimit } from '@toolgate/policy';
 
 /** Where per-call events go (BullMQ, batched, spooled to disk while Redis is away). */
@@ -62,4 +64,40 @@ export interface TaskRemotePort {
     params: Record<string, unknown>,
     ctx: CallContext & { timeoutMs: number },
   ): Promise<Record<string, unknown>>;
+}
+
+/**
+ * Where the org snapshots come from: Redis in the platform (snapshots/store.ts), the compiled
+ * YAML file in the standalone gateway (memory/snapshots.ts).
+ */
+export interface SnapshotSource {
+  get(orgId: string): PolicySnapshot | null;
+  /** Resolve `/mcp/{slug}`; may throw SnapshotUnavailable when it can neither serve nor refuse. */
+  bySlug(slug: string): Promise<PolicySnapshot | null>;
+  reload(orgId: string): Promise<PolicySnapshot | null>;
+  orgIds(): IterableIterator<string>;
+  readonly size: number;
+  onChange(listener: (orgId: string, next: PolicySnapshot | null, prev: PolicySnapshot | null) => void): () => void;
+}
+
+/** Agent sessions: in Redis shared by every worker (redis/sessions.ts), or in process memory. */
+export interface SessionStorePort {
+  create(state: SessionState): Promise<void>;
+  get(id: string): Promise<SessionState | null>;
+  update(state: SessionState): Promise<void>;
+  delete(id: string): Promise<void>;
+  /** Sessions alive now, or null when that cannot be told. */
+  openSessions(): Promise<number | null>;
+}
+
+/** The channel between workers for the relay's messages (redis/relay-bus.ts; a no-op in one process). */
+export interface RelayBus {
+  publish(message: string): Promise<void>;
+  subscribe(listener: (message: string) => void): Promise<void>;
+}
+
+/** The recent events of a session's SSE streams, for Last-Event-ID resumption (http/event-log.ts). */
+export interface StreamEventLog {
+  recorder(sessionId: string, streamId: string, kind: 'call' | 'get'): Recorder;
+  read(sessionId: string, streamId: string): Promise<RecordedEvent[]>;
 }

@@ -7,8 +7,7 @@ import { type AgentChannel, type Audience, type Caller, currentKey } from '../co
 import { exposedUri } from '../core/naming';
 import type { Relay } from '../redis/relay';
 import type { SessionState } from '../core/sessions';
-import type { SessionStore } from '../redis/sessions';
-import type { SnapshotStore } from '../snapshots/store';
+import type { SessionStorePort, SnapshotSource } from '../core/ports';
 import { OpenStreams, type StreamOwner } from './open-streams';
 import type { SseStream } from './sse';
 
@@ -23,8 +22,8 @@ export class AgentStreams {
 
   constructor(
     private readonly core: McpCore,
-    private readonly snapshots: SnapshotStore,
-    private readonly sessions: SessionStore,
+    private readonly snapshots: SnapshotSource,
+    private readonly sessions: SessionStorePort,
     private readonly relay: Relay,
     /** How long the gateway waits for an agent to answer a sampling/elicitation request. */
     private readonly agentRequestTimeoutMs: number,

@@ -3,7 +3,8 @@ import { AGENT_KEY_PREFIX, looksLikeAccessToken, type PolicySnapshot, sha256Hex 
 import { type CidrBlock, checkKey, findKeyByHash } from '@toolgate/policy';
 import { RpcCode } from '../core/jsonrpc';
 import { type Caller, grantAsKey } from '../core/caller';
-import { type SnapshotStore, SnapshotUnavailable } from '../snapshots/store';
+import type { SnapshotSource } from '../core/ports';
+import { SnapshotUnavailable } from '../snapshots/store';
 import type { AuthFailureLog, AuthFailureReason } from './auth-failures';
 import { ClientIpResolver } from './client-ip';
 import { AccessTokenVerifier, endpointResource } from './oauth-token';
@@ -53,7 +54,7 @@ export class Authenticator {
   private readonly publicUrl: string;
 
   constructor(
-    private readonly snapshots: SnapshotStore,
+    private readonly snapshots: SnapshotSource,
     private readonly failures: AuthFailureLog,
     opts: AuthenticatorOptions,
   ) {

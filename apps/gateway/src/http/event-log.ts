@@ -1,5 +1,6 @@
 import { redisKeys } from '@toolgate/contracts';
 import type Redis from 'ioredis';
+import type { StreamEventLog } from '../core/ports';
 
 /**
  * What a recorded event belongs to: a call's answer stream (`call`, its response `final`) or the
@@ -29,7 +30,7 @@ export interface EventLogOptions {
  * worker can replay them. Streams are keyed by session id as well as stream id: a Last-Event-ID
  * naming another session's stream finds nothing.
  */
-export class SseEventLog {
+export class SseEventLog implements StreamEventLog {
   constructor(
     private readonly redis: Redis,
     private readonly opts: EventLogOptions,

@@ -3,6 +3,7 @@ import { type JsonRpcRequest, RpcCode } from '../core/jsonrpc';
 import { type McpCore } from '../core/mcp';
 import { type Caller } from '../core/caller';
 import type { SessionState } from '../core/sessions';
+import type { SessionStorePort } from '../core/ports';
 import { SessionStore } from '../redis/sessions';
 import type { Logger } from '../log';
 import type { GatewayMetrics } from '../metrics';
@@ -18,7 +19,7 @@ import { sendJson } from './util';
 export class SessionSetup {
   constructor(
     private readonly core: McpCore,
-    private readonly sessions: SessionStore,
+    private readonly sessions: SessionStorePort,
     private readonly metrics: GatewayMetrics,
     private readonly requestLog: Logger,
   ) {}

@@ -2,13 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isRequest, RpcCode } from '../core/jsonrpc';
 import type { Relay } from '../redis/relay';
 import type { SessionState } from '../core/sessions';
-import type { SnapshotStore } from '../snapshots/store';
+import type { SnapshotSource } from '../core/ports';
 import { KEEPALIVE_MS, SseStream } from './sse';
 import type { TransportParts } from './streamable';
 import { sendRpcError } from './util';
 
 export interface LegacySseDeps extends TransportParts {
-  snapshots: SnapshotStore;
+  snapshots: SnapshotSource;
   relay: Relay;
 }
 

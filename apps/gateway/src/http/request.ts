@@ -12,7 +12,7 @@ import {
 import { type Caller } from '../core/caller';
 import { toRpcError } from '../core/call-record';
 import type { SessionState } from '../core/sessions';
-import type { SessionStore } from '../redis/sessions';
+import type { SessionStorePort } from '../core/ports';
 import { versionRefusal } from './protocol-version';
 import {
   BodyTooLarge,
@@ -46,7 +46,7 @@ export class RequestChecks {
   private readonly origins: ReadonlySet<string>;
 
   constructor(
-    private readonly sessions: SessionStore,
+    private readonly sessions: SessionStorePort,
     private readonly opts: RequestChecksOptions,
   ) {
     this.origins = normalizeOrigins([...opts.allowedOrigins, opts.publicUrl]);

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { RpcCode } from '../core/jsonrpc';
-import type { RecordedEvent, SseEventLog } from './event-log';
+import type { StreamEventLog } from '../core/ports';
+import type { RecordedEvent } from './event-log';
 import { parseEventId } from './event-log';
 import { SseStream } from './sse';
 import { sendRpcError } from './util';
@@ -28,7 +29,7 @@ export interface ResumeTarget {
  * follows the call until its response. `malformed` and `unknown` (expired, trimmed away, or
  * another session's) have written nothing; the caller answers.
  */
-export async function resumeStream(log: SseEventLog, t: ResumeTarget): Promise<'resumed' | 'malformed' | 'unknown'> {
+export async function resumeStream(log: StreamEventLog, t: ResumeTarget): Promise<'resumed' | 'malformed' | 'unknown'> {
   const at = parseEventId(t.lastEventId);
   if (!at) return 'malformed';
   const events = await log.read(t.sessionId, at.streamId);
@@ -55,7 +56,7 @@ export async function resumeStream(log: SseEventLog, t: ResumeTarget): Promise<'
  * names none of this session's streams (expired, or another session's): the agent then gets a
  * fresh GET stream, as the SDK's own server does.
  */
-export async function resumeOrRefuse(log: SseEventLog, t: ResumeTarget): Promise<boolean> {
+export async function resumeOrRefuse(log: StreamEventLog, t: ResumeTarget): Promise<boolean> {
   let outcome: Awaited<ReturnType<typeof resumeStream>>;
   try {
     outcome = await resumeStream(log, t);
@@ -93,7 +94,7 @@ function replay(stream: SseStream, events: RecordedEvent[], after: number): numb
 }
 
 /** Poll a call's recorded events until its response is out, the agent leaves, or the record expires. */
-async function follow(log: SseEventLog, sessionId: string, streamId: string, stream: SseStream, sent: number): Promise<void> {
+async function follow(log: StreamEventLog, sessionId: string, streamId: string, stream: SseStream, sent: number): Promise<void> {
   while (!stream.closed) {
     await new Promise((r) => setTimeout(r, POLL_MS));
     if (stream.closed) return;

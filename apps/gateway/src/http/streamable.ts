@@ -3,12 +3,11 @@ import { type FrameLimits, isRequest, type JsonRpcRequest, RpcCode } from '../co
 import type { McpCore } from '../core/mcp';
 import type { Caller } from '../core/caller';
 import type { SessionState } from '../core/sessions';
-import type { SessionStore } from '../redis/sessions';
+import type { SessionStorePort, StreamEventLog } from '../core/ports';
 import type { AgentStreams } from './agent-streams';
 import type { Authenticator } from './authenticate';
 import { postBatch } from './batch';
 import type { CallRunner } from './calls';
-import type { SseEventLog } from './event-log';
 import type { SessionSetup } from './initialize';
 import { header, type RequestChecks } from './request';
 import { resumeOrRefuse } from './resume';
@@ -23,13 +22,13 @@ export interface TransportParts {
   setup: SessionSetup;
   streams: AgentStreams;
   core: McpCore;
-  sessions: SessionStore;
+  sessions: SessionStorePort;
 }
 
 export interface StreamableDeps extends TransportParts {
   limits: FrameLimits;
   /** Where GET and call streams record their events for Last-Event-ID resumption. */
-  eventLog: SseEventLog;
+  eventLog: StreamEventLog;
 }
 
 /**

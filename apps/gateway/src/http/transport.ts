@@ -2,15 +2,13 @@ import type { CidrBlock } from '@toolgate/policy';
 import type { FrameLimits } from '../core/jsonrpc';
 import type { McpCore } from '../core/mcp';
 import type { Relay } from '../redis/relay';
-import type { SessionStore } from '../redis/sessions';
 import type { Logger } from '../log';
 import type { GatewayMetrics } from '../metrics';
-import type { SnapshotStore } from '../snapshots/store';
+import type { SessionStorePort, SnapshotSource, StreamEventLog } from '../core/ports';
 import { AgentStreams } from './agent-streams';
 import { AuthFailureLog } from './auth-failures';
 import { Authenticator } from './authenticate';
 import { CallRunner } from './calls';
-import type { SseEventLog } from './event-log';
 import { SessionSetup } from './initialize';
 import { LegacySse } from './legacy-sse';
 import { RequestChecks } from './request';
@@ -31,7 +29,7 @@ export interface TransportOptions {
   /** Audit records of failed authentications per org and client address per minute. */
   authFailureAuditPerMinute: number;
   /** Where GET and call streams record their events for Last-Event-ID resumption. */
-  eventLog: SseEventLog;
+  eventLog: StreamEventLog;
   /** The per-request log (calls.ts). */
   requestLog: Logger;
 }
@@ -56,8 +54,8 @@ export class McpTransport {
 
   constructor(
     core: McpCore,
-    snapshots: SnapshotStore,
-    sessions: SessionStore,
+    snapshots: SnapshotSource,
+    sessions: SessionStorePort,
     relay: Relay,
     metrics: GatewayMetrics,
     opts: TransportOptions,

@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { channels } from '@toolgate/contracts';
-import type Redis from 'ioredis';
 import type { JsonRpcId, JsonRpcNotification, JsonRpcResponse } from '../core/jsonrpc';
 import { RpcCode, RpcError } from '../core/jsonrpc';
 import type { Audience } from '../core/caller';
 import { AgentCancelled } from '../core/cancellation';
+import type { RelayBus } from '../core/ports';
 
 type RelayMessage =
   | { t: 'response'; id: string; sessionId: string; message: JsonRpcResponse }
@@ -26,7 +25,8 @@ interface Pending {
  * What one worker holds for its connections (in-flight calls, server-to-client requests waiting
  * for the agent, open streams) and the Redis channel that lets any other worker reach them: the
  * agent's answer to a sampling request, a cancellation, or a legacy-SSE write may arrive on a
- * different worker than the one holding the call or the stream.
+ * different worker than the one holding the call or the stream. The bus is Redis pub/sub between
+ * workers (relay-bus.ts); a gateway alone in its process has none to reach (localRelayBus).
  */
 export class Relay {
   readonly workerId = randomBytes(4).toString('hex');
@@ -37,14 +37,10 @@ export class Relay {
   private readonly sessionListeners = new Set<(sessionId: string) => void>();
   private readonly fanOutListeners = new Set<FanOutListener>();
 
-  constructor(
-    private readonly redis: Redis,
-    private readonly sub: Redis,
-  ) {}
+  constructor(private readonly bus: RelayBus) {}
 
   async start(): Promise<void> {
-    this.sub.on('message', (channel: string, raw: string) => {
-      if (channel !== channels.gatewayRelay) return;
+    await this.bus.subscribe((raw) => {
       let msg: RelayMessage;
       try {
         msg = JSON.parse(raw) as RelayMessage;
@@ -53,7 +49,6 @@ export class Relay {
       }
       this.deliver(msg);
     });
-    await this.sub.subscribe(channels.gatewayRelay);
   }
 
   private deliver(msg: RelayMessage): boolean {
@@ -83,7 +78,7 @@ export class Relay {
 
   /** Deliver locally, or publish for the worker that can. */
   private route(msg: RelayMessage): void {
-    if (!this.deliver(msg)) this.redis.publish(channels.gatewayRelay, JSON.stringify(msg)).catch(() => undefined);
+    if (!this.deliver(msg)) this.bus.publish(JSON.stringify(msg)).catch(() => undefined);
   }
 
   // ---- server-to-client requests (sampling, elicitation, roots) --------------------------------
@@ -174,7 +169,7 @@ export class Relay {
    */
   async sessionChanged(sessionId: string): Promise<void> {
     const msg: RelayMessage = { t: 'session', sessionId, from: this.workerId };
-    await this.redis.publish(channels.gatewayRelay, JSON.stringify(msg)).catch(() => undefined);
+    await this.bus.publish(JSON.stringify(msg)).catch(() => undefined);
   }
 
   /** Listen for other workers' session changes. */
@@ -193,7 +188,7 @@ export class Relay {
   fanOut(orgId: string, server: string, message: JsonRpcNotification, audience: Audience): void {
     for (const l of this.fanOutListeners) l(orgId, server, message, audience);
     const msg: RelayMessage = { t: 'fanout', orgId, server, message, audience, from: this.workerId };
-    this.redis.publish(channels.gatewayRelay, JSON.stringify(msg)).catch(() => undefined);
+    this.bus.publish(JSON.stringify(msg)).catch(() => undefined);
   }
 
   onFanOut(listener: FanOutListener): () => void {

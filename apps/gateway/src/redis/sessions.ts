@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { redisKeys } from '@toolgate/contracts';
 import type Redis from 'ioredis';
+import type { SessionStorePort } from '../core/ports';
 import type { SessionState } from '../core/sessions';
 import type { RedisAvailability } from './health';
 
@@ -50,7 +51,7 @@ export interface SessionStoreOptions {
  * down or frozen a session this worker knows is served from its copy, changes and new sessions
  * are kept here (dirty) and written back, with the sessions used meanwhile, when Redis returns.
  */
-export class SessionStore {
+export class SessionStore implements SessionStorePort {
   private readonly cache = new Map<string, Entry>();
   /** Deleted while Redis was away: deleted there on its return. */
   private readonly pendingDeletes = new Set<string>();

@@ -1,5 +1,6 @@
 import { channels, PolicySnapshot, redisKeys, SnapshotNotice } from '@toolgate/contracts';
 import type Redis from 'ioredis';
+import type { SnapshotSource } from '../core/ports';
 import type { RedisAvailability } from '../redis/health';
 
 /** Redis is away and this worker has never loaded the org: it can be neither served nor refused. */
@@ -26,7 +27,7 @@ type Listener = (orgId: string, next: PolicySnapshot | null, prev: PolicySnapsho
  * lost), and kept as the last good copy while Redis is unreachable or has lost it (restarted
  * empty, key evicted). Only a tombstone (`tg:snapshot-tombstone:{orgId}`) drops an org, for good.
  */
-export class SnapshotStore {
+export class SnapshotStore implements SnapshotSource {
   private readonly byOrg = new Map<string, OrgEntry>();
   private readonly slugToOrg = new Map<string, string>();
   /** The latest fetch of each org under way: a burst of first requests joins it (one round trip), a reload queues after it. */
