@@ -14,3 +14,4 @@ export * from './oauth';
 export * from './management-tokens';
 export * from './effective-policy';
 export * from './account';
+export * from './roles';
