@@ -1,7 +1,7 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: the literal metadata reference syntax, shown as help.
 'use client';
 
-import { type FormEvent, useState } from 'react';
+import { useState } from 'react';
 import { Badge } from '@/components/ui';
 import { call } from '@/lib/client';
 import { ApiError } from '@/lib/problem';
@@ -36,8 +36,7 @@ export function DraftSimulate({ org, name, rules, catalogue }: { org: string; na
   const fingerprint = JSON.stringify({ name, rules, tool, typed, metadata });
   const shown = outcome?.for === fingerprint ? outcome : null;
 
-  async function run(e: FormEvent) {
-    e.preventDefault();
+  async function run() {
     let meta: Record<string, unknown> = {};
     if (metadata.trim()) {
       try {
@@ -70,7 +69,19 @@ export function DraftSimulate({ org, name, rules, catalogue }: { org: string; na
   }
 
   return (
-    <form className="stack" style={{ gap: 8 }} onSubmit={run} aria-label="Try the draft" data-testid="draft-simulate">
+    // Not a <form>: it sits inside the role's form, and forms do not nest. Enter runs the test, not a save.
+    <fieldset
+      className="stack"
+      style={{ gap: 8, border: 0, padding: 0, margin: 0, minWidth: 0 }}
+      aria-label="Test the draft"
+      data-testid="draft-simulate"
+      onKeyDown={(e) => {
+        if (e.key === 'Enter' && e.target instanceof HTMLInputElement) {
+          e.preventDefault();
+          if (!busy && tool.trim()) void run();
+        }
+      }}
+    >
       <label className="field" style={{ margin: 0 }}>
         <span>Tool</span>
         <input
@@ -112,7 +123,7 @@ export function DraftSimulate({ org, name, rules, catalogue }: { org: string; na
         <span className="hint">What {'${key.metadata.…}'} references resolve to in this test.</span>
       </label>
       <div>
-        <button type="submit" className="btn" disabled={busy || !tool.trim()}>
+        <button type="button" className="btn" onClick={run} disabled={busy || !tool.trim()}>
           {busy ? 'Testing…' : 'Test the draft'}
         </button>
       </div>
@@ -139,6 +150,6 @@ export function DraftSimulate({ org, name, rules, catalogue }: { org: string; na
           ))}
         </div>
       ) : null}
-    </form>
+    </fieldset>
   );
 }
