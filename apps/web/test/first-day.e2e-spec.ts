@@ -118,7 +118,7 @@ describe('first day: from sign-up to an agent call', () => {
     }
 
     console.log(
-      `first day: ${ui.count} UI actions (${accountActions} for account and organisation, ${funnelActions} from there), ${seconds.toFixed(1)} s in the browser:\n  ${ui.log.join('\n  ')}`,
+      `first day (Cursor config read from ${clipboard === null ? 'the page, the clipboard being unreadable' : 'the clipboard'}): ${ui.count} UI actions (${accountActions} for account and organisation, ${funnelActions} from there), ${seconds.toFixed(1)} s in the browser:\n  ${ui.log.join('\n  ')}`,
     );
     // Sign-up and the organisation take 6 of them (three fields and a button, a name and a button);
     // the issue's bar is for what follows: server, role, key and client config.

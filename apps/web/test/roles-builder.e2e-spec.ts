@@ -198,6 +198,11 @@ describe('the role builder', () => {
     await p.goto(`/o/${org}/roles/new`);
     await p.getByRole('checkbox', { name: 'Allow everything__echo' }).check();
     await p.getByTestId('rule-matches').waitFor();
+    // A long catalogue can be filtered; a ticked tool stays ticked while hidden.
+    await p.getByLabel('Filter tools of everything').fill('sum');
+    expect(await p.getByRole('checkbox', { name: 'Allow everything__get-sum' }).count()).toBe(1);
+    expect(await p.getByRole('checkbox', { name: 'Allow everything__echo' }).count()).toBe(0);
+    expect(await p.getByTestId('rule-matches').textContent()).toBe('Matches 1 tool: everything__echo');
     expect(await p.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
     await shot(p, 'roles-builder-phone');
     await phone.close();

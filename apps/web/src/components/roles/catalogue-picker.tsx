@@ -130,6 +130,9 @@ function useFirstProbe(org: string, servers: ServerSummary[]): Record<string, st
   return state;
 }
 
+/** Above this many items a list gets a filter box: real servers (GitHub, Jira) offer dozens of tools. */
+const FILTER_FROM = 10;
+
 function ItemTable({
   kind,
   items,
@@ -141,8 +144,21 @@ function ItemTable({
   rules: RoleRules;
   onChange: (rules: RoleRules) => void;
 }) {
+  const [filter, setFilter] = useState('');
+  const needle = filter.trim().toLowerCase();
+  const shown = needle ? items.filter((i) => `${i.name} ${i.description ?? ''}`.toLowerCase().includes(needle)) : items;
   return (
     <div className="table-wrap">
+      {items.length >= FILTER_FROM ? (
+        <input
+          type="search"
+          value={filter}
+          onChange={(e) => setFilter(e.target.value)}
+          placeholder={`Filter ${items.length} ${kind}…`}
+          aria-label={`Filter ${kind} of ${items[0]?.server}`}
+          style={{ marginBottom: 6, maxWidth: 320 }}
+        />
+      ) : null}
       <table className={styles.items}>
         <thead>
           <tr>
@@ -152,7 +168,7 @@ function ItemTable({
           </tr>
         </thead>
         <tbody>
-          {items.map((item) => {
+          {shown.map((item) => {
             const index = exactRule(rules, kind, item);
             const effect = index >= 0 ? ((rules[kind]?.[index] as { effect?: unknown } | undefined)?.effect ?? null) : null;
             const other = coveredBy(rules, kind, item, index);

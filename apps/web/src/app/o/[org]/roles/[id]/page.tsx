@@ -1,6 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { forbidden } from 'next/navigation';
+import { catalogueOf } from '@/components/roles/catalogue';
 import { DeleteRole } from '@/components/roles/delete-role';
 import { KeyForRole } from '@/components/roles/key-for-role';
 import { readableRules } from '@/components/roles/paths';
@@ -70,7 +71,7 @@ export default async function RolePage({
       ) : (
         <Card title="Policy">
           <div className="stack">
-            <RulesSummary rules={role.rules} />
+            <RulesSummary rules={role.rules} catalogue={catalogueOf(servers.items)} />
             <details>
               <summary>Rules as JSON</summary>
               <pre style={{ marginTop: 8 }}>{JSON.stringify(readableRules(role.rules), null, 2)}</pre>
