@@ -61,11 +61,16 @@ describe('the role builder', () => {
     expect(await location.textContent()).toContain('one of 3 values');
     await location.getByRole('checkbox', { name: 'location may be Chicago' }).check();
     await page.getByTestId('metadata-help').waitFor();
+    // A string field without an enum takes a typed list.
+    const echo = page.getByTestId('tool-rule').first();
+    await echo.getByText('Argument constraints').click();
+    await echo.getByLabel('Add a constraint on an argument').selectOption('message');
+    await echo.getByLabel('message: only one of').fill('hi, hello');
     await shot(page, 'roles-builder');
 
     expect(await rulesInJson(page)).toEqual({
       tools: [
-        { effect: 'allow', match: 'everything__echo' },
+        { effect: 'allow', match: 'everything__echo', constraints: { message: { oneOf: ['hi', 'hello'] } } },
         { effect: 'allow', match: 'everything__get-structured-content', constraints: { location: { oneOf: ['Chicago'] } } },
       ],
       prompts: [],

@@ -238,8 +238,8 @@ function ArgumentConstraint({
           )}
         </div>
       )}
-      {!field?.enum && oneOf ? (
-        <span className="small">One of: {oneOf.map((v) => JSON.stringify(v)).join(', ')} (edit in JSON)</span>
+      {!field?.enum && type !== 'boolean' ? (
+        <ListInput arg={arg} values={oneOf} numeric={numeric} error={err('oneOf')} onChange={(v) => patch({ oneOf: v })} />
       ) : null}
       <div className="row" style={{ gap: 12 }}>
         <label className="row" style={{ gap: 4 }}>
@@ -263,5 +263,47 @@ function ArgumentConstraint({
       </div>
       {errors.get(path) ? <span className="field-error">{errors.get(path)}</span> : null}
     </fieldset>
+  );
+}
+
+/**
+ * "Only one of these values" for a field without an enum: comma-separated. The text is kept as
+ * typed while the field has focus (so "a, " can become "a, b"); the list is what is stored.
+ */
+function ListInput({
+  arg,
+  values,
+  numeric,
+  error,
+  onChange,
+}: {
+  arg: string;
+  values: (string | number | boolean)[] | undefined;
+  numeric: boolean;
+  error: string | undefined;
+  onChange: (next: (string | number | boolean)[] | undefined) => void;
+}) {
+  const [typing, setTyping] = useState<string | null>(null);
+  return (
+    <label className="field" style={{ margin: 0 }}>
+      <span className="small">Only one of (comma-separated, optional)</span>
+      <input
+        aria-label={`${arg}: only one of`}
+        value={typing ?? (values ?? []).map(String).join(', ')}
+        aria-invalid={error ? true : undefined}
+        onChange={(e) => {
+          setTyping(e.target.value);
+          const items = e.target.value
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+            .map((x) => (numeric && isNumeric(x) ? Number(x) : x));
+          onChange(items.length ? items : undefined);
+        }}
+        onBlur={() => setTyping(null)}
+        autoComplete="off"
+      />
+      {error ? <span className="field-error">{error}</span> : null}
+    </label>
   );
 }
