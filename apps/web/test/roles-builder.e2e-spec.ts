@@ -212,4 +212,27 @@ describe('the role builder', () => {
     await shot(p, 'roles-builder-phone');
     await phone.close();
   });
+
+  it('asks a never-probed server for its tools itself, and says so when it cannot answer', async () => {
+    await owner.call('POST', `/v1/orgs/${org}/servers`, {
+      slug: 'broken',
+      name: 'Broken',
+      transport: 'stdio',
+      command: process.execPath,
+      args: ['-e', 'process.exit(3)'],
+    });
+    await page.goto(`/o/${org}/roles/new`);
+    const status = page.getByTestId('picker-probe-broken');
+    await status.filter({ hasText: 'Its tools could not be read' }).waitFor({ timeout: 45_000 });
+    await shot(page, 'roles-builder-probe-failed');
+    // The probe happened (and is recorded on the server), so the next visit does not repeat it.
+    const servers = (await owner.call('GET', `/v1/orgs/${org}/servers`)).items;
+    expect(servers.find((s: { slug: string }) => s.slug === 'broken')).toMatchObject({ health: 'error', catalog: null });
+    await page.reload();
+    expect(await page.getByTestId('picker-probe-broken').textContent()).toContain('press Probe on the server’s page');
+    // The working server's tools are still there to tick (its section starts closed beside another server's).
+    await page.getByTestId('picker-everything').locator('summary').click();
+    await page.getByRole('checkbox', { name: 'Allow everything__echo' }).check();
+    expect(await page.getByTestId('rule-matches').textContent()).toBe('Matches 1 tool: everything__echo');
+  });
 });

@@ -54,10 +54,18 @@ export function CataloguePicker({
         const allEffect = allIndex >= 0 ? (rules.tools?.[allIndex]?.effect ?? null) : null;
         const counts = (['tools', 'prompts', 'resources'] as const).map((k) => `${items(k).length} ${k}`).join(' · ');
         return (
-          <details key={s.id} className={styles.server} open={enabled.length === 1} data-testid={`picker-${s.slug}`}>
+          <details key={s.id} className={styles.server} open={enabled.length === 1 || !s.catalog} data-testid={`picker-${s.slug}`}>
             <summary>
               <strong>{s.name}</strong> <code className="small">{s.slug}</code>{' '}
-              <span className="muted small">{s.catalog ? counts : 'not probed yet'}</span>
+              <span className="muted small">
+                {s.catalog
+                  ? counts
+                  : probing[s.id] === 'busy'
+                    ? 'reading its tools…'
+                    : s.lastProbeAt || probing[s.id]
+                      ? 'no catalogue'
+                      : 'not probed yet'}
+              </span>
             </summary>
             {!s.catalog ? (
               <p className="muted small" role="status" data-testid={`picker-probe-${s.slug}`}>
