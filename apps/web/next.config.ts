@@ -6,7 +6,7 @@ const config: NextConfig = {
   poweredByHeader: false,
   reactStrictMode: true,
   // Request/response shapes come from the workspace's contracts package, which ships TypeScript source.
-  transpilePackages: ['@toolgate/contracts'],
+  transpilePackages: ['@toolgate/contracts', '@toolgate/policy'],
   // forbidden() renders app/forbidden.tsx with a 403 when a role may not open a page.
   experimental: { authInterrupts: true },
   // The dashboard talks to the API from the server (BFF); the browser never holds a token.

@@ -92,6 +92,7 @@ describe('the first-day flow, end to end', () => {
   it('creates a role and a key holding it; the secret is shown once', async () => {
     await page.goto(`/o/${slug}/roles/new`);
     await page.getByLabel(/^Name/).fill('echo-agent');
+    await page.getByRole('tab', { name: 'JSON' }).click();
     await page.getByLabel('Rules (JSON)').fill(RULES);
     await page.getByRole('button', { name: 'Create role' }).click();
     await page.waitForURL(new RegExp(`/o/${slug}/roles/${UUID}\\?created=1$`));

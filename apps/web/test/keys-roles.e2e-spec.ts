@@ -132,29 +132,30 @@ describe('Agent keys and Roles & policies pages', () => {
 
     await page.getByRole('link', { name: 'New role' }).click();
     await page.waitForURL(new RegExp(`/o/${org}/roles/new$`));
-    // The template is pre-filled and previewed.
-    expect(await page.getByLabel('Rules (JSON)').inputValue()).toContain('"tools"');
-    await page.getByTestId('rules-summary').waitFor();
+    // Rules start empty in the builder; the JSON view is one tab away.
+    await page.getByRole('tab', { name: 'JSON' }).click();
+    expect(await page.getByLabel('Rules (JSON)').inputValue()).toContain('"tools": []');
 
     await page.getByLabel(/^Name/).fill('support-agent');
     await page.getByLabel('Description (optional)').fill('Reads and echoes; never touches the environment');
 
-    // Broken JSON: explained before anything is sent, and the button is disabled.
+    // Broken JSON: explained before anything is sent, and the form view stays closed.
     await page.getByLabel('Rules (JSON)').fill('{ "tools": [ { "effect": "allow", } ] }');
     const parseError = page.getByTestId('rules-parse-error');
     await parseError.waitFor();
     expect(await parseError.textContent()).toMatch(/Not valid JSON — line 1, column \d+/);
-    expect(await page.getByRole('button', { name: 'Create role' }).isDisabled()).toBe(true);
+    expect(await page.getByRole('tab', { name: 'Form' }).isDisabled()).toBe(true);
 
-    // Valid JSON the API refuses: its message is shown next to the editor, with the rule it is about.
+    // Valid JSON the API would refuse: flagged with the API's own message before submit, with the rule it is about.
     await page.getByLabel('Rules (JSON)').fill(INVALID_RULES);
+    const problems = page.getByTestId('rules-problems');
+    await problems.waitFor();
+    const problemText = await problems.textContent();
+    expect(problemText).toContain('constraints only apply to allow rules');
+    expect(problemText).toContain('Tool rule 1');
+    expect(problemText).toContain('rules.tools.0.constraints');
     await page.getByRole('button', { name: 'Create role' }).click();
-    const apiErrors = page.getByTestId('rules-api-errors');
-    await apiErrors.waitFor();
-    const apiText = await apiErrors.textContent();
-    expect(apiText).toContain('constraints only apply to allow rules');
-    expect(apiText).toContain('Tool rule 1');
-    expect(apiText).toContain('rules.tools.0.constraints');
+    await page.getByTestId('submit-blocked').waitFor();
     await shot(page, 'roles-editor-api-error');
     expect((await owner.call('GET', `/v1/orgs/${org}/roles`)).items).toHaveLength(0);
 
@@ -416,7 +417,7 @@ describe('Agent keys and Roles & policies pages', () => {
     await p.getByTestId('keys-table').waitFor();
     await shot(p, 'keys-phone');
     await p.goto(`/o/${org}/roles/${roleId}`);
-    await p.getByLabel('Rules (JSON)').waitFor();
+    await p.getByTestId('tool-rule').first().waitFor();
     // Nothing sticks out sideways: the page scrolls only vertically.
     const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
     expect(overflow).toBeLessThanOrEqual(0);

@@ -19,3 +19,4 @@ export * from './client-config-import';
 export * from './audit-webhooks';
 export * from './try-it';
 export * from './audit-chain';
+export * from './roles';

@@ -1,16 +1,12 @@
 import { type ArgumentMetadata, Body, type PipeTransform, Query } from '@nestjs/common';
 import { ApiBody, ApiOkResponse, ApiQuery } from '@nestjs/swagger';
+import { fieldErrors } from '@toolgate/contracts';
 import { z } from 'zod';
 import { type FieldError, Problem } from './problem';
 
+/** Issues as problem-JSON field errors; the formatting lives in contracts so the dashboard shows the same. */
 export function zodIssues(error: z.ZodError, prefix = ''): FieldError[] {
-  return error.issues.map((i) => {
-    const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
-    if (i.code === 'unrecognized_keys') {
-      return { path, message: `unknown field${i.keys.length > 1 ? 's' : ''}: ${i.keys.join(', ')}` };
-    }
-    return { path, message: i.message };
-  });
+  return fieldErrors(error, prefix);
 }
 
 /** Validates (and transforms) input with a zod schema; failures are 400 problems listing every issue. */

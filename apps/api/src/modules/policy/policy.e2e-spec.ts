@@ -317,4 +317,105 @@ describe('policy simulator', () => {
     expect((await api.prisma.db.organization.findUniqueOrThrow({ where: { id: org.id } })).snapshotVersion).toBe(version);
     expect(await api.prisma.db.activityLog.count({ where: { orgId: org.id } })).toBe(logged);
   });
+
+  describe('a draft role (unsaved rules, no key)', () => {
+    const draftCall = (org: string, draft: Record<string, unknown>, call: Record<string, unknown>, user: TestUser = owner) =>
+      simulate(org, { draft, method: 'tools/call', ...call }, user);
+
+    it('decides with the draft’s rules alone, labelled with its name, and stores nothing', async () => {
+      const org = await orgWithServers();
+      // A saved role that allows everything must not leak into the draft's decision.
+      await createRole(api, org.slug, owner, 'everything', { tools: [{ effect: 'allow', match: '*' }] });
+      const draft = {
+        name: 'support',
+        rules: {
+          tools: [
+            { effect: 'allow', match: 'crm__get_*', constraints: { customer_id: { equals: '${key.metadata.customer_id}' } } },
+            { effect: 'deny', match: 'crm__get_secrets' },
+          ],
+        },
+        metadata: { customer_id: 'c_42' },
+      };
+      const version = (await api.prisma.db.organization.findUniqueOrThrow({ where: { id: org.id } })).snapshotVersion;
+      const roles = await api.prisma.db.role.count({ where: { orgId: org.id } });
+
+      const ok = await draftCall(org.slug, draft, { name: 'crm__get_orders', arguments: { customer_id: 'c_42' } }).expect(200);
+      expect(ok.body).toEqual({
+        allowed: true,
+        effect: 'allow',
+        reason: 'allowed by role:support/tools[0]',
+        rule: { roleId: null, roleName: 'support', path: 'tools[0]', label: 'role:support/tools[0]' },
+        snapshotVersion: version,
+        key: null,
+        draft: true,
+        request: { kind: 'tool', server: 'crm', name: 'get_orders' },
+        warnings: [],
+      });
+      const other = await draftCall(org.slug, draft, { name: 'crm__get_orders', arguments: { customer_id: 'c_7' } }).expect(200);
+      expect(other.body).toMatchObject({ allowed: false, reason: 'argument "customer_id" must equal "c_42"', rule: { path: 'tools[0]' } });
+      const denied = await draftCall(org.slug, draft, { name: 'crm__get_secrets', arguments: { customer_id: 'c_42' } }).expect(200);
+      expect(denied.body).toMatchObject({ allowed: false, rule: { label: 'role:support/tools[1]' } });
+      const none = await draftCall(org.slug, draft, { name: 'github__read_file' }).expect(200);
+      expect(none.body).toMatchObject({ allowed: false, reason: 'no rule allows tool "github__read_file"', rule: null });
+      // Without a name the rules are labelled as the draft's; an unknown server is pointed out.
+      const unnamed = await draftCall(
+        org.slug,
+        { rules: { tools: [{ effect: 'allow', match: '*__search' }] } },
+        { name: 'jira__search' },
+      ).expect(200);
+      expect(unnamed.body).toMatchObject({
+        allowed: true,
+        rule: { label: 'role:draft/tools[0]' },
+        warnings: [expect.stringMatching(/^no server/)],
+      });
+
+      expect((await api.prisma.db.organization.findUniqueOrThrow({ where: { id: org.id } })).snapshotVersion).toBe(version);
+      expect(await api.prisma.db.role.count({ where: { orgId: org.id } })).toBe(roles);
+    });
+
+    it('refuses invalid draft rules with the same messages as saving a role, and needs exactly one of keyId and draft', async () => {
+      const org = await orgWithServers();
+      const key = await keyWith(org, []);
+      const rules = { tools: [{ effect: 'permit', match: 'crm__x' }], rateLimits: [{ scope: 'key', perMinute: -5 }] };
+      const sim = await draftCall(org.slug, { rules }, { name: 'crm__x' });
+      expectProblem(sim, 400, 'validation_failed');
+      const saved = await api.req().post(`/v1/orgs/${org.slug}/roles`).set(owner.auth).send({ name: 'x', rules });
+      expectProblem(saved, 400, 'validation_failed');
+      const strip = (errors: { path: string; message: string }[], prefix: string) =>
+        errors.map((e) => ({ path: e.path.slice(prefix.length), message: e.message }));
+      expect(strip(sim.body.errors, 'draft.')).toEqual(strip(saved.body.errors, ''));
+      expect(sim.body.errors.map((e: { path: string }) => e.path)).toEqual([
+        'draft.rules.tools.0.effect',
+        'draft.rules.rateLimits.0.perMinute',
+      ]);
+
+      const deny = await draftCall(
+        org.slug,
+        { rules: { tools: [{ effect: 'deny', match: 'a__b', constraints: { x: { equals: 1 } } }] } },
+        { name: 'a__b' },
+      );
+      expect(deny.body.errors).toEqual([
+        { path: 'draft.rules.tools.0.constraints', message: expect.stringContaining('only apply to allow rules') },
+      ]);
+      const meta = await draftCall(org.slug, { rules: {}, metadata: { 'bad key!': 1 } }, { name: 'a__b' });
+      expectProblem(meta, 400, 'validation_failed');
+      expect(meta.body.errors[0].path).toMatch(/^draft\.metadata/);
+
+      const both = await simulate(org.slug, { keyId: key.id, draft: { rules: {} }, method: 'tools/call', name: 'a__b' });
+      expect(both.body.errors).toEqual([{ path: 'draft', message: expect.stringContaining('not both') }]);
+      const neither = await simulate(org.slug, { method: 'tools/call', name: 'a__b' });
+      expect(neither.body.errors).toEqual([{ path: 'keyId', message: 'is required unless a draft role is given' }]);
+    });
+
+    it('is a read like any simulation: members may, billing gets 403, strangers 404', async () => {
+      const org = await orgWithServers();
+      const [member, billing, stranger] = await Promise.all(['member', 'billing', 'stranger'].map((n) => signup(api, n)));
+      await addMember(api, org.id, member!, 'member');
+      await addMember(api, org.id, billing!, 'billing');
+      const draft = { rules: { tools: [{ effect: 'allow', match: 'github__*' }] } };
+      expect((await draftCall(org.slug, draft, { name: 'github__x' }, member!).expect(200)).body.allowed).toBe(true);
+      expectProblem(await draftCall(org.slug, draft, { name: 'github__x' }, billing!), 403, 'forbidden');
+      expectProblem(await draftCall(org.slug, draft, { name: 'github__x' }, stranger!), 404, 'not_found');
+    });
+  });
 });

@@ -7,10 +7,12 @@ import { parseOrThrow } from '../../common/zod';
 import { keyStatus } from '../keys/keys.service';
 import { SnapshotService } from '../snapshots/snapshot.service';
 import { PolicyRepository } from './policy.repository';
-import { SIMULATED_METHODS, type SimulateDto } from './simulate.dto';
+import { type DraftRole, SIMULATED_METHODS, type SimulateDto } from './simulate.dto';
 
 /** What the gateway answers before authorization even starts, for keys it cannot authenticate. */
 const UNKNOWN_KEY: Decision = { allowed: false, effect: 'deny', reason: 'the key is revoked or unknown', rule: null };
+/** Stands for the draft role (and its imagined key) inside the simulated snapshot; never stored. */
+const DRAFT_ROLE_ID = 'draft';
 const EXPIRED_KEY: Decision = { allowed: false, effect: 'deny', reason: 'the key has expired', rule: null };
 
 @Injectable()
@@ -26,7 +28,8 @@ export class PolicyService {
    * latest compiled snapshot. Nothing is recorded: this is a read.
    */
   async simulate(org: OrgContext, dto: SimulateDto) {
-    const key = await this.repo.findKey(org.id, dto.keyId);
+    if (dto.draft) return this.simulateDraft(org, dto, dto.draft);
+    const key = await this.repo.findKey(org.id, dto.keyId!);
     if (!key) throw Problem.notFound('API key');
 
     const row = await this.snapshots.latest(org.id);
@@ -68,6 +71,36 @@ export class PolicyService {
       warnings,
     };
   }
+  /**
+   * The same decision for a role that is still being written: the org's current snapshot (its
+   * servers) with the draft added as one more role, decided for a key holding only that role.
+   * Nothing is stored; saved roles and keys are not consulted.
+   */
+  private async simulateDraft(org: OrgContext, dto: SimulateDto, draft: DraftRole) {
+    const row = await this.snapshots.latest(org.id);
+    if (!row) throw Problem.notFound('Policy snapshot');
+    const snapshot = parseOrThrow(PolicySnapshot, row.snapshot);
+    const { request, warnings } = toPolicyRequest(dto);
+    if (!snapshot.servers.some((s) => s.slug === request.server)) {
+      warnings.push(`no server with slug "${request.server}" in the current snapshot (unknown or disabled)`);
+    }
+    const role = { id: DRAFT_ROLE_ID, name: draft.name ?? 'draft', rules: draft.rules };
+    // A fresh snapshot object: decide() compiles and caches per object, so the org's cached one stays as it is.
+    const withDraft: PolicySnapshot = { ...snapshot, roles: [role] };
+    const decision = decide(withDraft, { keyId: DRAFT_ROLE_ID, roleIds: [role.id], metadata: draft.metadata, ip: dto.ip ?? null }, request);
+    return {
+      allowed: decision.allowed,
+      effect: decision.effect,
+      reason: decision.reason,
+      rule: decision.rule ? { roleId: null, roleName: role.name, path: decision.rule.path, label: ruleLabel(decision.rule) } : null,
+      snapshotVersion: row.version,
+      key: null,
+      draft: true,
+      request: { kind: request.kind, server: request.server, name: request.name },
+      warnings,
+    };
+  }
+
   /**
    * What the key may call: every item of each enabled server's last probed catalogue, decided
    * without arguments by the same decide() as simulate(). An allow rule with constraints decides

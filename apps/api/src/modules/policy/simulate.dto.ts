@@ -1,5 +1,7 @@
 import { isIP } from 'node:net';
+import { CheckedRoleRules, RoleName } from '@toolgate/contracts';
 import { z } from 'zod';
+import { KeyMetadata } from '../keys/keys.dto';
 
 /** The MCP methods the gateway authorizes per call, and the policy request kind of each. */
 export const SIMULATED_METHODS = {
@@ -10,14 +12,29 @@ export const SIMULATED_METHODS = {
 export type SimulatedMethod = keyof typeof SIMULATED_METHODS;
 
 /**
- * A call to try against the org's current policy, as an agent would make it:
+ * A role being written and not saved yet, tried as if a key held only it: its rules (checked
+ * like a saved role's), an optional name for the rule labels, and the metadata such a key would
+ * carry (what `${key.metadata.*}` references resolve against).
+ */
+export const DraftRole = z
+  .object({
+    name: RoleName.optional(),
+    rules: CheckedRoleRules,
+    metadata: KeyMetadata.default({}),
+  })
+  .strict();
+
+/**
+ * A call to try against the org's current policy, as an agent would make it, either as an
+ * existing key (`keyId`) or as a key holding only a draft role (`draft`):
  *  - tools/prompts: `name` is the namespaced `server__tool` the aggregated endpoint shows, or
  *    give `server` separately and the tool's own name;
  *  - resources: `name` is the resource URI and `server` is required.
  */
 export const SimulateDto = z
   .object({
-    keyId: z.uuid({ message: 'must be a UUID' }),
+    keyId: z.uuid({ message: 'must be a UUID' }).optional(),
+    draft: DraftRole.optional(),
     method: z.enum(Object.keys(SIMULATED_METHODS) as [SimulatedMethod, ...SimulatedMethod[]], {
       message: `must be one of ${Object.keys(SIMULATED_METHODS).join(', ')}`,
     }),
@@ -30,6 +47,22 @@ export const SimulateDto = z
       .optional(),
   })
   .strict()
+  .superRefine(
+    (dto, ctx) => {
+      // Walked defensively: it also runs when other fields are invalid, so a missing key is always named.
+      const given = (k: string) => typeof dto === 'object' && dto !== null && (dto as Record<string, unknown>)[k] !== undefined;
+      if (!given('keyId') && !given('draft')) {
+        ctx.addIssue({ code: 'custom', path: ['keyId'], message: 'is required unless a draft role is given' });
+      } else if (given('keyId') && given('draft')) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['draft'],
+          message: 'give either keyId (an existing key) or draft (unsaved role rules), not both',
+        });
+      }
+    },
+    { when: () => true },
+  )
   .superRefine((dto, ctx) => {
     if (dto.method === 'resources/read') {
       if (dto.server === undefined) {
@@ -50,3 +83,4 @@ export const SimulateDto = z
     }
   });
 export type SimulateDto = z.output<typeof SimulateDto>;
+export type DraftRole = z.output<typeof DraftRole>;

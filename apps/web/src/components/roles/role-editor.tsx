@@ -1,118 +1,94 @@
 'use client';
 
 import { useRouter } from 'next/navigation';
-import { type FormEvent, useMemo, useState } from 'react';
+import { type FormEvent, type ReactNode, useMemo, useState } from 'react';
 import { call } from '@/lib/client';
 import { ApiError } from '@/lib/problem';
-import { describePath, METADATA_REF, readableRules } from './paths';
+import { catalogueOf } from './catalogue';
+import { CataloguePicker } from './catalogue-picker';
+import { DraftSimulate } from './draft-simulate';
+import { EMPTY_RULES, parseRulesText, validate } from './draft';
+import { describePath, readableRules } from './paths';
 import styles from './role-editor.module.css';
+import { IpAllow, MetadataHelp, PromptRules, RateLimits, Redactions, ResourceRules, ToolRules } from './rule-lists';
 import { RulesSummary } from './rules-summary';
-import type { RoleRules, RoleView } from './types';
+import type { RoleRules, RoleView, ServerSummary } from './types';
 
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
-
-/** What a new role starts with: read-only tools allowed, destructive ones denied, a rate limit. */
-export const RULES_TEMPLATE = `{
-  "tools": [
-    { "effect": "allow", "match": "*__get*" },
-    { "effect": "allow", "match": "*__list*" },
-    { "effect": "allow", "match": "*__search*" },
-    { "effect": "deny", "match": "*__delete*" }
+/** A starting point for people who prefer patterns: read-only tools allowed, destructive ones denied, a rate limit. */
+export const RULES_TEMPLATE: RoleRules = {
+  tools: [
+    { effect: 'allow', match: '*__get*' },
+    { effect: 'allow', match: '*__list*' },
+    { effect: 'allow', match: '*__search*' },
+    { effect: 'deny', match: '*__delete*' },
   ],
-  "prompts": [],
-  "resources": [],
-  "rateLimits": [{ "scope": "key", "perMinute": 60 }],
-  "redact": [],
-  "ipAllow": []
-}`;
+  prompts: [],
+  resources: [],
+  rateLimits: [{ scope: 'key', perMinute: 60 }],
+  redact: [],
+  ipAllow: [],
+};
 
-type Parsed = { ok: true; rules: RoleRules } | { ok: false; message: string };
+const toText = (rules: RoleRules) => JSON.stringify(readableRules(rules), null, 2);
 
-/** JSON.parse with the error turned into "line 3, column 5: …" (browsers report a character position). */
-export function parseRules(text: string): Parsed {
-  if (!text.trim()) return { ok: false, message: 'The rules are empty. Start from {} or the template.' };
-  try {
-    const value: unknown = JSON.parse(text);
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      return { ok: false, message: 'The rules must be a JSON object: { "tools": [...], ... }.' };
-    }
-    return { ok: true, rules: value as RoleRules };
-  } catch (err) {
-    const raw = err instanceof Error ? err.message : String(err);
-    const pos = /position (\d+)/.exec(raw);
-    let where = '';
-    if (pos) {
-      const before = text.slice(0, Number(pos[1]));
-      const line = before.split('\n').length;
-      const column = before.length - before.lastIndexOf('\n');
-      where = `line ${line}, column ${column}: `;
-    }
-    const reason = raw
-      .replace(/^JSON\.parse: /, '')
-      .replace(/ in JSON at position \d+.*$/, '')
-      .replace(/\s*\(line \d+ column \d+\)$/, '');
-    return { ok: false, message: `Not valid JSON — ${where}${reason}.` };
+/** The first server the tool rules name: "everything-agent" for a role built from server everything's tools. */
+function suggestName(rules: RoleRules): string {
+  for (const r of rules.tools ?? []) {
+    const slug = typeof r?.match === 'string' ? /^([a-z0-9][a-z0-9-]*)__/.exec(r.match)?.[1] : undefined;
+    if (slug) return `${slug}-agent`.slice(0, 63);
   }
+  return '';
 }
 
-/** Keeps only what the preview can draw, so a half-typed rule never breaks the page. */
-function previewable(rules: RoleRules): RoleRules {
-  const arr = <T,>(v: unknown): T[] => (Array.isArray(v) ? (v.filter((x) => typeof x === 'object' && x !== null) as T[]) : []);
-  return {
-    tools: arr<NonNullable<RoleRules['tools']>[number]>(rules.tools).map((t) => ({
-      ...t,
-      constraints:
-        typeof t.constraints === 'object' && t.constraints !== null
-          ? Object.fromEntries(
-              Object.entries(t.constraints).map(([k, c]) => [
-                k,
-                typeof c === 'object' && c !== null ? { ...c, oneOf: Array.isArray(c.oneOf) ? c.oneOf : undefined } : {},
-              ]),
-            )
-          : undefined,
-    })),
-    prompts: arr(rules.prompts),
-    resources: arr(rules.resources),
-    rateLimits: arr(rules.rateLimits),
-    redact: arr(rules.redact),
-    ipAllow: Array.isArray(rules.ipAllow) ? rules.ipAllow.map(String) : [],
-  };
-}
-
-interface FieldProblem {
-  path: string;
-  message: string;
-}
-
-/** Create (no `role`) or replace a role: name, description, and the rules as JSON with a live preview. */
-export function RoleEditor({ org, role }: { org: string; role?: RoleView }) {
+/**
+ * Create (no `role`) or replace a role. The rules are built in a form fed by the servers'
+ * catalogues, or written as JSON; both edit the same object. Everything is validated as it is
+ * typed with the schema the API saves with, so problems show on their field before submit.
+ */
+export function RoleEditor({ org, role, servers }: { org: string; role?: RoleView; servers: ServerSummary[] }) {
   const router = useRouter();
   const [name, setName] = useState(role?.name ?? '');
+  const [nameTouched, setNameTouched] = useState(Boolean(role));
   const [description, setDescription] = useState(role?.description ?? '');
-  const [text, setText] = useState(role ? JSON.stringify(readableRules(role.rules), null, 2) : RULES_TEMPLATE);
-  const [touched, setTouched] = useState(false);
-  const [apiErrors, setApiErrors] = useState<FieldProblem[]>([]);
+  const [rules, setRules] = useState<RoleRules>(role ? (readableRules(role.rules) as RoleRules) : EMPTY_RULES);
+  const [view, setView] = useState<'form' | 'json'>('form');
+  const [text, setText] = useState('');
+  const [submitted, setSubmitted] = useState(false);
+  const [apiErrors, setApiErrors] = useState<{ path: string; message: string }[]>([]);
   const [general, setGeneral] = useState<string | null>(null);
   const [saved, setSaved] = useState(false);
   const [busy, setBusy] = useState(false);
-  const parsed = useMemo(() => parseRules(text), [text]);
+  const catalogue = useMemo(() => catalogueOf(servers), [servers]);
 
-  const nameError =
-    touched && !NAME.test(name)
-      ? 'Use 1–63 lowercase letters, digits, "_" and "-", starting with a letter or digit.'
-      : (apiErrors.find((e) => e.path === 'name')?.message ?? null);
-  const ruleErrors = apiErrors.filter((e) => e.path !== 'name' && e.path !== 'description');
-  const descriptionError = apiErrors.find((e) => e.path === 'description')?.message ?? null;
+  const effectiveName = nameTouched || name ? name : suggestName(rules);
+  const parsed = view === 'json' ? parseRulesText(text) : null;
+  const errors = useMemo(() => validate(effectiveName, description, rules), [effectiveName, description, rules]);
+  const ruleProblems = [...errors].filter(([p]) => p.startsWith('rules'));
+  const nameError = nameTouched || submitted ? errors.get('name') : undefined;
+
+  const change = (next: RoleRules) => {
+    setRules(next);
+    setSaved(false);
+    setApiErrors([]);
+  };
+  const toJson = () => {
+    setText(toText(rules));
+    setView('json');
+  };
+  const toForm = () => {
+    if (parsed && !parsed.ok) return;
+    setView('form');
+  };
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    setTouched(true);
+    setSubmitted(true);
     setSaved(false);
     setGeneral(null);
-    if (!NAME.test(name) || !parsed.ok) return;
+    if (errors.size > 0 || (parsed && !parsed.ok)) return;
     setBusy(true);
     setApiErrors([]);
-    const body = { name, description: description.trim() || null, rules: parsed.rules };
+    const body = { name: effectiveName, description: description.trim() || null, rules };
     const base = `/v1/orgs/${encodeURIComponent(org)}/roles`;
     try {
       if (role) {
@@ -125,20 +101,14 @@ export function RoleEditor({ org, role }: { org: string; role?: RoleView }) {
         router.refresh();
       }
     } catch (err) {
-      if (err instanceof ApiError && err.problem.errors?.length) {
-        setApiErrors(err.problem.errors);
-        setGeneral(null);
-      } else if (err instanceof ApiError && err.problem.code === 'policy_invalid') {
-        setApiErrors([{ path: 'rules', message: err.problem.detail ?? err.message }]);
-      } else {
-        setGeneral(err instanceof Error ? err.message : 'Something went wrong.');
-      }
+      if (err instanceof ApiError && err.problem.errors?.length) setApiErrors(err.problem.errors);
+      else setGeneral(err instanceof Error ? err.message : 'Something went wrong.');
     } finally {
       setBusy(false);
     }
   }
 
-  const showParseError = !parsed.ok;
+  const problems = [...ruleProblems.map(([path, message]) => ({ path, message })), ...apiErrors.filter((e) => e.path !== 'name')];
   return (
     <form className="stack" onSubmit={submit} noValidate aria-label={role ? `Edit role ${role.name}` : 'Create role'}>
       {general ? (
@@ -156,9 +126,12 @@ export function RoleEditor({ org, role }: { org: string; role?: RoleView }) {
           <span>Name</span>
           <input
             name="name"
-            value={name}
-            onChange={(e) => setName(e.target.value)}
-            onBlur={() => setTouched(true)}
+            value={effectiveName}
+            onChange={(e) => {
+              setName(e.target.value);
+              setNameTouched(true);
+            }}
+            onBlur={() => setNameTouched(true)}
             placeholder="support-agent"
             aria-invalid={nameError ? true : undefined}
             aria-describedby="role-name-msg"
@@ -171,38 +144,90 @@ export function RoleEditor({ org, role }: { org: string; role?: RoleView }) {
         <label className="field" style={{ flex: '2 1 300px' }}>
           <span>Description (optional)</span>
           <input name="description" value={description} maxLength={500} onChange={(e) => setDescription(e.target.value)} />
-          {descriptionError ? <span className="field-error">{descriptionError}</span> : null}
+          {errors.get('description') ? <span className="field-error">{errors.get('description')}</span> : null}
         </label>
       </div>
 
+      <div className="tabs" role="tablist" aria-label="How to edit the rules">
+        <button type="button" role="tab" aria-selected={view === 'form'} onClick={toForm} disabled={Boolean(parsed && !parsed.ok)}>
+          Form
+        </button>
+        <button type="button" role="tab" aria-selected={view === 'json'} onClick={() => view === 'form' && toJson()}>
+          JSON
+        </button>
+      </div>
+
       <div className={styles.layout}>
-        <div className="stack" style={{ gap: 8 }}>
-          <label className="field">
-            <span>Rules (JSON)</span>
-            <textarea
-              name="rules"
-              className={styles.rules}
-              value={text}
-              onChange={(e) => {
-                setText(e.target.value);
-                setSaved(false);
-              }}
-              spellCheck={false}
-              aria-invalid={showParseError || ruleErrors.length > 0 ? true : undefined}
-              aria-describedby="rules-problems"
-            />
-          </label>
-          <div id="rules-problems" aria-live="polite">
-            {showParseError ? (
-              <div className="notice error" data-testid="rules-parse-error" style={{ marginBottom: 0 }}>
-                {parsed.message} Nothing is sent until this is fixed.
+        <div className="stack" style={{ gap: 12, minWidth: 0 }}>
+          {view === 'form' ? (
+            <>
+              <Section title="Servers and tools" hint="Tick what agents with this role may call (allow) or must never call (deny).">
+                <CataloguePicker org={org} servers={servers} catalogue={catalogue} rules={rules} onChange={change} />
+              </Section>
+              <Section
+                title="Tool rules"
+                hint="In order. Any matching deny wins; otherwise the first matching allow whose constraints hold."
+              >
+                <ToolRules rules={rules} catalogue={catalogue} errors={errors} onChange={change} />
+                <MetadataHelp />
+              </Section>
+              <More title="Prompt rules" count={rules.prompts?.length}>
+                <PromptRules rules={rules} catalogue={catalogue} errors={errors} onChange={change} />
+              </More>
+              <More title="Resource rules" count={rules.resources?.length}>
+                <ResourceRules rules={rules} catalogue={catalogue} errors={errors} onChange={change} />
+              </More>
+              <More title="Rate limits" count={rules.rateLimits?.length}>
+                <RateLimits rules={rules} catalogue={catalogue} errors={errors} onChange={change} />
+              </More>
+              <More title="Redaction" count={rules.redact?.length}>
+                <Redactions rules={rules} catalogue={catalogue} errors={errors} onChange={change} />
+              </More>
+              <More title="IP allow-list" count={rules.ipAllow?.length}>
+                <IpAllow rules={rules} catalogue={catalogue} errors={errors} onChange={change} />
+              </More>
+            </>
+          ) : (
+            <>
+              <label className="field">
+                <span>Rules (JSON)</span>
+                <textarea
+                  name="rules"
+                  className={styles.rules}
+                  value={text}
+                  onChange={(e) => {
+                    setText(e.target.value);
+                    const p = parseRulesText(e.target.value);
+                    if (p.ok) change(p.rules);
+                  }}
+                  spellCheck={false}
+                  aria-invalid={parsed && !parsed.ok ? true : undefined}
+                  aria-describedby="rules-problems"
+                />
+              </label>
+              {parsed && !parsed.ok ? (
+                <div className="notice error" data-testid="rules-parse-error" style={{ marginBottom: 0 }}>
+                  {parsed.message} Nothing is sent, and the form stays closed, until this is fixed.
+                </div>
+              ) : null}
+              <div className="row">
+                <button type="button" className="btn small" onClick={() => setText(toText(RULES_TEMPLATE))}>
+                  Start from a template
+                </button>
               </div>
-            ) : null}
-            {ruleErrors.length > 0 ? (
-              <div className="notice error" role="alert" data-testid="rules-api-errors" style={{ marginBottom: 0 }}>
-                <strong>The API did not accept these rules:</strong>
+            </>
+          )}
+        </div>
+        <section className="stack" style={{ gap: 12, minWidth: 0 }} aria-labelledby="rules-preview-title">
+          <h3 id="rules-preview-title" style={{ margin: 0 }}>
+            Preview
+          </h3>
+          <div id="rules-problems" aria-live="polite">
+            {problems.length > 0 ? (
+              <div className="notice error" data-testid="rules-problems" style={{ marginBottom: 0 }}>
+                <strong>{apiErrors.length ? 'The API did not accept these rules:' : 'Fix these before saving:'}</strong>
                 <ul className={styles.errors}>
-                  {ruleErrors.map((e) => (
+                  {problems.map((e) => (
                     <li key={`${e.path}:${e.message}`}>
                       <span className={styles.where}>{describePath(e.path)}</span>
                       {e.path ? <code className="small"> ({e.path})</code> : null}: {e.message}
@@ -212,52 +237,51 @@ export function RoleEditor({ org, role }: { org: string; role?: RoleView }) {
               </div>
             ) : null}
           </div>
-          <details className={styles.cheats}>
-            <summary>How rules work</summary>
-            <ul>
-              <li>
-                <code>tools</code>: <code>{'{ "effect": "allow" | "deny", "match": "server__tool" }'}</code>; <code>*</code> and{' '}
-                <code>?</code> are wildcards. Any matching deny wins; otherwise the first matching allow does; otherwise the call is denied.
-              </li>
-              <li>
-                Allow rules may add <code>constraints</code> per argument: <code>equals</code>, <code>oneOf</code>, <code>pattern</code>,{' '}
-                <code>min</code>, <code>max</code>, <code>maxLength</code>, <code>required</code>. Values may reference{' '}
-                <code>{METADATA_REF}</code>.
-              </li>
-              <li>
-                <code>prompts</code>: like tools. <code>resources</code>: <code>{'{ "effect", "uri": "file:///docs/*", "server"? }'}</code>.
-              </li>
-              <li>
-                <code>rateLimits</code>: <code>{'{ "scope": "key" | "tool", "perMinute", "burst"?, "match"? }'}</code>. <code>redact</code>:{' '}
-                <code>{'{ "name", "pattern", "replacement"? }'}</code> for audit logs. <code>ipAllow</code>: addresses or CIDR blocks.
-              </li>
-            </ul>
-          </details>
-        </div>
-        <section className="stack" style={{ gap: 8 }} aria-labelledby="rules-preview-title">
-          <h3 id="rules-preview-title" style={{ margin: 0 }}>
-            Preview
-          </h3>
-          {parsed.ok ? (
-            <RulesSummary rules={previewable(parsed.rules)} />
-          ) : (
-            <p className="muted" style={{ margin: 0 }}>
-              The preview appears when the JSON is valid.
+          <RulesSummary rules={rules} catalogue={catalogue} />
+          <details className={styles.cheats} open>
+            <summary>Test the draft</summary>
+            <p className="muted small">
+              Tries a call against the rules above, unsaved, as a key holding only this role. Nothing is called.
             </p>
-          )}
+            <DraftSimulate org={org} name={effectiveName} rules={rules} catalogue={catalogue} />
+          </details>
         </section>
       </div>
 
       <div className="row">
-        <button type="submit" className="btn primary" disabled={busy || !parsed.ok}>
+        <button type="submit" className="btn primary" disabled={busy}>
           {busy ? 'Saving…' : role ? 'Save role' : 'Create role'}
         </button>
-        {!role ? (
-          <button type="button" className="btn ghost" onClick={() => setText(RULES_TEMPLATE)}>
-            Reset to template
-          </button>
+        {submitted && (errors.size > 0 || (parsed && !parsed.ok)) ? (
+          <span className="field-error" role="alert" data-testid="submit-blocked">
+            Not saved: fix the problems shown first.
+          </span>
         ) : null}
       </div>
     </form>
+  );
+}
+
+function Section({ title, hint, children }: { title: string; hint: string; children: ReactNode }) {
+  return (
+    <section className="stack" style={{ gap: 8 }} aria-label={title}>
+      <h3 style={{ margin: 0 }}>{title}</h3>
+      <p className="muted small" style={{ margin: 0 }}>
+        {hint}
+      </p>
+      {children}
+    </section>
+  );
+}
+
+function More({ title, count, children }: { title: string; count: number | undefined; children: ReactNode }) {
+  return (
+    <details className={styles.more} open={Boolean(count)}>
+      <summary>
+        {title}
+        {count ? ` (${count})` : ''}
+      </summary>
+      <div style={{ marginTop: 8 }}>{children}</div>
+    </details>
   );
 }

@@ -1,11 +1,12 @@
 import { Badge } from '@/components/ui';
+import { type Catalogue, matchedBy, resourcesMatchedBy } from './catalogue';
 import type { ParamConstraint, RoleRules } from './types';
 
 function constraintText(arg: string, c: ParamConstraint): string {
   const parts: string[] = [];
   if (c.required) parts.push('required');
   if (c.equals !== undefined) parts.push(`= ${JSON.stringify(c.equals)}`);
-  if (c.oneOf) parts.push(`one of ${c.oneOf.map((v) => JSON.stringify(v)).join(', ')}`);
+  if (Array.isArray(c.oneOf)) parts.push(`one of ${c.oneOf.map((v) => JSON.stringify(v)).join(', ')}`);
   if (c.pattern !== undefined) parts.push(`matches /${c.pattern}/`);
   if (c.min !== undefined) parts.push(`≥ ${c.min}`);
   if (c.max !== undefined) parts.push(`≤ ${c.max}`);
@@ -19,33 +20,43 @@ const EffectBadge = ({ effect }: { effect: string }) => <Badge kind={effect === 
  * The rules of a role in words: one row per rule, in the order the policy engine reads them
  * (any matching deny wins; otherwise the first matching allow whose constraints hold).
  */
-export function RulesSummary({ rules }: { rules: RoleRules }) {
-  const tools = rules.tools ?? [];
-  const prompts = rules.prompts ?? [];
-  const resources = rules.resources ?? [];
-  const limits = rules.rateLimits ?? [];
-  const redact = rules.redact ?? [];
-  const ips = rules.ipAllow ?? [];
-  const rows: { id: string; kind: string; effect?: string; what: string; detail?: string }[] = [
+export function RulesSummary({ rules, catalogue }: { rules: RoleRules; catalogue?: Catalogue }) {
+  // Drafts may hold anything the JSON view was given: draw only what is drawable.
+  const objects = <T,>(v: unknown): T[] => (Array.isArray(v) ? (v.filter((x) => typeof x === 'object' && x !== null) as T[]) : []);
+  const tools = objects<NonNullable<RoleRules['tools']>[number]>(rules.tools);
+  const prompts = objects<NonNullable<RoleRules['prompts']>[number]>(rules.prompts);
+  const resources = objects<NonNullable<RoleRules['resources']>[number]>(rules.resources);
+  const limits = objects<NonNullable<RoleRules['rateLimits']>[number]>(rules.rateLimits);
+  const redact = objects<NonNullable<RoleRules['redact']>[number]>(rules.redact);
+  const ips = Array.isArray(rules.ipAllow) ? rules.ipAllow.map(String) : [];
+  const rows: { id: string; kind: string; effect?: string; what: string; detail?: string; matches?: string[] }[] = [
     ...tools.map((r, i) => ({
       id: `tools[${i}]`,
       kind: 'Tool',
       effect: r.effect,
       what: r.match,
       detail:
-        r.constraints && Object.keys(r.constraints).length > 0
+        r.constraints && typeof r.constraints === 'object' && Object.keys(r.constraints).length > 0
           ? Object.entries(r.constraints)
-              .map(([a, c]) => constraintText(a, c))
+              .map(([a, c]) => constraintText(a, c && typeof c === 'object' ? c : {}))
               .join('; ')
           : undefined,
+      matches: catalogue && matchedBy(r.match, catalogue.tools).map((m) => m.subject),
     })),
-    ...prompts.map((r, i) => ({ id: `prompts[${i}]`, kind: 'Prompt', effect: r.effect, what: r.match })),
+    ...prompts.map((r, i) => ({
+      id: `prompts[${i}]`,
+      kind: 'Prompt',
+      effect: r.effect,
+      what: r.match,
+      matches: catalogue && matchedBy(r.match, catalogue.prompts).map((m) => m.subject),
+    })),
     ...resources.map((r, i) => ({
       id: `resources[${i}]`,
       kind: 'Resource',
       effect: r.effect,
       what: r.uri,
       detail: `on server ${r.server ?? '*'}`,
+      matches: catalogue && resourcesMatchedBy(r, catalogue.resources).map((m) => m.subject),
     })),
     ...limits.map((r, i) => ({
       id: `rateLimits[${i}]`,
@@ -76,6 +87,7 @@ export function RulesSummary({ rules }: { rules: RoleRules }) {
             <th>Effect</th>
             <th>Matches</th>
             <th>Conditions</th>
+            {catalogue?.probed ? <th>Real items it matches</th> : null}
           </tr>
         </thead>
         <tbody>
@@ -85,11 +97,22 @@ export function RulesSummary({ rules }: { rules: RoleRules }) {
               <td>{r.kind}</td>
               <td>{r.effect ? <EffectBadge effect={r.effect} /> : <span className="muted">—</span>}</td>
               <td className="mono" style={{ overflowWrap: 'anywhere' }}>
-                {r.what}
+                {String(r.what ?? '')}
               </td>
               <td className="small" style={{ overflowWrap: 'anywhere' }}>
                 {r.detail ?? <span className="muted">—</span>}
               </td>
+              {catalogue?.probed ? (
+                <td className="small mono" style={{ overflowWrap: 'anywhere' }} data-testid="summary-matches">
+                  {r.matches === undefined ? (
+                    <span className="muted">—</span>
+                  ) : r.matches.length === 0 ? (
+                    <Badge kind="warn">matches nothing</Badge>
+                  ) : (
+                    r.matches.join(', ')
+                  )}
+                </td>
+              ) : null}
             </tr>
           ))}
         </tbody>

@@ -254,9 +254,13 @@ function Decision({ org, result, roles }: { org: string; result: SimulateResult;
         <div className="stack" style={{ gap: 6 }}>
           <div>
             Rule:{' '}
-            <Link href={`/o/${org}/roles/${rule.roleId}`} data-testid="simulate-rule">
-              <code>{rule.label}</code>
-            </Link>
+            {rule.roleId ? (
+              <Link href={`/o/${org}/roles/${rule.roleId}`} data-testid="simulate-rule">
+                <code>{rule.label}</code>
+              </Link>
+            ) : (
+              <code data-testid="simulate-rule">{rule.label}</code>
+            )}
           </div>
           {ruleBody !== undefined ? <pre className="small">{JSON.stringify(ruleBody, null, 2)}</pre> : null}
         </div>
@@ -271,8 +275,10 @@ function Decision({ org, result, roles }: { org: string; result: SimulateResult;
         </div>
       ))}
       <div className="small" style={{ marginTop: 6, opacity: 0.8 }}>
-        Key {result.key.name} with roles {result.key.roles.map((r) => r.name ?? r.id).join(', ') || 'none'} · policy version{' '}
-        {result.snapshotVersion}
+        {result.key
+          ? `Key ${result.key.name} with roles ${result.key.roles.map((r) => r.name ?? r.id).join(', ') || 'none'}`
+          : 'Draft role'}{' '}
+        · policy version {result.snapshotVersion}
       </div>
     </section>
   );

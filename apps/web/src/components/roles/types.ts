@@ -58,9 +58,12 @@ export interface SimulateResult {
   allowed: boolean;
   effect: Effect;
   reason: string;
-  rule: { roleId: string; roleName: string; path: string; label: string } | null;
+  /** `roleId` is null for a draft role. */
+  rule: { roleId: string | null; roleName: string; path: string; label: string } | null;
   snapshotVersion: number;
-  key: { id: string; name: string; roles: { id: string; name: string | null }[] };
+  /** null when a draft role was simulated (no key involved). */
+  key: { id: string; name: string; roles: { id: string; name: string | null }[] } | null;
+  draft?: boolean;
   request: { kind: 'tool' | 'prompt' | 'resource'; server: string; name: string };
   warnings: string[];
 }
@@ -71,8 +74,11 @@ export interface ServerSummary {
   slug: string;
   name: string;
   enabled: boolean;
+  /** Never probed when null: the role builder probes such servers to learn their tools. */
+  lastProbeAt?: string | null;
   catalog: {
-    tools?: { name: string; description?: string }[];
+    /** `inputSchema` is the tool's JSON Schema: the role builder offers argument constraints from it. */
+    tools?: { name: string; description?: string; inputSchema?: unknown }[];
     prompts?: { name: string; description?: string }[];
     resources?: { uri: string; name?: string }[];
   } | null;

@@ -1,7 +1,9 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { forbidden } from 'next/navigation';
+import { catalogueOf } from '@/components/roles/catalogue';
 import { DeleteRole } from '@/components/roles/delete-role';
+import { KeyForRole } from '@/components/roles/key-for-role';
 import { readableRules } from '@/components/roles/paths';
 import { RoleEditor } from '@/components/roles/role-editor';
 import { RulesSummary } from '@/components/roles/rules-summary';
@@ -27,11 +29,12 @@ export default async function RolePage({
   if (!membership || !can.read(membership.role)) forbidden();
   const manage = can.manage(membership.role);
   const o = encodeURIComponent(slug);
-  const [role, roles, keys, servers] = await Promise.all([
+  const [role, roles, keys, servers, orgView] = await Promise.all([
     api<RoleView>(`/v1/orgs/${o}/roles/${encodeURIComponent(id)}`),
     api<{ items: RoleView[] }>(`/v1/orgs/${o}/roles`),
     api<{ items: KeyView[] }>(`/v1/orgs/${o}/keys?status=all`),
     api<{ items: ServerSummary[] }>(`/v1/orgs/${o}/servers`),
+    api<{ endpoint: string }>(`/v1/orgs/${o}`),
   ]);
   const base = `/o/${membership.slug}`;
   const holders = keys.items.filter((k) => k.status !== 'revoked' && k.roles.some((r) => r.id === role.id));
@@ -49,6 +52,7 @@ export default async function RolePage({
         actions={manage ? <DeleteRole org={membership.slug} id={role.id} name={role.name} keyCount={holders.length} /> : undefined}
       />
       {created ? <Notice kind="ok">Role created. Give it to a key, then try a call below.</Notice> : null}
+      {manage ? <KeyForRole org={membership.slug} role={role} endpoint={orgView.endpoint} /> : null}
       <p className="muted small" style={{ marginTop: 0 }}>
         Held by {holders.length} active key{holders.length === 1 ? '' : 's'}
         {holders.length ? ': ' : ''}
@@ -62,12 +66,12 @@ export default async function RolePage({
       </p>
       {manage ? (
         <Card title="Policy">
-          <RoleEditor org={membership.slug} role={role} />
+          <RoleEditor org={membership.slug} role={role} servers={servers.items} />
         </Card>
       ) : (
         <Card title="Policy">
           <div className="stack">
-            <RulesSummary rules={role.rules} />
+            <RulesSummary rules={role.rules} catalogue={catalogueOf(servers.items)} />
             <details>
               <summary>Rules as JSON</summary>
               <pre style={{ marginTop: 8 }}>{JSON.stringify(readableRules(role.rules), null, 2)}</pre>

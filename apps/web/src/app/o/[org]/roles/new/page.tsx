@@ -2,7 +2,9 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { forbidden } from 'next/navigation';
 import { RoleEditor } from '@/components/roles/role-editor';
+import type { ServerSummary } from '@/components/roles/types';
 import { Card, PageHeader } from '@/components/ui';
+import { api } from '@/lib/api';
 import { can } from '@/lib/access';
 import { getMembership } from '@/lib/me';
 
@@ -12,6 +14,7 @@ export default async function NewRolePage({ params }: { params: Promise<{ org: s
   const { org: slug } = await params;
   const { org: membership } = await getMembership(slug);
   if (!membership || !can.manage(membership.role)) forbidden();
+  const servers = await api<{ items: ServerSummary[] }>(`/v1/orgs/${encodeURIComponent(slug)}/servers`);
   return (
     <>
       <PageHeader
@@ -23,7 +26,7 @@ export default async function NewRolePage({ params }: { params: Promise<{ org: s
         }
       />
       <Card>
-        <RoleEditor org={membership.slug} />
+        <RoleEditor org={membership.slug} servers={servers.items} />
       </Card>
     </>
   );

@@ -1,10 +1,13 @@
-import { isIP } from 'node:net';
-import { Cidr } from '@toolgate/contracts';
+import { z } from 'zod';
+import { Cidr, RoleRules } from './rules';
 
 /**
- * Checks on role rules that the RoleRules contract does not make, run on write so that a role
- * the API accepts behaves the way it reads:
+ * What an admin sends to create or replace a role, and the checks on its rules that the
+ * RoleRules shape does not make. The API builds its DTO from UpsertRole and the dashboard's
+ * role builder validates its draft with the very same schema, so a preview that says "valid"
+ * is exactly a request the API accepts.
  *
+ * Checks beyond the shape, run so that a role the API accepts behaves the way it reads:
  *  - Constraint values (`equals`, `oneOf` elements) may reference key metadata, and the only
  *    reference the policy engine resolves is `${key.metadata.<name>}` (nested: `<a>.<b>`).
  *    Anything else inside `${…}`, or a `${` that is never closed, would silently be a value that
@@ -12,12 +15,14 @@ import { Cidr } from '@toolgate/contracts';
  *  - Parameter constraints only narrow allow rules; the engine ignores them on deny rules (a deny
  *    rule denies every call its glob matches). A deny rule with constraints reads like "deny only
  *    when…", so it is refused rather than silently denying more than its author meant.
- *  - ipAllow entries the contract's pattern accepts but that are not real addresses (the IPv6
- *    pattern is loose: `1:::2`, `:::::`) would be dropped by the engine and match nothing.
- *
- * The input is walked defensively: these checks also run when the contract schema has already
- * found other problems, so that one response lists every issue.
+ *  - ipAllow entries the Cidr pattern accepts but that are not real addresses (the IPv6 pattern
+ *    is loose: `1:::2`, `:::::`) would be dropped by the engine and match nothing.
  */
+
+export const RoleName = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/, 'must be 1-63 characters: lowercase letters, digits, _ and -, starting with a letter or digit');
+
 export interface RuleIssue {
   path: (string | number)[];
   message: string;
@@ -44,13 +49,29 @@ export function referenceProblem(value: unknown): string | null {
   return null;
 }
 
+const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
+
+/**
+ * Whether hex-and-colon text (what the Cidr pattern lets through for IPv6) is a real IPv6
+ * address: eight groups, or fewer with exactly one `::`. Written here rather than with
+ * node:net so that the dashboard runs the same check in the browser.
+ */
+function isIpv6(text: string): boolean {
+  const gap = text.indexOf('::');
+  if (gap !== -1 && text.indexOf('::', gap + 1) !== -1) return false;
+  const side = (s: string) => (s === '' ? [] : s.split(':'));
+  const groups = gap === -1 ? side(text) : [...side(text.slice(0, gap)), ...side(text.slice(gap + 2))];
+  if (!groups.every((g) => HEX_GROUP.test(g))) return false;
+  return gap === -1 ? groups.length === 8 : groups.length <= 7;
+}
+
 /** A CIDR entry the contract pattern accepts but which is not an address (or block) at all. */
 function cidrProblem(entry: unknown): string | null {
   if (typeof entry !== 'string' || !Cidr.safeParse(entry).success) return null; // the contract reports it
   const slash = entry.indexOf('/');
   const address = slash === -1 ? entry : entry.slice(0, slash);
-  // The contract already bounds the prefix length; what it cannot see is a malformed address.
-  return isIP(address) === 0 ? 'must be an IPv4 or IPv6 address or CIDR block' : null;
+  // IPv4 is fully checked by the contract's pattern; what it cannot see is a malformed IPv6 address.
+  return address.includes(':') && !isIpv6(address) ? 'must be an IPv4 or IPv6 address or CIDR block' : null;
 }
 
 /** Every extra issue found in (possibly invalid) role rules; paths are relative to the rules object. */
@@ -88,4 +109,41 @@ export function checkRoleRules(rules: unknown): RuleIssue[] {
     });
   }
   return issues;
+}
+
+/** RoleRules plus the checks above, each issue with its path (`tools.2.constraints.customer_id.equals`). */
+export const CheckedRoleRules = RoleRules.superRefine(
+  (rules, ctx) => {
+    for (const issue of checkRoleRules(rules)) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+  },
+  // Run even when the shape already has problems, so that one answer lists them all.
+  { when: () => true },
+);
+
+/**
+ * Create and full replace share one shape: `PUT` replaces name, description and rules (an
+ * omitted description clears it).
+ */
+export const UpsertRole = z
+  .object({
+    name: RoleName,
+    description: z.string().trim().max(500, 'must be at most 500 characters').nullable().optional(),
+    rules: CheckedRoleRules,
+  })
+  .strict();
+export type UpsertRole = z.output<typeof UpsertRole>;
+export type UpsertRoleInput = z.input<typeof UpsertRole>;
+
+/**
+ * A path and message per issue, as the API's problem JSON lists them (`rules.tools.0.effect`);
+ * the dashboard uses it to put the same messages on the same fields before anything is sent.
+ */
+export function fieldErrors(error: z.ZodError, prefix = ''): { path: string; message: string }[] {
+  return error.issues.map((i) => {
+    const path = [prefix, ...i.path.map(String)].filter(Boolean).join('.');
+    if (i.code === 'unrecognized_keys') {
+      return { path, message: `unknown field${i.keys.length > 1 ? 's' : ''}: ${i.keys.join(', ')}` };
+    }
+    return { path, message: i.message };
+  });
 }

@@ -1,0 +1,70 @@
+'use client';
+
+import Link from 'next/link';
+import { useRouter } from 'next/navigation';
+import { useState } from 'react';
+import { ClientSnippets } from '@/components/client-snippets';
+import { SecretOnce } from '@/components/client-ui';
+import { call } from '@/lib/client';
+import type { KeyWithSecret, RoleView } from './types';
+
+/**
+ * The step after writing a role: one click makes a key that holds it (named after the role, no
+ * expiry, no metadata: all editable on the key's page) and shows its secret once, filled into
+ * ready client configs.
+ */
+export function KeyForRole({ org, role, endpoint }: { org: string; role: Pick<RoleView, 'id' | 'name'>; endpoint: string }) {
+  const router = useRouter();
+  const [created, setCreated] = useState<KeyWithSecret | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function create() {
+    setBusy(true);
+    setError(null);
+    try {
+      const key = await call<KeyWithSecret>('POST', `/v1/orgs/${encodeURIComponent(org)}/keys`, {
+        name: `${role.name}-key`,
+        roleIds: [role.id],
+      });
+      setCreated(key);
+      router.refresh();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : 'Something went wrong.');
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  if (created) {
+    return (
+      <section className="card stack" aria-labelledby="role-key-title" data-testid="role-key">
+        <h2 id="role-key-title" style={{ margin: 0 }}>
+          Key “{created.name}” created with role {role.name}
+        </h2>
+        <SecretOnce label="Your new agent key" value={created.key} />
+        <ClientSnippets endpoint={endpoint} name={`toolgate-${org}`} secret={created.key} />
+        <div className="row">
+          <Link href={`/o/${org}/keys/${created.id}`}>Open the key</Link>
+          <span className="spacer" />
+          <button type="button" className="btn" onClick={() => setCreated(null)}>
+            I have stored it
+          </button>
+        </div>
+      </section>
+    );
+  }
+  return (
+    <div className="row" style={{ marginBottom: 16 }}>
+      <button type="button" className="btn primary" onClick={create} disabled={busy}>
+        {busy ? 'Creating…' : 'Create a key with this role'}
+      </button>
+      <span className="muted small">or give it to existing keys on their pages.</span>
+      {error ? (
+        <span className="field-error" role="alert">
+          {error}
+        </span>
+      ) : null}
+    </div>
+  );
+}
