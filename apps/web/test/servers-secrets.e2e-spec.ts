@@ -70,7 +70,7 @@ describe('MCP servers and secrets pages', () => {
     await page.goto(`/o/${org}/servers/new`);
     const hint = page.getByTestId('command-hint');
     expect(await hint.textContent()).toBe(
-      'Allowed launchers: npx, uvx, node, python3 or deno (by name, or by path in /usr/bin, /usr/local/bin, /bin).',
+      'The program or the whole command line. Allowed launchers: npx, uvx, node, python3 or deno (by name, or by path in /usr/bin, /usr/local/bin, /bin).',
     );
     await page.getByLabel('Name', { exact: true }).fill('Shell');
     await page.getByLabel(/^Command/).fill('bash');

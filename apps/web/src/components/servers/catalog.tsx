@@ -3,6 +3,7 @@
 import { type ReactNode, useState } from 'react';
 import { type TryAsChoice, TryIt } from '@/components/try-it/try-it';
 import { Badge, Empty } from '@/components/ui';
+import { GiveTools, type GiveToolsTarget } from './give-tools';
 import css from './servers.module.css';
 import type { Catalog, CatalogTool, JsonSchema } from './types';
 
@@ -167,11 +168,29 @@ function Section({ id, title, shown, total, children }: { id: string; title: str
 const matches = (query: string, ...texts: (string | undefined)[]) => query === '' || texts.some((t) => t?.toLowerCase().includes(query));
 
 /** One tool: name, hints, description, arguments, and (for admins) a Try it form that opens in place. */
-function ToolItem({ t, tryIt }: { t: CatalogTool; tryIt: CatalogTryIt | null }) {
+function ToolItem({
+  t,
+  tryIt,
+  selected,
+  onSelect,
+}: {
+  t: CatalogTool;
+  tryIt: CatalogTryIt | null;
+  selected: boolean;
+  onSelect: ((on: boolean) => void) | null;
+}) {
   const [trying, setTrying] = useState(false);
   return (
     <li className={css.tool} data-testid={`tool-${t.name}`}>
       <div className={css.toolHead}>
+        {onSelect ? (
+          <input
+            type="checkbox"
+            checked={selected}
+            onChange={(e) => onSelect(e.target.checked)}
+            aria-label={`Give ${t.name} to an agent`}
+          />
+        ) : null}
         <span className={css.toolName}>{t.name}</span>
         {t.title && t.title !== t.name ? <span className="muted">{t.title}</span> : null}
         <ToolHints tool={t} />
@@ -203,10 +222,22 @@ function ToolItem({ t, tryIt }: { t: CatalogTool; tryIt: CatalogTryIt | null }) 
 /**
  * What the last successful probe found: tools with their input schemas, prompts, resources. A
  * search box filters every section; sections fold; the section links stay in view while scrolling.
+ * With `give` (admins), tools can be ticked and given to an agent in one step.
  */
-export function CatalogView({ catalog, tryIt = null }: { catalog: Catalog; tryIt?: CatalogTryIt | null }) {
+export function CatalogView({
+  catalog,
+  tryIt = null,
+  give = null,
+}: {
+  catalog: Catalog;
+  tryIt?: CatalogTryIt | null;
+  give?: GiveToolsTarget | null;
+}) {
   const { tools, prompts, resources, resourceTemplates } = catalog;
   const [search, setSearch] = useState('');
+  const [selected, setSelected] = useState<string[]>([]);
+  const select = (name: string) => (on: boolean) =>
+    setSelected((now) => (on ? [...now.filter((n) => n !== name), name] : now.filter((n) => n !== name)));
   const q = search.trim().toLowerCase();
   const shownTools = tools.filter((t) => matches(q, t.name, t.title, t.description));
   const shownPrompts = prompts.filter((p) => matches(q, p.name, p.description));
@@ -242,6 +273,7 @@ export function CatalogView({ catalog, tryIt = null }: { catalog: Catalog; tryIt
           ))}
         </nav>
       </div>
+      {give ? <GiveTools target={give} selected={selected} onClear={() => setSelected([])} /> : null}
       {catalog.instructions ? (
         <details className={css.raw} style={{ marginBottom: 12 }}>
           <summary>Instructions from the server</summary>
@@ -256,7 +288,7 @@ export function CatalogView({ catalog, tryIt = null }: { catalog: Catalog; tryIt
         ) : (
           <ul className={css.tools}>
             {shownTools.map((t) => (
-              <ToolItem key={t.name} t={t} tryIt={tryIt} />
+              <ToolItem key={t.name} t={t} tryIt={tryIt} selected={selected.includes(t.name)} onSelect={give ? select(t.name) : null} />
             ))}
           </ul>
         )}

@@ -4,6 +4,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useRef, useState } from 'react';
 import { call, errorMessage } from '@/lib/client';
+import { nameFromCommandLine, splitCommandLine } from '@/lib/command-line';
 import { ApiError } from '@/lib/problem';
 import css from './servers.module.css';
 import {
@@ -130,11 +131,12 @@ function Launchers({ names }: { names: string[] }) {
 
 /** What the command field says before anything is sent: the operator's launchers when known. */
 function commandHint(allowed: string[] | undefined) {
-  if (!allowed) return <>The program to run, e.g. npx, node or python3.</>;
+  if (!allowed) return <>The program to run, e.g. npx, node or python3, or the whole command line.</>;
   if (allowed.length === 0) return <>This gateway runs no stdio servers; register an HTTP server instead.</>;
   return (
     <>
-      Allowed launchers: <Launchers names={allowed} /> (by name, or by path in {LAUNCHER_DIRS.join(', ')}).
+      The program or the whole command line. Allowed launchers: <Launchers names={allowed} /> (by name, or by path in{' '}
+      {LAUNCHER_DIRS.join(', ')}).
     </>
   );
 }
@@ -177,13 +179,20 @@ export function ServerForm({
   const [busy, setBusy] = useState(false);
   const summaryRef = useRef<HTMLDivElement>(null);
 
-  const effectiveSlug = slugTouched ? slug : slugify(name);
   const stdio = transport === 'stdio';
+  const commandLine = splitCommandLine(command);
+  // An untyped name follows the command line (`…/server-everything` → everything), so pasting one line is enough.
+  const typedArgs = parseArgs(args);
+  const derivedName = stdio
+    ? nameFromCommandLine([...commandLine.slice(1), ...('args' in typedArgs ? typedArgs.args : []), ...commandLine.slice(0, 1)])
+    : null;
+  const effectiveName = name.trim() || derivedName || '';
+  const effectiveSlug = slugTouched ? slug : slugify(effectiveName);
 
   function validate(): { errors: Errors; body?: Record<string, unknown> } {
     const e: Errors = {};
-    if (!name.trim()) e.name = 'Name is required.';
-    else if (name.trim().length > 120) e.name = 'Name must be at most 120 characters.';
+    if (!effectiveName) e.name = 'Name is required.';
+    else if (effectiveName.length > 120) e.name = 'Name must be at most 120 characters.';
     if (effectiveSlug.length < 2 || effectiveSlug.length > 40 || !SLUG.test(effectiveSlug) || effectiveSlug.includes('--')) {
       e.slug = 'Slug must be 2–40 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.';
     }
@@ -222,7 +231,7 @@ export function ServerForm({
     };
 
     const body: Record<string, unknown> = {
-      name: name.trim(),
+      name: effectiveName,
       slug: effectiveSlug,
       description: editing ? description.trim() || null : description.trim() || undefined,
       transport,
@@ -232,11 +241,11 @@ export function ServerForm({
     };
     if (!editing) body.enabled = enabled;
     if (stdio) {
-      if (!command.trim()) e.command = 'Command is required for a stdio server.';
+      if (commandLine.length === 0) e.command = 'Command is required for a stdio server.';
       const parsed = parseArgs(args);
       if ('error' in parsed) e.args = parsed.error;
-      else body.args = parsed.args;
-      body.command = command.trim();
+      else body.args = [...commandLine.slice(1), ...parsed.args];
+      body.command = commandLine[0] ?? '';
       body.network = network;
       body.env = checkRows('env', env);
       if (editing) Object.assign(body, { url: null, headers: {} });
@@ -329,7 +338,14 @@ export function ServerForm({
       <div className={css.twoCols}>
         <label className="field">
           <span>Name</span>
-          <input value={name} onChange={(e) => setName(e.target.value)} maxLength={120} required {...invalid('name')} />
+          <input
+            value={name}
+            onChange={(e) => setName(e.target.value)}
+            maxLength={120}
+            placeholder={derivedName ?? undefined}
+            required={!derivedName}
+            {...invalid('name')}
+          />
           {fieldError('name')}
         </label>
         <label className="field">
@@ -392,7 +408,7 @@ export function ServerForm({
             <input
               value={command}
               onChange={(e) => setCommand(e.target.value)}
-              placeholder="npx"
+              placeholder="npx -y @modelcontextprotocol/server-everything"
               spellCheck={false}
               autoCapitalize="none"
               className="mono"

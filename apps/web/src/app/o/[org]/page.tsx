@@ -61,7 +61,8 @@ export default async function Overview({ params }: { params: Promise<{ org: stri
         <Card title="Get started">
           <ol style={{ margin: 0, paddingLeft: 20 }}>
             <li>
-              <Link href={`${base}/servers`}>Register an MCP server</Link> and probe it to see its tools.
+              <Link href={can.manage(role) ? `${base}/servers/new` : `${base}/servers`}>Register an MCP server</Link>; its tools show as
+              soon as it answers, and ticking some gives them to an agent.
             </li>
             <li>
               <Link href={`${base}/roles`}>Create a role</Link> that says which tools agents may call.

@@ -241,7 +241,11 @@ export default async function ServerPage({ params }: { params: Promise<{ org: st
 
       <Card title="Catalogue" id="catalogue">
         {s.catalog ? (
-          <CatalogView catalog={s.catalog} tryIt={s.enabled ? tryIt : null} />
+          <CatalogView
+            catalog={s.catalog}
+            tryIt={s.enabled ? tryIt : null}
+            give={s.enabled && manage ? { org: org.slug, serverSlug: s.slug, endpoint: s.endpoints.aggregated } : null}
+          />
         ) : (
           <Empty title="No catalogue yet">
             <p>
