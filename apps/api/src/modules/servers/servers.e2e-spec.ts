@@ -259,6 +259,7 @@ describe('MCP server registry', () => {
         .send({ ...body, name: 'Other' });
       expectProblem(dup, 409, 'conflict');
       expect(dup.body.detail).toContain(`"${body.slug}"`);
+      expect(dup.body.errors).toEqual([{ path: 'slug', message: expect.stringContaining(String(body.slug)) }]);
       await create(body, t.stranger, t.strangerOrg.slug);
     });
 

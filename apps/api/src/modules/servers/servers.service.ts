@@ -255,7 +255,9 @@ function secretRefs(map: ValueMap): { name: string; secret: string }[] {
 }
 
 function slugConflict(slug: string): Problem {
-  return Problem.conflict(`A server with slug "${slug}" already exists in this organization`);
+  return Problem.conflict(`A server with slug "${slug}" already exists in this organization`, [
+    { path: 'slug', message: `"${slug}" is already used by another server` },
+  ]);
 }
 
 function throwIfAny(errors: FieldError[]): void {
