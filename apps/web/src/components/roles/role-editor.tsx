@@ -140,7 +140,18 @@ export function RoleEditor({ org, role }: { org: string; role?: RoleView }) {
 
   const showParseError = !parsed.ok;
   return (
-    <form className="stack" onSubmit={submit} noValidate aria-label={role ? `Edit role ${role.name}` : 'Create role'}>
+    <form
+      className="stack"
+      onSubmit={submit}
+      // What was said about the last attempt is stale once the person edits again.
+      onChange={() => {
+        setGeneral(null);
+        setSaved(false);
+        setApiErrors([]);
+      }}
+      noValidate
+      aria-label={role ? `Edit role ${role.name}` : 'Create role'}
+    >
       {general ? (
         <div className="notice error" role="alert">
           {general}
