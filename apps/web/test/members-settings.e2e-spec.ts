@@ -155,14 +155,14 @@ describe('members, invitations, settings and activity', () => {
     await page.getByLabel('Role of Olga Owner').selectOption('admin');
     const err = page.getByTestId('members-error');
     await err.waitFor();
-    await expect(err.textContent()).resolves.toContain('You are the last owner of this organization and cannot give up the owner role');
+    await expect(err.textContent()).resolves.toContain('You are the last owner of this organisation and cannot give up the owner role');
     await expect(page.getByLabel('Role of Olga Owner').inputValue()).resolves.toBe('owner');
     expect(await roleOf(owner.email)).toBe('owner');
 
     await page.getByRole('button', { name: 'Leave organisation' }).click();
     await dialog().getByRole('button', { name: 'Leave' }).click();
     await expect(dialog().getByRole('alert').textContent()).resolves.toContain(
-      'You are the last owner of this organization and cannot leave it',
+      'You are the last owner of this organisation and cannot leave it',
     );
     await shot(page, 'members-last-owner');
     await dialog().getByRole('button', { name: 'Cancel' }).click();
