@@ -64,12 +64,12 @@ export function CreateOrgForm({ autoFocus }: { autoFocus?: boolean }) {
       ) : null}
       <label className="field">
         <span>Organisation name</span>
-        {/* biome-ignore lint/a11y/noAutofocus: the only task on this page */}
         <input
           name="name"
           value={name}
           onChange={(e) => setName(e.target.value)}
           maxLength={120}
+          // biome-ignore lint/a11y/noAutofocus: the only task on this page
           autoFocus={autoFocus}
           required
           aria-invalid={fields.name ? true : undefined}

@@ -3,7 +3,7 @@
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
 import { ConfirmButton } from '@/components/client-ui';
-import { call, errorMessage } from '@/lib/client';
+import { call } from '@/lib/client';
 import { problemFields } from '@/lib/form-errors';
 
 // Mirrors apps/api/src/modules/secrets/secrets.dto.ts; the API stays the authority.
