@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import { Badge, Empty } from '@/components/ui';
+import { Badge, Empty, TableScroll } from '@/components/ui';
 import css from './servers.module.css';
 import type { Catalog, CatalogTool, JsonSchema } from './types';
 
@@ -58,7 +58,7 @@ export function SchemaProperties({ schema, depth = 0 }: { schema: JsonSchema | u
     );
   const required = new Set(schema?.required ?? []);
   return (
-    <div className="table-wrap">
+    <TableScroll label="Arguments">
       <table className={css.schema}>
         {depth === 0 ? (
           <colgroup>
@@ -108,7 +108,7 @@ export function SchemaProperties({ schema, depth = 0 }: { schema: JsonSchema | u
           })}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }
 
@@ -181,7 +181,7 @@ export function CatalogView({ catalog }: { catalog: Catalog }) {
       </Section>
       {prompts.length ? (
         <Section id="cat-prompts" title="Prompts" count={prompts.length}>
-          <div className="table-wrap">
+          <TableScroll label="Prompts">
             <table>
               <thead>
                 <tr>
@@ -214,7 +214,7 @@ export function CatalogView({ catalog }: { catalog: Catalog }) {
                 ))}
               </tbody>
             </table>
-          </div>
+          </TableScroll>
         </Section>
       ) : null}
       {resources.length ? (
@@ -239,7 +239,7 @@ export function CatalogView({ catalog }: { catalog: Catalog }) {
 
 function ResourceTable({ rows }: { rows: { address: string; name: string; description?: string; mimeType?: string }[] }) {
   return (
-    <div className="table-wrap">
+    <TableScroll label="Resources">
       <table>
         <thead>
           <tr>
@@ -263,6 +263,6 @@ function ResourceTable({ rows }: { rows: { address: string; name: string; descri
           ))}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }
