@@ -1,4 +1,4 @@
-import { Badge } from '@/components/ui';
+import { Badge, TableScroll } from '@/components/ui';
 import type { ParamConstraint, RoleRules } from './types';
 
 function constraintText(arg: string, c: ParamConstraint): string {
@@ -67,7 +67,7 @@ export function RulesSummary({ rules }: { rules: RoleRules }) {
     return <p className="muted">No rules: a key with only this role is denied everything.</p>;
   }
   return (
-    <div className="table-wrap">
+    <TableScroll label="Rules">
       <table data-testid="rules-summary">
         <thead>
           <tr>
@@ -94,7 +94,7 @@ export function RulesSummary({ rules }: { rules: RoleRules }) {
           ))}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }
 
