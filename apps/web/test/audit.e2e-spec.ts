@@ -159,7 +159,10 @@ describe('audit log page', () => {
   it('opens one event with its redacted arguments, decision, rule, latency and hashes', async () => {
     const page = await ownerCtx.newPage();
     await page.goto(`/o/${slug}/audit`);
-    await row(page, 'echo').first().getByRole('link').click();
+    await row(page, 'echo')
+      .first()
+      .getByRole('link', { name: /^Event #/ })
+      .click();
     await page.waitForURL(new RegExp(`/audit/${echo.id}$`));
     await page.getByTestId('audit-arguments').waitFor();
     const full = await owner.call('GET', `/v1/orgs/${slug}/audit/${echo.id}`);

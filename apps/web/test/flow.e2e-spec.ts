@@ -141,7 +141,7 @@ describe('the first-day flow, end to end', () => {
     for (const s of ['tools/call', 'flow-bot', 'everything', 'allow', 'ok']) expect(text).toContain(s);
     await shot(page, 'flow-05-audit-live');
 
-    await echoRow.getByRole('link').click();
+    await echoRow.getByRole('link', { name: /^Event #/ }).click();
     await page.waitForURL(new RegExp(`/o/${slug}/audit/${UUID}$`));
     expect(JSON.parse((await page.getByTestId('audit-arguments').textContent())!)).toEqual({ message: marker });
     await expect(page.getByTestId('audit-detail').textContent()).resolves.toContain('flow-e2e 1.0.0');

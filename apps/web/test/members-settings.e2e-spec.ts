@@ -155,14 +155,14 @@ describe('members, invitations, settings and activity', () => {
     await page.getByLabel('Role of Olga Owner').selectOption('admin');
     const err = page.getByTestId('members-error');
     await err.waitFor();
-    await expect(err.textContent()).resolves.toContain('You are the last owner of this organization and cannot give up the owner role');
+    await expect(err.textContent()).resolves.toContain('You are the last owner of this organisation and cannot give up the owner role');
     await expect(page.getByLabel('Role of Olga Owner').inputValue()).resolves.toBe('owner');
     expect(await roleOf(owner.email)).toBe('owner');
 
     await page.getByRole('button', { name: 'Leave organisation' }).click();
     await dialog().getByRole('button', { name: 'Leave' }).click();
     await expect(dialog().getByRole('alert').textContent()).resolves.toContain(
-      'You are the last owner of this organization and cannot leave it',
+      'You are the last owner of this organisation and cannot leave it',
     );
     await shot(page, 'members-last-owner');
     await dialog().getByRole('button', { name: 'Cancel' }).click();
@@ -230,9 +230,12 @@ describe('members, invitations, settings and activity', () => {
     const changed = page.locator('[data-testid="activity-row"][data-action="member.role_changed"]').first();
     await expect(changed.textContent()).resolves.toContain('Olga Owner');
     await expect(changed.textContent()).resolves.toContain(promoted.email);
-    await changed.getByText('Before / after').click();
-    await expect(changed.locator('pre').first().textContent()).resolves.toContain('"role": "member"');
-    await expect(changed.locator('pre').nth(1).textContent()).resolves.toContain('"role": "admin"');
+    // The target names the member and links to the members page; the diff shows the role field.
+    await expect(changed.getByTestId('activity-target').getAttribute('href')).resolves.toBe(`/o/${slug}/members`);
+    await changed.getByText('Changed role').click();
+    const role = changed.locator('[data-testid="activity-diff"] tr[data-field="role"]');
+    await expect(role.locator('del').textContent()).resolves.toBe('member');
+    await expect(role.locator('ins').textContent()).resolves.toBe('admin');
     await shot(page, 'activity');
 
     await page.getByLabel('Action').selectOption('member.removed');

@@ -117,7 +117,7 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
       throw new Problem(
         403,
         ErrorCode.SessionRequired,
-        'This route needs a signed-in session; management tokens cannot use it (they are bound to one organization and cannot mint credentials)',
+        'This route needs a signed-in session; management tokens cannot use it (they are bound to one organisation and cannot mint credentials)',
       );
     }
     if (access === 'personal' && token.kind === 'service_account') {
@@ -149,7 +149,7 @@ export class JwtAuthGuard extends AuthGuard('jwt') {
           })
         : null;
       if (!person) {
-        throw Problem.unauthenticated("The management token's person is no longer a member of its organization", ErrorCode.TokenRevoked);
+        throw Problem.unauthenticated("The management token's person is no longer a member of its organisation", ErrorCode.TokenRevoked);
       }
       email = person.email;
     }

@@ -29,9 +29,12 @@ export class ProblemFilter implements ExceptionFilter {
   private toProblem(e: unknown): Problem {
     if (e instanceof Problem) return e;
     if (isPrismaError(e, PrismaErrorCode.UniqueViolation)) {
-      const target = (e.meta?.target as string[] | string | undefined) ?? 'value';
-      const fields = Array.isArray(target) ? target.filter((f) => f !== 'orgId').join(', ') : target;
-      return Problem.conflict(`A record with this ${fields} already exists`);
+      const fields = uniqueFields(e.meta);
+      const what = fields.length ? fields.join(', ') : 'value';
+      return Problem.conflict(
+        `A record with this ${what} already exists`,
+        fields.map((path) => ({ path, message: 'is already taken' })),
+      );
     }
     if (isPrismaError(e, PrismaErrorCode.NotFound)) return Problem.notFound('Resource');
     if (isPrismaError(e, PrismaErrorCode.ForeignKeyViolation)) {
@@ -68,4 +71,20 @@ export class ProblemFilter implements ExceptionFilter {
     }
     return new Problem(500, ErrorCode.Internal, 'An unexpected error occurred');
   }
+}
+
+/**
+ * The columns of a violated unique index, minus the tenant column (the org is the route, not a
+ * field the person typed). Prisma names them in `meta.target`; through a driver adapter only the
+ * index is named (`Organization_slug_key`, Prisma's `{Model}_{fields}_key`), so they are read
+ * from that name.
+ */
+function uniqueFields(meta: Record<string, unknown> | undefined): string[] {
+  const cause = (meta?.driverAdapterError as { cause?: { table?: string; constraint?: { fields?: string[]; index?: string } } })?.cause;
+  const index = cause?.constraint?.index;
+  const prefix = `${cause?.table}_`;
+  const fromIndex = index?.startsWith(prefix) && index.endsWith('_key') ? index.slice(prefix.length, -'_key'.length).split('_') : [];
+  const raw = meta?.target ?? cause?.constraint?.fields ?? fromIndex;
+  const list = Array.isArray(raw) ? raw : typeof raw === 'string' ? [raw] : [];
+  return list.map((f) => String(f).replace(/^"|"$/g, '')).filter((f) => f !== 'orgId');
 }

@@ -109,8 +109,9 @@ export class Problem extends HttpException {
   static forbidden(detail = 'Your role does not allow this action'): Problem {
     return new Problem(403, ErrorCode.Forbidden, detail);
   }
-  static conflict(detail: string): Problem {
-    return new Problem(409, ErrorCode.Conflict, detail);
+  /** `errors` names the field holding the taken value, so a form can mark it. */
+  static conflict(detail: string, errors?: FieldError[]): Problem {
+    return new Problem(409, ErrorCode.Conflict, detail, errors ? { errors } : {});
   }
   static unauthenticated(detail = 'Authentication required', code = ErrorCode.Unauthenticated): Problem {
     return new Problem(401, code, detail);

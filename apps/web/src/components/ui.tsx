@@ -78,3 +78,16 @@ export function formatMoney(cents: number | null | undefined, currency = 'usd'):
   if (cents === null || cents === undefined) return '—';
   return new Intl.NumberFormat('en-US', { style: 'currency', currency: currency.toUpperCase() }).format(cents / 100);
 }
+
+/**
+ * A table that may scroll sideways on a narrow screen. The scrolling box takes keyboard focus, so
+ * someone without a mouse can scroll it too (WCAG 2.1.1; axe: scrollable-region-focusable).
+ */
+export function TableScroll({ label, children }: { label: string; children: ReactNode }) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
+    <section className="table-wrap" tabIndex={0} aria-label={label}>
+      {children}
+    </section>
+  );
+}

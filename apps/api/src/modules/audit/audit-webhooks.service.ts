@@ -61,7 +61,7 @@ export class AuditWebhooksService {
       // Serialise creations per org so the cap holds under concurrency.
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext('audit-webhooks:' || ${org.id}))`;
       const count = await tx.auditWebhook.count({ where: { orgId: org.id } });
-      if (count >= MAX_WEBHOOKS_PER_ORG) throw Problem.conflict(`An organization can have at most ${MAX_WEBHOOKS_PER_ORG} audit webhooks`);
+      if (count >= MAX_WEBHOOKS_PER_ORG) throw Problem.conflict(`An organisation can have at most ${MAX_WEBHOOKS_PER_ORG} audit webhooks`);
       const head = await tx.auditHead.findUnique({ where: { orgId: org.id }, select: { seq: true } });
       const w = await tx.auditWebhook.create({
         data: {

@@ -189,7 +189,7 @@ describe('invitations', () => {
       await addMember(api, t.org.id, invitee, 'billing');
       const res = await accept(created.token, invitee);
       expectProblem(res, 409, 'conflict');
-      expect(res.body.detail).toBe('You are already a member of this organization');
+      expect(res.body.detail).toBe('You are already a member of this organisation');
       const row = await api.prisma.db.invitation.findUniqueOrThrow({ where: { id: created.id } });
       expect(row.acceptedAt).toBeNull();
       expect((await api.prisma.db.membership.findFirstOrThrow({ where: { orgId: t.org.id, userId: invitee.id } })).role).toBe('billing');
@@ -264,7 +264,7 @@ describe('invitations', () => {
       for (const email of [t.member.email, t.owner.email, t.admin.email.toUpperCase()]) {
         const res = await api.req().post(invitations(t.org)).set(t.admin.auth).send({ email, role: 'member' });
         expectProblem(res, 409, 'conflict');
-        expect(res.body.detail).toBe(`${email.toLowerCase()} is already a member of this organization`);
+        expect(res.body.detail).toBe(`${email.toLowerCase()} is already a member of this organisation`);
       }
       expect(await api.prisma.db.invitation.count({ where: { orgId: t.org.id } })).toBe(0);
     });

@@ -37,7 +37,7 @@ const invalid = {
   accepted: () =>
     new Problem(410, ErrorCode.InvitationInvalid, 'This invitation has already been accepted', { title: 'Gone', reason: 'accepted' }),
   expired: () =>
-    new Problem(410, ErrorCode.InvitationInvalid, 'This invitation has expired; ask an admin of the organization for a new one', {
+    new Problem(410, ErrorCode.InvitationInvalid, 'This invitation has expired; ask an admin of the organisation for a new one', {
       title: 'Gone',
       reason: 'expired',
     }),
@@ -65,7 +65,7 @@ export class InvitationsService {
     const invitation = await this.changes.run(org.id, actor.id, NO_DATA_PLANE, async (tx, log) => {
       await this.repo.lockEmail(tx, org.id, dto.email);
       if (await this.repo.isMember(tx, org.id, dto.email)) {
-        throw Problem.conflict(`${dto.email} is already a member of this organization`);
+        throw Problem.conflict(`${dto.email} is already a member of this organisation`);
       }
       const replaced = await this.repo.deleteUnaccepted(tx, org.id, dto.email);
       const created = await this.repo.create(tx, org.id, {
@@ -148,7 +148,7 @@ export class InvitationsService {
     const { org } = invitation;
     return this.changes.run(org.id, user.id, NO_DATA_PLANE, async (tx, log) => {
       if (await this.repo.isUserMember(tx, org.id, user.id)) {
-        throw Problem.conflict('You are already a member of this organization');
+        throw Problem.conflict('You are already a member of this organisation');
       }
       // Re-checked under the row lock: a concurrent acceptance, revocation or the expiry
       // passing since the read above all make this claim fail.
@@ -159,7 +159,7 @@ export class InvitationsService {
         await this.repo.createMembership(tx, org.id, user.id, invitation.role);
       } catch (e) {
         // A membership created by a concurrent request since the check above.
-        if (isPrismaError(e, PrismaErrorCode.UniqueViolation)) throw Problem.conflict('You are already a member of this organization');
+        if (isPrismaError(e, PrismaErrorCode.UniqueViolation)) throw Problem.conflict('You are already a member of this organisation');
         throw e;
       }
       await log({

@@ -172,8 +172,8 @@ describe('agent API keys', () => {
         .send({ name: 'bad roles', roleIds: [mine.id, foreign.id, unknown] });
       expectProblem(res, 400, 'validation_failed');
       expect(res.body.errors).toEqual([
-        { path: 'roleIds', message: `role ${foreign.id} does not exist in this organization` },
-        { path: 'roleIds', message: `role ${unknown} does not exist in this organization` },
+        { path: 'roleIds', message: `role ${foreign.id} does not exist in this organisation` },
+        { path: 'roleIds', message: `role ${unknown} does not exist in this organisation` },
       ]);
       expect(await api.prisma.db.apiKey.count({ where: { orgId: t.org.id, name: 'bad roles' } })).toBe(0);
     });

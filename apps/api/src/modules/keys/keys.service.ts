@@ -170,7 +170,7 @@ export class KeysService {
     const found = await this.repo.existingRoleIds(tx, orgId, roleIds);
     const missing = roleIds.filter((id) => !found.has(id));
     if (missing.length > 0) {
-      throw Problem.validation(missing.map((id) => ({ path: 'roleIds', message: `role ${id} does not exist in this organization` })));
+      throw Problem.validation(missing.map((id) => ({ path: 'roleIds', message: `role ${id} does not exist in this organisation` })));
     }
   }
 }

@@ -275,7 +275,7 @@ describe('members', () => {
       const t = await team(api, 'last-leave');
       const res = await api.req().delete(memberUrl(t.org, t.owner.id)).set(t.owner.auth);
       expectProblem(res, 409, 'last_owner');
-      expect(res.body.detail).toMatch(/You are the last owner of this organization and cannot leave it/);
+      expect(res.body.detail).toMatch(/You are the last owner of this organisation and cannot leave it/);
       expect(await roleOf(t.org.id, t.owner.id)).toBe('owner');
       expect(await activity(api, t.org.id, 'member.removed')).toHaveLength(0);
     });

@@ -86,7 +86,7 @@ export class MembersService {
     const leaving = userId === actor.id;
     // Leaving is a member's own act; a token (even read-only) must not take its person out of the org.
     if (leaving && actor.token) {
-      throw new Problem(403, ErrorCode.SessionRequired, 'Leaving an organization needs a signed-in session, not a management token');
+      throw new Problem(403, ErrorCode.SessionRequired, 'Leaving an organisation needs a signed-in session, not a management token');
     }
     let revoked = 0;
     await this.changes.run(org.id, actor.id, { affectsDataPlane: () => revoked > 0 }, async (tx, log) => {
@@ -138,10 +138,10 @@ function assertNotLastOwner(locked: LockedMembership[], userId: string, actorId:
   const detail =
     change === 'remove'
       ? self
-        ? 'You are the last owner of this organization and cannot leave it; make another member an owner first, or delete the organization'
-        : 'This member is the last owner of the organization and cannot be removed; make another member an owner first'
+        ? 'You are the last owner of this organisation and cannot leave it; make another member an owner first, or delete the organisation'
+        : 'This member is the last owner of the organisation and cannot be removed; make another member an owner first'
       : self
-        ? 'You are the last owner of this organization and cannot give up the owner role; make another member an owner first'
-        : 'This member is the last owner of the organization and cannot be demoted; make another member an owner first';
+        ? 'You are the last owner of this organisation and cannot give up the owner role; make another member an owner first'
+        : 'This member is the last owner of the organisation and cannot be demoted; make another member an owner first';
   throw new Problem(409, ErrorCode.LastOwner, detail);
 }

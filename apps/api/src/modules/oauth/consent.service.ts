@@ -68,14 +68,14 @@ export class ConsentService {
     const org = membership.org;
     if (named && named.orgSlug !== org.slug) {
       throw Problem.validation([
-        { path: 'orgId', message: `the client asked for the endpoint of organization ${named.orgSlug}, not this one` },
+        { path: 'orgId', message: `the client asked for the endpoint of organisation ${named.orgSlug}, not this one` },
       ]);
     }
     if (!canGrant(membership.role)) throw Problem.forbidden(`The ${membership.role} role cannot grant agent access; ask an owner or admin`);
     const roleIds = [...new Set(dto.roleIds.map((r) => r.toLowerCase()))];
     const bad = roleIds.filter((r) => !UUID.test(r));
     if (bad.length > 0)
-      throw Problem.validation(bad.map((r) => ({ path: 'roleIds', message: `role ${r} does not exist in this organization` })));
+      throw Problem.validation(bad.map((r) => ({ path: 'roleIds', message: `role ${r} does not exist in this organisation` })));
 
     const code = randomToken();
     const now = new Date();
@@ -83,7 +83,7 @@ export class ConsentService {
       const roles = await this.repo.rolesOf(tx, org.id, roleIds);
       const missing = roleIds.filter((r) => !roles.some((x) => x.id === r));
       if (missing.length > 0) {
-        throw Problem.validation(missing.map((r) => ({ path: 'roleIds', message: `role ${r} does not exist in this organization` })));
+        throw Problem.validation(missing.map((r) => ({ path: 'roleIds', message: `role ${r} does not exist in this organisation` })));
       }
       // Decided once: a second approve (or an approve racing a deny) loses here.
       if (!(await this.repo.useRequest(tx, request.id, now))) throw gone();

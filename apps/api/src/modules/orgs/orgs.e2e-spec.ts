@@ -56,7 +56,10 @@ describe('orgs', () => {
       expect(res.body.errors[0].path).toBe('slug');
     }
     const org = await createOrg(api, owner);
-    expectProblem(await api.req().post('/v1/orgs').set(owner.auth).send({ name: 'n', slug: org.slug }), 409, 'conflict');
+    const dup = await api.req().post('/v1/orgs').set(owner.auth).send({ name: 'n', slug: org.slug });
+    expectProblem(dup, 409, 'conflict');
+    // The form marks the field that holds the taken value.
+    expect(dup.body.errors).toEqual([{ path: 'slug', message: 'is already taken' }]);
     expectProblem(
       await api
         .req()

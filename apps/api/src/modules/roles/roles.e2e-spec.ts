@@ -124,6 +124,7 @@ describe('roles', () => {
       const dup = await post(org.slug, owner, { name: 'taken', rules: {} });
       expectProblem(dup, 409, 'conflict');
       expect(dup.body.detail).toContain('"taken"');
+      expect(dup.body.errors).toEqual([{ path: 'name', message: expect.stringContaining('"taken"') }]);
       expectProblem(await api.req().put(`/v1/orgs/${org.slug}/roles/${other.id}`).set(owner.auth).send({ name: 'taken', rules: {} }), 409);
       // Names are unique per org only.
       const elsewhere = await createOrg(api, owner);

@@ -101,7 +101,9 @@ export class RolesService {
   /** A friendlier 409 than the unique index's (which still guards against races). */
   private async ensureNameFree(tx: Tx, orgId: string, name: string, exceptId?: string): Promise<void> {
     if (await this.repo.findByName(tx, orgId, name, exceptId)) {
-      throw Problem.conflict(`A role named "${name}" already exists in this organization`);
+      throw Problem.conflict(`A role named "${name}" already exists in this organisation`, [
+        { path: 'name', message: `"${name}" is already the name of another role` },
+      ]);
     }
   }
 }

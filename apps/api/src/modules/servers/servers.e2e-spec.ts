@@ -259,6 +259,7 @@ describe('MCP server registry', () => {
         .send({ ...body, name: 'Other' });
       expectProblem(dup, 409, 'conflict');
       expect(dup.body.detail).toContain(`"${body.slug}"`);
+      expect(dup.body.errors).toEqual([{ path: 'slug', message: expect.stringContaining(String(body.slug)) }]);
       await create(body, t.stranger, t.strangerOrg.slug);
     });
 
@@ -272,7 +273,7 @@ describe('MCP server registry', () => {
       expectProblem(res, 400, 'validation_failed');
       expect(res.body.detail).toContain('ONLY_IN_OTHER_ORG');
       expect(res.body.errors).toEqual([
-        { path: 'headers.X-Api-Key.secret', message: 'secret "ONLY_IN_OTHER_ORG" does not exist in this organization' },
+        { path: 'headers.X-Api-Key.secret', message: 'secret "ONLY_IN_OTHER_ORG" does not exist in this organisation' },
       ]);
       const env = await api
         .req()
@@ -910,7 +911,7 @@ describe('MCP server registry', () => {
       await api.prisma.db.secret.deleteMany({ where: { orgId: org.id, name: 'GONE' } });
       const res = await probe(s.id, owner, org.slug);
       expectProblem(res, 502, 'probe_failed');
-      expect(res.body.detail).toBe('secret "GONE" referenced by env.GONE_TOKEN does not exist in this organization');
+      expect(res.body.detail).toBe('secret "GONE" referenced by env.GONE_TOKEN does not exist in this organisation');
       const got = await api.req().get(serverUrl(s.id, org.slug)).set(owner.auth).expect(200);
       expect(got.body).toMatchObject({ health: 'error', lastProbeError: res.body.detail });
     });

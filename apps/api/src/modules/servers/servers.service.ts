@@ -209,7 +209,7 @@ export class ServersService {
     const sealed = await this.repo.sealedSecrets(orgId, [...new Set(refs.map((r) => r.secret))]);
     const missing = refs.find((r) => !sealed.has(r.secret));
     if (missing)
-      return { error: `secret "${missing.secret}" referenced by ${missing.where}.${missing.name} does not exist in this organization` };
+      return { error: `secret "${missing.secret}" referenced by ${missing.where}.${missing.name} does not exist in this organisation` };
     let server: ReturnType<typeof compileServer>;
     try {
       server = compileServer(s);
@@ -245,7 +245,7 @@ export class ServersService {
     throwIfAny(
       refs
         .filter((r) => !existing.has(r.secret))
-        .map((r) => ({ path: r.path, message: `secret "${r.secret}" does not exist in this organization` })),
+        .map((r) => ({ path: r.path, message: `secret "${r.secret}" does not exist in this organisation` })),
     );
   }
 }
@@ -255,7 +255,9 @@ function secretRefs(map: ValueMap): { name: string; secret: string }[] {
 }
 
 function slugConflict(slug: string): Problem {
-  return Problem.conflict(`A server with slug "${slug}" already exists in this organization`);
+  return Problem.conflict(`A server with slug "${slug}" already exists in this organisation`, [
+    { path: 'slug', message: `"${slug}" is already used by another server` },
+  ]);
 }
 
 function throwIfAny(errors: FieldError[]): void {

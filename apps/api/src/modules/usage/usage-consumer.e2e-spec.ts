@@ -71,9 +71,10 @@ describe('tg-usage consumer', () => {
       usageEvent({ ...base, at: at(h0, 59), outcome: 'error', bytesIn: 1, bytesOut: 2, durationMs: 2.25 }),
       usageEvent({ ...base, at: at(h0, 30), outcome: 'timeout', durationMs: 1000 }),
       usageEvent({ ...base, at: at(h0, 31), outcome: 'upstream_error', durationMs: 0 }),
-      usageEvent({ ...base, at: at(h0, 32), decision: 'deny', outcome: 'denied', durationMs: 0 }),
-      usageEvent({ ...base, at: at(h0, 33), decision: 'rate_limited', outcome: 'denied', durationMs: 0 }),
-      usageEvent({ ...base, at: at(h0, 34), decision: 'quota_exceeded', outcome: 'denied', durationMs: 0 }),
+      // Denied calls never reach upstream: no latency to average, whatever the gateway measured.
+      usageEvent({ ...base, at: at(h0, 32), decision: 'deny', outcome: 'denied', durationMs: 0.25 }),
+      usageEvent({ ...base, at: at(h0, 33), decision: 'rate_limited', outcome: 'denied', durationMs: 0.25 }),
+      usageEvent({ ...base, at: at(h0, 34), decision: 'quota_exceeded', outcome: 'denied', durationMs: 0.25 }),
       // Cancelled by the agent after it was forwarded: a billable call, not an error.
       usageEvent({ ...base, at: at(h0, 35), outcome: 'cancelled', bytesIn: 2, bytesOut: 0, durationMs: 0.5 }),
       // Same key and tool, the next hour.
@@ -101,7 +102,8 @@ describe('tg-usage consumer', () => {
         bytesOut: 1,
         durationMs: 1,
       }),
-      // Not calls: traffic (bytes, duration) only, even when denied or failed.
+      // Not calls: bytes only, even when denied or failed; their time (an initialize may start a
+      // stdio server) is no call's latency.
       usageEvent({
         orgId,
         keyId: keyB,
@@ -111,7 +113,7 @@ describe('tg-usage consumer', () => {
         at: at(h0, 7),
         bytesIn: 3,
         bytesOut: 4,
-        durationMs: 5,
+        durationMs: 5000,
       }),
       usageEvent({
         orgId,
@@ -124,7 +126,7 @@ describe('tg-usage consumer', () => {
         at: at(h0, 8),
         bytesIn: 9,
         bytesOut: 0,
-        durationMs: 0,
+        durationMs: 3,
       }),
       // Another org's event never mixes in.
       usageEvent({ orgId: other, keyId: keyA, serverId: srv, target: 'search', at: at(h0, 1) }),
@@ -145,7 +147,7 @@ describe('tg-usage consumer', () => {
       [`${h1.toISOString()}|${keyA}|${srv}|search`]: { calls: 1, errors: 0, denied: 0, bytesIn: 5, bytesOut: 6, durationMs: 7 },
       [`${h0s}|${keyB}|${srv}|greeting`]: { calls: 1, errors: 0, denied: 0, bytesIn: 1, bytesOut: 1, durationMs: 1 },
       [`${h0s}|${keyB}|${srv}|file:///a`]: { calls: 1, errors: 0, denied: 0, bytesIn: 1, bytesOut: 1, durationMs: 1 },
-      [`${h0s}|${keyB}||`]: { calls: 0, errors: 0, denied: 0, bytesIn: 3, bytesOut: 4, durationMs: 5 },
+      [`${h0s}|${keyB}||`]: { calls: 0, errors: 0, denied: 0, bytesIn: 3, bytesOut: 4, durationMs: 0 },
       [`${h0s}|||`]: { calls: 0, errors: 0, denied: 0, bytesIn: 9, bytesOut: 0, durationMs: 0 },
     });
     expect(await sumCalls(api, other)).toBe(1);

@@ -21,6 +21,7 @@ export interface Metrics {
   billable: number;
   bytesIn: number;
   bytesOut: number;
+  /** Upstream time of the forwarded calls (see usage.rules.ts): ÷ billable = average latency. */
   durationMs: number;
 }
 

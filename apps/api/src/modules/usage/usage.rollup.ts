@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../../infra/prisma.service';
-import { hourStart, type StorableUsageEvent, tally, UUID } from './usage.rules';
+import { forwardedDuration, hourStart, type StorableUsageEvent, tally, UUID } from './usage.rules';
 
 export interface RollupResult {
   /** Events of the batch not seen before (counted now). */
@@ -67,7 +67,7 @@ export class UsageRollupWriter {
       cols.denied[i] = t.denied;
       cols.bytesIn[i] = e.bytesIn;
       cols.bytesOut[i] = e.bytesOut;
-      cols.durationMs[i] = e.durationMs;
+      cols.durationMs[i] = forwardedDuration(e);
     }
 
     const [row] = await this.prisma.db.$queryRaw<Array<{ counted: number }>>`

@@ -64,7 +64,17 @@ export function ChangeNameForm({ name }: { name: string }) {
   }
 
   return (
-    <form className="stack" onSubmit={submit} noValidate aria-label="Change name">
+    <form
+      className="stack"
+      onSubmit={submit}
+      // What was said about the last attempt is stale once the person edits again.
+      onChange={() => {
+        setMessage(null);
+        setErrors({});
+      }}
+      noValidate
+      aria-label="Change name"
+    >
       {message ? (
         <div className={`notice ${message.kind}`} role={message.kind === 'error' ? 'alert' : 'status'}>
           {message.text}
@@ -122,7 +132,17 @@ export function ChangePasswordForm() {
   }
 
   return (
-    <form className="stack" onSubmit={submit} noValidate aria-label="Change password">
+    <form
+      className="stack"
+      onSubmit={submit}
+      // What was said about the last attempt is stale once the person edits again.
+      onChange={() => {
+        setMessage(null);
+        setErrors({});
+      }}
+      noValidate
+      aria-label="Change password"
+    >
       {message ? (
         <div className={`notice ${message.kind}`} role={message.kind === 'error' ? 'alert' : 'status'}>
           {message.text}

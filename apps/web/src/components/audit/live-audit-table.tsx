@@ -8,7 +8,8 @@ import { ApiError } from '@/lib/problem';
 import styles from './audit.module.css';
 import { matches, queryString } from './filters';
 import { DecisionBadge, formatLatency, formatTime, OutcomeBadge } from './format';
-import type { AuditFilters, AuditPage, AuditRow, Lookups } from './types';
+import { resolveTarget, splitAdminTarget, type TargetNames } from '@/components/targets';
+import type { AuditFilters, AuditPage, AuditRow } from './types';
 
 /** Window event with the number of events appended to the chain (ChainStatus listens). */
 export const APPENDED_EVENT = 'tg:audit-appended';
@@ -59,7 +60,7 @@ export function LiveAuditTable({
   org: string;
   initial: AuditRow[];
   filters: AuditFilters;
-  lookups: Lookups;
+  lookups: TargetNames;
   live: boolean;
   filtered: boolean;
 }) {
@@ -248,7 +249,7 @@ export function AuditTable({
 }: {
   org: string;
   rows: AuditRow[];
-  lookups: Lookups;
+  lookups: TargetNames;
   fresh?: ReadonlySet<string>;
 }) {
   return (
@@ -283,7 +284,13 @@ export function AuditTable({
               </td>
               <td>
                 <div className={styles.call}>
-                  <span className={styles.target}>{r.target ?? <span className="muted">—</span>}</span>
+                  <span className={styles.target}>
+                    {r.kind === 'admin' ? (
+                      <AdminTarget org={org} target={r.target} names={lookups} />
+                    ) : (
+                      (r.target ?? <span className="muted">—</span>)
+                    )}
+                  </span>
                   <span className="muted small">{r.method}</span>
                 </div>
               </td>
@@ -295,14 +302,24 @@ export function AuditTable({
                     {r.oauth.clientName} <span className="muted small">via {r.oauth.userEmail}</span>
                   </span>
                 ) : r.keyId ? (
-                  <span title={r.keyId}>{lookups.keys[r.keyId] ?? <span className="mono">{r.keyId.slice(0, 8)}…</span>}</span>
+                  lookups.keys[r.keyId] ? (
+                    <Link href={`/o/${org}/keys/${r.keyId}`}>{lookups.keys[r.keyId]}</Link>
+                  ) : (
+                    <span title={r.keyId} className="muted">
+                      Deleted key <span className="mono">{r.keyId.slice(0, 8)}…</span>
+                    </span>
+                  )
                 ) : (
                   <span className="muted">no key</span>
                 )}
                 {r.clientName ? <div className="muted small">{r.clientName}</div> : null}
               </td>
               <td>
-                {r.serverSlug ?? (r.serverId ? (lookups.servers[r.serverId] ?? r.serverId.slice(0, 8)) : <span className="muted">—</span>)}
+                {r.serverId && lookups.servers[r.serverId] ? (
+                  <Link href={`/o/${org}/servers/${r.serverId}`}>{r.serverSlug ?? lookups.servers[r.serverId]}</Link>
+                ) : (
+                  (r.serverSlug ?? (r.serverId ? r.serverId.slice(0, 8) : <span className="muted">—</span>))
+                )}
               </td>
               <td>
                 <DecisionBadge decision={r.decision} />
@@ -318,5 +335,20 @@ export function AuditTable({
         </tbody>
       </table>
     </div>
+  );
+}
+
+/** An admin action's target (`key:<id>`…) by its current name, linked to where it is shown. */
+function AdminTarget({ org, target, names }: { org: string; target: string | null; names: TargetNames }) {
+  const t = splitAdminTarget(target);
+  if (!t) return <span className="muted">—</span>;
+  const { name, href } = resolveTarget(org, t.type, t.id, names);
+  const label = name ?? (t.id ? `${t.type.replace(/_/g, ' ')} ${t.id.slice(0, 8)}…` : t.type.replace(/_/g, ' '));
+  return href ? (
+    <Link href={href} data-testid="audit-admin-target">
+      {label}
+    </Link>
+  ) : (
+    <span data-testid="audit-admin-target">{label}</span>
   );
 }

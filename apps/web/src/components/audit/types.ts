@@ -86,9 +86,3 @@ export interface AuditFilters {
 }
 
 export const FILTER_NAMES = ['from', 'to', 'keyId', 'serverId', 'target', 'method', 'decision', 'outcome'] as const;
-
-/** Names for ids: keys and servers of the org. */
-export interface Lookups {
-  keys: Record<string, string>;
-  servers: Record<string, string>;
-}

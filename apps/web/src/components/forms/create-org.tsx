@@ -2,7 +2,8 @@
 
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
-import { call, errorMessage } from '@/lib/client';
+import { call } from '@/lib/client';
+import { problemFields } from '@/lib/form-errors';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 export const slugify = (s: string) =>
@@ -19,14 +20,16 @@ export function CreateOrgForm({ autoFocus }: { autoFocus?: boolean }) {
   const [slug, setSlug] = useState('');
   const [slugTouched, setSlugTouched] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [fields, setFields] = useState<{ name?: string; slug?: string }>({});
   const [busy, setBusy] = useState(false);
   const effectiveSlug = slugTouched ? slug : slugify(name);
-  const slugError = effectiveSlug && !SLUG.test(effectiveSlug) ? 'Use lowercase letters, digits and dashes (2–40 characters).' : null;
+  const slugError =
+    effectiveSlug && !SLUG.test(effectiveSlug) ? 'Use lowercase letters, digits and dashes (2–40 characters).' : (fields.slug ?? null);
 
   async function submit(e: FormEvent) {
     e.preventDefault();
-    if (!name.trim()) return setError('Enter a name for the organisation.');
-    if (!effectiveSlug || slugError) return setError(slugError ?? 'Choose a URL name.');
+    if (!name.trim()) return setFields({ name: 'Enter a name for the organisation.' });
+    if (!effectiveSlug || slugError) return setFields({ slug: slugError ?? 'Choose a URL name.' });
     setBusy(true);
     setError(null);
     try {
@@ -34,14 +37,26 @@ export function CreateOrgForm({ autoFocus }: { autoFocus?: boolean }) {
       router.push(`/o/${org.slug}`);
       router.refresh();
     } catch (err) {
-      setError(errorMessage(err));
+      const p = problemFields(err, ['name', 'slug'] as const);
+      setFields(p.fields);
+      setError(p.general);
     } finally {
       setBusy(false);
     }
   }
 
   return (
-    <form className="stack" onSubmit={submit} noValidate aria-label="Create organisation">
+    <form
+      className="stack"
+      onSubmit={submit}
+      // What was said about the last attempt no longer holds once the person edits.
+      onChange={() => {
+        setError(null);
+        setFields({});
+      }}
+      noValidate
+      aria-label="Create organisation"
+    >
       {error ? (
         <div className="notice error" role="alert">
           {error}
@@ -49,8 +64,22 @@ export function CreateOrgForm({ autoFocus }: { autoFocus?: boolean }) {
       ) : null}
       <label className="field">
         <span>Organisation name</span>
-        {/* biome-ignore lint/a11y/noAutofocus: the only task on this page */}
-        <input name="name" value={name} onChange={(e) => setName(e.target.value)} maxLength={120} autoFocus={autoFocus} required />
+        <input
+          name="name"
+          value={name}
+          onChange={(e) => setName(e.target.value)}
+          maxLength={120}
+          // biome-ignore lint/a11y/noAutofocus: the only task on this page
+          autoFocus={autoFocus}
+          required
+          aria-invalid={fields.name ? true : undefined}
+          aria-describedby={fields.name ? 'org-name-err' : undefined}
+        />
+        {fields.name ? (
+          <span className="field-error" id="org-name-err">
+            {fields.name}
+          </span>
+        ) : null}
       </label>
       <label className="field">
         <span>URL name</span>
@@ -62,9 +91,12 @@ export function CreateOrgForm({ autoFocus }: { autoFocus?: boolean }) {
             setSlug(e.target.value.toLowerCase());
           }}
           aria-invalid={slugError ? true : undefined}
+          aria-describedby="org-slug-msg"
           required
         />
-        <span className={slugError ? 'field-error' : 'hint'}>{slugError ?? `Agents connect at /mcp/${effectiveSlug || 'your-org'}`}</span>
+        <span className={slugError ? 'field-error' : 'hint'} id="org-slug-msg">
+          {slugError ?? `Agents connect at /mcp/${effectiveSlug || 'your-org'}`}
+        </span>
       </label>
       <div>
         <button className="btn primary" type="submit" disabled={busy}>

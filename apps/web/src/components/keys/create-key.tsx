@@ -95,7 +95,17 @@ export function CreateKey({
   return (
     <section className="card" aria-labelledby="new-key-title">
       <h2 id="new-key-title">New agent key</h2>
-      <form className="stack" onSubmit={submit} noValidate aria-label="Create agent key">
+      <form
+        className="stack"
+        onSubmit={submit}
+        // What was said about the last attempt is stale once the person edits again.
+        onChange={() => {
+          setGeneral(null);
+          setErrors({});
+        }}
+        noValidate
+        aria-label="Create agent key"
+      >
         {general ? (
           <div className="notice error" role="alert">
             {general}

@@ -46,7 +46,18 @@ export function EditKey({ org, k, roles }: { org: string; k: KeyView; roles: { i
   }
 
   return (
-    <form className="stack" onSubmit={submit} noValidate aria-label="Edit agent key">
+    <form
+      className="stack"
+      onSubmit={submit}
+      // What was said about the last attempt is stale once the person edits again.
+      onChange={() => {
+        setGeneral(null);
+        setSaved(false);
+        setErrors({});
+      }}
+      noValidate
+      aria-label="Edit agent key"
+    >
       {general ? (
         <div className="notice error" role="alert">
           {general}

@@ -47,7 +47,18 @@ export function InviteForm({ org, actorRole }: { org: string; actorRole: MemberR
 
   return (
     <div className="stack">
-      <form className="row" onSubmit={submit} noValidate aria-label="Invite a member" style={{ alignItems: 'flex-start' }}>
+      <form
+        className="row"
+        onSubmit={submit}
+        // What was said about the last attempt is stale once the person edits again.
+        onChange={() => {
+          setError(null);
+          setEmailError(null);
+        }}
+        noValidate
+        aria-label="Invite a member"
+        style={{ alignItems: 'flex-start' }}
+      >
         <label className="field" style={{ flex: '2 1 220px' }}>
           <span>Email</span>
           <input

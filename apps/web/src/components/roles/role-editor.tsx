@@ -110,7 +110,18 @@ export function RoleEditor({ org, role, servers }: { org: string; role?: RoleVie
 
   const problems = [...ruleProblems.map(([path, message]) => ({ path, message })), ...apiErrors.filter((e) => e.path !== 'name')];
   return (
-    <form className="stack" onSubmit={submit} noValidate aria-label={role ? `Edit role ${role.name}` : 'Create role'}>
+    <form
+      className="stack"
+      onSubmit={submit}
+      // What was said about the last attempt is stale once the person edits again.
+      onChange={() => {
+        setGeneral(null);
+        setSaved(false);
+        setApiErrors([]);
+      }}
+      noValidate
+      aria-label={role ? `Edit role ${role.name}` : 'Create role'}
+    >
       {general ? (
         <div className="notice error" role="alert">
           {general}

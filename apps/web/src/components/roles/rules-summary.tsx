@@ -1,4 +1,4 @@
-import { Badge } from '@/components/ui';
+import { Badge, TableScroll } from '@/components/ui';
 import { type Catalogue, matchedBy, resourcesMatchedBy } from './catalogue';
 import type { ParamConstraint, RoleRules } from './types';
 
@@ -78,7 +78,7 @@ export function RulesSummary({ rules, catalogue }: { rules: RoleRules; catalogue
     return <p className="muted">No rules: a key with only this role is denied everything.</p>;
   }
   return (
-    <div className="table-wrap">
+    <TableScroll label="Rules">
       <table data-testid="rules-summary">
         <thead>
           <tr>
@@ -117,7 +117,7 @@ export function RulesSummary({ rules, catalogue }: { rules: RoleRules; catalogue
           ))}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }
 

@@ -3,7 +3,8 @@
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
 import { ConfirmButton } from '@/components/client-ui';
-import { call, errorMessage } from '@/lib/client';
+import { call } from '@/lib/client';
+import { problemFields } from '@/lib/form-errors';
 
 // Mirrors apps/api/src/modules/secrets/secrets.dto.ts; the API stays the authority.
 const SECRET_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
@@ -48,7 +49,8 @@ export function CreateSecretForm({ org, existing }: { org: string; existing: str
       setDone(`Secret ${n} saved. Its value will not be shown again.`);
       router.refresh();
     } catch (err) {
-      setErrors({ form: errorMessage(err) });
+      const p = problemFields(err, ['name', 'value', 'description'] as const);
+      setErrors({ ...p.fields, ...(p.general ? { form: p.general } : {}) });
     } finally {
       setBusy(false);
     }
@@ -63,7 +65,17 @@ export function CreateSecretForm({ org, existing }: { org: string; existing: str
     ) : null;
 
   return (
-    <form className="stack" onSubmit={submit} noValidate aria-label="Create secret">
+    <form
+      className="stack"
+      onSubmit={submit}
+      // What was said about the last attempt is stale once the person edits again.
+      onChange={() => {
+        setErrors({});
+        setDone(null);
+      }}
+      noValidate
+      aria-label="Create secret"
+    >
       {errors.form ? (
         <div className="notice error" role="alert">
           {errors.form}

@@ -2,7 +2,7 @@
 
 import { type ReactNode, useState } from 'react';
 import { type TryAsChoice, TryIt } from '@/components/try-it/try-it';
-import { Badge, Empty } from '@/components/ui';
+import { Badge, Empty, TableScroll } from '@/components/ui';
 import { GiveTools, type GiveToolsTarget } from './give-tools';
 import css from './servers.module.css';
 import type { Catalog, CatalogTool, JsonSchema } from './types';
@@ -70,7 +70,7 @@ export function SchemaProperties({ schema, depth = 0 }: { schema: JsonSchema | u
     );
   const required = new Set(schema?.required ?? []);
   return (
-    <div className="table-wrap">
+    <TableScroll label="Arguments">
       <table className={css.schema}>
         {depth === 0 ? (
           <colgroup>
@@ -120,7 +120,7 @@ export function SchemaProperties({ schema, depth = 0 }: { schema: JsonSchema | u
           })}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }
 
@@ -298,7 +298,7 @@ export function CatalogView({
           {shownPrompts.length === 0 ? (
             noMatch('prompts')
           ) : (
-            <div className="table-wrap">
+            <TableScroll label="Prompts">
               <table>
                 <thead>
                   <tr>
@@ -331,7 +331,7 @@ export function CatalogView({
                   ))}
                 </tbody>
               </table>
-            </div>
+            </TableScroll>
           )}
         </Section>
       ) : null}
@@ -367,7 +367,7 @@ export function CatalogView({
 
 function ResourceTable({ rows }: { rows: { address: string; name: string; description?: string; mimeType?: string }[] }) {
   return (
-    <div className="table-wrap">
+    <TableScroll label="Resources">
       <table>
         <thead>
           <tr>
@@ -391,6 +391,6 @@ function ResourceTable({ rows }: { rows: { address: string; name: string; descri
           ))}
         </tbody>
       </table>
-    </div>
+    </TableScroll>
   );
 }

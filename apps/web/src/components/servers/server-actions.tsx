@@ -4,6 +4,7 @@ import { useRouter } from 'next/navigation';
 import { useEffect, useRef, useState } from 'react';
 import { ConfirmButton } from '@/components/client-ui';
 import { call, errorMessage } from '@/lib/client';
+import { ApiError } from '@/lib/problem';
 import css from './servers.module.css';
 import type { ServerView } from './types';
 
@@ -47,7 +48,10 @@ export function ProbeButton({ org, id, primary, auto }: { org: string; id: strin
           : 'Probe succeeded.',
       });
     } catch (err) {
-      setResult({ kind: 'error', text: `Probe failed: ${errorMessage(err)}` });
+      // A probe that ran and failed is stored on the server, and the refreshed page states it
+      // beside when it ran: saying it here too showed the same error twice.
+      const stored = err instanceof ApiError && err.problem.code === 'probe_failed';
+      setResult(stored ? null : { kind: 'error', text: `Probe failed: ${errorMessage(err)}` });
     } finally {
       setStartedAt(null);
       // The outcome (catalogue or error) is stored either way.

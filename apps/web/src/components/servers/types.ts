@@ -138,14 +138,14 @@ export const NETWORK_HINT: Record<NetworkPolicy, string> = {
 export const ISOLATION_LABEL: Record<Isolation, string> = {
   'per-key': 'Per agent key',
   'per-session': 'Per agent session',
-  shared: 'Shared by the organization',
+  shared: 'Shared by the organisation',
 };
 
 /** One line each: who shares the running server. */
 export const ISOLATION_HINT: Record<Isolation, string> = {
   'per-key': 'Each agent key gets its own server process or upstream session; its sessions share it.',
   'per-session': 'Every agent session gets its own; nothing carries over between sessions.',
-  shared: 'One for the whole organization: only for stateless servers, agents would see each other’s state.',
+  shared: 'One for the whole organisation: only for stateless servers, agents would see each other’s state.',
 };
 
 /**

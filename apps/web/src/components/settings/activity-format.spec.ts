@@ -1,4 +1,4 @@
-import { ACTIONS, type ActivityRow, actionWords, targetLabel } from './activity-format';
+import { ACTIONS, type ActivityRow, actionWords, fieldChanges, targetLabel } from './activity-format';
 
 const row = (over: Partial<ActivityRow>): ActivityRow => ({
   id: 'a1',
@@ -24,5 +24,20 @@ describe('activity entries of OAuth grants', () => {
     expect(targetLabel(row({ after }), new Map())).toBe('Claude');
     expect(targetLabel(row({ action: 'oauth_grant.revoked', before: after }), new Map())).toBe('Claude');
     expect(targetLabel(row({}), new Map())).toBe('oauth_grant 0f0e0d0c');
+  });
+});
+
+describe('fieldChanges', () => {
+  it('lists changed fields with both sides, leaving out unchanged ones and timestamps', () => {
+    expect(fieldChanges({ name: 'a', enabled: true, updatedAt: '1' }, { name: 'b', enabled: true, updatedAt: '2', tags: ['x'] })).toEqual([
+      { field: 'name', before: 'a', after: 'b' },
+      { field: 'tags', after: ['x'] },
+    ]);
+  });
+
+  it('a created thing has only after values, a deleted one only before', () => {
+    expect(fieldChanges(null, { name: 'n' })).toEqual([{ field: 'name', after: 'n' }]);
+    expect(fieldChanges({ name: 'n' }, null)).toEqual([{ field: 'name', before: 'n' }]);
+    expect(fieldChanges(null, null)).toEqual([]);
   });
 });

@@ -99,10 +99,31 @@ export function formerActor(row: ActivityRow): string | undefined {
   return undefined;
 }
 
-/** Top-level fields whose values differ between before and after (for a one-line summary). */
-export function changedFields(before: unknown, after: unknown): string[] {
-  if (!before || !after || typeof before !== 'object' || typeof after !== 'object') return [];
-  const b = before as Record<string, unknown>;
-  const a = after as Record<string, unknown>;
-  return Object.keys(a).filter((k) => k !== 'updatedAt' && k in b && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+export interface FieldChange {
+  field: string;
+  /** Absent: the field was added (or the thing created). */
+  before?: unknown;
+  /** Absent: the field was removed (or the thing deleted). */
+  after?: unknown;
+}
+
+/**
+ * Field by field, what an entry changed: a changed value carries both sides, a created thing only
+ * `after`, a deleted one only `before`. Unchanged fields and timestamps are left out.
+ */
+export function fieldChanges(before: unknown, after: unknown): FieldChange[] {
+  const obj = (v: unknown) => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null);
+  const b = obj(before);
+  const a = obj(after);
+  if (!b && !a) {
+    if (before == null && after == null) return [];
+    return [{ field: '', ...(before != null ? { before } : {}), ...(after != null ? { after } : {}) }];
+  }
+  const keys = [...new Set([...Object.keys(b ?? {}), ...Object.keys(a ?? {})])].filter((k) => k !== 'updatedAt' && k !== 'createdAt');
+  return keys.flatMap((field) => {
+    const inB = !!b && field in b;
+    const inA = !!a && field in a;
+    if (inB && inA && JSON.stringify(b[field]) === JSON.stringify(a[field])) return [];
+    return [{ field, ...(inB ? { before: b[field] } : {}), ...(inA ? { after: a[field] } : {}) }];
+  });
 }

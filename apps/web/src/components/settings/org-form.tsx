@@ -2,7 +2,8 @@
 
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
-import { call, errorMessage } from '@/lib/client';
+import { call } from '@/lib/client';
+import { problemFields } from '@/lib/form-errors';
 
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
@@ -41,14 +42,27 @@ export function OrgForm({ org, name: initialName }: { org: string; name: string 
       }
       router.refresh();
     } catch (err) {
-      setError(errorMessage(err));
+      const p = problemFields(err, ['name', 'slug'] as const);
+      setErrors(p.fields);
+      setError(p.general);
     } finally {
       setBusy(false);
     }
   }
 
   return (
-    <form className="stack" onSubmit={submit} noValidate aria-label="Organisation settings">
+    <form
+      className="stack"
+      onSubmit={submit}
+      // A banner about the last save (or its failure) is stale once the person edits again.
+      onChange={() => {
+        setError(null);
+        setSaved(false);
+        setErrors({});
+      }}
+      noValidate
+      aria-label="Organisation settings"
+    >
       {error ? (
         <div className="notice error" role="alert" style={{ margin: 0 }}>
           {error}

@@ -36,7 +36,18 @@ export function QuotaForm({ org, quota }: { org: string; quota: number | null })
   }
 
   return (
-    <form className="stack" onSubmit={submit} noValidate aria-label="Quota">
+    <form
+      className="stack"
+      onSubmit={submit}
+      // What was said about the last attempt is stale once the person edits again.
+      onChange={() => {
+        setError(null);
+        setSaved(false);
+        setFieldError(null);
+      }}
+      noValidate
+      aria-label="Quota"
+    >
       {error ? (
         <div className="notice error" role="alert" style={{ margin: 0 }}>
           {error}

@@ -120,7 +120,17 @@ export function CreateToken({
   return (
     <section className="card" aria-labelledby="new-token-title">
       <h2 id="new-token-title">{personal ? 'New personal access token' : 'New service account token'}</h2>
-      <form className="stack" onSubmit={submit} noValidate aria-label="Create API token">
+      <form
+        className="stack"
+        onSubmit={submit}
+        // What was said about the last attempt is stale once the person edits again.
+        onChange={() => {
+          setGeneral(null);
+          setErrors({});
+        }}
+        noValidate
+        aria-label="Create API token"
+      >
         {general ? (
           <div className="notice error" role="alert">
             {general}

@@ -1,5 +1,5 @@
 import type { ReactNode } from 'react';
-import { Card, formatNumber } from '@/components/ui';
+import { Card, formatNumber, TableScroll } from '@/components/ui';
 import { avgLatency, formatMs, type Metrics } from './types';
 import styles from './usage.module.css';
 
@@ -34,7 +34,7 @@ export function Breakdown({
           No calls in this period.
         </p>
       ) : (
-        <div className="table-wrap">
+        <TableScroll label={title}>
           <table data-testid={`breakdown-${id}`}>
             <thead>
               <tr>
@@ -70,7 +70,7 @@ export function Breakdown({
               ))}
             </tbody>
           </table>
-        </div>
+        </TableScroll>
       )}
       {truncated ? <p className="muted small">Showing the {formatNumber(limit)} largest; the rest are left out.</p> : null}
     </Card>

@@ -8,7 +8,7 @@ export interface Metrics {
   billable: number;
   bytesIn: number;
   bytesOut: number;
-  /** Total upstream duration of the calls, in milliseconds. */
+  /** Total upstream duration of the forwarded (billable) calls, in milliseconds. */
   durationMs: number;
 }
 
@@ -52,8 +52,9 @@ export interface AlertsView {
   items: QuotaAlert[];
 }
 
-/** Average upstream latency in ms (total duration / calls), or null without calls. */
-export const avgLatency = (m: Pick<Metrics, 'calls' | 'durationMs'>): number | null => (m.calls > 0 ? m.durationMs / m.calls : null);
+/** Average upstream latency in ms (duration of forwarded calls / billable calls), or null without any. */
+export const avgLatency = (m: Pick<Metrics, 'billable' | 'durationMs'>): number | null =>
+  m.billable > 0 ? m.durationMs / m.billable : null;
 
 export function formatMs(ms: number | null): string {
   if (ms === null) return '—';

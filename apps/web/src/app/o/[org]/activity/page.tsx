@@ -2,7 +2,9 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { forbidden, notFound } from 'next/navigation';
 import type { MemberView } from '@/components/members/types';
-import { ACTIONS, type ActivityRow, actionWords, changedFields, formerActor, targetLabel } from '@/components/settings/activity-format';
+import { ActivityDiff } from '@/components/settings/activity-diff';
+import { ACTIONS, type ActivityRow, actionWords, fieldChanges, formerActor, targetLabel } from '@/components/settings/activity-format';
+import { resolveTarget, type TargetNames } from '@/components/targets';
 import { Card, Empty, formatDate, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';
@@ -31,12 +33,22 @@ export default async function ActivityPage({
   if (action) q.set('action', action);
   if (before) q.set('before', before);
   const o = encodeURIComponent(org.slug);
-  const [log, members] = await Promise.all([
+  const [log, members, servers, keys, roles] = await Promise.all([
     api<{ items: ActivityRow[]; nextBefore: string | null }>(`/v1/orgs/${o}/activity?${q}`),
     api<{ items: MemberView[] }>(`/v1/orgs/${o}/members`),
+    api<{ items: { id: string; name: string }[] }>(`/v1/orgs/${o}/servers`),
+    api<{ items: { id: string; name: string }[] }>(`/v1/orgs/${o}/keys?status=all`),
+    api<{ items: { id: string; name: string }[] }>(`/v1/orgs/${o}/roles`),
   ]);
   const people = new Map(members.items.map((m) => [m.userId, { name: m.name, email: m.email }]));
   people.set(me.id, { name: me.name, email: me.email });
+  const byId = (items: { id: string; name: string }[]) => Object.fromEntries(items.map((i) => [i.id, i.name]));
+  const names: TargetNames = {
+    servers: byId(servers.items),
+    keys: byId(keys.items),
+    roles: byId(roles.items),
+    members: Object.fromEntries([...people].map(([id, p]) => [id, p.email])),
+  };
   const base = `/o/${org.slug}/activity`;
   const link = (p: Record<string, string | undefined>) => {
     const s = new URLSearchParams(Object.entries(p).filter((e): e is [string, string] => !!e[1]));
@@ -90,7 +102,10 @@ export default async function ActivityPage({
               <tbody>
                 {log.items.map((row) => {
                   const actor = row.actorId ? people.get(row.actorId) : undefined;
-                  const fields = changedFields(row.before, row.after);
+                  const changes = fieldChanges(row.before, row.after);
+                  const target = resolveTarget(org.slug, row.targetType, row.targetId, names);
+                  // The current name for things that still exist; else what the entry recorded.
+                  const label = target.name ?? targetLabel(row, people);
                   return (
                     <tr key={row.id} data-testid="activity-row" data-action={row.action} style={{ verticalAlign: 'top' }}>
                       <td className="small muted" style={{ whiteSpace: 'nowrap' }}>
@@ -122,33 +137,28 @@ export default async function ActivityPage({
                         <div className="small muted">{actionWords(row)}</div>
                       </td>
                       <td className="small" style={{ minWidth: 180, overflowWrap: 'anywhere' }}>
-                        {targetLabel(row, people)}
-                        {fields.length ? <div className="muted">changed: {fields.join(', ')}</div> : null}
+                        {target.href ? (
+                          <Link href={target.href} data-testid="activity-target">
+                            {label}
+                          </Link>
+                        ) : (
+                          <span data-testid="activity-target">{label}</span>
+                        )}
+                        <div className="muted">{row.targetType.replace(/_/g, ' ')}</div>
                       </td>
                       <td className="small" style={{ minWidth: 140 }}>
-                        {row.before == null && row.after == null ? (
+                        {changes.length === 0 ? (
                           <span className="muted">—</span>
                         ) : (
                           <details>
-                            <summary>Before / after</summary>
-                            <div className="stack" style={{ gap: 6, marginTop: 6 }}>
-                              {row.before != null ? (
-                                <div>
-                                  <div className="muted">Before</div>
-                                  <pre style={{ margin: 0, maxWidth: 360, whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
-                                    {JSON.stringify(row.before, null, 2)}
-                                  </pre>
-                                </div>
-                              ) : null}
-                              {row.after != null ? (
-                                <div>
-                                  <div className="muted">After</div>
-                                  <pre style={{ margin: 0, maxWidth: 360, whiteSpace: 'pre-wrap', overflowWrap: 'anywhere' }}>
-                                    {JSON.stringify(row.after, null, 2)}
-                                  </pre>
-                                </div>
-                              ) : null}
-                            </div>
+                            <summary>
+                              {row.before != null && row.after != null
+                                ? `Changed ${changes.map((c) => c.field).join(', ')}`
+                                : row.after != null
+                                  ? 'Values set'
+                                  : 'Values before'}
+                            </summary>
+                            <ActivityDiff changes={changes} />
                           </details>
                         )}
                       </td>

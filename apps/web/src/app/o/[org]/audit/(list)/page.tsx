@@ -6,7 +6,8 @@ import styles from '@/components/audit/audit.module.css';
 import { ChainStatus } from '@/components/audit/chain-status';
 import { hasFilters, queryString, readFilters } from '@/components/audit/filters';
 import { LiveAuditTable } from '@/components/audit/live-audit-table';
-import type { AuditPage, Lookups } from '@/components/audit/types';
+import type { AuditPage } from '@/components/audit/types';
+import type { TargetNames } from '@/components/targets';
 import { Card, Notice, PageHeader } from '@/components/ui';
 import { apiResult, failPage } from '@/lib/api';
 import { can } from '@/lib/access';
@@ -34,10 +35,12 @@ export default async function AuditLogPage({
   const rawCursor = Array.isArray(sp.cursor) ? sp.cursor[0] : sp.cursor;
   const cursor = rawCursor && CURSOR.test(rawCursor) ? rawCursor : undefined;
 
-  const [list, keys, servers] = await Promise.all([
+  const [list, keys, servers, roles, members] = await Promise.all([
     apiResult<AuditPage>(`/v1/orgs/${o}/audit${queryString(filters, { cursor, limit: '50' })}`),
     apiResult<{ items: { id: string; name: string; prefix: string }[] }>(`/v1/orgs/${o}/keys?status=all`),
     apiResult<{ items: { id: string; slug: string; name: string }[] }>(`/v1/orgs/${o}/servers`),
+    apiResult<{ items: { id: string; name: string }[] }>(`/v1/orgs/${o}/roles`),
+    apiResult<{ items: { userId: string; email: string }[] }>(`/v1/orgs/${o}/members`),
   ]);
   if (!list.ok && [401, 403, 404].includes(list.problem.status)) await failPage(list.problem);
 
@@ -45,9 +48,11 @@ export default async function AuditLogPage({
   const serverList = servers.ok
     ? servers.data.items.map((s) => ({ id: s.id, name: s.name === s.slug ? s.slug : `${s.name} (${s.slug})` }))
     : [];
-  const lookups: Lookups = {
+  const lookups: TargetNames = {
     keys: Object.fromEntries(keys.ok ? keys.data.items.map((k) => [k.id, k.name]) : []),
     servers: Object.fromEntries(servers.ok ? servers.data.items.map((s) => [s.id, s.slug]) : []),
+    roles: Object.fromEntries(roles.ok ? roles.data.items.map((r) => [r.id, r.name]) : []),
+    members: Object.fromEntries(members.ok ? members.data.items.map((m) => [m.userId, m.email]) : []),
   };
   const exportHref = `/api/v1/orgs/${o}/audit/export${queryString({ from: filters.from, to: filters.to }, { format: 'ndjson' })}`;
   // Two query strings that differ remount the table and the form (fresh state for fresh params).

@@ -6,10 +6,16 @@ import styles from '@/components/audit/audit.module.css';
 import { DecisionBadge, formatBytes, formatLatency, OutcomeBadge } from '@/components/audit/format';
 import type { AuditRecord } from '@/components/audit/types';
 import { CopyButton } from '@/components/client-ui';
+import { ActivityDiff } from '@/components/settings/activity-diff';
+import { type ActivityRow, fieldChanges, targetLabel as recordedName } from '@/components/settings/activity-format';
+import { NO_NAMES, resolveTarget, splitAdminTarget, type TargetNames } from '@/components/targets';
 import { Badge, Card, formatDate, PageHeader } from '@/components/ui';
 import { api, apiResult } from '@/lib/api';
 import { can } from '@/lib/access';
 import { getMembership } from '@/lib/me';
+
+/** Admin targets with a page of their own, by the API path that reads one. */
+const THING_PATHS: Record<string, keyof TargetNames> = { server: 'servers', key: 'keys', role: 'roles' };
 
 export const metadata: Metadata = { title: 'Audit event' };
 
@@ -36,12 +42,25 @@ export default async function AuditEventPage({ params }: { params: Promise<{ org
   const base = `/o/${membership.slug}`;
 
   // Names for ids; the event stays readable if a lookup fails (a deleted key, say).
-  const [key, members] = await Promise.all([
+  const changed = admin ? splitAdminTarget(e.target) : null;
+  const thingPath = changed?.id ? THING_PATHS[changed.type] : undefined;
+  const [key, members, thing] = await Promise.all([
     e.keyId && !e.oauth ? apiResult<{ id: string; name: string; prefix: string; status: string }>(`/v1/orgs/${o}/keys/${e.keyId}`) : null,
-    admin && e.actorId ? apiResult<{ items: { userId: string; name: string; email: string }[] }>(`/v1/orgs/${o}/members`) : null,
+    admin ? apiResult<{ items: { userId: string; name: string; email: string }[] }>(`/v1/orgs/${o}/members`) : null,
+    thingPath ? apiResult<{ name: string }>(`/v1/orgs/${o}/${thingPath}/${encodeURIComponent(changed!.id!)}`) : null,
   ]);
   const actor = members?.ok ? members.data.items.find((m) => m.userId === e.actorId) : undefined;
   const p = e.payload;
+  // An admin action's target by its current name and page (while it exists), else as recorded.
+  const names: TargetNames = {
+    ...NO_NAMES,
+    members: Object.fromEntries(members?.ok ? members.data.items.map((m) => [m.userId, m.email]) : []),
+    ...(thingPath && thing?.ok ? { [thingPath]: { [changed!.id!]: thing.data.name } } : {}),
+  };
+  const target = changed ? resolveTarget(membership.slug, changed.type, changed.id, names) : null;
+  const targetName = changed
+    ? (target?.name ?? recordedName({ ...(p as unknown as ActivityRow), targetType: changed.type, targetId: changed.id }, new Map()))
+    : null;
   const targetLabel = e.method.startsWith('prompts/')
     ? 'Prompt'
     : e.method.startsWith('resources/')
@@ -56,7 +75,7 @@ export default async function AuditEventPage({ params }: { params: Promise<{ org
         <Link href={`${base}/audit`}>← Audit log</Link>
       </p>
       <PageHeader
-        title={`${e.target ?? e.method} · event #${e.seq}`}
+        title={`${admin && targetName ? `${e.method} ${targetName}` : (e.target ?? e.method)} · event #${e.seq}`}
         description={`${admin ? 'Admin action' : 'Gateway call'} at ${formatDate(e.at)}`}
         actions={
           <>
@@ -120,7 +139,24 @@ export default async function AuditEventPage({ params }: { params: Promise<{ org
             <Field label="Method">
               <span className="mono">{e.method}</span>
             </Field>
-            <Field label={targetLabel}>{e.target ? <span className="mono">{e.target}</span> : none}</Field>
+            <Field label={targetLabel}>
+              {admin && targetName ? (
+                <>
+                  {target?.href ? (
+                    <Link href={target.href} data-testid="audit-admin-target">
+                      {targetName}
+                    </Link>
+                  ) : (
+                    <span data-testid="audit-admin-target">{targetName}</span>
+                  )}{' '}
+                  <span className="mono muted small">{e.target}</span>
+                </>
+              ) : e.target ? (
+                <span className="mono">{e.target}</span>
+              ) : (
+                none
+              )}
+            </Field>
             <Field label="Decision">
               <DecisionBadge decision={e.decision} />{' '}
               {e.rule ? <span className="mono">{e.rule}</span> : <span className="muted">no rule matched (default)</span>}
@@ -169,6 +205,13 @@ export default async function AuditEventPage({ params }: { params: Promise<{ org
           </p>
         </Card>
       </div>
+      {admin && fieldChanges(p.before, p.after).length ? (
+        <Card title="Changes" id="changes">
+          <div className="table-wrap">
+            <ActivityDiff changes={fieldChanges(p.before, p.after)} />
+          </div>
+        </Card>
+      ) : null}
       {admin ? (
         <div className="grid" style={{ gridTemplateColumns: 'repeat(auto-fit, minmax(min(100%, 420px), 1fr))', marginBottom: 16 }}>
           <Card title="Before">

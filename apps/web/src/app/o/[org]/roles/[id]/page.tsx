@@ -1,5 +1,6 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
+import { FlashNotice } from '@/components/flash-notice';
 import { forbidden } from 'next/navigation';
 import { catalogueOf } from '@/components/roles/catalogue';
 import { DeleteRole } from '@/components/roles/delete-role';
@@ -9,7 +10,7 @@ import { RoleEditor } from '@/components/roles/role-editor';
 import { RulesSummary } from '@/components/roles/rules-summary';
 import { SimulatePanel } from '@/components/roles/simulate-panel';
 import type { KeyView, RoleView, ServerSummary } from '@/components/roles/types';
-import { Card, formatDate, Notice, PageHeader } from '@/components/ui';
+import { Card, formatDate, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';
 import { getMembership } from '@/lib/me';
@@ -51,7 +52,7 @@ export default async function RolePage({
         }
         actions={manage ? <DeleteRole org={membership.slug} id={role.id} name={role.name} keyCount={holders.length} /> : undefined}
       />
-      {created ? <Notice kind="ok">Role created. Give it to a key, then try a call below.</Notice> : null}
+      {created ? <FlashNotice param="created">Role created. Give it to a key, then try a call below.</FlashNotice> : null}
       {manage ? <KeyForRole org={membership.slug} role={role} endpoint={orgView.endpoint} /> : null}
       <p className="muted small" style={{ marginTop: 0 }}>
         Held by {holders.length} active key{holders.length === 1 ? '' : 's'}
