@@ -45,6 +45,7 @@ const PAGES: A11yPage[] = [
   { name: 'overview, menu open', path: (f) => `/o/${f.org}`, prepare: openMenuOnPhone },
   { name: 'servers', path: (f) => `/o/${f.org}/servers` },
   { name: 'server new', path: (f) => `/o/${f.org}/servers/new` },
+  { name: 'servers import', path: (f) => `/o/${f.org}/servers/import` },
   { name: 'server', path: (f) => `/o/${f.org}/servers/${f.serverId}` },
   { name: 'server edit', path: (f) => `/o/${f.org}/servers/${f.serverId}/edit` },
   { name: 'secrets', path: (f) => `/o/${f.org}/secrets` },
@@ -62,6 +63,7 @@ const PAGES: A11yPage[] = [
   { name: 'billing', path: (f) => `/o/${f.org}/billing` },
   { name: 'members', path: (f) => `/o/${f.org}/members` },
   { name: 'tokens', path: (f) => `/o/${f.org}/tokens` },
+  { name: 'webhooks', path: (f) => `/o/${f.org}/webhooks` },
   { name: 'settings', path: (f) => `/o/${f.org}/settings` },
   { name: 'not found', path: (f) => `/o/${f.org}/servers/00000000-0000-4000-8000-000000000000` },
 ];
