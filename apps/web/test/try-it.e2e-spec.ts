@@ -99,7 +99,7 @@ describe('Try it and the catalogue', () => {
 
   it('calls echo as a temporary key of a role: result, decision and a link to its audit entry', async () => {
     const echo = page.getByTestId('tool-echo');
-    await echo.getByRole('button', { name: 'Try echo' }).click();
+    await echo.getByRole('button', { name: 'Try it: echo' }).click();
     const form = echo.getByTestId('try-it');
     await form.getByLabel('Call as').selectOption({ label: 'role echoer' });
     // The form is built from the schema: message is a required string.
@@ -145,7 +145,7 @@ describe('Try it and the catalogue', () => {
   it('shows a denial with its rule and reason; raw JSON for arguments the form need not hold', async () => {
     await page.goto(`/o/${org}/servers/${serverId}`);
     const sum = page.getByTestId('tool-get-sum');
-    await sum.getByRole('button', { name: 'Try get-sum' }).click();
+    await sum.getByRole('button', { name: 'Try it: get-sum' }).click();
     const form = sum.getByTestId('try-it');
     await form.getByLabel('Call as').selectOption({ label: 'role echoer' });
     await form.getByRole('button', { name: 'Edit as JSON' }).click();
@@ -218,7 +218,7 @@ describe('Try it and the catalogue', () => {
 
     await page.goto(`/o/${org}/servers/${broken.id}`);
     const echo = page.getByTestId('tool-echo');
-    await echo.getByRole('button', { name: 'Try echo' }).click();
+    await echo.getByRole('button', { name: 'Try it: echo' }).click();
     const form = echo.getByTestId('try-it');
     await form.getByLabel('Call as').selectOption({ label: 'role anything' });
     await form.getByRole('textbox', { name: /message/ }).fill('anyone there?');
@@ -255,7 +255,7 @@ describe('Try it and the catalogue', () => {
       await p.goto(`/o/${org}/servers/${serverId}`);
       await p.getByRole('searchbox', { name: 'Search the catalogue' }).fill('echo');
       const echo = p.getByTestId('tool-echo');
-      await echo.getByRole('button', { name: 'Try echo' }).click();
+      await echo.getByRole('button', { name: 'Try it: echo' }).click();
       const form = echo.getByTestId('try-it');
       await form.getByRole('textbox', { name: /message/ }).fill('small screen');
       await form.getByRole('button', { name: 'Call echo' }).click();

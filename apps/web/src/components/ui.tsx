@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import type { ComponentProps, ReactNode } from 'react';
 
 export function PageHeader({ title, description, actions }: { title: string; description?: ReactNode; actions?: ReactNode }) {
   return (
@@ -83,6 +83,16 @@ export function formatMoney(cents: number | null | undefined, currency = 'usd'):
  * A table that may scroll sideways on a narrow screen. The scrolling box takes keyboard focus, so
  * someone without a mouse can scroll it too (WCAG 2.1.1; axe: scrollable-region-focusable).
  */
+/** Preformatted text that may scroll sideways: focusable, so keyboard users can scroll it too. */
+export function ScrollPre({ children, ...props }: ComponentProps<'pre'>) {
+  return (
+    // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard
+    <pre tabIndex={0} {...props}>
+      {children}
+    </pre>
+  );
+}
+
 export function TableScroll({ label, children }: { label: string; children: ReactNode }) {
   return (
     // biome-ignore lint/a11y/noNoninteractiveTabindex: a scrolling region must be reachable by keyboard

@@ -200,7 +200,7 @@ function ToolItem({
             className={`btn small ${css.tryButton}`}
             aria-expanded={trying}
             onClick={() => setTrying((v) => !v)}
-            aria-label={`Try ${t.name}`}
+            aria-label={`${trying ? 'Close' : 'Try it'}: ${t.name}`}
           >
             {trying ? 'Close' : 'Try it'}
           </button>

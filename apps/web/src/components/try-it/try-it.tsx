@@ -4,7 +4,7 @@ import type { TryItAs, TryItResult } from '@toolgate/contracts/src/try-it';
 import Link from 'next/link';
 import { type FormEvent, useId, useMemo, useState } from 'react';
 import type { CatalogTool } from '@/components/servers/types';
-import { Badge } from '@/components/ui';
+import { Badge, ScrollPre } from '@/components/ui';
 import { call, errorMessage } from '@/lib/client';
 import { argumentsOf, type FormField, formOf } from '@/lib/schema-form';
 import css from './try-it.module.css';
@@ -285,13 +285,13 @@ function ResultBody({ result }: { result: Record<string, unknown> }) {
     <>
       {texts.map((c, i) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: content parts are ordered and may repeat
-        <pre key={i} className={css.output} data-testid="try-result-text">
+        <ScrollPre key={i} className={css.output} data-testid="try-result-text">
           {c.text}
-        </pre>
+        </ScrollPre>
       ))}
       <details className={css.json}>
         <summary>{texts.length ? 'Whole result (JSON)' : 'Result (JSON)'}</summary>
-        <pre className={css.output}>{JSON.stringify(result, null, 2)}</pre>
+        <ScrollPre className={css.output}>{JSON.stringify(result, null, 2)}</ScrollPre>
       </details>
     </>
   );

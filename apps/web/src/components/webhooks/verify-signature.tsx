@@ -1,4 +1,5 @@
 import { AUDIT_SIGNATURE_HEADER } from '@toolgate/contracts/src/audit-webhooks';
+import { ScrollPre } from '@/components/ui';
 
 const NODE_SAMPLE = `import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -28,9 +29,9 @@ export function VerifySignature() {
           <code>X-Toolgate-Delivery</code> stays the same on every retry of a delivery: deduplicate on it. Answer with any 2xx status to
           acknowledge; anything else is retried with growing delays, so no event is skipped.
         </p>
-        <pre className="mono small" style={{ overflowX: 'auto', margin: 0 }}>
+        <ScrollPre className="mono small" style={{ overflowX: 'auto', margin: 0 }}>
           {NODE_SAMPLE}
-        </pre>
+        </ScrollPre>
       </div>
     </details>
   );

@@ -9,7 +9,7 @@ import { CopyButton } from '@/components/client-ui';
 import { ActivityDiff } from '@/components/settings/activity-diff';
 import { type ActivityRow, fieldChanges, targetLabel as recordedName } from '@/components/settings/activity-format';
 import { NO_NAMES, resolveTarget, splitAdminTarget, type TargetNames } from '@/components/targets';
-import { Badge, Card, formatDate, PageHeader } from '@/components/ui';
+import { Badge, Card, formatDate, PageHeader, ScrollPre } from '@/components/ui';
 import { api, apiResult } from '@/lib/api';
 import { can } from '@/lib/access';
 import { getMembership } from '@/lib/me';
@@ -215,10 +215,10 @@ export default async function AuditEventPage({ params }: { params: Promise<{ org
       {admin ? (
         <div className="grid" style={{ gridTemplateColumns: 'repeat(auto-fit, minmax(min(100%, 420px), 1fr))', marginBottom: 16 }}>
           <Card title="Before">
-            <pre className={styles.json}>{json(p.before ?? null)}</pre>
+            <ScrollPre className={styles.json}>{json(p.before ?? null)}</ScrollPre>
           </Card>
           <Card title="After">
-            <pre className={styles.json}>{json(p.after ?? null)}</pre>
+            <ScrollPre className={styles.json}>{json(p.after ?? null)}</ScrollPre>
           </Card>
         </div>
       ) : (
@@ -229,18 +229,18 @@ export default async function AuditEventPage({ params }: { params: Promise<{ org
           {p.arguments === undefined ? (
             <span className="muted">No arguments.</span>
           ) : (
-            <pre className={styles.json} data-testid="audit-arguments">
+            <ScrollPre className={styles.json} data-testid="audit-arguments">
               {json(p.arguments)}
-            </pre>
+            </ScrollPre>
           )}
         </Card>
       )}
       <Card>
         <details>
           <summary>Payload as hashed</summary>
-          <pre className={styles.json} style={{ marginTop: 12 }}>
+          <ScrollPre className={styles.json} style={{ marginTop: 12 }}>
             {json(p)}
-          </pre>
+          </ScrollPre>
         </details>
       </Card>
     </>
