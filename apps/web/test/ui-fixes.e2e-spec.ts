@@ -132,8 +132,8 @@ describe('What was seen, fixed', () => {
       command: process.execPath,
       args: ['-e', 'process.exit(3)'],
     });
+    // Never probed: the page probes it on arrival.
     await page.goto(`/o/${org}/servers/${broken.id}`);
-    await page.getByRole('button', { name: 'Probe' }).click();
     const stored = page.getByTestId('last-probe-error');
     await stored.waitFor({ timeout: 45_000 });
     await page.getByRole('button', { name: 'Probe' }).waitFor();
