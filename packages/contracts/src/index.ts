@@ -14,3 +14,8 @@ export * from './oauth';
 export * from './management-tokens';
 export * from './effective-policy';
 export * from './account';
+export * from './api/http-url';
+export * from './api/catalog';
+export * from './api/servers';
+export * from './api/secrets';
+export * from './api/sandbox';

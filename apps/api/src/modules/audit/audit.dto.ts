@@ -1,6 +1,5 @@
-import { Decision, Outcome } from '@toolgate/contracts';
+import { Decision, httpUrl, Outcome } from '@toolgate/contracts';
 import { z } from 'zod';
-import { httpUrl } from '../../common/zod';
 
 /** An ISO 8601 instant with an explicit zone (`Z` or an offset); anything else is a 400. */
 const Instant = z.iso.datetime({ offset: true }).transform((s) => new Date(s));

@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
 import { Badge, Empty } from '@/components/ui';
 import css from './servers.module.css';
-import type { Catalog, CatalogTool, JsonSchema } from './types';
+import type { JsonSchema, McpCatalog as Catalog, McpTool as CatalogTool } from '@toolgate/contracts';
 
 /** Resources beyond this many are folded away (servers can list hundreds). */
 const RESOURCES_SHOWN = 20;

@@ -8,15 +8,8 @@ import { DeleteServer, EnabledSwitch, ProbeButton } from '@/components/servers/s
 import { loadSandbox } from '@/components/servers/sandbox';
 import { SandboxNotice } from '@/components/servers/sandbox-notice';
 import css from '@/components/servers/servers.module.css';
-import {
-  ISOLATION_HINT,
-  ISOLATION_LABEL,
-  NETWORK_HINT,
-  NETWORK_LABEL,
-  type ServerView,
-  TRANSPORT_LABEL,
-  type ValueSource,
-} from '@/components/servers/types';
+import type { ServerView, ValueSource } from '@toolgate/contracts';
+import { ISOLATION_HINT, ISOLATION_LABEL, NETWORK_HINT, NETWORK_LABEL, TRANSPORT_LABEL } from '@/components/servers/labels';
 import { Badge, Card, Empty, formatDate, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';
