@@ -19,3 +19,6 @@ export * from './api/catalog';
 export * from './api/servers';
 export * from './api/secrets';
 export * from './api/sandbox';
+export * from './api/roles';
+export * from './api/keys';
+export * from './api/simulate';

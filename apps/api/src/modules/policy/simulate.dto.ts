@@ -1,13 +1,6 @@
 import { isIP } from 'node:net';
+import { SIMULATED_METHODS, type SimulatedMethod } from '@toolgate/contracts';
 import { z } from 'zod';
-
-/** The MCP methods the gateway authorizes per call, and the policy request kind of each. */
-export const SIMULATED_METHODS = {
-  'tools/call': 'tool',
-  'prompts/get': 'prompt',
-  'resources/read': 'resource',
-} as const;
-export type SimulatedMethod = keyof typeof SIMULATED_METHODS;
 
 /**
  * A call to try against the org's current policy, as an agent would make it:

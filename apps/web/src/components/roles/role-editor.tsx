@@ -7,9 +7,11 @@ import { ApiError } from '@/lib/problem';
 import { describePath, METADATA_REF, readableRules } from './paths';
 import styles from './role-editor.module.css';
 import { RulesSummary } from './rules-summary';
-import type { RoleRules, RoleView } from './types';
+import type { RoleRules, RoleView } from '@toolgate/contracts';
+import { RoleName } from '@toolgate/contracts/src/api/roles';
 
-const NAME = /^[a-z0-9][a-z0-9_-]{0,62}$/;
+/** The API's role name rule (RoleName in UpsertRoleRequest), checked before sending. */
+const validName = (name: string) => RoleName.safeParse(name).success;
 
 /** What a new role starts with: read-only tools allowed, destructive ones denied, a rate limit. */
 export const RULES_TEMPLATE = `{
@@ -98,7 +100,7 @@ export function RoleEditor({ org, role }: { org: string; role?: RoleView }) {
   const parsed = useMemo(() => parseRules(text), [text]);
 
   const nameError =
-    touched && !NAME.test(name)
+    touched && !validName(name)
       ? 'Use 1–63 lowercase letters, digits, "_" and "-", starting with a letter or digit.'
       : (apiErrors.find((e) => e.path === 'name')?.message ?? null);
   const ruleErrors = apiErrors.filter((e) => e.path !== 'name' && e.path !== 'description');
@@ -109,7 +111,7 @@ export function RoleEditor({ org, role }: { org: string; role?: RoleView }) {
     setTouched(true);
     setSaved(false);
     setGeneral(null);
-    if (!NAME.test(name) || !parsed.ok) return;
+    if (!validName(name) || !parsed.ok) return;
     setBusy(true);
     setApiErrors([]);
     const body = { name, description: description.trim() || null, rules: parsed.rules };

@@ -1,5 +1,5 @@
 import { Badge } from '@/components/ui';
-import type { ParamConstraint, RoleRules } from './types';
+import type { ParamConstraint, RoleRules } from '@toolgate/contracts';
 
 function constraintText(arg: string, c: ParamConstraint): string {
   const parts: string[] = [];

@@ -6,7 +6,10 @@ import { Badge } from '@/components/ui';
 import { call } from '@/lib/client';
 import { ApiError } from '@/lib/problem';
 import { readableRules, ruleAt } from './paths';
-import type { KeyView, RoleView, ServerSummary, SimulatedMethod, SimulateResult } from './types';
+import type { KeyView, RoleView, ServerView, SimulatedMethod, SimulateResult } from '@toolgate/contracts';
+
+/** The part of a server the simulator needs: its slug and catalogue (for name suggestions). */
+type ServerSummary = Pick<ServerView, 'id' | 'slug' | 'name' | 'enabled' | 'catalog'>;
 
 const METHODS: { value: SimulatedMethod; label: string; name: string; placeholder: string }[] = [
   { value: 'tools/call', label: 'tools/call — call a tool', name: 'Tool name', placeholder: 'get_issue' },

@@ -9,7 +9,7 @@ import { MetadataList, StatusBadge } from '@/components/keys/key-table';
 import { EditKey } from '@/components/keys/edit-key';
 import { EffectivePolicyCard } from '@/components/keys/effective-policy';
 import { SecretDialogProvider } from '@/components/keys/secret-dialog';
-import type { KeyView, RoleView } from '@/components/roles/types';
+import type { KeyView, RoleView } from '@toolgate/contracts';
 import { Card, formatDate, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';

@@ -6,7 +6,7 @@ import { readableRules } from '@/components/roles/paths';
 import { RoleEditor } from '@/components/roles/role-editor';
 import { RulesSummary } from '@/components/roles/rules-summary';
 import { SimulatePanel } from '@/components/roles/simulate-panel';
-import type { KeyView, RoleView, ServerSummary } from '@/components/roles/types';
+import type { KeyView, RoleView, ServerView } from '@toolgate/contracts';
 import { Card, formatDate, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';
@@ -31,7 +31,7 @@ export default async function RolePage({
     api<RoleView>(`/v1/orgs/${o}/roles/${encodeURIComponent(id)}`),
     api<{ items: RoleView[] }>(`/v1/orgs/${o}/roles`),
     api<{ items: KeyView[] }>(`/v1/orgs/${o}/keys?status=all`),
-    api<{ items: ServerSummary[] }>(`/v1/orgs/${o}/servers`),
+    api<{ items: ServerView[] }>(`/v1/orgs/${o}/servers`),
   ]);
   const base = `/o/${membership.slug}`;
   const holders = keys.items.filter((k) => k.status !== 'revoked' && k.roles.some((r) => r.id === role.id));
