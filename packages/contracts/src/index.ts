@@ -22,3 +22,4 @@ export * from './api/sandbox';
 export * from './api/roles';
 export * from './api/keys';
 export * from './api/simulate';
+export * from './api/audit';

@@ -8,7 +8,8 @@ import { ApiError } from '@/lib/problem';
 import styles from './audit.module.css';
 import { matches, queryString } from './filters';
 import { DecisionBadge, formatLatency, formatTime, OutcomeBadge } from './format';
-import type { AuditFilters, AuditPage, AuditRow, Lookups } from './types';
+import type { AuditPage } from '@toolgate/contracts';
+import type { AuditFilters, AuditRow, Lookups } from './model';
 
 /** Window event with the number of events appended to the chain (ChainStatus listens). */
 export const APPENDED_EVENT = 'tg:audit-appended';
