@@ -23,3 +23,4 @@ export * from './api/roles';
 export * from './api/keys';
 export * from './api/simulate';
 export * from './api/audit';
+export * from './api/usage';
