@@ -2,16 +2,8 @@
 
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
+import { OrgSlug, slugify } from '@toolgate/contracts/src/slug';
 import { call, errorMessage } from '@/lib/client';
-
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
-export const slugify = (s: string) =>
-  s
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 40);
 
 export function CreateOrgForm({ autoFocus }: { autoFocus?: boolean }) {
   const router = useRouter();
@@ -21,7 +13,8 @@ export function CreateOrgForm({ autoFocus }: { autoFocus?: boolean }) {
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
   const effectiveSlug = slugTouched ? slug : slugify(name);
-  const slugError = effectiveSlug && !SLUG.test(effectiveSlug) ? 'Use lowercase letters, digits and dashes (2–40 characters).' : null;
+  const slugIssue = effectiveSlug ? OrgSlug.safeParse(effectiveSlug).error?.issues[0] : undefined;
+  const slugError = slugIssue ? `The URL name ${slugIssue.message}.` : null;
 
   async function submit(e: FormEvent) {
     e.preventDefault();

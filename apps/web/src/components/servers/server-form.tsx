@@ -5,6 +5,7 @@ import { useRouter } from 'next/navigation';
 import { type FormEvent, useRef, useState } from 'react';
 import type { NetworkPolicy, ServerIsolation, ServerTransport, ServerView, ValueSource } from '@toolgate/contracts';
 import { CreateServerRequest, MASK, UpdateServerRequest } from '@toolgate/contracts/src/api/servers';
+import { slugify } from '@toolgate/contracts/src/slug';
 import { call, errorMessage } from '@/lib/client';
 import { ApiError } from '@/lib/problem';
 import { DEFAULT_ISOLATION, ISOLATION_HINT, ISOLATION_LABEL, LAUNCHER_DIRS, NETWORK_HINT, NETWORK_LABEL, TRANSPORT_LABEL } from './labels';
@@ -22,15 +23,6 @@ interface Row {
   secret: string;
 }
 type Errors = Record<string, string>;
-
-const slugify = (s: string) =>
-  s
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 40)
-    .replace(/-+$/, '');
 
 let nextKey = 1;
 const newRow = (r: Partial<Row> = {}): Row => ({ key: nextKey++, name: '', kind: 'value', value: '', secret: '', ...r });
