@@ -24,3 +24,4 @@ export * from './api/keys';
 export * from './api/simulate';
 export * from './api/audit';
 export * from './api/usage';
+export * from './member-roles';
