@@ -23,7 +23,7 @@ export class UsageService {
   ) {}
 
   async usage(org: OrgContext, q: UsageQuery): Promise<UsageView> {
-    const { from, to, groupBy, limit } = q;
+    const { from, to, limit } = q;
     const [totals, series] = await Promise.all([this.repo.totals(org.id, from, to), this.series(org.id, q)]);
     return { from: from.toISOString(), to: to.toISOString(), totals, ...series, limit };
   }
