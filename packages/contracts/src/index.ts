@@ -25,3 +25,4 @@ export * from './api/simulate';
 export * from './api/audit';
 export * from './api/usage';
 export * from './member-roles';
+export * from './api/members';

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { forbidden, notFound } from 'next/navigation';
-import type { MemberView } from '@/components/members/types';
+import type { MemberView } from '@toolgate/contracts';
 import { ACTIONS, type ActivityRow, actionWords, changedFields, formerActor, targetLabel } from '@/components/settings/activity-format';
 import { Card, Empty, formatDate, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
