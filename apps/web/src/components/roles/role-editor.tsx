@@ -12,7 +12,8 @@ import { describePath, readableRules } from './paths';
 import styles from './role-editor.module.css';
 import { IpAllow, MetadataHelp, PromptRules, RateLimits, Redactions, ResourceRules, ToolRules } from './rule-lists';
 import { RulesSummary } from './rules-summary';
-import type { RoleRules, RoleView, ServerSummary } from './types';
+import type { RoleRules, RoleView } from '@toolgate/contracts';
+import type { ServerSummary } from './catalogue';
 
 /** A starting point for people who prefer patterns: read-only tools allowed, destructive ones denied, a rate limit. */
 export const RULES_TEMPLATE: RoleRules = {
