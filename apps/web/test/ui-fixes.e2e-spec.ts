@@ -87,6 +87,7 @@ describe('What was seen, fixed', () => {
   it('marks a taken role name on the name field', async () => {
     await page.goto(`/o/${org}/roles/new`);
     await page.getByLabel(/^Name/).fill('echoer');
+    await page.getByRole('tab', { name: 'JSON' }).click();
     await page.getByLabel('Rules (JSON)').fill(VALID_RULES);
     await page.getByRole('button', { name: 'Create role' }).click();
     await page.locator('#role-name-msg.field-error').getByText('already the name of another role').waitFor();
@@ -96,6 +97,7 @@ describe('What was seen, fixed', () => {
   it('says "Role created" once, and not after the first edit or a reload', async () => {
     await page.goto(`/o/${org}/roles/new`);
     await page.getByLabel(/^Name/).fill('viewer');
+    await page.getByRole('tab', { name: 'JSON' }).click();
     await page.getByLabel('Rules (JSON)').fill(VALID_RULES);
     await page.getByRole('button', { name: 'Create role' }).click();
     const created = page.getByText('Role created.');

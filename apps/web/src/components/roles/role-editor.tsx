@@ -65,7 +65,8 @@ export function RoleEditor({ org, role, servers }: { org: string; role?: RoleVie
   const parsed = view === 'json' ? parseRulesText(text) : null;
   const errors = useMemo(() => validate(effectiveName, description, rules), [effectiveName, description, rules]);
   const ruleProblems = [...errors].filter(([p]) => p.startsWith('rules'));
-  const nameError = nameTouched || submitted ? errors.get('name') : undefined;
+  // The API's answer (a taken name) shows on the field too, until the next edit clears it.
+  const nameError = (nameTouched || submitted ? errors.get('name') : undefined) ?? apiErrors.find((e) => e.path === 'name')?.message;
 
   const change = (next: RoleRules) => {
     setRules(next);
