@@ -91,7 +91,7 @@ describe('import servers from a client config', () => {
     // The taken slug is marked on the URL name field, and said only there.
     const slugField = everything.getByLabel('URL name');
     expect(await slugField.getAttribute('aria-invalid')).toBe('true');
-    expect(await everything.locator('.field-error').textContent()).toMatch(/URL name "everything" is already used by another server/);
+    expect(await everything.locator('.field-error').textContent()).toMatch(/"everything" is already used by another server/);
     expect(await everything.getByTestId('row-error').count()).toBe(0);
     expect(await remote.getByTestId('row-error').textContent()).toMatch(/Enter a value for REMOTE_TOOLS_AUTHORIZATION first/);
     await shot(page, 'import-row-errors');

@@ -250,7 +250,7 @@ describe('members, invitations, settings and activity', () => {
     await page.goto(`/o/${slug}/settings`);
     await page.getByLabel('URL name').fill('Bad Slug!');
     await page.getByRole('button', { name: 'Save changes' }).click();
-    await page.getByText('Use lowercase letters, digits and dashes').waitFor();
+    await page.getByText('The URL name must be lowercase letters, digits and single hyphens').waitFor();
 
     await page.getByLabel('URL name').fill(slug);
     await page.getByLabel('Organisation name').fill('Acme Orbital');

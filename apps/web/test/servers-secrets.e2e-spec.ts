@@ -39,7 +39,7 @@ describe('MCP servers and secrets pages', () => {
     await page.getByRole('link', { name: 'Register server' }).click();
     await page.waitForURL(new RegExp(`/o/${org}/servers/new$`));
 
-    // Checked before sending: stdio without a command, a bad slug, a bad env name.
+    // Checked before sending, with the API's own schema: stdio without a command, a bad slug, a bad env name.
     await page.getByLabel('Name', { exact: true }).fill('Broken');
     await page.getByLabel(/^Slug/).fill('Bad_Slug');
     await page.getByRole('button', { name: 'Add variable' }).click();
@@ -48,12 +48,12 @@ describe('MCP servers and secrets pages', () => {
     const alert = page.getByTestId('form-errors');
     await alert.waitFor();
     const text = await alert.textContent();
-    expect(text).toContain('Command is required');
-    expect(text).toContain('Slug must be 2–40 lowercase letters');
-    expect(text).toContain('1BAD is not a valid variable name');
+    expect(text).toContain('Command is required for the stdio transport');
+    expect(text).toContain('Slug must be lowercase letters, digits and single hyphens');
+    expect(text).toContain('Environment variable 1BAD is not a valid environment variable name');
     expect(await page.getByLabel(/^Slug/).getAttribute('aria-invalid')).toBe('true');
 
-    // Only the API knows this one: a header the gateway owns.
+    // A header the gateway owns: refused by the same schema, so nothing reaches the API.
     await page.getByLabel(/^Slug/).fill('remote');
     await page.getByLabel('Streamable HTTP').check();
     await page.getByLabel('URL', { exact: true }).fill('https://mcp.example.test/mcp');

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { QueueName } from './names';
+import { Decision, Outcome } from './outcomes';
 
 /**
  * Events the gateway emits per call. Ids are UUIDv7, made at the gateway; consumers are
@@ -8,17 +9,8 @@ import { QueueName } from './names';
  */
 export const EVENT_SCHEMA_VERSION = 1 as const;
 
-export const Decision = z.enum(['allow', 'deny', 'rate_limited', 'quota_exceeded', 'unauthenticated']);
-export type Decision = z.infer<typeof Decision>;
-
-/**
- * How a call ended. `cancelled`: the agent cancelled it (notifications/cancelled) or went away
- * before its response; it gets no response, though the upstream may have done the work. Added
- * after the first release: consumers (API worker) must run a version that knows it before
- * gateways send it, or its events are dead-lettered until they do.
- */
-export const Outcome = z.enum(['ok', 'error', 'denied', 'timeout', 'upstream_error', 'cancelled']);
-export type Outcome = z.infer<typeof Outcome>;
+// In their own file so the browser can import them without this file's node:crypto.
+export { Decision, Outcome } from './outcomes';
 
 export const AuditEvent = z.object({
   schemaVersion: z.literal(EVENT_SCHEMA_VERSION),

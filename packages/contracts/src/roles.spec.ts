@@ -1,5 +1,5 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${key.metadata.*}` references are literal rule values here.
-import { fieldErrors, UpsertRole } from './roles';
+import { fieldErrors, RoleName, UpsertRole } from './roles';
 
 /** The paths and messages UpsertRole reports for `rules`, as the API and the role builder list them. */
 function problems(rules: unknown): { path: string; message: string }[] {
@@ -49,6 +49,24 @@ describe('UpsertRole', () => {
   it('names unknown fields the way the API does', () => {
     expect(problems({ tools: [{ effect: 'allow', match: 'a__b', extra: 1 }] })).toEqual([
       { path: 'rules.tools.0', message: 'unknown field: extra' },
+    ]);
+  });
+
+  it('accepts a role without a description and clears one with null', () => {
+    expect(UpsertRole.safeParse({ name: 'ops', rules: {} }).success).toBe(true);
+    expect(UpsertRole.safeParse({ name: 'ops', description: null, rules: {} }).success).toBe(true);
+  });
+});
+
+describe('RoleName', () => {
+  it('accepts lowercase names with digits, _ and -', () => {
+    for (const n of ['a', 'support-agents', 'tier_2', '0ps']) expect(RoleName.safeParse(n).success).toBe(true);
+  });
+
+  it.each([['Admins'], ['-leading'], ['_leading'], ['has space'], [''], ['a'.repeat(64)]])('refuses %j', (n) => {
+    const parsed = RoleName.safeParse(n);
+    expect(parsed.success ? [] : parsed.error.issues.map((i) => i.message)).toEqual([
+      'must be 1-63 characters: lowercase letters, digits, _ and -, starting with a letter or digit',
     ]);
   });
 });

@@ -26,3 +26,18 @@ export const RESERVED_SLUGS = new Set([
   'metrics',
   'well-known',
 ]);
+
+/** An org's slug: a Slug that is not one of the RESERVED_SLUGS. */
+export const OrgSlug = Slug.refine((s) => !RESERVED_SLUGS.has(s), { message: 'is reserved' });
+
+/** The slug a name suggests (`My Server!` → `my-server`); the result may still be too short for Slug. */
+export const slugify = (name: string): string =>
+  name
+    .toLowerCase()
+    .normalize('NFKD')
+    // Accents become their own combining marks under NFKD: drop them so `é` stays `e`.
+    .replace(/[\u0300-\u036f]/g, '')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 40)
+    .replace(/-+$/, '');

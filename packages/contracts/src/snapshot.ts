@@ -10,8 +10,8 @@ export const SNAPSHOT_SCHEMA_VERSION = 1 as const;
 
 /** A value taken literally or from an org secret (decrypted only by the gateway, only for a backend). */
 export const ValueSource = z.union([
-  z.object({ value: z.string().max(8192) }).strict(),
-  z.object({ secret: z.string().min(1).max(128) }).strict(),
+  z.object({ value: z.string().max(8192, 'must be at most 8192 characters') }).strict(),
+  z.object({ secret: z.string().min(1, 'must name a secret').max(128, 'must be at most 128 characters') }).strict(),
 ]);
 export type ValueSource = z.infer<typeof ValueSource>;
 

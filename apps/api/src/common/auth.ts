@@ -11,7 +11,14 @@ import {
 } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
-import { MANAGEMENT_TOKEN_PREFIX, type ManagementScope, type ManagementTokenKind, SCOPE_ROLES, sha256Hex } from '@toolgate/contracts';
+import {
+  MANAGEMENT_TOKEN_PREFIX,
+  type ManagementScope,
+  type ManagementTokenKind,
+  ROLE_MATRIX,
+  SCOPE_ROLES,
+  sha256Hex,
+} from '@toolgate/contracts';
 import { MemberRole } from '@toolgate/db';
 import type { Request } from 'express';
 import { ENV, type Env } from '../config/env';
@@ -52,14 +59,8 @@ export interface OrgContext {
 
 export type AuthedRequest = Request & { user: AuthUser; org?: OrgContext };
 
-/** Who may do what. Owner/admin manage everything; member reads; billing handles billing only. */
-export const Roles = {
-  any: [MemberRole.owner, MemberRole.admin, MemberRole.member, MemberRole.billing],
-  read: [MemberRole.owner, MemberRole.admin, MemberRole.member],
-  manage: [MemberRole.owner, MemberRole.admin],
-  billing: [MemberRole.owner, MemberRole.billing],
-  owner: [MemberRole.owner],
-} as const;
+/** Who may do what: the role matrix the dashboard also reads (ROLE_MATRIX in @toolgate/contracts). */
+export const Roles = ROLE_MATRIX;
 
 const ALLOWED_ROLES = 'tg:allowedRoles';
 /** Which management tokens an `Authed()` route accepts (OrgRoles routes accept both kinds). */

@@ -80,28 +80,3 @@ export const ZOk = (schema: z.ZodType): MethodDecorator => ApiOkResponse({ schem
 export function parseOrThrow<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
   return schema.parse(value);
 }
-
-/**
- * An absolute http(s) URL (trimmed, at most `max` characters) without `user:password@` in it;
- * `credentials` is the error that says where credentials belong instead.
- */
-export function httpUrl(max: number, credentials: string) {
-  return z
-    .string()
-    .trim()
-    .max(max, `must be at most ${max} characters`)
-    .superRefine((s, ctx) => {
-      let url: URL;
-      try {
-        url = new URL(s);
-      } catch {
-        ctx.addIssue({ code: 'custom', message: 'must be an absolute http(s) URL' });
-        return;
-      }
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-        ctx.addIssue({ code: 'custom', message: `must be an http(s) URL, not ${url.protocol.replace(/:$/, '')}` });
-      } else if (url.username || url.password) {
-        ctx.addIssue({ code: 'custom', message: credentials });
-      }
-    });
-}

@@ -1,12 +1,14 @@
-/** Pure rules of who may do what: no fetching, so client components and tests can import it. */
-export type MemberRole = 'owner' | 'admin' | 'member' | 'billing';
+import { type MemberRole, roleMay } from '@toolgate/contracts/src/member-roles';
 
-/** What each role may do; mirrors the API's guards (the API stays the authority). */
+/** Pure rules of who may do what: no fetching, so client components and tests can import it. */
+export type { MemberRole };
+
+/** What each role may do: the table the API's guards allow by (ROLE_MATRIX in @toolgate/contracts). */
 export const can = {
-  read: (r: MemberRole) => r === 'owner' || r === 'admin' || r === 'member',
-  manage: (r: MemberRole) => r === 'owner' || r === 'admin',
-  billing: (r: MemberRole) => r === 'owner' || r === 'billing',
-  owner: (r: MemberRole) => r === 'owner',
+  read: (r: MemberRole) => roleMay(r, 'read'),
+  manage: (r: MemberRole) => roleMay(r, 'manage'),
+  billing: (r: MemberRole) => roleMay(r, 'billing'),
+  owner: (r: MemberRole) => roleMay(r, 'owner'),
 };
 
 /** What a role must be able to do to open an org page (one of `can` above). */

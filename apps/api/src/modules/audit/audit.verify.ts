@@ -1,24 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
+import type { VerifyResult } from '@toolgate/contracts';
 import { Prisma, type Tx } from '@toolgate/db';
 import { ENV, type Env } from '../../config/env';
 import { PrismaService } from '../../infra/prisma.service';
 import { chainHash, checkpointKey, checkpointSignatureValid, GENESIS_HASH } from './audit.canonical';
 import { type AuditColumns, columnsOf } from './audit.rules';
-
-export interface VerifyResult {
-  valid: boolean;
-  /** Events whose links and hashes were recomputed. */
-  checked: number;
-  /** The first sequence number where the chain is broken (missing, altered or mislinked), or null. */
-  firstBrokenSeq: number | null;
-  reason: string | null;
-  /** Where the walk started: 1, or the event after the newest retention checkpoint. */
-  fromSeq: number;
-  /** The head the walk ended at (the chain as it was when verification started). */
-  headSeq: number;
-  headHash: string;
-  checkpoint: { seq: number; hash: string; pruned: number; createdAt: string; signatureValid: boolean } | null;
-}
 
 /** Rows read per query while walking. */
 const WALK_BATCH = 1000;

@@ -1,4 +1,4 @@
-import { AuditEvent } from '@toolgate/contracts';
+import { AuditEvent, type AuditListItem, type AuditRecord } from '@toolgate/contracts';
 import type { AuditEvent as AuditEventRow } from '@toolgate/db';
 
 /**
@@ -33,7 +33,7 @@ const field = (payload: unknown, name: string): unknown =>
 const strOrNull = (v: unknown) => (typeof v === 'string' ? v : null);
 const OAuthParty = AuditEvent.shape.oauth.unwrap();
 
-export function listItem(row: Row) {
+export function listItem(row: Row): AuditListItem {
   const admin = field(row.payload, 'kind') === 'admin';
   return {
     id: row.id,
@@ -61,12 +61,13 @@ export function listItem(row: Row) {
     sessionId: strOrNull(field(row.payload, 'sessionId')),
     ip: strOrNull(field(row.payload, 'ip')),
     actorId: admin ? strOrNull(field(row.payload, 'actorId')) : null,
-    actorToken: admin ? (field(row.payload, 'actorToken') ?? null) : null,
+    actorToken: admin ? ((field(row.payload, 'actorToken') as AuditListItem['actorToken'] | undefined) ?? null) : null,
   };
 }
 
-export function fullRecord(row: Row & Pick<AuditEventRow, 'prevHash' | 'hash'>) {
-  return { ...listItem(row), prevHash: row.prevHash, hash: row.hash, payload: row.payload };
+export function fullRecord(row: Row & Pick<AuditEventRow, 'prevHash' | 'hash'>): AuditRecord {
+  // Every chain row's payload is an event object (AuditEvent, or an admin action).
+  return { ...listItem(row), prevHash: row.prevHash, hash: row.hash, payload: row.payload as AuditRecord['payload'] };
 }
 
 /** One chain event as an NDJSON line (without the newline). */

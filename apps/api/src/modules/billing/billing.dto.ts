@@ -1,5 +1,5 @@
+import { httpUrl } from '@toolgate/contracts';
 import { z } from 'zod';
-import { httpUrl } from '../../common/zod';
 
 /** Where quota alerts are POSTed: an absolute http(s) URL without credentials. */
 const WebhookUrl = httpUrl(2000, 'must not carry credentials');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { sha256Hex } from '@toolgate/contracts';
+import { type InvitationView, sha256Hex } from '@toolgate/contracts';
 import { isPrismaError, type Invitation, MemberRole, PrismaErrorCode, type User } from '@toolgate/db';
 import type { AuthUser, OrgContext } from '../../common/auth';
 import { ErrorCode, Problem } from '../../common/problem';
@@ -12,12 +12,12 @@ import { InvitationsRepository } from './invitations.repository';
 type Inviter = Pick<User, 'id' | 'email' | 'name'>;
 
 /** An invitation as listed: never the token (only its hash is stored anyway). */
-const view = (i: Invitation, inviter?: Inviter | null) => ({
+const view = (i: Invitation, inviter?: Inviter | null): InvitationView => ({
   id: i.id,
   email: i.email,
   role: i.role,
-  expiresAt: i.expiresAt,
-  createdAt: i.createdAt,
+  expiresAt: i.expiresAt.toISOString(),
+  createdAt: i.createdAt.toISOString(),
   invitedBy: inviter ? { id: inviter.id, email: inviter.email, name: inviter.name } : null,
 });
 

@@ -1,14 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { generateAgentKey } from '@toolgate/contracts';
+import { generateAgentKey, type KeyStatus, type KeyView } from '@toolgate/contracts';
 import type { Tx } from '@toolgate/db';
 import type { AuthUser, OrgContext } from '../../common/auth';
 import { Problem } from '../../common/problem';
 import { OrgChangeService } from '../snapshots/org-change.service';
 import { type CreateKeyDto, type KeyMetadata, type ListKeysQuery, resolveExpiry, type RotateKeyDto, type UpdateKeyDto } from './keys.dto';
 import { type KeyRow, KeysRepository } from './keys.repository';
-
-export type KeyStatus = 'active' | 'expired' | 'revoked';
 
 export function keyStatus(k: Pick<KeyRow, 'revokedAt' | 'expiresAt'>, now = new Date()): KeyStatus {
   if (k.revokedAt) return 'revoked';
@@ -21,7 +19,7 @@ export function keyStatus(k: Pick<KeyRow, 'revokedAt' | 'expiresAt'>, now = new 
  * The public shape of a key. Never the hash (nor, of course, the secret): this view is what the
  * API returns and what the activity log records.
  */
-export function keyView(k: KeyRow, now = new Date()) {
+export function keyView(k: KeyRow, now = new Date()): KeyView {
   return {
     id: k.id,
     name: k.name,
@@ -30,17 +28,16 @@ export function keyView(k: KeyRow, now = new Date()) {
     metadata: k.metadata as KeyMetadata,
     /** `try_it`: minted by Try it for one call and revoked after it (see @toolgate/contracts try-it.ts). */
     kind: k.kind,
-    expiresAt: k.expiresAt,
-    revokedAt: k.revokedAt,
-    lastUsedAt: k.lastUsedAt,
-    createdAt: k.createdAt,
-    updatedAt: k.updatedAt,
+    expiresAt: k.expiresAt?.toISOString() ?? null,
+    revokedAt: k.revokedAt?.toISOString() ?? null,
+    lastUsedAt: k.lastUsedAt?.toISOString() ?? null,
+    createdAt: k.createdAt.toISOString(),
+    updatedAt: k.updatedAt.toISOString(),
     /** On a key replaced by a rotation: the key that replaced it. */
     rotatedToId: k.rotatedToId,
     status: keyStatus(k, now),
   };
 }
-export type KeyView = ReturnType<typeof keyView>;
 
 /** A Try it key served one call: it can be neither edited nor rotated into a key someone could hold. */
 function assertAgentKey(k: KeyRow): void {

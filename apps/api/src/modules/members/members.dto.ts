@@ -1,19 +1,9 @@
-import { MemberRole } from '@toolgate/db';
-import { z } from 'zod';
+import * as api from '@toolgate/contracts';
+import type { z } from 'zod';
 
-/** One of the four membership roles, with a message that lists them. */
-export const MemberRoleSchema = z.enum(MemberRole, {
-  error: () => `must be one of ${Object.values(MemberRole).join(', ')}`,
-});
+/** One of the four membership roles, with a message that lists them (MemberRole in @toolgate/contracts). */
+export const MemberRoleSchema = api.MemberRole;
 
-export const UpdateMemberDto = z.object({ role: MemberRoleSchema }).strict();
+/** The request schema lives in @toolgate/contracts (api/members.ts). */
+export const UpdateMemberDto = api.UpdateMemberRequest;
 export type UpdateMemberDto = z.output<typeof UpdateMemberDto>;
-
-/** A member as the API shows it: the user, their role and when they joined. */
-export interface MemberView {
-  userId: string;
-  email: string;
-  name: string;
-  role: MemberRole;
-  joinedAt: Date;
-}

@@ -5,7 +5,8 @@ import { ErrorCode, Problem } from '../../common/problem';
 import type { ActivityEntry } from '../activity/activity.service';
 import { OAuthRepository } from '../oauth/oauth.repository';
 import { OrgChangeService } from '../snapshots/org-change.service';
-import type { MemberView, UpdateMemberDto } from './members.dto';
+import type { MemberView } from '@toolgate/contracts';
+import type { UpdateMemberDto } from './members.dto';
 import { type LockedMembership, MembersRepository } from './members.repository';
 
 type MembershipWithUser = Membership & { user: Pick<User, 'id' | 'email' | 'name'> };
@@ -15,7 +16,7 @@ export const memberView = (m: MembershipWithUser): MemberView => ({
   email: m.user.email,
   name: m.user.name,
   role: m.role,
-  joinedAt: m.createdAt,
+  joinedAt: m.createdAt.toISOString(),
 });
 
 /** What the activity log keeps about a member (no secrets involved). */

@@ -1,7 +1,5 @@
-import { RESERVED_SLUGS, Slug } from '@toolgate/contracts';
+import { OrgSlug } from '@toolgate/contracts';
 import { z } from 'zod';
-
-const OrgSlug = Slug.refine((s) => !RESERVED_SLUGS.has(s), { message: 'is reserved' });
 
 export const CreateOrgDto = z
   .object({

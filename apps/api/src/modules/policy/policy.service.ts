@@ -1,5 +1,12 @@
 import { Injectable } from '@nestjs/common';
-import { type EffectiveItem, type EffectivePolicy, PolicySnapshot, ServerCatalog } from '@toolgate/contracts';
+import {
+  type EffectiveItem,
+  type EffectivePolicy,
+  PolicySnapshot,
+  SIMULATED_METHODS,
+  ServerCatalog,
+  type SimulateResult,
+} from '@toolgate/contracts';
 import { checkKey, type Decision, decide, type PolicyRequest, type Principal, type RequestKind, ruleLabel } from '@toolgate/policy';
 import type { OrgContext } from '../../common/auth';
 import { Problem } from '../../common/problem';
@@ -7,7 +14,7 @@ import { parseOrThrow } from '../../common/zod';
 import { keyStatus } from '../keys/keys.service';
 import { SnapshotService } from '../snapshots/snapshot.service';
 import { PolicyRepository } from './policy.repository';
-import { type DraftRole, SIMULATED_METHODS, type SimulateDto } from './simulate.dto';
+import type { DraftRole, SimulateDto } from './simulate.dto';
 
 /** What the gateway answers before authorization even starts, for keys it cannot authenticate. */
 const UNKNOWN_KEY: Decision = { allowed: false, effect: 'deny', reason: 'the key is revoked or unknown', rule: null };
@@ -27,7 +34,7 @@ export class PolicyService {
    * own steps — find the key in the snapshot, refuse it if expired, decide() — against the org's
    * latest compiled snapshot. Nothing is recorded: this is a read.
    */
-  async simulate(org: OrgContext, dto: SimulateDto) {
+  async simulate(org: OrgContext, dto: SimulateDto): Promise<SimulateResult> {
     if (dto.draft) return this.simulateDraft(org, dto, dto.draft);
     const key = await this.repo.findKey(org.id, dto.keyId!);
     if (!key) throw Problem.notFound('API key');

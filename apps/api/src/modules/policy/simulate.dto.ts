@@ -1,15 +1,7 @@
 import { isIP } from 'node:net';
-import { CheckedRoleRules, RoleName } from '@toolgate/contracts';
+import { CheckedRoleRules, RoleName, SIMULATED_METHODS, type SimulatedMethod } from '@toolgate/contracts';
 import { z } from 'zod';
 import { KeyMetadata } from '../keys/keys.dto';
-
-/** The MCP methods the gateway authorizes per call, and the policy request kind of each. */
-export const SIMULATED_METHODS = {
-  'tools/call': 'tool',
-  'prompts/get': 'prompt',
-  'resources/read': 'resource',
-} as const;
-export type SimulatedMethod = keyof typeof SIMULATED_METHODS;
 
 /**
  * A role being written and not saved yet, tried as if a key held only it: its rules (checked

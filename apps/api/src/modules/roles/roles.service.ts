@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { RoleRules, RoleView } from '@toolgate/contracts';
 import type { Prisma, Tx } from '@toolgate/db';
 import type { AuthUser, OrgContext } from '../../common/auth';
 import { ErrorCode, Problem } from '../../common/problem';
@@ -7,14 +8,15 @@ import type { DeleteRoleOptions, UpsertRoleDto } from './roles.dto';
 import { type RoleData, RolesRepository, type RoleWithCount } from './roles.repository';
 
 /** What the API shows of a role. */
-const view = (r: RoleWithCount) => ({
+const view = (r: RoleWithCount): RoleView => ({
   id: r.id,
   name: r.name,
   description: r.description,
-  rules: r.rules,
+  // Stored only after UpsertRoleDto accepted it.
+  rules: r.rules as RoleRules,
   keyCount: r._count.keys,
-  createdAt: r.createdAt,
-  updatedAt: r.updatedAt,
+  createdAt: r.createdAt.toISOString(),
+  updatedAt: r.updatedAt.toISOString(),
 });
 
 /** What the activity log keeps of a role: its definition, not derived counts. */

@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { CurrentOrg, type OrgContext, OrgRoles, Roles } from '../../common/auth';
 import { ZOk } from '../../common/zod';
-import { SandboxView } from './sandbox.dto';
+import { SandboxView } from '@toolgate/contracts';
 import { SandboxService } from './sandbox.service';
 
 /**

@@ -3,7 +3,7 @@ import { GATEWAY_STATUS_STALE_MS, GatewayStatus, redisKeys } from '@toolgate/con
 import { ErrorCode, Problem } from '../../common/problem';
 import { ENV, type Env } from '../../config/env';
 import { RedisService } from '../../infra/redis.service';
-import type { SandboxSummary, SandboxView } from './sandbox.dto';
+import type { SandboxSummary, SandboxView } from '@toolgate/contracts';
 
 /**
  * Reads what the gateway workers report about their sandbox (the Redis hash

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { sealSecret } from '@toolgate/contracts';
+import { type SecretView, sealSecret } from '@toolgate/contracts';
 import type { AuthUser, OrgContext } from '../../common/auth';
 import { ErrorCode, Problem } from '../../common/problem';
 import { ENV, type Env } from '../../config/env';
@@ -39,14 +39,13 @@ function usageIndex(servers: ServerRefs[]): Map<string, SecretUse[]> {
 }
 
 /** The public shape of a secret: metadata only, never the value (sealed or not). */
-const secretView = (s: SecretMeta, usedBy: SecretUse[]) => ({
+const secretView = (s: SecretMeta, usedBy: SecretUse[]): SecretView => ({
   name: s.name,
   description: s.description,
-  createdAt: s.createdAt,
-  updatedAt: s.updatedAt,
+  createdAt: s.createdAt.toISOString(),
+  updatedAt: s.updatedAt.toISOString(),
   usedBy,
 });
-export type SecretView = ReturnType<typeof secretView>;
 
 /**
  * Org secrets: values are sealed (AES-256-GCM, org id as AAD) on write and are never readable

@@ -1,8 +1,14 @@
-import { effectiveIsolation, type ValueSource } from '@toolgate/contracts';
-import { isSensitiveName, MASK } from './servers.dto';
+import {
+  type McpCatalog,
+  effectiveIsolation,
+  isSensitiveName,
+  MASK,
+  type ServerConfigView,
+  type ServerHealth,
+  type ServerView,
+  type ValueSource,
+} from '@toolgate/contracts';
 import type { ServerRecord } from './servers.repository';
-
-type ServerHealth = 'unknown' | 'ok' | 'error';
 
 /**
  * Literal values of credential-looking names (`Authorization`, `X-Api-Key`, `GITHUB_TOKEN`, …)
@@ -19,7 +25,7 @@ function healthOf(s: Pick<ServerRecord, 'lastProbeAt' | 'lastProbeError'>): Serv
 }
 
 /** The configuration part of a server, masked: what the activity log records as before/after. */
-export function configView(s: ServerRecord) {
+export function configView(s: ServerRecord): ServerConfigView {
   return {
     id: s.id,
     slug: s.slug,
@@ -41,17 +47,18 @@ export function configView(s: ServerRecord) {
 }
 
 /** The API's view of a server: configuration, catalog, probe state and the gateway endpoints. */
-export function serverView(s: ServerRecord, ctx: { gatewayUrl: string; orgSlug: string }) {
+export function serverView(s: ServerRecord, ctx: { gatewayUrl: string; orgSlug: string }): ServerView {
   const base = `${ctx.gatewayUrl.replace(/\/+$/, '')}/mcp/${ctx.orgSlug}`;
   return {
     ...configView(s),
-    catalog: s.catalog,
-    catalogFetchedAt: s.catalogFetchedAt,
-    lastProbeAt: s.lastProbeAt,
+    // The probe checked the catalogue's shape; its items' further fields are what the server listed.
+    catalog: s.catalog as McpCatalog | null,
+    catalogFetchedAt: s.catalogFetchedAt?.toISOString() ?? null,
+    lastProbeAt: s.lastProbeAt?.toISOString() ?? null,
     lastProbeError: s.lastProbeError,
     health: healthOf(s),
     endpoints: { aggregated: base, server: `${base}/${s.slug}` },
-    createdAt: s.createdAt,
-    updatedAt: s.updatedAt,
+    createdAt: s.createdAt.toISOString(),
+    updatedAt: s.updatedAt.toISOString(),
   };
 }

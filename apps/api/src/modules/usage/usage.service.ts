@@ -1,9 +1,13 @@
 import { Injectable } from '@nestjs/common';
+import type { AlertsView, UsageView } from '@toolgate/contracts';
 import type { OrgContext } from '../../common/auth';
 import { PrismaService } from '../../infra/prisma.service';
 import type { AlertsQuery, UsageQuery } from './usage.dto';
 import { metrics, UsageRepository } from './usage.repository';
 import { monthBounds, monthOf } from './usage.rules';
+
+/** One grouping's part of a UsageView, each `groupBy` with its own rows. */
+type Series = UsageView extends infer V ? (V extends UsageView ? Pick<V, 'groupBy' | 'series' | 'truncated'> : never) : never;
 
 const nullIfEmpty = (s: string) => (s === '' ? null : s);
 
@@ -18,22 +22,24 @@ export class UsageService {
     private readonly prisma: PrismaService,
   ) {}
 
-  async usage(org: OrgContext, q: UsageQuery) {
-    const { from, to, groupBy, limit } = q;
+  async usage(org: OrgContext, q: UsageQuery): Promise<UsageView> {
+    const { from, to, limit } = q;
     const [totals, series] = await Promise.all([this.repo.totals(org.id, from, to), this.series(org.id, q)]);
-    return { from: from.toISOString(), to: to.toISOString(), groupBy, totals, ...series, limit };
+    return { from: from.toISOString(), to: to.toISOString(), totals, ...series, limit };
   }
 
-  private async series(orgId: string, { from, to, groupBy, limit }: UsageQuery) {
+  /** The rows of one grouping, with `groupBy` so the response's type follows it. */
+  private async series(orgId: string, { from, to, groupBy, limit }: UsageQuery): Promise<Series> {
     switch (groupBy) {
       case 'day':
       case 'hour': {
         const rows = await this.repo.byTime(orgId, from, to, groupBy);
-        return { series: rows.map((r) => ({ start: r.start.toISOString(), ...metrics(r) })), truncated: false };
+        return { groupBy, series: rows.map((r) => ({ start: r.start.toISOString(), ...metrics(r) })), truncated: false };
       }
       case 'key': {
         const rows = await this.repo.byKey(orgId, from, to, limit);
         return {
+          groupBy,
           series: rows.map((r) => ({ keyId: nullIfEmpty(r.keyId), keyName: r.keyName, keyPrefix: r.keyPrefix, ...metrics(r) })),
           truncated: rows.length > 0 && Number(rows[0]!.total) > rows.length,
         };
@@ -41,6 +47,7 @@ export class UsageService {
       case 'server': {
         const rows = await this.repo.byServer(orgId, from, to, limit);
         return {
+          groupBy,
           series: rows.map((r) => ({
             serverId: nullIfEmpty(r.serverId),
             serverSlug: r.serverSlug,
@@ -53,6 +60,7 @@ export class UsageService {
       case 'tool': {
         const rows = await this.repo.byTool(orgId, from, to, limit);
         return {
+          groupBy,
           series: rows.map((r) => ({
             serverId: nullIfEmpty(r.serverId),
             serverSlug: r.serverSlug,
@@ -66,7 +74,7 @@ export class UsageService {
   }
 
   /** The current month against the quota, and the alerts raised (newest first). */
-  async alerts(org: OrgContext, q: AlertsQuery) {
+  async alerts(org: OrgContext, q: AlertsQuery): Promise<AlertsView> {
     const period = monthOf(new Date());
     const { start, end } = monthBounds(period);
     const [row, used, alerts] = await Promise.all([
@@ -92,13 +100,13 @@ export class UsageService {
         period: a.period,
         threshold: a.threshold,
         calls: a.calls,
-        createdAt: a.createdAt,
+        createdAt: a.createdAt.toISOString(),
         delivery: {
           status: a.deliveryStatus,
           attempts: a.deliveryAttempts,
           lastError: a.lastError,
-          deliveredAt: a.deliveredAt,
-          nextAttemptAt: a.deliveryStatus === 'pending' ? a.nextAttemptAt : null,
+          deliveredAt: a.deliveredAt?.toISOString() ?? null,
+          nextAttemptAt: a.deliveryStatus === 'pending' ? (a.nextAttemptAt?.toISOString() ?? null) : null,
         },
       })),
     };

@@ -4,7 +4,7 @@ import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
 import styles from './audit.module.css';
 import { queryString } from './filters';
-import { type AuditFilters, DECISIONS, METHODS, OUTCOMES } from './types';
+import { type AuditFilters, DECISIONS, METHODS, OUTCOMES } from './model';
 
 /** `2026-03-01T10:00` (a datetime-local value, read as UTC) ⇄ ISO instant. */
 const toInput = (iso?: string) => (iso ? new Date(iso).toISOString().slice(0, 16) : '');

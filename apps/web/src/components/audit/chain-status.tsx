@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState } from 'react';
 import { formatDate, formatNumber } from '@/components/ui';
 import { call, errorMessage } from '@/lib/client';
 import { APPENDED_EVENT } from './live-audit-table';
-import type { VerifyResult } from './types';
+import type { VerifyResult } from '@toolgate/contracts';
 
 /**
  * Chain verification, run when the page opens (it walks the whole chain, so it does not hold up

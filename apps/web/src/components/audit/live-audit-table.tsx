@@ -8,8 +8,9 @@ import { ApiError } from '@/lib/problem';
 import styles from './audit.module.css';
 import { matches, queryString } from './filters';
 import { DecisionBadge, formatLatency, formatTime, OutcomeBadge } from './format';
+import type { AuditPage } from '@toolgate/contracts';
 import { resolveTarget, splitAdminTarget, type TargetNames } from '@/components/targets';
-import type { AuditFilters, AuditPage, AuditRow } from './types';
+import type { AuditFilters, AuditRow } from './model';
 
 /** Window event with the number of events appended to the chain (ChainStatus listens). */
 export const APPENDED_EVENT = 'tg:audit-appended';

@@ -1,5 +1,5 @@
 /** Response shapes of GET /v1/orgs/:org/billing and /billing/invoices (apps/api/src/modules/billing). */
-import type { Metrics } from '@/components/usage/types';
+import type { UsageMetrics as Metrics } from '@toolgate/contracts';
 
 export interface BillingView {
   mode: 'stripe' | 'local';

@@ -2,17 +2,9 @@
 
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
+import { OrgSlug, slugify } from '@toolgate/contracts/src/slug';
 import { call } from '@/lib/client';
 import { problemFields } from '@/lib/form-errors';
-
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
-export const slugify = (s: string) =>
-  s
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 40);
 
 export function CreateOrgForm({ autoFocus }: { autoFocus?: boolean }) {
   const router = useRouter();
@@ -23,8 +15,8 @@ export function CreateOrgForm({ autoFocus }: { autoFocus?: boolean }) {
   const [fields, setFields] = useState<{ name?: string; slug?: string }>({});
   const [busy, setBusy] = useState(false);
   const effectiveSlug = slugTouched ? slug : slugify(name);
-  const slugError =
-    effectiveSlug && !SLUG.test(effectiveSlug) ? 'Use lowercase letters, digits and dashes (2–40 characters).' : (fields.slug ?? null);
+  const slugIssue = effectiveSlug ? OrgSlug.safeParse(effectiveSlug).error?.issues[0] : undefined;
+  const slugError = slugIssue ? `The URL name ${slugIssue.message}.` : (fields.slug ?? null);
 
   async function submit(e: FormEvent) {
     e.preventDefault();

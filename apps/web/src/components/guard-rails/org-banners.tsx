@@ -1,7 +1,6 @@
 import Link from 'next/link';
-import type { ServerView } from '@/components/servers/types';
+import type { AlertsView, ServerView } from '@toolgate/contracts';
 import { formatDate, formatNumber } from '@/components/ui';
-import type { AlertsView } from '@/components/usage/types';
 import { can, type MemberRole } from '@/lib/access';
 import { apiResult } from '@/lib/api';
 import { type FailingServer, failingServers, type QuotaSignal, quotaSignal } from './signals';

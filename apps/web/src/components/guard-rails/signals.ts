@@ -1,5 +1,4 @@
-import type { AlertsView } from '../usage/types';
-import type { ServerView } from '../servers/types';
+import type { AlertsView, ServerView } from '@toolgate/contracts';
 
 /** From this share of the monthly quota on, every page warns (the first quota alert fires here too). */
 export const QUOTA_WARN_PERCENT = 80;

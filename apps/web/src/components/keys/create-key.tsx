@@ -5,7 +5,7 @@ import { type FormEvent, useState } from 'react';
 import Link from 'next/link';
 import { ClientSnippets } from '@/components/client-snippets';
 import { SecretOnce } from '@/components/client-ui';
-import type { KeyWithSecret } from '@/components/roles/types';
+import type { KeyWithSecret } from '@toolgate/contracts';
 import { call } from '@/lib/client';
 import { keyErrors } from './api-errors';
 import { draftFrom, expiryIso, KeyFields, metadataOf, validateDraft } from './key-fields';

@@ -2,7 +2,7 @@
 
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
-import type { KeyView } from '@/components/roles/types';
+import type { KeyView } from '@toolgate/contracts';
 import { call } from '@/lib/client';
 import { keyErrors } from './api-errors';
 import { draftFrom, expiryIso, KeyFields, metadataOf, validateDraft } from './key-fields';

@@ -4,7 +4,7 @@ import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useState } from 'react';
 import { ConfirmButton } from '@/components/client-ui';
-import type { KeyView, KeyWithSecret } from '@/components/roles/types';
+import type { KeyView, KeyWithSecret } from '@toolgate/contracts';
 import { call } from '@/lib/client';
 import { expiryIso } from './key-fields';
 import { useShowSecret } from './secret-dialog';

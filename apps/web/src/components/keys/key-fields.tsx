@@ -1,7 +1,7 @@
 'use client';
 
 import { METADATA_REF } from '@/components/roles/paths';
-import type { KeyView, MetadataValue } from '@/components/roles/types';
+import type { KeyView, MetadataValue } from '@toolgate/contracts';
 
 /** One metadata row as typed in the form; `type` decides how the value is sent. */
 export interface MetaRow {

@@ -1,5 +1,5 @@
 import Link from 'next/link';
-import type { KeyView } from '@/components/roles/types';
+import type { KeyView } from '@toolgate/contracts';
 import { Badge, formatDate } from '@/components/ui';
 import { relativeTime } from './format';
 import { KeyActions } from './key-actions';

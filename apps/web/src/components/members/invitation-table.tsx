@@ -6,7 +6,7 @@ import { ConfirmButton } from '@/components/client-ui';
 import { Empty, formatDate } from '@/components/ui';
 import { call } from '@/lib/client';
 import type { MemberRole } from '@/lib/access';
-import type { InvitationView } from './types';
+import type { InvitationView } from '@toolgate/contracts';
 
 /** Pending invitations with revoke (only an owner revokes an invitation to become an owner). */
 export function InvitationTable({ org, items, actorRole }: { org: string; items: InvitationView[]; actorRole: MemberRole }) {

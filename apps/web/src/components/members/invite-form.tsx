@@ -5,7 +5,7 @@ import { type FormEvent, useState } from 'react';
 import { CopyButton } from '@/components/client-ui';
 import { call, errorMessage } from '@/lib/client';
 import type { MemberRole } from '@/lib/access';
-import { grantable } from './types';
+import { grantable } from './roles';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 

@@ -6,7 +6,8 @@ import { ConfirmButton } from '@/components/client-ui';
 import { formatDate } from '@/components/ui';
 import { call, errorMessage } from '@/lib/client';
 import type { MemberRole } from '@/lib/access';
-import { grantable, type MemberView } from './types';
+import type { MemberView } from '@toolgate/contracts';
+import { grantable } from './roles';
 
 /**
  * The member list. Managers change roles and remove members; everyone may leave. Controls mirror

@@ -6,7 +6,8 @@ import { call } from '@/lib/client';
 import { type Catalogue, type CatalogueItem, exactRule, type ItemKind, matchedBy, resourcesMatchedBy } from './catalogue';
 import { type Effect, setItem } from './draft';
 import styles from './role-editor.module.css';
-import type { RoleRules, ServerSummary } from './types';
+import type { RoleRules } from '@toolgate/contracts';
+import type { ServerSummary } from './catalogue';
 
 const KIND_LABEL: Record<ItemKind, string> = { tools: 'Tools', prompts: 'Prompts', resources: 'Resources' };
 

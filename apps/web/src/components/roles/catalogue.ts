@@ -1,5 +1,8 @@
 import { compileGlob } from '@toolgate/policy/src/glob';
-import type { RoleRules, ServerSummary } from './types';
+import type { RoleRules, ServerView } from '@toolgate/contracts';
+
+/** What the role builder reads of a server: its catalogue, and whether it was ever probed (null = never). */
+export type ServerSummary = Pick<ServerView, 'id' | 'slug' | 'name' | 'enabled' | 'lastProbeAt' | 'catalog'>;
 
 /**
  * What the role builder knows of the org's servers: the items of each probed catalogue, named

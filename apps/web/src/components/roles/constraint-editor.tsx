@@ -2,7 +2,7 @@
 
 import { useId, useState } from 'react';
 import { METADATA_REF } from './paths';
-import type { ParamConstraint } from './types';
+import type { ParamConstraint } from '@toolgate/contracts';
 
 /** One argument of a tool's input schema, as far as constraints care. */
 export interface SchemaField {

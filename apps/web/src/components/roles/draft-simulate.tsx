@@ -7,7 +7,7 @@ import { call } from '@/lib/client';
 import { ApiError } from '@/lib/problem';
 import type { Catalogue } from './catalogue';
 import { schemaFields } from './constraint-editor';
-import type { RoleRules, SimulateResult } from './types';
+import type { RoleRules, SimulateResult } from '@toolgate/contracts';
 
 /**
  * "What would this role, as it stands now, decide for this call?": posts the unsaved draft to

@@ -1,6 +1,6 @@
 import { fieldErrors, UpsertRole } from '@toolgate/contracts/src/roles';
 import type { CatalogueItem, ItemKind } from './catalogue';
-import type { RoleRules } from './types';
+import type { RoleRules } from '@toolgate/contracts';
 
 /**
  * The role builder's one piece of state is the rules object itself, exactly as it will be sent:

@@ -6,7 +6,7 @@ import { useState } from 'react';
 import { ClientSnippets } from '@/components/client-snippets';
 import { SecretOnce } from '@/components/client-ui';
 import { call } from '@/lib/client';
-import type { KeyWithSecret, RoleView } from './types';
+import type { KeyWithSecret, RoleView } from '@toolgate/contracts';
 
 /** A key that holds one role, named after it, no expiry, no metadata: all editable on the key's page. */
 export function createKeyForRole(org: string, role: Pick<RoleView, 'id' | 'name'>): Promise<KeyWithSecret> {

@@ -12,7 +12,8 @@ import { describePath, readableRules } from './paths';
 import styles from './role-editor.module.css';
 import { IpAllow, MetadataHelp, PromptRules, RateLimits, Redactions, ResourceRules, ToolRules } from './rule-lists';
 import { RulesSummary } from './rules-summary';
-import type { RoleRules, RoleView, ServerSummary } from './types';
+import type { RoleRules, RoleView } from '@toolgate/contracts';
+import type { ServerSummary } from './catalogue';
 
 /** A starting point for people who prefer patterns: read-only tools allowed, destructive ones denied, a rate limit. */
 export const RULES_TEMPLATE: RoleRules = {
@@ -64,7 +65,8 @@ export function RoleEditor({ org, role, servers }: { org: string; role?: RoleVie
   const parsed = view === 'json' ? parseRulesText(text) : null;
   const errors = useMemo(() => validate(effectiveName, description, rules), [effectiveName, description, rules]);
   const ruleProblems = [...errors].filter(([p]) => p.startsWith('rules'));
-  const nameError = nameTouched || submitted ? errors.get('name') : undefined;
+  // The API's answer (a taken name) shows on the field too, until the next edit clears it.
+  const nameError = (nameTouched || submitted ? errors.get('name') : undefined) ?? apiErrors.find((e) => e.path === 'name')?.message;
 
   const change = (next: RoleRules) => {
     setRules(next);

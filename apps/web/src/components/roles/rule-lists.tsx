@@ -8,7 +8,7 @@ import { ConstraintEditor, schemaFields } from './constraint-editor';
 import { addRule, patchRule, removeRule, type Section } from './draft';
 import { METADATA_REF } from './paths';
 import styles from './role-editor.module.css';
-import type { RoleRules } from './types';
+import type { RoleRules } from '@toolgate/contracts';
 
 interface ListProps {
   rules: RoleRules;

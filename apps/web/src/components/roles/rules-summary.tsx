@@ -1,6 +1,6 @@
 import { Badge, TableScroll } from '@/components/ui';
 import { type Catalogue, matchedBy, resourcesMatchedBy } from './catalogue';
-import type { ParamConstraint, RoleRules } from './types';
+import type { ParamConstraint, RoleRules } from '@toolgate/contracts';
 
 function constraintText(arg: string, c: ParamConstraint): string {
   const parts: string[] = [];

@@ -6,7 +6,8 @@ import { Badge } from '@/components/ui';
 import { call } from '@/lib/client';
 import { ApiError } from '@/lib/problem';
 import { readableRules, ruleAt } from './paths';
-import type { KeyView, RoleView, ServerSummary, SimulatedMethod, SimulateResult } from './types';
+import type { KeyView, RoleView, SimulatedMethod, SimulateResult } from '@toolgate/contracts';
+import type { ServerSummary } from './catalogue';
 
 const METHODS: { value: SimulatedMethod; label: string; name: string; placeholder: string }[] = [
   { value: 'tools/call', label: 'tools/call — call a tool', name: 'Tool name', placeholder: 'get_issue' },

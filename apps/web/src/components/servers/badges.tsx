@@ -1,5 +1,5 @@
 import { Badge } from '@/components/ui';
-import type { Health } from './types';
+import type { ServerHealth as Health } from '@toolgate/contracts';
 
 /** Health as the last probe left it. */
 export function HealthBadge({ health }: { health: Health }) {

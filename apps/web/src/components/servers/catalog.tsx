@@ -5,7 +5,7 @@ import { type TryAsChoice, TryIt } from '@/components/try-it/try-it';
 import { Badge, Empty, TableScroll } from '@/components/ui';
 import { GiveTools, type GiveToolsTarget } from './give-tools';
 import css from './servers.module.css';
-import type { Catalog, CatalogTool, JsonSchema } from './types';
+import type { JsonSchema, McpCatalog as Catalog, McpTool as CatalogTool } from '@toolgate/contracts';
 
 /** What the catalogue needs to offer Try it on each tool (owners and admins only). */
 export interface CatalogTryIt {

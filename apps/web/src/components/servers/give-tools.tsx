@@ -4,7 +4,7 @@ import { useRouter } from 'next/navigation';
 import { useState } from 'react';
 import { EMPTY_RULES } from '@/components/roles/draft';
 import { createKeyForRole, RoleKeyReveal } from '@/components/roles/key-for-role';
-import type { KeyWithSecret, RoleView } from '@/components/roles/types';
+import type { KeyWithSecret, RoleView } from '@toolgate/contracts';
 import { call } from '@/lib/client';
 import { ApiError } from '@/lib/problem';
 

@@ -1,6 +1,6 @@
 import { Notice } from '@/components/ui';
 import { sandboxNote } from './sandbox';
-import type { SandboxView } from './types';
+import type { SandboxView } from '@toolgate/contracts';
 
 /** The sandbox state on the servers pages: a banner when tenant code is unconfined or cannot start, a quiet line otherwise. */
 export function SandboxNotice({ sandbox }: { sandbox: SandboxView | null }) {

@@ -1,5 +1,5 @@
 import { apiResult } from '@/lib/api';
-import type { GatewayStatus, SandboxView } from './types';
+import type { GatewayStatus, SandboxView } from '@toolgate/contracts';
 
 /**
  * The deployment's sandbox state for the servers pages, or null when the API cannot say (Redis

@@ -6,7 +6,7 @@ import { ConfirmButton } from '@/components/client-ui';
 import { call, errorMessage } from '@/lib/client';
 import { ApiError } from '@/lib/problem';
 import css from './servers.module.css';
-import type { ServerView } from './types';
+import type { ServerView } from '@toolgate/contracts';
 
 /**
  * Connects to the server for real (POST …/probe) and refreshes the catalogue. A probe can take

@@ -3,25 +3,17 @@
 import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useRef, useState } from 'react';
+import type { NetworkPolicy, ServerIsolation, ServerTransport, ServerView, ValueSource } from '@toolgate/contracts';
+import { CreateServerRequest, MASK, UpdateServerRequest } from '@toolgate/contracts/src/api/servers';
+import { slugify } from '@toolgate/contracts/src/slug';
 import { call, errorMessage } from '@/lib/client';
 import { nameFromCommandLine, splitCommandLine } from '@/lib/command-line';
 import { ApiError } from '@/lib/problem';
+import { DEFAULT_ISOLATION, ISOLATION_HINT, ISOLATION_LABEL, LAUNCHER_DIRS, NETWORK_HINT, NETWORK_LABEL, TRANSPORT_LABEL } from './labels';
 import css from './servers.module.css';
-import {
-  DEFAULT_ISOLATION,
-  ISOLATION_HINT,
-  ISOLATION_LABEL,
-  type Isolation,
-  LAUNCHER_DIRS,
-  MASK,
-  NETWORK_HINT,
-  NETWORK_LABEL,
-  type NetworkPolicy,
-  type ServerView,
-  type Transport,
-  TRANSPORT_LABEL,
-  type ValueSource,
-} from './types';
+
+type Isolation = ServerIsolation;
+type Transport = ServerTransport;
 
 type Field = 'env' | 'headers';
 interface Row {
@@ -32,23 +24,6 @@ interface Row {
   secret: string;
 }
 type Errors = Record<string, string>;
-
-// Mirrors of the API's rules (apps/api/src/modules/servers/servers.dto.ts); the API stays the authority.
-const SLUG = /^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$/;
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const TAG = /^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: header values must not carry control characters
-const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f]/;
-
-const slugify = (s: string) =>
-  s
-    .toLowerCase()
-    .normalize('NFKD')
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '')
-    .slice(0, 40)
-    .replace(/-+$/, '');
 
 let nextKey = 1;
 const newRow = (r: Partial<Row> = {}): Row => ({ key: nextKey++, name: '', kind: 'value', value: '', secret: '', ...r });
@@ -189,42 +164,30 @@ export function ServerForm({
   const effectiveName = name.trim() || derivedName || '';
   const effectiveSlug = slugTouched ? slug : slugify(effectiveName);
 
+  /**
+   * Builds the request body and checks it with the schema the API validates with
+   * (@toolgate/contracts api/servers.ts), so the form shows the API's field errors before sending.
+   * Only what the body cannot carry is checked here: unnamed and repeated rows (a map keeps one
+   * entry per name), a timeout that is not a number, arguments that do not parse.
+   */
   function validate(): { errors: Errors; body?: Record<string, unknown> } {
     const e: Errors = {};
-    if (!effectiveName) e.name = 'Name is required.';
-    else if (effectiveName.length > 120) e.name = 'Name must be at most 120 characters.';
-    if (effectiveSlug.length < 2 || effectiveSlug.length > 40 || !SLUG.test(effectiveSlug) || effectiveSlug.includes('--')) {
-      e.slug = 'Slug must be 2–40 lowercase letters, digits and single hyphens, starting and ending with a letter or digit.';
-    }
-    if (description.trim().length > 1000) e.description = 'Description must be at most 1000 characters.';
     const seconds = Number(timeout);
-    if (!Number.isFinite(seconds) || seconds < 1 || seconds > 300) e.timeout = 'Timeout must be between 1 and 300 seconds.';
+    if (timeout.trim() === '' || !Number.isFinite(seconds)) e.timeout = 'Timeout must be a number of seconds.';
     const tagList = tags
       .split(/[,\s]+/)
       .map((t) => t.trim())
       .filter(Boolean);
-    const badTag = tagList.find((t) => !TAG.test(t) || t.length > 40);
-    if (badTag) e.tags = `Tag "${badTag}" must be letters, digits and _ . : / - (starting with a letter or digit, at most 40 characters).`;
-    else if (new Set(tagList).size !== tagList.length) e.tags = 'Tags must not repeat.';
-    else if (tagList.length > 20) e.tags = 'At most 20 tags.';
 
-    const checkRows = (field: Field, rows: Row[]): Record<string, ValueSource> => {
+    const rowsToMap = (field: Field, rows: Row[]): Record<string, ValueSource> => {
       const out: Record<string, ValueSource> = {};
       const seen = new Set<string>();
       rows.forEach((r, i) => {
         const k = `${field}.${i}`;
         const n = r.name.trim();
-        const id = field === 'env' ? n : n.toLowerCase();
         if (!n) e[k] = `${fieldLabel(field)} ${i + 1} needs a name.`;
-        else if (field === 'env' && !ENV_NAME.test(n))
-          e[k] = `${n} is not a valid variable name (letters, digits and _, not starting with a digit).`;
-        else if (field === 'headers' && !HEADER_NAME.test(n)) e[k] = `${n} is not a valid header name.`;
-        else if (seen.has(id)) e[k] = `${n} appears twice.`;
-        else if (r.kind === 'secret' && !r.secret) e[k] = `Choose the secret ${n} takes its value from.`;
-        else if (r.kind === 'value' && field === 'headers' && CONTROL.test(r.value))
-          e[k] = `The value of ${n} must not contain line breaks.`;
-        else if (r.kind === 'value' && r.value.length > 8192) e[k] = `The value of ${n} must be at most 8192 characters.`;
-        seen.add(id);
+        else if (seen.has(n)) e[k] = `${n} appears twice.`;
+        seen.add(n);
         out[n] = r.kind === 'secret' ? { secret: r.secret } : { value: r.value };
       });
       return out;
@@ -241,30 +204,23 @@ export function ServerForm({
     };
     if (!editing) body.enabled = enabled;
     if (stdio) {
-      if (commandLine.length === 0) e.command = 'Command is required for a stdio server.';
       const parsed = parseArgs(args);
       if ('error' in parsed) e.args = parsed.error;
       else body.args = [...commandLine.slice(1), ...parsed.args];
-      body.command = commandLine[0] ?? '';
+      // A new server without a command gets the transport's "is required" rather than "must not be empty".
+      body.command = editing ? (commandLine[0] ?? '') : commandLine[0];
       body.network = network;
-      body.env = checkRows('env', env);
+      body.env = rowsToMap('env', env);
       if (editing) Object.assign(body, { url: null, headers: {} });
     } else {
-      const u = url.trim();
-      let parsed: URL | null = null;
-      try {
-        parsed = new URL(u);
-      } catch {
-        // reported below
-      }
-      if (!u) e.url = 'URL is required for an HTTP server.';
-      else if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:'))
-        e.url = 'URL must be an absolute http:// or https:// address.';
-      else if (parsed.username || parsed.password)
-        e.url = 'URL must not contain credentials; put them in a header that references a secret.';
-      body.url = u;
-      body.headers = checkRows('headers', headers);
+      body.url = url.trim();
+      body.headers = rowsToMap('headers', headers);
       if (editing) Object.assign(body, { command: null, args: [], env: {}, network: 'none' });
+    }
+    const checked = (editing ? UpdateServerRequest : CreateServerRequest).safeParse(body);
+    for (const issue of checked.success ? [] : checked.error.issues) {
+      const p = placeApiError(issue.path.map(String).join('.'), issue.message, env, headers);
+      e[p.key] ??= p.text;
     }
     return Object.keys(e).length ? { errors: e } : { errors: {}, body };
   }

@@ -2,10 +2,9 @@
 
 import { useRouter } from 'next/navigation';
 import { type FormEvent, useState } from 'react';
+import { OrgSlug } from '@toolgate/contracts/src/slug';
 import { call } from '@/lib/client';
 import { problemFields } from '@/lib/form-errors';
-
-const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$/;
 
 /** Name and URL name (slug). A new slug moves every URL, including the MCP endpoint agents use. */
 export function OrgForm({ org, name: initialName }: { org: string; name: string }) {
@@ -23,7 +22,8 @@ export function OrgForm({ org, name: initialName }: { org: string; name: string 
     const errs: typeof errors = {};
     if (!name.trim()) errs.name = 'Enter a name.';
     else if (name.trim().length > 120) errs.name = 'Use at most 120 characters.';
-    if (!SLUG.test(slug)) errs.slug = 'Use lowercase letters, digits and dashes (2–40 characters, no dash at either end).';
+    const slugIssue = OrgSlug.safeParse(slug).error?.issues[0];
+    if (slugIssue) errs.slug = `The URL name ${slugIssue.message}.`;
     setErrors(errs);
     setSaved(false);
     if (Object.keys(errs).length) return;

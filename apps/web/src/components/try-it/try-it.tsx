@@ -3,7 +3,7 @@
 import type { TryItAs, TryItResult } from '@toolgate/contracts/src/try-it';
 import Link from 'next/link';
 import { type FormEvent, useId, useMemo, useState } from 'react';
-import type { CatalogTool } from '@/components/servers/types';
+import type { McpTool } from '@toolgate/contracts';
 import { Badge, ScrollPre } from '@/components/ui';
 import { call, errorMessage } from '@/lib/client';
 import { argumentsOf, type FormField, formOf } from '@/lib/schema-form';
@@ -13,7 +13,7 @@ import css from './try-it.module.css';
 export interface TryTarget {
   serverId: string;
   serverSlug: string;
-  tool: CatalogTool;
+  tool: McpTool;
 }
 
 /** Whom a call can be made as: a fixed key (the key page), or a choice of roles and keys. */

@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
+import type { UsageMetrics as Metrics } from '@toolgate/contracts';
 import { Card, formatNumber, TableScroll } from '@/components/ui';
-import { avgLatency, formatMs, type Metrics } from './types';
+import { avgLatency, formatMs } from './latency';
 import styles from './usage.module.css';
 
 export interface BreakdownRow extends Metrics {

@@ -1,6 +1,6 @@
 import Link from 'next/link';
 import { Badge, Card, Empty, formatDate, formatNumber } from '@/components/ui';
-import type { AlertsView, QuotaAlert } from './types';
+import type { AlertsView, QuotaAlertView as QuotaAlert } from '@toolgate/contracts';
 import styles from './usage.module.css';
 
 const monthFmt = new Intl.DateTimeFormat('en-US', { month: 'long', year: 'numeric', timeZone: 'UTC' });

@@ -1,7 +1,7 @@
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { forbidden, notFound } from 'next/navigation';
-import type { MemberView } from '@/components/members/types';
+import type { MemberView } from '@toolgate/contracts';
 import { ActivityDiff } from '@/components/settings/activity-diff';
 import { ACTIONS, type ActivityRow, actionWords, fieldChanges, formerActor, targetLabel } from '@/components/settings/activity-format';
 import { resolveTarget, type TargetNames } from '@/components/targets';

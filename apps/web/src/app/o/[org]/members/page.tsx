@@ -3,7 +3,7 @@ import { notFound } from 'next/navigation';
 import { InvitationTable } from '@/components/members/invitation-table';
 import { InviteForm } from '@/components/members/invite-form';
 import { MemberTable } from '@/components/members/member-table';
-import type { InvitationView, MemberView } from '@/components/members/types';
+import type { InvitationView, MemberView } from '@toolgate/contracts';
 import { Card, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';

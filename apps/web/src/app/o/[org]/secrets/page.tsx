@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { forbidden } from 'next/navigation';
 import { CreateSecretForm, DeleteSecret, ReplaceSecret } from '@/components/secrets/secret-forms';
 import css from '@/components/secrets/secrets.module.css';
-import type { SecretView } from '@/components/servers/types';
+import type { SecretView } from '@toolgate/contracts';
 import { Card, Empty, formatDate, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';

@@ -4,15 +4,8 @@ import { BarChart, type ChartPoint } from '@/components/usage/bar-chart';
 import { Breakdown, type BreakdownRow } from '@/components/usage/breakdown';
 import { bucketLabel, bucketLongLabel, PERIODS, parsePeriod, rangeText, resolvePeriod } from '@/components/usage/periods';
 import { QuotaCard } from '@/components/usage/quota';
-import {
-  type AlertsView,
-  avgLatency,
-  formatMs,
-  type KeyUsage,
-  type ServerUsage,
-  type TimeUsage,
-  type ToolUsage,
-} from '@/components/usage/types';
+import type { AlertsView, KeyUsage, ServerUsage, TimeUsage, ToolUsage } from '@toolgate/contracts';
+import { avgLatency, formatMs } from '@/components/usage/latency';
 import styles from '@/components/usage/usage.module.css';
 import { Card, Empty, formatNumber, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';

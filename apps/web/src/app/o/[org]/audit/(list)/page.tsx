@@ -6,7 +6,7 @@ import styles from '@/components/audit/audit.module.css';
 import { ChainStatus } from '@/components/audit/chain-status';
 import { hasFilters, queryString, readFilters } from '@/components/audit/filters';
 import { LiveAuditTable } from '@/components/audit/live-audit-table';
-import type { AuditPage } from '@/components/audit/types';
+import type { AuditPage } from '@toolgate/contracts';
 import type { TargetNames } from '@/components/targets';
 import { Card, Notice, PageHeader } from '@/components/ui';
 import { apiResult, failPage } from '@/lib/api';

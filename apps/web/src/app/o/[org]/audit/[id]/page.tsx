@@ -4,7 +4,7 @@ import { forbidden } from 'next/navigation';
 import type { ReactNode } from 'react';
 import styles from '@/components/audit/audit.module.css';
 import { DecisionBadge, formatBytes, formatLatency, OutcomeBadge } from '@/components/audit/format';
-import type { AuditRecord } from '@/components/audit/types';
+import type { AuditRecord } from '@toolgate/contracts';
 import { CopyButton } from '@/components/client-ui';
 import { ActivityDiff } from '@/components/settings/activity-diff';
 import { type ActivityRow, fieldChanges, targetLabel as recordedName } from '@/components/settings/activity-format';

@@ -4,7 +4,7 @@ import { forbidden } from 'next/navigation';
 import { CreateKey } from '@/components/keys/create-key';
 import { KeyTable } from '@/components/keys/key-table';
 import { SecretDialogProvider } from '@/components/keys/secret-dialog';
-import type { KeyView, RoleView } from '@/components/roles/types';
+import type { KeyView, RoleView } from '@toolgate/contracts';
 import { Card, Empty, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';

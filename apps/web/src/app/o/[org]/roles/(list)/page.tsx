@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { forbidden } from 'next/navigation';
 import { rulesCount } from '@/components/roles/rules-summary';
 import { SimulatePanel } from '@/components/roles/simulate-panel';
-import type { KeyView, RoleView, ServerSummary } from '@/components/roles/types';
+import type { KeyView, RoleView, ServerView } from '@toolgate/contracts';
 import { Card, Empty, formatDate, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';
@@ -27,7 +27,7 @@ export default async function RolesPage({
   const [roles, keys, servers] = await Promise.all([
     api<{ items: RoleView[] }>(`/v1/orgs/${o}/roles`),
     api<{ items: KeyView[] }>(`/v1/orgs/${o}/keys?status=all`),
-    api<{ items: ServerSummary[] }>(`/v1/orgs/${o}/servers`),
+    api<{ items: ServerView[] }>(`/v1/orgs/${o}/servers`),
   ]);
   const base = `/o/${membership.slug}/roles`;
 

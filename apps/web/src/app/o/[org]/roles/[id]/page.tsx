@@ -9,7 +9,7 @@ import { readableRules } from '@/components/roles/paths';
 import { RoleEditor } from '@/components/roles/role-editor';
 import { RulesSummary } from '@/components/roles/rules-summary';
 import { SimulatePanel } from '@/components/roles/simulate-panel';
-import type { KeyView, RoleView, ServerSummary } from '@/components/roles/types';
+import type { KeyView, RoleView, ServerView } from '@toolgate/contracts';
 import { Card, formatDate, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';
@@ -34,7 +34,7 @@ export default async function RolePage({
     api<RoleView>(`/v1/orgs/${o}/roles/${encodeURIComponent(id)}`),
     api<{ items: RoleView[] }>(`/v1/orgs/${o}/roles`),
     api<{ items: KeyView[] }>(`/v1/orgs/${o}/keys?status=all`),
-    api<{ items: ServerSummary[] }>(`/v1/orgs/${o}/servers`),
+    api<{ items: ServerView[] }>(`/v1/orgs/${o}/servers`),
     api<{ endpoint: string }>(`/v1/orgs/${o}`),
   ]);
   const base = `/o/${membership.slug}`;

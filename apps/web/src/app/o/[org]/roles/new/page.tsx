@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import Link from 'next/link';
 import { forbidden } from 'next/navigation';
 import { RoleEditor } from '@/components/roles/role-editor';
-import type { ServerSummary } from '@/components/roles/types';
+import type { ServerSummary } from '@/components/roles/catalogue';
 import { Card, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';

@@ -4,20 +4,13 @@ import { forbidden } from 'next/navigation';
 import { ClientSnippets, EndpointLine } from '@/components/client-snippets';
 import { EnabledBadge, HealthBadge } from '@/components/servers/badges';
 import { type CatalogTryIt, CatalogView } from '@/components/servers/catalog';
-import type { KeyView, RoleView } from '@/components/roles/types';
+import type { KeyView, RoleView } from '@toolgate/contracts';
 import { DeleteServer, EnabledSwitch, ProbeButton } from '@/components/servers/server-actions';
 import { loadSandbox } from '@/components/servers/sandbox';
 import { SandboxNotice } from '@/components/servers/sandbox-notice';
 import css from '@/components/servers/servers.module.css';
-import {
-  ISOLATION_HINT,
-  ISOLATION_LABEL,
-  NETWORK_HINT,
-  NETWORK_LABEL,
-  type ServerView,
-  TRANSPORT_LABEL,
-  type ValueSource,
-} from '@/components/servers/types';
+import type { ServerView, ValueSource } from '@toolgate/contracts';
+import { ISOLATION_HINT, ISOLATION_LABEL, NETWORK_HINT, NETWORK_LABEL, TRANSPORT_LABEL } from '@/components/servers/labels';
 import { Badge, Card, Empty, formatDate, Notice, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';

@@ -3,7 +3,7 @@ import Link from 'next/link';
 import { forbidden } from 'next/navigation';
 import { loadSandbox } from '@/components/servers/sandbox';
 import { ServerForm } from '@/components/servers/server-form';
-import type { SecretView } from '@/components/servers/types';
+import type { SecretView } from '@toolgate/contracts';
 import { Card, PageHeader } from '@/components/ui';
 import { api } from '@/lib/api';
 import { can } from '@/lib/access';

@@ -1,5 +1,5 @@
-import { GatewayStatus } from '@toolgate/contracts';
 import { z } from 'zod';
+import { GatewayStatus } from '../gateway-status';
 
 /**
  * How tenant stdio servers of this deployment run, at a glance:

@@ -1,24 +1,6 @@
 import type { MemberRole } from '@/lib/access';
 
-/** `GET /v1/orgs/:org/members` items (apps/api members.dto MemberView). */
-export interface MemberView {
-  userId: string;
-  email: string;
-  name: string;
-  role: MemberRole;
-  joinedAt: string;
-}
-
-/** `GET /v1/orgs/:org/invitations` items: pending invitations, never their tokens. */
-export interface InvitationView {
-  id: string;
-  email: string;
-  role: MemberRole;
-  expiresAt: string;
-  createdAt: string;
-  invitedBy: { id: string; email: string; name: string } | null;
-}
-
+/** How the dashboard names and explains each membership role; the shapes are in @toolgate/contracts (api/members.ts). */
 export const ROLES: { value: MemberRole; label: string; help: string }[] = [
   { value: 'owner', label: 'Owner', help: 'everything, including deleting the organisation and billing' },
   { value: 'admin', label: 'Admin', help: 'manages servers, keys, roles, secrets and members' },

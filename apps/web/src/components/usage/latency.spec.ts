@@ -1,4 +1,4 @@
-import { avgLatency } from './types';
+import { avgLatency } from './latency';
 
 describe('avgLatency', () => {
   it('averages over forwarded calls: denied calls have no upstream time', () => {
