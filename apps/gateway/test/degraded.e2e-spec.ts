@@ -177,7 +177,10 @@ describe('Redis down (SIGKILL) under load', () => {
     report(`Redis SIGKILL for ${OUTAGE_MS / 1000} s, ${SESSIONS} sessions`, phases);
     expect(load.samples.filter((s) => !s.ok).map((s) => `${s.message} → ${s.status}`)).toEqual([]);
     expect(phases.down.perSecond).toBeGreaterThanOrEqual(0.5 * phases.normal.perSecond);
-    expect(phases.down.p99).toBeLessThanOrEqual(p99Bound(phases.normal));
+    // Calls do not wait on the dead Redis: the median is no slower than before, and only the calls
+    // in flight when it died (or that detected it) meet one command timeout, in the tail.
+    expect(phases.down.p50).toBeLessThanOrEqual(Math.max(50, 1.5 * phases.normal.p50));
+    expect(phases.down.p99).toBeLessThanOrEqual(p99Bound(phases.normal) + TIMEOUT_MS);
 
     // Written back: the sessions in use and the one born offline (with its log level) are in the new Redis.
     await until(async () => (await health()).sessions.pendingWriteBack === 0, 10_000, 'session write-back');
