@@ -193,12 +193,29 @@ export function ToolRules({ rules, catalogue, errors, onChange }: ListProps) {
   );
 }
 
-export function PromptRules({ rules, catalogue, errors, onChange }: ListProps) {
-  const rows = rowsOf(rules, 'prompts');
+/** The frame of a pattern rule list: per rule an effect, the section's own fields, a remove button and what it matches. */
+function PatternRules({
+  rules,
+  errors,
+  onChange,
+  section,
+  noun,
+  blank,
+  fields,
+  matches,
+}: Omit<ListProps, 'catalogue'> & {
+  section: 'prompts' | 'resources';
+  noun: string;
+  blank: Row;
+  fields: (r: Row, i: number, path: string, patch: (p: Row) => void) => ReactNode;
+  matches: (r: Row) => ReactNode;
+}) {
+  const rows = rowsOf(rules, section);
   return (
     <div className="stack" style={{ gap: 8 }}>
       {rows.map((r, i) => {
-        const path = `rules.prompts.${i}`;
+        const path = `rules.${section}.${i}`;
+        const patch = (p: Row) => onChange(patchRule(rules, section, i, p));
         return (
           <div key={i} className={styles.rule}>
             <div className={styles.ruleHead}>
@@ -206,90 +223,98 @@ export function PromptRules({ rules, catalogue, errors, onChange }: ListProps) {
                 value={r.effect}
                 path={`${path}.effect`}
                 errors={errors}
-                label={`Effect of prompt rule ${i + 1}`}
-                onChange={(v) => onChange(patchRule(rules, 'prompts', i, { effect: v }))}
+                label={`Effect of ${noun} rule ${i + 1}`}
+                onChange={(v) => patch({ effect: v })}
               />
-              <Field label="Prompt (server__prompt)" path={`${path}.match`} errors={errors}>
-                <input
-                  aria-label={`Match of prompt rule ${i + 1}`}
-                  value={str(r.match)}
-                  autoComplete="off"
-                  spellCheck={false}
-                  onChange={(e) => onChange(patchRule(rules, 'prompts', i, { match: e.target.value }))}
-                />
-              </Field>
-              <RemoveButton label={`Remove prompt rule ${i + 1}`} onClick={() => onChange(removeRule(rules, 'prompts', i))} />
+              {fields(r, i, path, patch)}
+              <RemoveButton label={`Remove ${noun} rule ${i + 1}`} onClick={() => onChange(removeRule(rules, section, i))} />
             </div>
-            <Matches
-              matched={matchedBy(r.match, catalogue.prompts)}
-              pattern={r.match}
-              items={catalogue.prompts}
-              noun="prompt"
-              probed={catalogue.probed}
-            />
+            {matches(r)}
           </div>
         );
       })}
       <div>
-        <button type="button" className="btn small" onClick={() => onChange(addRule(rules, 'prompts', { effect: 'allow', match: '' }))}>
-          Add a prompt rule by pattern
+        <button type="button" className="btn small" onClick={() => onChange(addRule(rules, section, blank))}>
+          Add a {noun} rule by pattern
         </button>
       </div>
     </div>
   );
 }
 
-export function ResourceRules({ rules, catalogue, errors, onChange }: ListProps) {
-  const rows = rowsOf(rules, 'resources');
+export function PromptRules({ rules, catalogue, errors, onChange }: ListProps) {
   return (
-    <div className="stack" style={{ gap: 8 }}>
-      {rows.map((r, i) => {
-        const path = `rules.resources.${i}`;
-        return (
-          <div key={i} className={styles.rule}>
-            <div className={styles.ruleHead}>
-              <EffectSelect
-                value={r.effect}
-                path={`${path}.effect`}
-                errors={errors}
-                label={`Effect of resource rule ${i + 1}`}
-                onChange={(v) => onChange(patchRule(rules, 'resources', i, { effect: v }))}
-              />
-              <Field label="Server (glob, empty = any)" path={`${path}.server`} errors={errors}>
-                <input
-                  aria-label={`Server of resource rule ${i + 1}`}
-                  value={str(r.server)}
-                  autoComplete="off"
-                  onChange={(e) => onChange(patchRule(rules, 'resources', i, { server: e.target.value || undefined }))}
-                />
-              </Field>
-              <Field label="URI (glob)" path={`${path}.uri`} errors={errors}>
-                <input
-                  aria-label={`URI of resource rule ${i + 1}`}
-                  value={str(r.uri)}
-                  autoComplete="off"
-                  spellCheck={false}
-                  onChange={(e) => onChange(patchRule(rules, 'resources', i, { uri: e.target.value }))}
-                />
-              </Field>
-              <RemoveButton label={`Remove resource rule ${i + 1}`} onClick={() => onChange(removeRule(rules, 'resources', i))} />
-            </div>
-            <Matches
-              matched={resourcesMatchedBy(r, catalogue.resources)}
-              pattern={r.uri}
-              items={catalogue.resources}
-              noun="resource"
-              probed={catalogue.probed}
+    <PatternRules
+      rules={rules}
+      errors={errors}
+      onChange={onChange}
+      section="prompts"
+      noun="prompt"
+      blank={{ effect: 'allow', match: '' }}
+      fields={(r, i, path, patch) => (
+        <Field label="Prompt (server__prompt)" path={`${path}.match`} errors={errors}>
+          <input
+            aria-label={`Match of prompt rule ${i + 1}`}
+            value={str(r.match)}
+            autoComplete="off"
+            spellCheck={false}
+            onChange={(e) => patch({ match: e.target.value })}
+          />
+        </Field>
+      )}
+      matches={(r) => (
+        <Matches
+          matched={matchedBy(r.match, catalogue.prompts)}
+          pattern={r.match}
+          items={catalogue.prompts}
+          noun="prompt"
+          probed={catalogue.probed}
+        />
+      )}
+    />
+  );
+}
+
+export function ResourceRules({ rules, catalogue, errors, onChange }: ListProps) {
+  return (
+    <PatternRules
+      rules={rules}
+      errors={errors}
+      onChange={onChange}
+      section="resources"
+      noun="resource"
+      blank={{ effect: 'allow', uri: '' }}
+      fields={(r, i, path, patch) => (
+        <>
+          <Field label="Server (glob, empty = any)" path={`${path}.server`} errors={errors}>
+            <input
+              aria-label={`Server of resource rule ${i + 1}`}
+              value={str(r.server)}
+              autoComplete="off"
+              onChange={(e) => patch({ server: e.target.value || undefined })}
             />
-          </div>
-        );
-      })}
-      <div>
-        <button type="button" className="btn small" onClick={() => onChange(addRule(rules, 'resources', { effect: 'allow', uri: '' }))}>
-          Add a resource rule by pattern
-        </button>
-      </div>
-    </div>
+          </Field>
+          <Field label="URI (glob)" path={`${path}.uri`} errors={errors}>
+            <input
+              aria-label={`URI of resource rule ${i + 1}`}
+              value={str(r.uri)}
+              autoComplete="off"
+              spellCheck={false}
+              onChange={(e) => patch({ uri: e.target.value })}
+            />
+          </Field>
+        </>
+      )}
+      matches={(r) => (
+        <Matches
+          matched={resourcesMatchedBy(r, catalogue.resources)}
+          pattern={r.uri}
+          items={catalogue.resources}
+          noun="resource"
+          probed={catalogue.probed}
+        />
+      )}
+    />
   );
 }
 
