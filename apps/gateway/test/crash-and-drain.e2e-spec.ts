@@ -79,6 +79,8 @@ describe('SIGKILL under load', () => {
       // Both flush modes: a process crash must lose nothing whether records wait for the device or the kernel.
       const g = await gateway({ EVENT_LOG_FLUSH: t % 2 === 0 ? 'disk' : 'os' });
       const clients = await Promise.all(Array.from({ length: AGENTS }, () => connect(endpoint(g), o.key)));
+      // The server is up before the window opens: on a busy box its sandboxed start alone can fill it.
+      await Promise.all(clients.map((client, a) => echo(client, `warm-${t}-${a}`)));
       let killed = false;
       const agents = clients.map(async (client, a) => {
         for (let n = 0; !killed; n++) {

@@ -98,12 +98,13 @@ describe('Wal', () => {
       if (stall > 0) await sleep(stall);
       return real.apply(this, args);
     });
-    const { wal } = make({ commitTimeoutMs: 300 });
+    // A timeout well above a busy CI disk's fdatasync, and a stall well above the timeout.
+    const { wal } = make({ commitTimeoutMs: 1000 });
     await wal.open();
     await wal.append(line(1), 1);
     const size = () => statSync(join(dir, segments()[0]!)).size;
     const before = size();
-    stall = 1200;
+    stall = 3000;
     const slow = wal.append(line(2), 2);
     await expect(slow).rejects.toThrow(WalUnavailable);
     expect(wal.accepting).toBe(false); // the write is still on its way
