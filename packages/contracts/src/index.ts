@@ -30,5 +30,6 @@ export * from './api/keys';
 export * from './api/simulate';
 export * from './api/audit';
 export * from './api/usage';
+export * from './api/billing';
 export * from './member-roles';
 export * from './api/members';

@@ -52,4 +52,4 @@ export function subscriptionFields(sub: Stripe.Subscription) {
 }
 
 /** Subscription statuses after which a subscription bills nothing more. */
-export const ENDED_STATUSES: ReadonlySet<string> = new Set(['canceled', 'incomplete_expired']);
+export { ENDED_STATUSES } from '@toolgate/contracts';

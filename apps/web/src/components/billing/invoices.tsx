@@ -1,5 +1,5 @@
 import { Badge, Empty, formatDate, formatMoney } from '@/components/ui';
-import type { Invoice } from './types';
+import type { Invoice } from '@toolgate/contracts';
 
 const STATUS: Record<string, { kind?: 'ok' | 'danger' | 'warn' | 'info'; label: string }> = {
   paid: { kind: 'ok', label: 'Paid' },

@@ -2,7 +2,7 @@ import type { Metadata } from 'next';
 import { forbidden } from 'next/navigation';
 import { EnableBillingButton } from '@/components/billing/enable-billing';
 import { InvoicesTable } from '@/components/billing/invoices';
-import { type BillingView, ENDED, type InvoiceList } from '@/components/billing/types';
+import { type BillingView, ENDED_STATUSES, type InvoiceList } from '@toolgate/contracts/src/api/billing';
 import { Badge, Card, formatDate, formatMoney, formatNumber, Notice, PageHeader } from '@/components/ui';
 import { api, apiResult } from '@/lib/api';
 import { can } from '@/lib/access';
@@ -33,7 +33,7 @@ export default async function BillingPage({ params }: { params: Promise<{ org: s
   const base = `/v1/orgs/${encodeURIComponent(slug)}/billing`;
   const [billing, invoices] = await Promise.all([api<BillingView>(base), apiResult<InvoiceList>(`${base}/invoices`)]);
   const stripe = billing.mode === 'stripe';
-  const subscribed = stripe && !!billing.stripeSubscriptionId && !ENDED.has(billing.status);
+  const subscribed = stripe && !!billing.stripeSubscriptionId && !ENDED_STATUSES.has(billing.status);
   const { estimate, usage, period } = billing;
   const rate = `${formatMoney(estimate.centsPer1k, estimate.currency)} per 1,000 billable calls`;
 

@@ -2,7 +2,7 @@ import type { AuditDeliveryView, AuditWebhookView } from '@toolgate/contracts';
 import type { Metadata } from 'next';
 import Link from 'next/link';
 import { notFound } from 'next/navigation';
-import type { BillingView } from '@/components/billing/types';
+import type { BillingView } from '@toolgate/contracts';
 import { Badge, Card, Empty, formatDate, Notice, PageHeader } from '@/components/ui';
 import { CreateAuditWebhook } from '@/components/webhooks/create-audit-webhook';
 import { DeleteAuditWebhook } from '@/components/webhooks/delete-audit-webhook';

@@ -1,5 +1,5 @@
 /** Response shapes of GET /v1/orgs/:org/billing and /billing/invoices (apps/api/src/modules/billing). */
-import type { UsageMetrics as Metrics } from '@toolgate/contracts';
+import type { UsageMetrics } from './usage';
 
 export interface BillingView {
   mode: 'stripe' | 'local';
@@ -14,7 +14,7 @@ export interface BillingView {
   alertWebhookUrl: string | null;
   estimatedCentsPer1k: number | null;
   period: { start: string; end: string; source: 'subscription' | 'calendar_month' };
-  usage: Metrics;
+  usage: UsageMetrics;
   estimate: { billableCalls: number; centsPer1k: number; amountCents: number; currency: string };
   upcomingInvoice: {
     amountDue: number;
@@ -49,5 +49,5 @@ export interface InvoiceList {
   items: Invoice[];
 }
 
-/** Subscription statuses after which nothing more is billed (the API's ENDED_STATUSES). */
-export const ENDED = new Set(['canceled', 'incomplete_expired']);
+/** Subscription statuses after which nothing more is billed. */
+export const ENDED_STATUSES: ReadonlySet<string> = new Set(['canceled', 'incomplete_expired']);
