@@ -5,6 +5,7 @@ import { ANY_ONE, ANY_RUN, type Pattern, patternsIntersect } from './glob';
 import { cidrContains, parseIp } from './ip';
 import { type Decision, type PolicyRequest, type Principal, type RequestKind, ruleLabel } from './types';
 import { templatePattern } from './uri-template';
+import { ruleSubject } from './subject';
 
 /**
  * Authorization for one request. Evaluation order:
@@ -192,7 +193,7 @@ function rulesOf(role: CompiledRole, kind: RequestKind): readonly CompiledRule[]
 
 /** What the rule globs are matched against: `server__name`, or the URI for resources. */
 function subjectOf(kind: RequestKind, server: string, name: string): string {
-  return kind === 'resource' ? name : `${server}__${name}`;
+  return kind === 'resource' ? name : ruleSubject(server, name);
 }
 
 function ruleMatches(rule: CompiledRule, server: string, subject: string): boolean {
@@ -202,7 +203,7 @@ function ruleMatches(rule: CompiledRule, server: string, subject: string): boole
 function describeRequest(kind: RequestKind, server: string, name: string): string {
   return kind === 'resource'
     ? `resource ${JSON.stringify(name)} on server ${JSON.stringify(server)}`
-    : `${kind} ${JSON.stringify(`${server}__${name}`)}`;
+    : `${kind} ${JSON.stringify(ruleSubject(server, name))}`;
 }
 
 function deny(reason: string, rule: CompiledRule): Decision {

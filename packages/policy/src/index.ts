@@ -19,6 +19,7 @@ export {
 } from './compile';
 export { prepare, type RedactionPattern } from './compiled';
 export { decide, seesServer, templateVisible, visible } from './decide';
+export { ruleSubject } from './subject';
 export { PolicyCompileError, type PolicyCompileErrorCode } from './errors';
 export { type CidrBlock, cidrContains, type IpWords, parseCidr, parseIp } from './ip';
 export { checkKey, findKeyByHash, type KeyStatus } from './keys';

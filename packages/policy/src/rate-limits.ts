@@ -1,6 +1,7 @@
 import type { PolicySnapshot } from '@toolgate/contracts';
 import { compiledPolicy } from './compiled';
 import type { Principal } from './types';
+import { ruleSubject } from './subject';
 
 /** One token bucket to charge for a call. */
 export interface RateLimit {
@@ -51,7 +52,7 @@ export function edgeRateLimits(edge: EdgeRateLimits, clientIp: string | null): R
  */
 export function rateLimitsFor(snapshot: PolicySnapshot, principal: Principal, server: string, toolName: string | null): RateLimit[] {
   const policy = compiledPolicy(snapshot);
-  const subject = toolName === null ? null : `${server}__${toolName}`;
+  const subject = toolName === null ? null : ruleSubject(server, toolName);
   const limits: RateLimit[] = [];
   for (const roleId of principal.roleIds) {
     const role = policy.roles.get(roleId);

@@ -1,5 +1,6 @@
 import { compileGlob } from '@toolgate/policy/src/glob';
 import type { RoleRules, ServerView } from '@toolgate/contracts';
+import { ruleSubject } from '@toolgate/policy/src/subject';
 
 /** What the role builder reads of a server: its catalogue, and whether it was ever probed (null = never). */
 export type ServerSummary = Pick<ServerView, 'id' | 'slug' | 'name' | 'enabled' | 'lastProbeAt' | 'catalog'>;
@@ -37,7 +38,7 @@ export function catalogueOf(servers: ServerSummary[]): Catalogue {
         return {
           server: s.slug,
           name,
-          subject: kind === 'resources' ? name : `${s.slug}__${name}`,
+          subject: kind === 'resources' ? name : ruleSubject(s.slug, name),
           description: item.description,
           inputSchema: item.inputSchema,
         };

@@ -7,6 +7,7 @@ import { createKeyForRole, RoleKeyReveal } from '@/components/roles/key-for-role
 import type { KeyWithSecret, RoleView } from '@toolgate/contracts';
 import { call } from '@/lib/client';
 import { ApiError } from '@/lib/problem';
+import { ruleSubject } from '@toolgate/policy/src/subject';
 
 /** What giving tools needs: the org, the server whose tools are ticked and the endpoint the config points at. */
 export interface GiveToolsTarget {
@@ -25,7 +26,7 @@ const ROLE_NAME_TRIES = 9;
  * than touching the existing role.
  */
 async function createRole(org: string, serverSlug: string, tools: string[]): Promise<RoleView> {
-  const rules = { ...EMPTY_RULES, tools: tools.map((t) => ({ effect: 'allow', match: `${serverSlug}__${t}` })) };
+  const rules = { ...EMPTY_RULES, tools: tools.map((t) => ({ effect: 'allow', match: ruleSubject(serverSlug, t) })) };
   const description = `Tools of ${serverSlug} given from its catalogue.`;
   for (let i = 1; ; i++) {
     const name = i === 1 ? `${serverSlug}-agent` : `${serverSlug}-agent-${i}`;
