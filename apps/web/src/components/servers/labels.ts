@@ -40,5 +40,4 @@ export const DEFAULT_ISOLATION: Record<ServerTransport, ServerIsolation> = {
   sse: effectiveIsolation({ transport: 'sse' }),
 };
 
-/** Where a listed launcher may also be named by absolute path (LAUNCHER_DIRS in @toolgate/policy). */
-export const LAUNCHER_DIRS = ['/usr/bin', '/usr/local/bin', '/bin'];
+export { LAUNCHER_DIRS } from '@toolgate/policy/src/stdio-commands';
