@@ -46,7 +46,8 @@ writeFileSync(
     {
       name: 'toolgate',
       version: workspacePkg.version,
-      description: 'Toolgate, the MCP gateway on one machine: one YAML file, no database; a stdio front and a stdio bridge to a remote Toolgate.',
+      description:
+        'Toolgate, the MCP gateway on one machine: one YAML file, no database; a stdio front and a stdio bridge to a remote Toolgate.',
       bin: { toolgate: 'dist/toolgate.js' },
       files: ['dist'],
       engines: { node: '>=20.19' },

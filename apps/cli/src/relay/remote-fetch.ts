@@ -30,7 +30,8 @@ export function remoteFetch(events: FetchEvents): (url: string | URL, init?: Req
     if (res.status === 404 && sessionId) return res;
     const body = await res.text();
     const msg = parseJson(body) as { jsonrpc?: unknown; id?: unknown; error?: { message?: unknown } } | undefined;
-    if (res.status === 401 || res.status === 403) events.onAuthFailure(res.status, String(msg?.error?.message ?? (body.slice(0, 200) || res.statusText)));
+    if (res.status === 401 || res.status === 403)
+      events.onAuthFailure(res.status, String(msg?.error?.message ?? (body.slice(0, 200) || res.statusText)));
     // Refused before its body was read (401), the answer names no id: it is the request's.
     const answerId = msg?.id ?? id;
     if (msg?.jsonrpc === '2.0' && answerId !== null && answerId !== undefined && msg.error) {

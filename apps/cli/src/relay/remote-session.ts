@@ -63,6 +63,8 @@ export class RemoteSession {
   /** The host's initialize on its way: what follows it needs the session id its answer brings. */
   private initializing?: Promise<void>;
   private closed = false;
+  /** One line per outage in the log, not one per retry. */
+  private unreachableReported = false;
   private readonly reconnectWindowMs: number;
   private readonly resumeWindowMs: number;
 
@@ -129,9 +131,7 @@ export class RemoteSession {
       requestInit: { headers: { Authorization: `Bearer ${this.opts.key}` } },
       fetch: remoteFetch({
         onAuthFailure: (status, message) =>
-          this.opts.log.error(
-            `connect: the remote refused the key (HTTP ${status}: ${message}); check the key the command was given`,
-          ),
+          this.opts.log.error(`connect: the remote refused the key (HTTP ${status}: ${message}); check the key the command was given`),
         onSessionGone: (sessionId) => {
           if (sessionId === t.sessionId && generation === this.generation) void this.reinitialize(generation).catch(() => undefined);
         },
@@ -150,7 +150,9 @@ export class RemoteSession {
     t.onerror = (err) => {
       if (generation !== this.generation || this.closed) return;
       // The SDK gave up resuming a broken stream: the answers it carried cannot come any more.
-      if (/Maximum reconnection attempts/.test(err.message)) this.failResuming('the connection to the remote broke and could not be resumed');
+      if (/Maximum reconnection attempts/.test(err.message))
+        this.failResuming('the connection to the remote broke and could not be resumed');
+      else if (/unreachable/.test(err.message)) this.reportUnreachable(err.message);
       else if (!(err instanceof StreamableHTTPError && err.code === 404)) this.opts.log.warn(`connect: ${err.message}`);
     };
     return t;
@@ -181,6 +183,7 @@ export class RemoteSession {
       const hadSession = t.sessionId !== undefined;
       try {
         await t.send(message, p ? { onresumptiontoken: (token) => (p.lastEventId = token) } : undefined);
+        this.unreachableReported = false;
         return;
       } catch (e) {
         if (this.closed) return;
@@ -259,9 +262,16 @@ export class RemoteSession {
     // The answer may still be in the SDK's parser: give it a moment before deciding.
     const wait = p.lastEventId === undefined ? 1000 : this.resumeWindowMs;
     p.timer = setTimeout(() => {
-      if (this.pending.get(id) === p) this.fail(id, RpcCode.UpstreamUnavailable, 'the connection to the remote broke before the answer came');
+      if (this.pending.get(id) === p)
+        this.fail(id, RpcCode.UpstreamUnavailable, 'the connection to the remote broke before the answer came');
     }, wait);
     p.timer.unref();
+  }
+
+  private reportUnreachable(message: string): void {
+    if (this.unreachableReported) return;
+    this.unreachableReported = true;
+    this.opts.log.warn(`connect: ${message.replace(/^Failed to reconnect SSE stream: /, '')}; retrying`);
   }
 
   private failResuming(reason: string): void {
@@ -269,7 +279,8 @@ export class RemoteSession {
   }
 
   private failStale(reason: string): void {
-    for (const [id, p] of this.pending) if (!p.sending && p.generation < this.generation) this.fail(id, RpcCode.UpstreamUnavailable, reason);
+    for (const [id, p] of this.pending)
+      if (!p.sending && p.generation < this.generation) this.fail(id, RpcCode.UpstreamUnavailable, reason);
   }
 
   /** Forgets a pending request; false when it was not pending (already answered or failed). */

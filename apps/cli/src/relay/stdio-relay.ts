@@ -13,7 +13,12 @@ export interface StdioRelay {
  * its own loopback endpoint (so stdio agents get exactly the HTTP agents' policy, limits and
  * audit) and `toolgate connect` to a remote one. The host closing stdin ends the session.
  */
-export async function runStdioRelay(endpoint: string, key: string, log: Logger, opts: Partial<RemoteSessionOptions> = {}): Promise<StdioRelay> {
+export async function runStdioRelay(
+  endpoint: string,
+  key: string,
+  log: Logger,
+  opts: Partial<RemoteSessionOptions> = {},
+): Promise<StdioRelay> {
   const remote = new RemoteSession({ ...opts, endpoint: new URL(endpoint), key, log });
   const stdio = new StdioServerTransport();
   let done!: () => void;
