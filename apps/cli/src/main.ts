@@ -15,11 +15,12 @@ Usage:
   toolgate gateway --config toolgate.yaml --stdio --key-env NAME
       Be a desktop host's one stdio MCP server: every call goes through the same policy and
       audit as over HTTP, as the agent whose key is in the environment variable NAME.
-  toolgate connect ENDPOINT [--key-env NAME]
+  toolgate connect ENDPOINT [--key-env NAME] [--retry-for SECONDS]
       Be a desktop host's stdio MCP server for a remote Toolgate endpoint (e.g.
       https://gateway.example.com/mcp/acme): relays every message, keeps the session across
-      remote restarts. The agent key comes from $TOOLGATE_KEY (or $NAME), else from the
-      config file's "agentKeys" (the OS config directory, e.g. ~/.config/toolgate/config.json).
+      remote restarts, waits up to --retry-for (10) seconds for an unreachable remote. The agent
+      key comes from $TOOLGATE_KEY (or $NAME), else from the config file's "agentKeys" (the OS
+      config directory, e.g. ~/.config/toolgate/config.json).
   toolgate init [--config toolgate.yaml] [--force]
       Write a commented starter config.
   toolgate audit verify FILE [--json]

@@ -26,8 +26,13 @@ interface Host {
   stderr(): string;
 }
 
-async function host(endpoint: string, env: Record<string, string>, capabilities = {}): Promise<Host> {
-  const transport = new StdioClientTransport({ command: process.execPath, args: [CLI, 'connect', endpoint], env, stderr: 'pipe' });
+async function host(endpoint: string, env: Record<string, string>, capabilities = {}, flags: string[] = []): Promise<Host> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [CLI, 'connect', endpoint, ...flags],
+    env,
+    stderr: 'pipe',
+  });
   let err = '';
   transport.stderr!.on('data', (d: Buffer) => {
     err += d.toString();
@@ -91,12 +96,17 @@ describe('toolgate connect', () => {
   it('takes the key from the config file of the OS config directory when the environment has none', async () => {
     const env = connectEnv();
     mkdirSync(path.join(env.XDG_CONFIG_HOME!, 'toolgate'), { recursive: true });
-    writeFileSync(path.join(env.XDG_CONFIG_HOME!, 'toolgate', 'config.json'), JSON.stringify({ agentKeys: { [`${gw.url}/mcp`]: KEY } }), {
-      mode: 0o600,
-    });
-    const { client } = await host(`${gw.url}/mcp`, env);
+    const file = path.join(env.XDG_CONFIG_HOME!, 'toolgate', 'config.json');
+    writeFileSync(file, JSON.stringify({ agentKeys: { [`${gw.url}/mcp`]: KEY } }), { mode: 0o644 });
+    const { client, stderr } = await host(`${gw.url}/mcp`, env);
     expect((await client.listTools()).tools.length).toBeGreaterThan(0);
     await client.close();
+    expect(stderr()).toContain(`${file} holds an agent key and is readable by other users`);
+
+    writeFileSync(file, '{"agentKeys": ');
+    const broken = spawnSync(process.execPath, [CLI, 'connect', `${gw.url}/mcp`], { encoding: 'utf8', env });
+    expect(broken.status).toBe(2);
+    expect(broken.stderr).toContain(`${file}: not valid JSON`);
   });
 
   it('answers a refused key with the gateway’s error and says so on stderr, never printing the key', async () => {
@@ -186,12 +196,41 @@ describe('toolgate connect with a remote that goes away', () => {
     expect(await cut).toBe(RpcCode.UpstreamUnavailable);
     expect(Date.now() - crashedAt).toBeLessThan(15_000);
 
+    // Down when the call is made, back within --retry-for: the call waits and succeeds.
+    const waiting = client.callTool({ name: 'everything__echo', arguments: { message: 'waited' } });
     gw = await startGateway(baseConfig(), {}, port);
+    expect((await waiting).content).toEqual([{ type: 'text', text: 'Echo: waited' }]);
     await within(
       15_000,
       async () => (await errorCode(client.callTool({ name: 'everything__echo', arguments: { message: 'x' } }))) === null,
     );
+
+    // Back without this key: the new session is refused, with the remote's own error.
+    await gw.stop();
+    gw = await startGateway(baseConfig('', ['ci']), {}, port);
+    expect(await errorCode(client.callTool({ name: 'everything__echo', arguments: { message: 'revoked' } }))).toBe(RpcCode.Unauthorized);
+    expect(stderr()).toMatch(/the remote refused the key \(HTTP 401/);
     await client.close();
     await gw.stop();
+  });
+
+  it('answers with an error when the remote stays unreachable past --retry-for', async () => {
+    const port = await freePort();
+    const started = Date.now();
+    const transport = new StdioClientTransport({
+      command: process.execPath,
+      args: [CLI, 'connect', `http://127.0.0.1:${port}/mcp`, '--retry-for', '1'],
+      env: connectEnv({ TOOLGATE_KEY: KEY }),
+      stderr: 'pipe',
+    });
+    let err = '';
+    transport.stderr!.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
+    const client = new Client({ name: 'desktop-host', version: '1.0.0' });
+    expect(await errorCode(client.connect(transport))).toBe(RpcCode.UpstreamUnavailable);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    expect(err).toMatch(/unreachable \(ECONNREFUSED\)/);
+    await client.close();
   });
 });

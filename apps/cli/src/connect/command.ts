@@ -3,7 +3,7 @@ import { cliLogger } from '../gateway/logs';
 import { runStdioRelay } from '../relay/stdio-relay';
 import { keyFileWarning, resolveKey } from './key';
 
-export const CONNECT_USAGE = 'toolgate connect ENDPOINT [--key-env NAME]';
+export const CONNECT_USAGE = 'toolgate connect ENDPOINT [--key-env NAME] [--retry-for SECONDS]';
 
 /**
  * `toolgate connect ENDPOINT`: a desktop host's stdio MCP server that relays to a remote Toolgate
@@ -21,13 +21,15 @@ export async function connect(args: string[]): Promise<number> {
   const endpoint = positionals[0]!;
   const problem = endpointProblem(endpoint);
   if (problem) return usage(problem);
+  const retryFor = Number(values['retry-for']);
+  if (!Number.isFinite(retryFor) || retryFor < 0) return usage('--retry-for must be a number of seconds');
   const key = resolveKey(endpoint, values['key-env']);
   if ('problem' in key) return usage(key.problem);
   const log = cliLogger(values['json-logs']!);
   const warning = keyFileWarning(key.from);
   if (warning) log.warn(`connect: ${warning}`);
   // stdout is the host's MCP channel: everything else goes to stderr.
-  const relay = await runStdioRelay(endpoint, key.key, log);
+  const relay = await runStdioRelay(endpoint, key.key, log, { reconnectWindowMs: retryFor * 1000 });
   log.info(`connect: relaying stdio to ${endpoint} with the key from ${key.from}`);
   await relay.closed;
   return 0;
@@ -36,7 +38,11 @@ export async function connect(args: string[]): Promise<number> {
 function parseConnectArgs(args: string[]) {
   return parseArgs({
     args,
-    options: { 'key-env': { type: 'string' }, 'json-logs': { type: 'boolean', default: false } },
+    options: {
+      'key-env': { type: 'string' },
+      'retry-for': { type: 'string', default: '10' },
+      'json-logs': { type: 'boolean', default: false },
+    },
     allowPositionals: true,
     strict: true,
   });

@@ -35,7 +35,14 @@ interface Pending {
 }
 
 /** A request whose answer cannot come: the host gets this error instead of waiting forever. */
-class Undeliverable extends Error {}
+class Undeliverable extends Error {
+  constructor(
+    message: string,
+    readonly code: number = RpcCode.UpstreamUnavailable,
+  ) {
+    super(message);
+  }
+}
 
 const REINITIALIZE_ID = 'toolgate-connect/reinitialize';
 
@@ -102,7 +109,8 @@ export class RemoteSession {
         this.opts.log.warn(`connect: a ${describe(message)} was not delivered: ${(e as Error).message}`);
         return;
       }
-      const code = e instanceof RemoteUnreachable || e instanceof Undeliverable ? RpcCode.UpstreamUnavailable : RpcCode.InternalError;
+      const code =
+        e instanceof Undeliverable ? e.code : e instanceof RemoteUnreachable ? RpcCode.UpstreamUnavailable : RpcCode.InternalError;
       this.fail(message.id, code, (e as Error).message);
     } finally {
       const p = isJSONRPCRequest(message) ? this.pending.get(message.id) : undefined;
@@ -227,9 +235,9 @@ export class RemoteSession {
     });
     await this.sendReachable({ ...this.initializeRequest, id: REINITIALIZE_ID });
     const result = await answer;
-    if (!isJSONRPCResultResponse(result)) {
-      const error = isJSONRPCErrorResponse(result) ? result.error.message : 'no result';
-      throw new Undeliverable(`the remote refused a new session: ${error}`);
+    if (isJSONRPCErrorResponse(result)) {
+      // The remote's own reason (a revoked key: its 401 code) reaches the host.
+      throw new Undeliverable(`the remote refused a new session: ${result.error.message}`, result.error.code);
     }
     this.setVersion(result);
     if (this.hostInitialized) await this.sendReachable({ jsonrpc: '2.0', method: 'notifications/initialized' });
