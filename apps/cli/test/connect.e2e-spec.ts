@@ -4,14 +4,14 @@
  * server-to-client requests pass through; a restarting or crashing remote is survived; closing
  * stdin ends the remote session and the process.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { RpcCode } from '@toolgate/gateway/src/core/jsonrpc';
 import { baseConfig, CLI, errorCode, KEY, type Running, startGateway, within } from './standalone';
 
@@ -64,8 +64,8 @@ describe('toolgate connect', () => {
     await gw.stop();
   });
 
-  it('relays listing, calls, policy errors, progress and sampling requests to the remote endpoint', async () => {
-    const { client } = await host(`${gw.url}/mcp`, connectEnv({ TOOLGATE_KEY: KEY }), { sampling: {} });
+  it('relays listing, calls, policy errors, progress, sampling and elicitation requests to the remote endpoint', async () => {
+    const { client } = await host(`${gw.url}/mcp`, connectEnv({ TOOLGATE_KEY: KEY }), { sampling: {}, elicitation: {} });
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toContain('everything__echo');
     expect(names).not.toContain('everything__get-env');
@@ -90,6 +90,9 @@ describe('toolgate connect', () => {
     }));
     const sampled = await client.callTool({ name: 'everything__trigger-sampling-request', arguments: { prompt: 'hi', maxTokens: 5 } });
     expect(JSON.stringify(sampled.content)).toContain('sampled by the host');
+    client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'decline' }));
+    const elicited = await client.callTool({ name: 'everything__trigger-elicitation-request', arguments: {} });
+    expect(JSON.stringify(elicited.content)).toMatch(/declined/i);
     await client.close();
   });
 
@@ -142,7 +145,10 @@ describe('toolgate connect', () => {
     expect(run([], connectEnv({ TOOLGATE_KEY: KEY })).status).toBe(2);
   });
 
-  it('ends the remote session and exits 0 soon after the host closes stdin', async () => {
+  it.each([
+    ['the host closes stdin', (child: ChildProcess) => child.stdin!.end()],
+    ['the host sends SIGTERM', (child: ChildProcess) => child.kill('SIGTERM')],
+  ])('ends the remote session and exits 0 soon after %s', async (_, stop) => {
     const child = spawn(process.execPath, [CLI, 'connect', `${gw.url}/mcp`], {
       env: connectEnv({ TOOLGATE_KEY: KEY }),
       stdio: ['pipe', 'pipe', 'inherit'],
@@ -158,7 +164,7 @@ describe('toolgate connect', () => {
     expect(await openSessions(gw.url)).toBe(before + 1);
     const exited = new Promise<number | null>((r) => child.once('exit', r));
     const closedAt = Date.now();
-    child.stdin.end();
+    stop(child);
     expect(await exited).toBe(0);
     expect(Date.now() - closedAt).toBeLessThan(3000);
     expect(await openSessions(gw.url)).toBe(before);

@@ -31,6 +31,8 @@ export async function connect(args: string[]): Promise<number> {
   // stdout is the host's MCP channel: everything else goes to stderr.
   const relay = await runStdioRelay(endpoint, key.key, log, { reconnectWindowMs: retryFor * 1000 });
   log.info(`connect: relaying stdio to ${endpoint} with the key from ${key.from}`);
+  // A host that stops its servers with a signal instead of closing stdin: the session ends all the same.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void relay.close());
   await relay.closed;
   return 0;
 }

@@ -3,8 +3,10 @@ import type { Logger } from '@toolgate/gateway/src/log';
 import { RemoteSession, type RemoteSessionOptions } from './remote-session';
 
 export interface StdioRelay {
-  /** Resolves once the host closed stdin and the remote session was ended. */
+  /** Resolves once the host closed stdin (or close() was called) and the remote session was ended. */
   closed: Promise<void>;
+  /** Ends the remote session and the relay, as the host closing stdin does. */
+  close(): Promise<void>;
 }
 
 /**
@@ -41,5 +43,11 @@ export async function runStdioRelay(
   process.stdin.once('close', close);
   await remote.start();
   await stdio.start();
-  return { closed };
+  return {
+    closed,
+    close: () => {
+      close();
+      return closed;
+    },
+  };
 }
