@@ -5,7 +5,7 @@
  * stdin ends the remote session and the process.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -93,6 +93,26 @@ describe('toolgate connect', () => {
     client.setRequestHandler(ElicitRequestSchema, async () => ({ action: 'decline' }));
     const elicited = await client.callTool({ name: 'everything__trigger-elicitation-request', arguments: {} });
     expect(JSON.stringify(elicited.content)).toMatch(/declined/i);
+    await client.close();
+  });
+
+  it('relays the host’s cancellation: the remote ends the call and records it as cancelled', async () => {
+    const { client } = await host(`${gw.url}/mcp`, connectEnv({ TOOLGATE_KEY: KEY }));
+    const abort = new AbortController();
+    const call = client.callTool(
+      { name: 'everything__trigger-long-running-operation', arguments: { duration: 30, steps: 30 } },
+      undefined,
+      { signal: abort.signal, onprogress: () => abort.abort('the user pressed stop') },
+    );
+    await expect(call).rejects.toThrow();
+    const audit = path.join(gw.dir, 'toolgate-audit.jsonl');
+    await within(10_000, async () =>
+      readFileSync(audit, 'utf8')
+        .split('\n')
+        .some((l) => l.includes('trigger-long-running-operation') && l.includes('"outcome":"cancelled"')),
+    );
+    // The bridge stays usable.
+    expect(await errorCode(client.callTool({ name: 'everything__echo', arguments: { message: 'still here' } }))).toBeNull();
     await client.close();
   });
 
