@@ -15,7 +15,7 @@ Usage:
   toolgate gateway --config toolgate.yaml --stdio --key-env NAME
       Be a desktop host's one stdio MCP server: every call goes through the same policy and
       audit as over HTTP, as the agent whose key is in the environment variable NAME.
-  toolgate connect ENDPOINT [--key-env NAME] [--retry-for SECONDS]
+  toolgate connect ENDPOINT [--key-env NAME] [--retry-for SECONDS] [--json-logs]
       Be a desktop host's stdio MCP server for a remote Toolgate endpoint (e.g.
       https://gateway.example.com/mcp/acme): relays every message, keeps the session across
       remote restarts, waits up to --retry-for (10) seconds for an unreachable remote. The agent

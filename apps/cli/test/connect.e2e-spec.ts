@@ -240,6 +240,19 @@ describe('toolgate connect with a remote that goes away', () => {
     await gw.stop();
   });
 
+  it('says so when the key is revoked mid-session, and answers later calls with the 401’s error', async () => {
+    const gw = await startGateway(baseConfig());
+    const { client, stderr } = await host(`${gw.url}/mcp`, connectEnv({ TOOLGATE_KEY: KEY }));
+    expect(await errorCode(client.callTool({ name: 'everything__echo', arguments: { message: 'before' } }))).toBeNull();
+    // The gateway reloads its config without this key and closes the key's streams.
+    gw.write(baseConfig('', ['ci']));
+    await within(10_000, async () => /the remote refused the key \(HTTP 401/.test(stderr()), 'the revocation on stderr');
+    expect(await errorCode(client.callTool({ name: 'everything__echo', arguments: { message: 'after' } }))).toBe(RpcCode.Unauthorized);
+    expect(stderr()).not.toContain(KEY);
+    await client.close();
+    await gw.stop();
+  });
+
   it('answers with an error when the remote stays unreachable past --retry-for', async () => {
     const port = await freePort();
     const started = Date.now();

@@ -3,7 +3,7 @@ import { cliLogger } from '../gateway/logs';
 import { runStdioRelay } from '../relay/stdio-relay';
 import { keyFileWarning, resolveKey } from './key';
 
-export const CONNECT_USAGE = 'toolgate connect ENDPOINT [--key-env NAME] [--retry-for SECONDS]';
+export const CONNECT_USAGE = 'toolgate connect ENDPOINT [--key-env NAME] [--retry-for SECONDS] [--json-logs]';
 
 /**
  * `toolgate connect ENDPOINT`: a desktop host's stdio MCP server that relays to a remote Toolgate

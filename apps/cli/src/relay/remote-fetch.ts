@@ -1,6 +1,6 @@
 /** What the relay needs to hear about the HTTP exchanges the SDK's transport makes. */
 export interface FetchEvents {
-  /** 401 or 403 on a POST: the key was refused (the status and the gateway's message). */
+  /** 401 or 403: the key was refused (the status and the gateway's message). */
   onAuthFailure(status: number, message: string): void;
   /** A GET (the session's stream, or a resumption) with this session id answered 404: the session is gone. */
   onSessionGone(sessionId: string): void;
@@ -24,7 +24,11 @@ export function remoteFetch(events: FetchEvents): (url: string | URL, init?: Req
     const res = await fetchOrUnreachable(url, init);
     const sessionId = new Headers(init?.headers).get('mcp-session-id');
     if (init?.method === 'GET' && res.status === 404 && sessionId) events.onSessionGone(sessionId);
-    if (init?.method !== 'POST') return res;
+    if (init?.method !== 'POST') {
+      // A key revoked mid-session shows first on the session's stream.
+      if (res.status === 401 || res.status === 403) events.onAuthFailure(res.status, res.statusText);
+      return res;
+    }
     const id = requestId(init.body);
     if (res.ok) return id === undefined ? res : watchStreamEnd(res, () => events.onRequestStreamEnd(id));
     if (res.status === 404 && sessionId) return res;
