@@ -10,16 +10,17 @@ import path from 'node:path';
  */
 export function configDir(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
   if (env.TOOLGATE_CONFIG_DIR) return env.TOOLGATE_CONFIG_DIR;
+  if (platform === 'win32')
+    return path.win32.join(env.APPDATA || path.win32.join(env.USERPROFILE || homedir(), 'AppData', 'Roaming'), 'toolgate');
   const home = env.HOME || homedir();
-  if (platform === 'darwin') return path.join(home, 'Library', 'Application Support', 'toolgate');
-  if (platform === 'win32') return path.join(env.APPDATA || path.join(home, 'AppData', 'Roaming'), 'toolgate');
+  if (platform === 'darwin') return path.posix.join(home, 'Library', 'Application Support', 'toolgate');
   // XDG: a relative XDG_CONFIG_HOME is invalid and must be ignored.
   const xdg = env.XDG_CONFIG_HOME;
-  return path.join(xdg && path.isAbsolute(xdg) ? xdg : path.join(home, '.config'), 'toolgate');
+  return path.posix.join(xdg && path.posix.isAbsolute(xdg) ? xdg : path.posix.join(home, '.config'), 'toolgate');
 }
 
 export function configFile(env: NodeJS.ProcessEnv = process.env, platform: NodeJS.Platform = process.platform): string {
-  return path.join(configDir(env, platform), 'config.json');
+  return (platform === 'win32' ? path.win32 : path.posix).join(configDir(env, platform), 'config.json');
 }
 
 /** The config file's JSON object; {} when there is none. Throws with the file's name when it is not valid JSON. */

@@ -126,6 +126,11 @@ describe('toolgate connect', () => {
     await client.close();
     expect(stderr()).toContain(`${file} holds an agent key and is readable by other users`);
 
+    writeFileSync(file, JSON.stringify({ agentKeys: { [`${gw.url}/mcp`]: 42 } }));
+    const wrongType = spawnSync(process.execPath, [CLI, 'connect', `${gw.url}/mcp`], { encoding: 'utf8', env });
+    expect(wrongType.status).toBe(2);
+    expect(wrongType.stderr).toContain(`${file}: agentKeys.${gw.url}/mcp: `);
+
     writeFileSync(file, '{"agentKeys": ');
     const broken = spawnSync(process.execPath, [CLI, 'connect', `${gw.url}/mcp`], { encoding: 'utf8', env });
     expect(broken.status).toBe(2);

@@ -1,6 +1,15 @@
+import { z } from 'zod';
 import { configFile, readableByOthers, readConfigFile } from '../config-dir';
 
 export const DEFAULT_KEY_ENV = 'TOOLGATE_KEY';
+
+/** The agent-key part of the CLI's config file (other commands keep their own fields beside it). */
+export const AgentKeysConfig = z.object({
+  /** The key per endpoint URL, exactly as given to `toolgate connect`. */
+  agentKeys: z.record(z.string(), z.string().min(1)).optional(),
+  /** The key for any other endpoint. */
+  agentKey: z.string().min(1).optional(),
+});
 
 export type KeySource = { key: string; from: string } | { problem: string };
 
@@ -20,9 +29,10 @@ export function resolveKey(endpoint: string, keyEnv: string | undefined, env: No
   } catch (e) {
     return { problem: (e as Error).message };
   }
-  const perEndpoint = config.agentKeys as Record<string, unknown> | undefined;
-  const key = (typeof perEndpoint === 'object' && perEndpoint !== null ? perEndpoint[endpoint] : undefined) ?? config.agentKey;
-  if (typeof key === 'string' && key) return { key, from: file };
+  const parsed = AgentKeysConfig.safeParse(config);
+  if (!parsed.success) return { problem: `${file}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  const key = parsed.data.agentKeys?.[endpoint] ?? parsed.data.agentKey;
+  if (key) return { key, from: file };
   return {
     problem: `no agent key: set $${DEFAULT_KEY_ENV} (or name another variable with --key-env NAME), or put {"agentKeys": {"${endpoint}": "tg_…"}} in ${file}`,
   };
