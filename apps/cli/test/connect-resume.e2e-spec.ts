@@ -1,7 +1,8 @@
 /**
  * `toolgate connect` when an answer's event stream breaks while the remote stays up: with an
  * event id the stream is resumed with Last-Event-ID and the answer arrives; without one nothing
- * can resume it, and the host gets an error instead of waiting forever. The remote is a small
+ * can resume it, and the host gets an error instead of waiting forever; a connection reset
+ * before the answer is an error too, not a resend (the call may have run). The remote is a small
  * Streamable HTTP peer that cuts its streams on purpose (no gateway cuts them at will).
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -14,7 +15,7 @@ import { CLI, errorCode } from './standalone';
 const SESSION = 'cut-streams-session';
 
 /** What the peer saw of the resumption. */
-const seen: { lastEventIds: string[] } = { lastEventIds: [] };
+const seen = { lastEventIds: [] as string[], resets: 0 };
 /** The id of the call whose stream was cut after its first event (answered on resumption). */
 let resumableId: unknown;
 
@@ -35,6 +36,12 @@ async function onPost(req: IncomingMessage, res: ServerResponse): Promise<void> 
     const result = { protocolVersion: '2025-11-25', capabilities: { tools: {} }, serverInfo: { name: 'cutter', version: '1' } };
     res.writeHead(200, { 'content-type': 'application/json', 'mcp-session-id': SESSION });
     res.end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, result }));
+    return;
+  }
+  if (msg.params?.name === 'reset') {
+    // The connection drops before any answer: the call may have run, so it must not be sent again.
+    seen.resets++;
+    req.socket.destroy();
     return;
   }
   sse(res);
@@ -75,7 +82,7 @@ afterAll(async () => {
 });
 
 describe('toolgate connect with broken answer streams', () => {
-  it('resumes a stream with Last-Event-ID, and fails a call whose stream cannot be resumed', async () => {
+  it('resumes a stream with Last-Event-ID, fails a call whose stream cannot be resumed, and never resends one the remote may have run', async () => {
     const client = new Client({ name: 'desktop-host', version: '1.0.0' });
     await client.connect(
       new StdioClientTransport({
@@ -92,6 +99,9 @@ describe('toolgate connect with broken answer streams', () => {
     const started = Date.now();
     expect(await errorCode(client.callTool({ name: 'unresumable', arguments: {} }))).toBe(RpcCode.UpstreamUnavailable);
     expect(Date.now() - started).toBeLessThan(5000);
+
+    expect(await errorCode(client.callTool({ name: 'reset', arguments: {} }))).toBe(RpcCode.UpstreamUnavailable);
+    expect(seen.resets).toBe(1);
     await client.close();
   });
 });

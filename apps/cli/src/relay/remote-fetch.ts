@@ -11,6 +11,9 @@ export interface FetchEvents {
 /** The remote could not be reached at all (nothing was delivered): safe to send again. */
 export class RemoteUnreachable extends Error {}
 
+/** The connection failed after it was made: the remote may have received the message, so it is not sent again. */
+export class RemoteConnectionLost extends Error {}
+
 const NOT_DELIVERED = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
 
 /**
@@ -51,7 +54,8 @@ async function fetchOrUnreachable(url: string | URL, init?: RequestInit): Promis
   } catch (e) {
     const code = (e as { cause?: { code?: string } }).cause?.code;
     if (code && NOT_DELIVERED.has(code)) throw new RemoteUnreachable(`${new URL(url).origin} is unreachable (${code})`, { cause: e });
-    throw e;
+    if ((e as Error).name === 'AbortError') throw e;
+    throw new RemoteConnectionLost(`the connection to ${new URL(url).origin} failed (${code ?? (e as Error).message})`, { cause: e });
   }
 }
 

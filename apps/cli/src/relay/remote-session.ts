@@ -10,7 +10,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { RpcCode } from '@toolgate/gateway/src/core/jsonrpc';
 import type { Logger } from '@toolgate/gateway/src/log';
-import { RemoteUnreachable, remoteFetch } from './remote-fetch';
+import { RemoteConnectionLost, RemoteUnreachable, remoteFetch } from './remote-fetch';
 
 export interface RemoteSessionOptions {
   endpoint: URL;
@@ -110,7 +110,11 @@ export class RemoteSession {
         return;
       }
       const code =
-        e instanceof Undeliverable ? e.code : e instanceof RemoteUnreachable ? RpcCode.UpstreamUnavailable : RpcCode.InternalError;
+        e instanceof Undeliverable
+          ? e.code
+          : e instanceof RemoteUnreachable || e instanceof RemoteConnectionLost
+            ? RpcCode.UpstreamUnavailable
+            : RpcCode.InternalError;
       this.fail(message.id, code, (e as Error).message);
     } finally {
       const p = isJSONRPCRequest(message) ? this.pending.get(message.id) : undefined;
