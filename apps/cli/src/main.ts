@@ -15,6 +15,12 @@ Usage:
   toolgate gateway --config toolgate.yaml --stdio --key-env NAME
       Be a desktop host's one stdio MCP server: every call goes through the same policy and
       audit as over HTTP, as the agent whose key is in the environment variable NAME.
+  toolgate connect ENDPOINT [--key-env NAME] [--retry-for SECONDS] [--json-logs]
+      Be a desktop host's stdio MCP server for a remote Toolgate endpoint (e.g.
+      https://gateway.example.com/mcp/acme): relays every message, keeps the session across
+      remote restarts, waits up to --retry-for (10) seconds for an unreachable remote. The agent
+      key comes from $TOOLGATE_KEY (or $NAME), else from the config file's "agentKeys" (the OS
+      config directory, e.g. ~/.config/toolgate/config.json).
   toolgate init [--config toolgate.yaml] [--force]
       Write a commented starter config.
   toolgate audit verify FILE [--json]
@@ -33,6 +39,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'gateway':
       return gateway(rest);
+    case 'connect':
+      return (await import('./connect/command')).connect(rest);
     case 'init':
       return init(rest);
     case 'audit':
@@ -90,8 +98,8 @@ async function gateway(args: string[]): Promise<number> {
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
   if (agentKey !== undefined) {
-    const { runStdioFront } = await import('./gateway/stdio-front');
-    const front = await runStdioFront(endpoint, agentKey, gw.log);
+    const { runStdioRelay } = await import('./relay/stdio-relay');
+    const front = await runStdioRelay(endpoint, agentKey, gw.log);
     gw.log.info('gateway: serving on stdio', { config: gw.current.file });
     await front.closed;
     await stop('stdin closed');

@@ -29,6 +29,8 @@ export interface Running {
   log(): string;
   write(yaml: string): void;
   stop(): Promise<void>;
+  /** Kills it with no chance to close anything, as a crash would. */
+  crash(): Promise<void>;
 }
 
 /** A temp directory with `yaml` as toolgate.yaml. */
@@ -44,11 +46,11 @@ export function gatewayEnv(extra: Record<string, string> = {}): NodeJS.ProcessEn
   return { ...process.env, TEST_KEY: KEY, OTHER_KEY, ...extra };
 }
 
-/** `toolgate gateway --config` as a real process on a free port; resolves once it listens. */
-export async function startGateway(yaml: string, extra: Record<string, string> = {}): Promise<Running> {
+/** `toolgate gateway --config` as a real process on `port` (default: a free one); resolves once it listens. */
+export async function startGateway(yaml: string, extra: Record<string, string> = {}, port = 0): Promise<Running> {
   const { dir, file } = configDir(yaml);
   // The reload tests read the info lines of the operator log.
-  const child: ChildProcess = spawn(process.execPath, [CLI, 'gateway', '--config', file, '--port', '0', '--json-logs'], {
+  const child: ChildProcess = spawn(process.execPath, [CLI, 'gateway', '--config', file, '--port', String(port), '--json-logs'], {
     env: gatewayEnv({ LOG_LEVEL: 'info', ...extra }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -77,6 +79,12 @@ export async function startGateway(yaml: string, extra: Record<string, string> =
       if (child.exitCode !== null) return;
       const exited = new Promise((r) => child.once('exit', r));
       child.kill('SIGTERM');
+      await exited;
+    },
+    crash: async () => {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
       await exited;
     },
   };
