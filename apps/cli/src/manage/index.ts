@@ -35,8 +35,8 @@ export const MANAGE_HELP = `Managing a platform org (needs a management token, s
   document on stdout; errors as {"error": …}) and --help. TOOLGATE_API and TOOLGATE_TOKEN
   override the stored login.
 
-Exit codes: 0 ok; 1 remote failure or failed check; 2 bad usage or input; 3 not logged in,
-  token refused or not allowed (401/403); 4 not found.
+Exit codes: 0 ok; 1 remote failure or failed check; 2 bad usage or input (also the API's
+  400/409/422); 3 not logged in, token refused or not allowed (401/403); 4 not found.
 `;
 
 /** Runs a management command; a failure is reported (as JSON with --json) and becomes its exit code. */
