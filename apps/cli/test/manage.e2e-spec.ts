@@ -2,7 +2,7 @@
  * The management commands as a user runs them (a real `toolgate` process) against the real
  * platform: API, a gateway worker and the event consumers, on a database of this file's own.
  */
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { connect, EVERYTHING } from '../../gateway/test/harness';
@@ -111,6 +111,44 @@ describe('login, logout, orgs', () => {
     expect(ok(await cli(other, ['roles', 'ls', '--json'])).org).toBe(org);
   });
 
+  it('refuses bad login input with exit 2: no --api, no token, not a management token; and a damaged config file', async () => {
+    const other = tempDir('cli-bad');
+    const noApi = await cli(other, ['login', '--json'], { input: 'tgm_x' });
+    expect(noApi.status).toBe(2);
+    expect(noApi.json.error.message).toMatch(/--api URL/);
+    expect((await cli(other, ['login', '--api', platform.apiUrl, '--json'], { input: '' })).json.error.message).toMatch(
+      /no token on stdin/,
+    );
+    const jwt = await cli(other, ['login', '--api', platform.apiUrl, '--json'], { input: person.token });
+    expect(jwt.status).toBe(2);
+    expect(jwt.json.error.message).toMatch(/management token \(tgm_/);
+    expect((await cli(other, ['login', '--api', platform.apiUrl, '--token-env', 'UNSET_VAR'])).status).toBe(2);
+
+    mkdirSync(path.join(other, 'toolgate'), { recursive: true });
+    writeFileSync(path.join(other, 'toolgate', 'config.json'), '{"api": ');
+    const damaged = await cli(other, ['orgs', '--json']);
+    expect(damaged.status).toBe(2);
+    expect(damaged.json.error.message).toMatch(/config\.json is not valid JSON; run toolgate login again/);
+  });
+
+  it('needs --org when the credentials see several orgs (exit 2), and answers no org at all with exit 4', async () => {
+    const busy = await new Person(platform.apiUrl).signupWithOrg();
+    const second = await busy.createOrg();
+    const env = { TOOLGATE_API: platform.apiUrl, TOOLGATE_TOKEN: busy.token };
+    const several = await cli(tempDir('cli-env'), ['servers', 'ls', '--json'], { env });
+    expect(several.status).toBe(2);
+    expect(several.json.error.message).toContain(`(${[busy.org, second].sort().join(', ')})`.replace(/^\(/, '('));
+    expect(ok(await cli(tempDir('cli-env'), ['servers', 'ls', '--org', second, '--json'], { env })).org).toBe(second);
+    expect((await cli(tempDir('cli-env'), ['servers', 'ls', '--org', 'not-my-org', '--json'], { env })).status).toBe(4);
+
+    const lonely = await new Person(platform.apiUrl).signup();
+    const none = await cli(tempDir('cli-env'), ['servers', 'ls', '--json'], {
+      env: { TOOLGATE_API: platform.apiUrl, TOOLGATE_TOKEN: lonely.token },
+    });
+    expect(none.status).toBe(4);
+    expect(none.json.error.code).toBe('no_org');
+  });
+
   it('answers a revoked token with exit 3 and says so', async () => {
     const { token, id } = await person.serviceToken();
     const env = { TOOLGATE_API: platform.apiUrl, TOOLGATE_TOKEN: token, TOOLGATE_ORG: org };
@@ -158,6 +196,9 @@ describe('servers', () => {
     expect(bad.status).toBe(2);
     expect(bad.json.error.errors).toEqual([expect.objectContaining({ path: 'url' })]);
     expect((await run(['servers', 'add', 'web', '--command', 'x', '--url', 'https://example.com', '--json'])).status).toBe(2);
+    const noValue = await run(['servers', 'add', 'web', '--url', 'https://example.com/mcp', '--header', 'Authorization', '--json']);
+    expect(noValue.status).toBe(2);
+    expect(noValue.json.error.message).toMatch(/--header takes NAME=VALUE/);
     const dup = await run(['servers', 'add', 'everything', '--url', 'https://example.com/mcp', '--json']);
     expect(dup.status).toBe(2);
     expect(dup.json.error).toMatchObject({ status: 409 });
@@ -169,7 +210,49 @@ describe('servers', () => {
       expect(r.status).toBe(4);
       expect(r.json.error).toMatchObject({ exitCode: 4, code: 'not_found' });
     }
-    ok(await run(['servers', 'add', 'temp', '--url', 'https://example.com/mcp', '--transport', 'sse', '--json']));
+    const sse = [
+      'servers',
+      'add',
+      'temp',
+      '--url',
+      'https://example.com/mcp',
+      '--transport',
+      'sse',
+      '--header-secret',
+      'Authorization=UPSTREAM_TOKEN',
+    ];
+    // The API refuses a reference to a secret the org does not have: bad input, the field named once.
+    const missing = await run([...sse, '--json']);
+    expect(missing.status).toBe(2);
+    expect(missing.json.error).toMatchObject({
+      status: 400,
+      errors: [{ path: 'headers.Authorization.secret', message: expect.any(String) }],
+    });
+    expect(missing.stderr.match(/headers\.Authorization\.secret/g)).toHaveLength(1);
+    await person.call('PUT', `/v1/orgs/${org}/secrets/UPSTREAM_TOKEN`, { value: 'sk-upstream' });
+    const temp = ok(
+      await run([
+        'servers',
+        'add',
+        'temp',
+        '--url',
+        'https://example.com/mcp',
+        '--transport',
+        'sse',
+        '--header',
+        'X-Team=cli',
+        '--header-secret',
+        'Authorization=UPSTREAM_TOKEN',
+        '--tag',
+        'test',
+        '--json',
+      ]),
+    );
+    expect(temp).toMatchObject({
+      transport: 'sse',
+      headers: { 'X-Team': { value: 'cli' }, Authorization: { secret: 'UPSTREAM_TOKEN' } },
+      tags: ['test'],
+    });
     expect(ok(await run(['servers', 'rm', 'temp', '--json']))).toEqual({ removed: { id: expect.any(String), slug: 'temp' } });
     expect(ok(await run(['servers', 'ls', '--json'])).items.map((s: { slug: string }) => s.slug)).toEqual(['everything']);
   });
@@ -271,6 +354,11 @@ describe('keys, and what the gateway records of their use', () => {
     expect((await run(['keys', 'revoke', 'no-such-key', '--json'])).status).toBe(4);
     expect((await run(['keys', 'create', 'x', '--role', 'no-such-role', '--json'])).status).toBe(4);
     expect((await run(['keys', 'create', 'x', '--metadata', 'novalue', '--json'])).status).toBe(2);
+    ok(await run(['keys', 'create', 'twin', '--json']));
+    ok(await run(['keys', 'create', 'twin', '--json']));
+    const twins = await run(['keys', 'revoke', 'twin', '--json']);
+    expect(twins.status).toBe(2);
+    expect(twins.json.error.message).toMatch(/2 keys are named "twin"; use the prefix: tg_/);
   });
 
   it('audit tail shows the calls made with the key, and --follow streams new ones', async () => {
@@ -297,7 +385,7 @@ describe('keys, and what the gateway records of their use', () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect((await run(['audit', 'tail', '--since', 'yesterday'])).status).toBe(2);
 
-    // --follow: NDJSON lines; a new admin action shows up while it runs.
+    // --follow: NDJSON lines; a call made while it runs shows up.
     const { spawn } = await import('node:child_process');
     const child = spawn(
       process.execPath,
@@ -307,20 +395,32 @@ describe('keys, and what the gateway records of their use', () => {
       },
     );
     let out = '';
+    let err = '';
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
     });
+    child.stderr.on('data', (d: Buffer) => {
+      err += d.toString();
+    });
     try {
       await until('the first line', async () => out.includes('\n'));
-      ok(await run(['servers', 'add', 'followed', '--url', 'https://example.com/mcp', '--json']));
-      const line = await until('the new event', async () =>
-        out
-          .split('\n')
-          .filter(Boolean)
-          .map((l) => JSON.parse(l))
-          .find((e) => e.method === 'admin.server.created' && e.target?.includes('server')),
-      );
-      expect(line.kind).toBe('admin');
+      const first = JSON.parse(out.split('\n')[0]!);
+      const again = await connect(`${platform.stack.gatewayUrl}/mcp/${org}`, secret);
+      await again.callTool({ name: 'everything__echo', arguments: { message: 'while following' } });
+      await again.close();
+      const line = await until(
+        'the new event',
+        async () =>
+          out
+            .split('\n')
+            .filter(Boolean)
+            .map((l) => JSON.parse(l))
+            .find((e) => e.target === 'echo' && e.seq > first.seq),
+        45_000,
+      ).catch((e: Error) => {
+        throw new Error(`${e.message}\nstdout: ${out}\nstderr: ${err}`);
+      });
+      expect(line).toMatchObject({ method: 'tools/call', target: 'echo', decision: 'allow' });
     } finally {
       child.kill('SIGTERM');
     }
@@ -338,6 +438,7 @@ describe('keys, and what the gateway records of their use', () => {
     expect((await run(['usage'])).stdout).toMatch(new RegExp(`^${org} \\d{4}-\\d{2}: \\d+ calls`));
     expect(ok(await run(['usage', '--month', '2020-01', '--json'])).totals.calls).toBe(0);
     expect((await run(['usage', '--month', '2026-13', '--json'])).status).toBe(2);
+    expect((await run(['usage', '--group-by', 'week', '--json'])).status).toBe(2);
   });
 
   it('audit export writes the chain, which audit verify checks offline; a tampered copy fails', async () => {
@@ -389,6 +490,23 @@ describe('keys, and what the gateway records of their use', () => {
       await cutting.close();
       await failing.close();
     }
+  });
+
+  it('--prune will not delete a role keys hold (exit 2, the API says why) unless --force', async () => {
+    const onlyReader = policy(
+      'reader-only.yaml',
+      `roles:\n  reader:\n    rules:\n      tools:\n        - { effect: allow, match: "*__read_*" }\n`,
+    );
+    const refused = await run(['roles', 'apply', '-f', onlyReader, '--prune', '--json']);
+    expect(refused.status).toBe(2);
+    expect(refused.json.error).toMatchObject({ status: 409 });
+    expect((await run(['roles', 'ls', '--json'])).json.items.map((r: { name: string }) => r.name).sort()).toEqual(['developer', 'reader']);
+    const forced = ok(await run(['roles', 'apply', '-f', onlyReader, '--prune', '--force', '--json']));
+    expect(forced.changes).toEqual([
+      { action: 'unchanged', name: 'reader' },
+      { action: 'delete', name: 'developer' },
+    ]);
+    expect(ok(await run(['roles', 'ls', '--json'])).items.map((r: { name: string }) => r.name)).toEqual(['reader']);
   });
 });
 

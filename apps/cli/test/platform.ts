@@ -32,7 +32,13 @@ export async function startPlatform(): Promise<Platform> {
   try {
     // Gateway calls and admin actions reach the audit chain and the usage roll-ups through these.
     consumers = await startWorker(
-      loadEnv({ ...process.env, QUEUE_PREFIX: stack.queuePrefix, AUDIT_BATCH_WAIT_MS: '10', AUDIT_ACTIVITY_INTERVAL_MS: '200' }),
+      loadEnv({
+        ...process.env,
+        QUEUE_PREFIX: stack.queuePrefix,
+        AUDIT_BATCH_WAIT_MS: '10',
+        AUDIT_ACTIVITY_INTERVAL_MS: '200',
+        AUDIT_ACTIVITY_SETTLE_MS: '1000',
+      }),
       { logger: false },
     );
   } catch (e) {
@@ -52,7 +58,8 @@ export async function startPlatform(): Promise<Platform> {
 
 /** A person with an org, signed in (JWT), as the dashboard would be. */
 export class Person {
-  private token = '';
+  /** The person's session (JWT), which sees every org they belong to. */
+  token = '';
   org = '';
   constructor(private readonly apiUrl: string) {}
 
@@ -68,15 +75,24 @@ export class Person {
     return (text ? JSON.parse(text) : undefined) as T;
   }
 
-  async signupWithOrg(): Promise<this> {
+  async signup(): Promise<this> {
     const r = await this.call('POST', '/v1/auth/signup', {
       email: `${uniq('cli')}@example.test`,
       password: 'correct horse battery',
       name: 'CLI',
     });
     this.token = r.accessToken;
-    this.org = (await this.call('POST', '/v1/orgs', { name: 'CLI test', slug: uniq('cli') })).slug;
     return this;
+  }
+
+  async signupWithOrg(): Promise<this> {
+    await this.signup();
+    this.org = await this.createOrg();
+    return this;
+  }
+
+  async createOrg(): Promise<string> {
+    return (await this.call('POST', '/v1/orgs', { name: 'CLI test', slug: uniq('cli') })).slug;
   }
 
   /** A personal access token bound to the org. */

@@ -89,8 +89,13 @@ async function problemError(method: string, path: string, res: Response): Promis
   } catch {
     // Not problem JSON (a proxy's error page): the status line is all there is.
   }
-  const fields = (p.errors ?? []).map((e) => `\n  ${e.path || '(body)'}: ${e.message}`).join('');
   const what = p.detail ?? p.title ?? (text.slice(0, 200) || res.statusText);
+  // The detail often is the first field error already: list only what it does not say.
+  const fields = (p.errors ?? [])
+    .map((e) => `${e.path || '(body)'}: ${e.message}`)
+    .filter((line) => !what.includes(line))
+    .map((line) => `\n  ${line}`)
+    .join('');
   return new CliError(`${what}${fields}`, exitCodeFor(res.status), {
     status: res.status,
     code: p.code ?? null,
