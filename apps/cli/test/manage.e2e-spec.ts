@@ -492,21 +492,28 @@ describe('keys, and what the gateway records of their use', () => {
     }
   });
 
-  it('--prune will not delete a role keys hold (exit 2, the API says why) unless --force', async () => {
-    const onlyReader = policy(
-      'reader-only.yaml',
-      `roles:\n  reader:\n    rules:\n      tools:\n        - { effect: allow, match: "*__read_*" }\n`,
+  it('--prune will not delete a role keys hold (exit 2, saying what was applied before) unless --force', async () => {
+    const withoutDeveloper = policy(
+      'without-developer.yaml',
+      `roles:\n  reader:\n    rules:\n      tools:\n        - { effect: allow, match: "*__read_*" }\n  auditor:\n    rules: {}\n`,
     );
-    const refused = await run(['roles', 'apply', '-f', onlyReader, '--prune', '--json']);
+    const refused = await run(['roles', 'apply', '-f', withoutDeveloper, '--prune', '--json']);
     expect(refused.status).toBe(2);
-    expect(refused.json.error).toMatchObject({ status: 409 });
-    expect((await run(['roles', 'ls', '--json'])).json.items.map((r: { name: string }) => r.name).sort()).toEqual(['developer', 'reader']);
-    const forced = ok(await run(['roles', 'apply', '-f', onlyReader, '--prune', '--force', '--json']));
+    expect(refused.json.error).toMatchObject({ status: 409, applied: ['create auditor'] });
+    expect(refused.stderr).toMatch(/delete developer failed after 1 of 2 changes \(create auditor\): /);
+    const names = async () =>
+      ok(await run(['roles', 'ls', '--json']))
+        .items.map((r: { name: string }) => r.name)
+        .sort();
+    expect(await names()).toEqual(['auditor', 'developer', 'reader']);
+
+    const forced = ok(await run(['roles', 'apply', '-f', withoutDeveloper, '--prune', '--force', '--json']));
     expect(forced.changes).toEqual([
       { action: 'unchanged', name: 'reader' },
+      { action: 'unchanged', name: 'auditor' },
       { action: 'delete', name: 'developer' },
     ]);
-    expect(ok(await run(['roles', 'ls', '--json'])).items.map((r: { name: string }) => r.name)).toEqual(['reader']);
+    expect(await names()).toEqual(['auditor', 'reader']);
   });
 });
 

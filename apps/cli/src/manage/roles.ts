@@ -1,7 +1,7 @@
 import type { RoleView } from '@toolgate/contracts';
 import { ConfigError } from '../config/errors';
 import { parseCommand } from './args';
-import { usageError } from './exit-codes';
+import { CliError, usageError } from './exit-codes';
 import { type Output, table } from './output';
 import { readPolicyFile } from './policy-file';
 import { planRoles, type RoleChange } from './role-diff';
@@ -75,7 +75,7 @@ async function apply(args: string[], out: Output, env: NodeJS.ProcessEnv): Promi
   const plan = planRoles(desired, items, values.prune!);
   const pending = plan.filter((c) => c.action !== 'unchanged');
   const dryRun = values['dry-run']!;
-  if (!dryRun) for (const c of pending) await applyChange(s, org, c, values.force!);
+  if (!dryRun) await applyAll(s, org, pending, values.force!);
   out.result(
     {
       org,
@@ -87,6 +87,26 @@ async function apply(args: string[], out: Output, env: NodeJS.ProcessEnv): Promi
     },
     () => renderPlan(org, plan, pending.length, dryRun),
   );
+}
+
+/** Applies in plan order; a failure says how far it got (what is done stays done: re-apply to finish). */
+async function applyAll(s: Session, org: string, pending: RoleChange[], force: boolean): Promise<void> {
+  for (const [i, c] of pending.entries()) {
+    try {
+      await applyChange(s, org, c, force);
+    } catch (e) {
+      if (!(e instanceof CliError)) throw e;
+      const done = pending.slice(0, i).map((d) => `${d.action} ${d.name}`);
+      throw new CliError(
+        `${c.action} ${c.name} failed after ${i} of ${pending.length} changes${done.length ? ` (${done.join(', ')})` : ''}: ${e.message}`,
+        e.exitCode,
+        {
+          ...e.details,
+          applied: done,
+        },
+      );
+    }
+  }
 }
 
 /** Creates and updates go in file order; deletes come last (the plan lists them last). */
