@@ -137,7 +137,7 @@ describe('login, logout, orgs', () => {
     const env = { TOOLGATE_API: platform.apiUrl, TOOLGATE_TOKEN: busy.token };
     const several = await cli(tempDir('cli-env'), ['servers', 'ls', '--json'], { env });
     expect(several.status).toBe(2);
-    expect(several.json.error.message).toContain(`(${[busy.org, second].sort().join(', ')})`.replace(/^\(/, '('));
+    expect(several.json.error.message).toContain(`(${[busy.org, second].sort().join(', ')}); pick one with --org SLUG`);
     expect(ok(await cli(tempDir('cli-env'), ['servers', 'ls', '--org', second, '--json'], { env })).org).toBe(second);
     expect((await cli(tempDir('cli-env'), ['servers', 'ls', '--org', 'not-my-org', '--json'], { env })).status).toBe(4);
 
@@ -384,6 +384,9 @@ describe('keys, and what the gateway records of their use', () => {
     const seqs = tail.items.map((e: { seq: number }) => e.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect((await run(['audit', 'tail', '--since', 'yesterday'])).status).toBe(2);
+    expect((await run(['audit', 'tail', '--since', '1h', '-n', '200'])).stdout).toMatch(
+      /^\S+Z {2}#\d+ {2}call {2}tools\/call {2}get-env {2}deny {2}denied {2}key [0-9a-f]{8} {2}\d+ms$/m,
+    );
 
     // --follow: NDJSON lines; a call made while it runs shows up.
     const { spawn } = await import('node:child_process');
@@ -435,7 +438,10 @@ describe('keys, and what the gateway records of their use', () => {
     expect(usage.totals.denied).toBeGreaterThanOrEqual(1);
     const byTool = ok(await run(['usage', '--group-by', 'tool', '--json']));
     expect(byTool.series.map((r: { tool: string }) => r.tool)).toContain('echo');
-    expect((await run(['usage'])).stdout).toMatch(new RegExp(`^${org} \\d{4}-\\d{2}: \\d+ calls`));
+    expect((await run(['usage'])).stdout).toMatch(
+      new RegExp(`^${org} \\d{4}-\\d{2}: \\d+ calls.*\\nDAY +CALLS +BILLABLE +DENIED +ERRORS\\n\\d{4}-\\d{2}-\\d{2} +\\d+`),
+    );
+    expect((await run(['usage', '--group-by', 'tool'])).stdout).toMatch(/^everything__get-env +1 +0 +1 +0$/m);
     expect(ok(await run(['usage', '--month', '2020-01', '--json'])).totals.calls).toBe(0);
     expect((await run(['usage', '--month', '2026-13', '--json'])).status).toBe(2);
     expect((await run(['usage', '--group-by', 'week', '--json'])).status).toBe(2);

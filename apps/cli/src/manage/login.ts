@@ -33,7 +33,7 @@ export async function login(args: string[], out: Output, env: NodeJS.ProcessEnv)
   const org = values.org;
   let orgs: OrgSummary[];
   if (org) orgs = [await api.get<OrgSummary>(orgPath(org))];
-  else orgs = await listOrgs({ api, config: null, orgFlag: undefined, env });
+  else orgs = await listOrgs(api);
   const file = writeConfig({ api: base, token, ...(org ? { org: orgs[0]!.slug } : {}) }, env);
   out.result({ api: base, file, orgs: orgs.map(({ id, slug, name }) => ({ id, slug, name })) }, () =>
     [`logged in to ${base} (token ${token.slice(0, 12)}…)`, `orgs: ${orgs.map((o) => o.slug).join(', ')}`, `saved to ${file}`].join('\n'),
@@ -65,7 +65,7 @@ export async function orgs(args: string[], out: Output, env: NodeJS.ProcessEnv):
   const named = s.orgFlag || env.TOOLGATE_ORG || s.config?.org;
   let items: OrgSummary[];
   try {
-    items = await listOrgs(s);
+    items = await listOrgs(s.api);
   } catch (e) {
     // A service account sees exactly the org it is bound to, when told which.
     if (!(e instanceof CliError && e.details.code === 'org_required' && named)) throw e;

@@ -73,12 +73,8 @@ async function add(args: string[], out: Output, env: NodeJS.ProcessEnv): Promise
   });
   const slug = onePositional(positionals, 'one server slug', 'toolgate servers add SLUG (--command CMD | --url URL)');
   if (!values.command === !values.url) throw usageError('give either --command (a stdio server) or --url (an HTTP server)');
-  const sources = (plain: string, secret: string): Record<string, ValueSource> => ({
-    ...Object.fromEntries(Object.entries(pairs(plain, values[plain as 'env'])).map(([k, v]) => [k, { value: v }])),
-    ...Object.fromEntries(Object.entries(pairs(secret, values[secret as 'env'])).map(([k, v]) => [k, { secret: v }])),
-  });
-  const env_ = sources('env', 'env-secret');
-  const headers = sources('header', 'header-secret');
+  const env_ = valueSources(pairs('env', values.env), pairs('env-secret', values['env-secret']));
+  const headers = valueSources(pairs('header', values.header), pairs('header-secret', values['header-secret']));
   const timeout = values['timeout-ms'];
   const body = {
     slug,
@@ -132,6 +128,14 @@ async function remove(args: string[], out: Output, env: NodeJS.ProcessEnv): Prom
   const server = await findServer(s, org, slug);
   await s.api.delete(orgPath(org, `/servers/${server.id}`));
   out.result({ removed: { id: server.id, slug } }, () => `removed server ${slug}`);
+}
+
+/** Literal values and references to org secrets, as the API's ValueSource map. */
+function valueSources(literal: Record<string, string>, secret: Record<string, string>): Record<string, ValueSource> {
+  return {
+    ...Object.fromEntries(Object.entries(literal).map(([k, value]) => [k, { value }])),
+    ...Object.fromEntries(Object.entries(secret).map(([k, name]) => [k, { secret: name }])),
+  };
 }
 
 /** The org's server with this slug; 404 exit code when there is none. */

@@ -40,16 +40,21 @@ export interface OrgSummary {
 export async function resolveOrg(s: Session): Promise<string> {
   const named = s.orgFlag || s.env.TOOLGATE_ORG || s.config?.org;
   if (named) return named;
-  const orgs = await listOrgs(s);
+  const orgs = await listOrgs(s.api);
   if (orgs.length === 1) return orgs[0]!.slug;
   if (orgs.length === 0) throw new CliError('the token sees no organisation', EXIT.notFound, { code: 'no_org' });
-  throw usageError(`the token sees ${orgs.length} organisations (${orgs.map((o) => o.slug).join(', ')}); pick one with --org SLUG`);
+  throw usageError(
+    `the token sees ${orgs.length} organisations (${orgs
+      .map((o) => o.slug)
+      .sort()
+      .join(', ')}); pick one with --org SLUG`,
+  );
 }
 
 /** The orgs the token may see; a service account (no person behind it) is told to name its org. */
-export async function listOrgs(s: Session): Promise<OrgSummary[]> {
+export async function listOrgs(api: ApiClient): Promise<OrgSummary[]> {
   try {
-    return (await s.api.get<{ items: OrgSummary[] }>('/v1/orgs')).items;
+    return (await api.get<{ items: OrgSummary[] }>('/v1/orgs')).items;
   } catch (e) {
     if (e instanceof CliError && e.details.code === 'person_required') {
       throw usageError('a service account token cannot list organisations; name its org with --org SLUG or TOOLGATE_ORG', {

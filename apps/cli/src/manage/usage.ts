@@ -37,7 +37,12 @@ function render(org: string, month: string, v: UsageView): string {
   let label: string;
   if (v.groupBy === 'key') [label, rows] = ['KEY', v.series.map((r) => [r.keyName ?? r.keyPrefix ?? r.keyId, ...metrics(r)])];
   else if (v.groupBy === 'server') [label, rows] = ['SERVER', v.series.map((r) => [r.serverSlug ?? r.serverId, ...metrics(r)])];
-  else if (v.groupBy === 'tool') [label, rows] = ['TOOL', v.series.map((r) => [`${r.serverSlug ?? '?'}__${r.tool ?? '?'}`, ...metrics(r)])];
-  else [label, rows] = [v.groupBy.toUpperCase(), v.series.filter((r) => r.calls > 0).map((r) => [r.start, ...metrics(r)])];
+  else if (v.groupBy === 'tool')
+    [label, rows] = ['TOOL', v.series.map((r) => [r.tool ? `${r.serverSlug ?? '?'}__${r.tool}` : '(no tool)', ...metrics(r)])];
+  else {
+    // Days read as dates; hours keep their time.
+    const start = (iso: string) => (v.groupBy === 'day' ? iso.slice(0, 10) : iso);
+    [label, rows] = [v.groupBy.toUpperCase(), v.series.filter((r) => r.calls > 0).map((r) => [start(r.start), ...metrics(r)])];
+  }
   return rows.length === 0 ? head : `${head}\n${table([label, 'CALLS', 'BILLABLE', 'DENIED', 'ERRORS'], rows)}`;
 }
