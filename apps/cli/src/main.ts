@@ -3,9 +3,8 @@ import { ConfigError } from './config/errors';
 import { verifyAuditFile } from './audit/verify';
 import { writeStarterConfig } from './init';
 import { isManageCommand, MANAGE_HELP, runManage } from './manage';
-
-/** Exit codes (the management commands add 3 and 4, see manage/exit-codes.ts): 0 done, 1 the check failed (audit chain broken), 2 bad usage or an invalid config. */
-const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+// One set of exit codes for every command (documented there and in the help).
+import { EXIT } from './manage/exit-codes';
 
 const HELP = `toolgate: the Toolgate MCP gateway on one machine
 
