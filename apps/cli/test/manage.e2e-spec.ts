@@ -468,6 +468,17 @@ describe('keys, and what the gateway records of their use', () => {
     expect(broken.status).toBe(1);
     expect(broken.json).toMatchObject({ valid: false, line: i + 1 });
 
+    // A slice from the middle of the chain verifies too: its first prevHash is its anchor.
+    const events = lines
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.type === 'event');
+    const middle = events.find((e) => e.receivedAt > events[0].receivedAt && e.seq > 2);
+    const slice = path.join(files, 'slice.ndjson');
+    const sliced = ok(await run(['audit', 'export', '--from', middle.receivedAt, '-o', slice, '--json']));
+    expect(sliced.firstSeq).toBeGreaterThan(1);
+    expect(ok(await run(['audit', 'verify', slice, '--json']))).toMatchObject({ valid: true, checked: sliced.events });
+
     // To stdout, the export is the document itself.
     const piped = await run(['audit', 'export', '--from', new Date(Date.now() - 3_600_000).toISOString()]);
     expect(piped.status).toBe(0);
