@@ -2,9 +2,9 @@ import { parseArgs } from 'node:util';
 import { ConfigError } from './config/errors';
 import { verifyAuditFile } from './audit/verify';
 import { writeStarterConfig } from './init';
-
-/** Exit codes: 0 done, 1 the check failed (audit chain broken), 2 bad usage or an invalid config. */
-const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+import { isManageCommand, MANAGE_HELP, runManage } from './manage';
+// One set of exit codes for every command (documented there and in the help).
+import { EXIT } from './manage/exit-codes';
 
 const HELP = `toolgate: the Toolgate MCP gateway on one machine
 
@@ -26,6 +26,7 @@ Usage:
   toolgate audit verify FILE [--json]
       Verify a hash-chained audit file (the gateway's own, or a platform export).
 
+${MANAGE_HELP}
 Gateway settings (sandbox, limits, log level) come from the same environment variables as the
 platform gateway's, e.g. STDIO_SANDBOX=off to run stdio servers unconfined (not recommended).
 `;
@@ -44,8 +45,9 @@ async function main(argv: string[]): Promise<number> {
     case 'init':
       return init(rest);
     case 'audit':
-      return audit(rest);
+      return rest[0] === 'verify' ? audit(rest) : runManage('audit', rest);
     default:
+      if (isManageCommand(command)) return runManage(command, rest);
       process.stderr.write(`toolgate: unknown command "${command}"\n\n${HELP}`);
       return EXIT.usage;
   }

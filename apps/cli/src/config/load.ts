@@ -1,13 +1,10 @@
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { agentKeyPrefix, type PolicySnapshot, sealSecret, sha256Hex, type ValueSource } from '@toolgate/contracts';
 import { type CompileKeyInput, type CompileServerInput, compile, PolicyCompileError } from '@toolgate/policy';
-import { LineCounter, parseDocument } from 'yaml';
-import type { z } from 'zod';
 import { type ConfigProblem, ConfigError } from './errors';
-import { locate } from './locate';
 import { StandaloneConfig, type ValueRef } from './schema';
 import { readSecretsFile } from './secrets-file';
+import { problemAt, readYamlFile, schemaProblems } from './yaml-file';
 
 export interface LoadOptions {
   /** Where `{env: NAME}` references and keys' `env` are read from. */
@@ -42,32 +39,13 @@ export const ids = {
  */
 export function loadConfig(file: string, opts: LoadOptions): LoadedConfig {
   const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (e) {
-    throw new ConfigError([{ file, line: 0, col: 0, path: '', message: `cannot read: ${(e as Error).message}` }]);
-  }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const yaml = readYamlFile(file, abs);
   const problems: ConfigProblem[] = [];
   const at = (p: readonly PropertyKey[], message: string, where: 'value' | 'key' = 'value') =>
-    problems.push({ file, ...locate(doc, lines, p, where), path: p.map(String).join('.'), message });
-  for (const err of [...doc.errors, ...doc.warnings]) {
-    const pos = lines.linePos(err.pos[0]);
-    problems.push({ file, line: pos.line, col: pos.col, path: '', message: err.message.split('\n')[0]! });
-  }
-  if (problems.length > 0) throw new ConfigError(problems);
+    problems.push(problemAt(yaml, p, message, where));
 
-  const parsed = StandaloneConfig.safeParse(doc.toJS() ?? {});
-  if (!parsed.success) {
-    for (const issue of parsed.error.issues) {
-      // An unknown field is reported where it is written, not at its parent.
-      if (issue.code === 'unrecognized_keys') at([...issue.path, issue.keys[0]!], describeIssue(issue), 'key');
-      else at(issue.path, describeIssue(issue), issue.code === 'invalid_key' ? 'key' : 'value');
-    }
-    throw new ConfigError(problems);
-  }
+  const parsed = StandaloneConfig.safeParse(yaml.data);
+  if (!parsed.success) throw new ConfigError(schemaProblems(yaml, parsed.error));
   const config = parsed.data;
   const dir = path.dirname(abs);
   const sources = [abs];
@@ -178,16 +156,6 @@ export function loadConfig(file: string, opts: LoadOptions): LoadedConfig {
     audit: path.resolve(dir, config.audit.file),
     usage: path.resolve(dir, config.usage.file),
   };
-}
-
-/** A zod issue in words a config author acts on. */
-function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === 'unrecognized_keys')
-    return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `"${k}"`).join(', ')}`;
-  if (issue.code === 'invalid_type' && issue.input === undefined) return 'is required';
-  if (issue.code === 'invalid_key')
-    return `"${String(issue.path.at(-1))}" is not a valid name: ${issue.issues.map((i) => i.message).join('; ')}`;
-  return issue.message;
 }
 
 /** Where in the file the compiler's complaint belongs (it names the role, server or key). */
