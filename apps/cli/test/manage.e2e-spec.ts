@@ -93,9 +93,13 @@ describe('login, logout, orgs', () => {
     expect(human.stdout).toMatch(new RegExp(`^SLUG\\s+NAME\\s+ROLE\\n${org}\\s+CLI test\\s+owner`));
   });
 
-  it('takes a service account token from --token-env; it must name its org, which login stores', async () => {
+  it("takes a service account token from --token-env; it must name its org, which login stores beside connect's agent keys", async () => {
     const other = tempDir('cli-sa');
     const { token } = await person.serviceToken();
+    const file = path.join(other, 'toolgate', 'config.json');
+    const agentKeys = { 'http://127.0.0.1:1/mcp': 'tg_agent_key_kept_across_login' };
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({ agentKeys }), { mode: 0o600 });
     const unnamed = await cli(other, ['login', '--api', platform.apiUrl, '--token-env', 'CI_TOKEN', '--json'], {
       env: { CI_TOKEN: token },
     });
@@ -109,6 +113,11 @@ describe('login, logout, orgs', () => {
     );
     expect(ok(await cli(other, ['orgs', '--json'])).items).toEqual([expect.objectContaining({ slug: org })]);
     expect(ok(await cli(other, ['roles', 'ls', '--json'])).org).toBe(org);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ agentKeys, api: platform.apiUrl, token, org });
+
+    ok(await cli(other, ['logout', '--json']));
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ agentKeys });
+    expect((await cli(other, ['orgs', '--json'])).status).toBe(3);
   });
 
   it('refuses bad login input with exit 2: no --api, no token, not a management token; and a damaged config file', async () => {
@@ -128,7 +137,7 @@ describe('login, logout, orgs', () => {
     writeFileSync(path.join(other, 'toolgate', 'config.json'), '{"api": ');
     const damaged = await cli(other, ['orgs', '--json']);
     expect(damaged.status).toBe(2);
-    expect(damaged.json.error.message).toMatch(/config\.json is not valid JSON; run toolgate login again/);
+    expect(damaged.json.error.message).toMatch(/config\.json: not valid JSON .*; run toolgate login again/);
   });
 
   it('needs --org when the credentials see several orgs (exit 2), and answers no org at all with exit 4', async () => {

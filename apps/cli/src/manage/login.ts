@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseCommand } from './args';
-import { configFile, removeConfig, writeConfig } from './config-file';
+import { configFile } from '../config-dir';
+import { removeConfig, writeConfig } from './config-file';
 import { CliError, EXIT, usageError } from './exit-codes';
 import { ApiClient } from './http';
 import type { Output } from './output';
@@ -9,7 +10,7 @@ import { listOrgs, openSession, type OrgSummary, orgPath } from './session';
 
 export const LOGIN_HELP = `toolgate login --api URL [--token-env NAME] [--org SLUG]
   Checks a management token (tgm_…) against the API and stores the API URL and token in
-  $XDG_CONFIG_HOME/toolgate/config.json (mode 0600). The token is read from the environment
+  the CLI's config.json ($XDG_CONFIG_HOME/toolgate on Linux; mode 0600). The token is read from the environment
   variable NAME, or else from stdin (never from the command line, where \`ps\` would show it):
     toolgate login --api https://api.example.com < token.txt
   A service account token cannot list orgs: name its org with --org (stored with the login).
@@ -56,7 +57,7 @@ export function logout(args: string[], out: Output, env: NodeJS.ProcessEnv): voi
   parseCommand('logout', args, {});
   const file = configFile(env);
   const removed = removeConfig(env);
-  out.result({ loggedOut: removed, file }, () => (removed ? `removed ${file}` : 'not logged in'));
+  out.result({ loggedOut: removed, file }, () => (removed ? `logged out (${file})` : 'not logged in'));
 }
 
 export async function orgs(args: string[], out: Output, env: NodeJS.ProcessEnv): Promise<void> {
