@@ -1275,7 +1275,8 @@ function computeVerdicts(ratios) {
     for (const n of OPTS.concurrency.filter((c) => c === 10 || c === 32))
       if (r.vsDirect[n] !== undefined) verdict(`≥ 0.8× direct at ${n} sessions`, `${fmt(r.vsDirect[n], 2)}×`, r.vsDirect[n] >= 0.8);
     if (r.vsMcpProxy1 !== undefined) verdict('≥ 1.0× mcp-proxy at 1 session', `${fmt(r.vsMcpProxy1, 2)}×`, r.vsMcpProxy1 >= 1);
-    if (r.vsSupergateway1 !== undefined) verdict('≥ 1.0× supergateway at 1 session', `${fmt(r.vsSupergateway1, 2)}×`, r.vsSupergateway1 >= 1);
+    if (r.vsSupergateway1 !== undefined)
+      verdict('≥ 1.0× supergateway at 1 session', `${fmt(r.vsSupergateway1, 2)}×`, r.vsSupergateway1 >= 1);
     if (r.addedLatency1) {
       verdict('added p50 at 1 session ≤ 0.3 ms', `${fmt(r.addedLatency1.p50, 2)} ms`, r.addedLatency1.p50 <= 0.3);
       verdict('added p99 at 1 session ≤ 1.5 ms', `${fmt(r.addedLatency1.p99, 2)} ms`, r.addedLatency1.p99 <= 1.5);
@@ -1297,7 +1298,7 @@ function report(allResults) {
   out(`Toolgate bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`);
   out(`closed loop, ${OPTS.rounds} rounds × ${OPTS.seconds} s per concurrency (after ${OPTS.warmup} s warm-up); loopback only`);
   out('calls/s, p50 and p99 are medians over the rounds; "foreign CPU" = share of the machine used by processes that are');
-  out('not part of the measurement (the target, its children, its upstream, its co-located workers, its database\'s');
+  out("not part of the measurement (the target, its children, its upstream, its co-located workers, its database's");
   out('Postgres backends, Redis and the load generator are) during the rounds');
   const discarded = results.reduce((x, r) => x + r.steps.reduce((y, st) => y + st.discardedRounds.length, 0), 0);
   out(
