@@ -28,6 +28,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { benchAB, reportAB } from '../bench/ab.mjs';
 import { benchKeys, reportKeys } from '../bench/keys.mjs';
+import { computeRatios, computeVerdicts } from '../bench/ratios.mjs';
 import {
   killTree,
   killTreeNow,
@@ -1238,61 +1239,14 @@ const fmt = (v, d = 1) => (v === null || v === undefined || Number.isNaN(v) ? '�
 const kib = (b) => (b === null || b === undefined ? '—' : `${(b / 1024).toFixed(0)} KiB`);
 const pad = (s, n, right = false) => (right ? String(s).padEnd(n) : String(s).padStart(n));
 
-/** Gateway-like targets: what the ratios and targets are about. Peers are what they are compared with. */
-const GATEWAYS = ['gateway', 'gateway-paused', 'standalone'];
-const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : undefined);
-
-/** Each target against `direct` (JSON) at every concurrency, and the gateways against the bridges at 1 session. */
-function computeRatios(results, step) {
-  const ratios = {};
-  for (const r of results) {
-    if (r.target === 'direct') continue;
-    const row = { vsDirect: {} };
-    for (const n of OPTS.concurrency) {
-      const v = ratio(step(r.target, n)?.callsPerSec, step('direct', n)?.callsPerSec);
-      if (v !== undefined) row.vsDirect[n] = v;
-    }
-    const s1 = step(r.target, 1);
-    const d1 = step('direct', 1);
-    if (GATEWAYS.includes(r.target) && s1) {
-      row.vsMcpProxy1 = ratio(s1.callsPerSec, step('mcp-proxy', 1)?.callsPerSec);
-      row.vsSupergateway1 = ratio(s1.callsPerSec, step('supergateway', 1)?.callsPerSec);
-    }
-    if (s1 && d1) row.addedLatency1 = { p50: s1.latency.p50 - d1.latency.p50, p99: s1.latency.p99 - d1.latency.p99 };
-    row.idleRssPerSession = r.idle?.rssPerSession ?? null;
-    ratios[r.target] = row;
-  }
-  return ratios;
-}
-
-/** Issue 20's targets, for each gateway measured. */
-function computeVerdicts(ratios) {
-  const verdicts = [];
-  for (const g of GATEWAYS) {
-    const r = ratios[g];
-    if (!r) continue;
-    const verdict = (what, value, pass) => verdicts.push({ target: `${g}: ${what}`, value, pass });
-    for (const n of OPTS.concurrency.filter((c) => c === 10 || c === 32))
-      if (r.vsDirect[n] !== undefined) verdict(`≥ 0.8× direct at ${n} sessions`, `${fmt(r.vsDirect[n], 2)}×`, r.vsDirect[n] >= 0.8);
-    if (r.vsMcpProxy1 !== undefined) verdict('≥ 1.0× mcp-proxy at 1 session', `${fmt(r.vsMcpProxy1, 2)}×`, r.vsMcpProxy1 >= 1);
-    if (r.vsSupergateway1 !== undefined)
-      verdict('≥ 1.0× supergateway at 1 session', `${fmt(r.vsSupergateway1, 2)}×`, r.vsSupergateway1 >= 1);
-    if (r.addedLatency1) {
-      verdict('added p50 at 1 session ≤ 0.3 ms', `${fmt(r.addedLatency1.p50, 2)} ms`, r.addedLatency1.p50 <= 0.3);
-      verdict('added p99 at 1 session ≤ 1.5 ms', `${fmt(r.addedLatency1.p99, 2)} ms`, r.addedLatency1.p99 <= 1.5);
-    }
-    if (r.idleRssPerSession !== null)
-      verdict('≤ 50 KB per idle session (RSS)', `${(r.idleRssPerSession / 1000).toFixed(1)} KB`, r.idleRssPerSession <= 50 * 1000);
-  }
-  return verdicts;
-}
-
 function report(allResults) {
   // The events and keys cases have no concurrency steps: they have sections of their own at the end.
   const results = allResults.filter((r) => r.steps);
   const events = allResults.find((r) => r.target === 'events');
   const by = Object.fromEntries(results.map((r) => [r.target, r]));
   const step = (t, n) => by[t]?.steps.find((s) => s.sessions === n);
+  const ratios = computeRatios(results, OPTS.concurrency);
+  const verdicts = computeVerdicts(ratios, OPTS.concurrency);
   const lines = [];
   const out = (s = '') => lines.push(s);
   out(`Toolgate bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`);
@@ -1314,7 +1268,7 @@ function report(allResults) {
     for (const r of results) {
       const s = step(r.target, n);
       if (!s) continue;
-      const vs = ratio(s.callsPerSec, step('direct', n)?.callsPerSec);
+      const vs = r.target === 'direct' ? 1 : ratios[r.target]?.vsDirect[n];
       out(
         `${pad(r.target, 15, true)} ${pad(fmt(s.callsPerSec), 9)} ${pad(`(${fmt(s.callsPerSecMin, 0)}–${fmt(s.callsPerSecMax, 0)})`, 15)} ${pad(vs === undefined ? '—' : `${fmt(vs, 2)}×`, 8)} ${pad(fmt(s.latency.p50, 2), 8)} ${pad(fmt(s.latency.p99, 2), 8)} ${pad(kib(s.memory.rssPerSession), 12)} ${pad(kib(s.memory.pssPerSession), 12)} ${pad(s.errors, 7)} ${pad(`${s.foreignCpu}%`, 12)}`,
       );
@@ -1349,8 +1303,6 @@ function report(allResults) {
       );
     }
   }
-  const ratios = computeRatios(results, step);
-  const verdicts = computeVerdicts(ratios);
   if (Object.keys(ratios).length > 0) {
     out();
     out('── ratios: throughput vs direct (JSON); gateways vs the bridges and added latency at 1 session ──');
