@@ -402,16 +402,21 @@ async function startSupergateway() {
   };
 }
 
-/** Redis DB index of our own: the highest of 15..8 that is empty now. */
+/**
+ * Redis DB index of our own, empty now: TEST_REDIS_DB_BASE and the next few when set (the indexes
+ * given to this checkout's runs on a shared machine), else the highest of 15..8.
+ */
 async function pickRedisDb() {
-  for (let db = 15; db >= 8; db--) {
+  const base = process.env.TEST_REDIS_DB_BASE;
+  const candidates = base === undefined ? [15, 14, 13, 12, 11, 10, 9, 8] : [0, 1, 2, 3].map((i) => (Number(base) + i) % 16);
+  for (const db of candidates) {
     const r = new Redis(`${REDIS}/${db}`, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await r.connect();
     const size = await r.dbsize();
     r.disconnect();
     if (size === 0) return db;
   }
-  throw new Error('no empty Redis DB index in 8..15');
+  throw new Error(`no empty Redis DB index among ${candidates.join(', ')}`);
 }
 
 /**
@@ -470,6 +475,8 @@ async function startGateway({ dir = OPTS.gatewayDir, tag = '', upstream = OPTS.g
     env: childEnv({
       ...common,
       API_PORT: String(apiPort),
+      // Its queues (and their meta keys) under our prefix too, so the cleanup leaves the DB empty.
+      QUEUE_PREFIX: queuePrefix,
       DATABASE_URL: `${PG}/${dbPrefix}_1`,
       JWT_SECRET: randomBytes(32).toString('hex'),
       CORS_ORIGINS: 'http://127.0.0.1:3000',
