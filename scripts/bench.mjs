@@ -1019,7 +1019,11 @@ async function benchTarget(name) {
   for (let i = 0; liveTree(t.rootPid).length > 0 && i < 30; i++) await sleep(100);
   const left = liveTree(t.rootPid);
   if (left.length > 0) throw new Error(`${name}: processes ${left.join(', ')} survived`);
-  if (t.profileDir) result.profiles = readdirSync(t.profileDir).map((f) => path.join(t.profileDir, f));
+  // The gateway's own profiles (co-located workers write theirs into a folder beside them).
+  if (t.profileDir)
+    result.profiles = readdirSync(t.profileDir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => path.join(t.profileDir, f));
   return result;
 }
 
