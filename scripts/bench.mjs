@@ -851,9 +851,10 @@ function cpuDelta(a, b) {
     serverRoot: b.server.root - a.server.root,
     serverChildren: b.server.children - a.server.children,
     upstream: b.upstream - a.upstream,
-    redis: b.redis - a.redis,
+    // A process that exits between the snapshots (a Postgres backend, another run's redis-server)
+    // takes its CPU time with it: never below 0.
+    redis: Math.max(0, b.redis - a.redis),
     workers: b.workers - a.workers,
-    // A backend that exits between the snapshots takes its CPU time with it: never below 0.
     postgres: Math.max(0, b.postgres - a.postgres),
     driver: b.driver - a.driver,
   };
