@@ -7,17 +7,26 @@ const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : undefined);
 const fmt = (v, d) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(d));
 
 /**
+ * @typedef {{ vsDirect: Record<number, number>, vsMcpProxy1?: number, vsSupergateway1?: number,
+ *   addedLatency1?: { p50: number, p99: number }, idleRssPerSession: number | null }} TargetRatios
+ */
+
+/**
  * Each target against `direct` (JSON) at every concurrency; the gateways also against mcp-proxy
  * and supergateway at 1 session; added latency at 1 session; RSS per idle session.
  * @param {Array<{ target: string, steps: any[], idle: any }>} results  targets with concurrency steps
+ * @param {number[]} concurrency
+ * @returns {Record<string, TargetRatios>}
  */
 export function computeRatios(results, concurrency) {
   const by = Object.fromEntries(results.map((r) => [r.target, r]));
   const step = (t, n) => by[t]?.steps.find((s) => s.sessions === n);
+  /** @type {Record<string, TargetRatios>} */
   const ratios = {};
   for (const r of results) {
     if (r.target === 'direct') continue;
-    const row = { vsDirect: {} };
+    /** @type {TargetRatios} */
+    const row = { vsDirect: {}, idleRssPerSession: null };
     for (const n of concurrency) {
       const v = ratio(step(r.target, n)?.callsPerSec, step('direct', n)?.callsPerSec);
       if (v !== undefined) row.vsDirect[n] = v;
@@ -35,7 +44,12 @@ export function computeRatios(results, concurrency) {
   return ratios;
 }
 
-/** Issue 20's targets, for each gateway measured: [{ target, value, pass }]. */
+/**
+ * Issue 20's targets, for each gateway measured.
+ * @param {Record<string, TargetRatios>} ratios
+ * @param {number[]} concurrency
+ * @returns {Array<{ target: string, value: string, pass: boolean }>}
+ */
 export function computeVerdicts(ratios, concurrency) {
   const verdicts = [];
   for (const g of GATEWAYS) {

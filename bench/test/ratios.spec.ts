@@ -33,8 +33,8 @@ describe('bench ratios', () => {
   });
 
   it('gives the latency added at 1 session and the memory per idle session', () => {
-    expect(ratios.gateway.addedLatency1.p50).toBeCloseTo(0.4);
-    expect(ratios.gateway.addedLatency1.p99).toBeCloseTo(1.0);
+    expect(ratios.gateway.addedLatency1?.p50).toBeCloseTo(0.4);
+    expect(ratios.gateway.addedLatency1?.p99).toBeCloseTo(1.0);
     expect(ratios.gateway.idleRssPerSession).toBe(49_000);
   });
 
