@@ -12,5 +12,6 @@ module.exports = {
     '<rootDir>/apps/cli',
     '<rootDir>/apps/web',
     '<rootDir>/infra',
+    '<rootDir>/bench',
   ],
 };

@@ -4,11 +4,14 @@
 // store, no extra capabilities, so the numbers measure the transports in front of it.
 //
 //   node bench/echo-server.mjs               stdio (what Toolgate, mcp-proxy and supergateway front)
-//   node bench/echo-server.mjs --http [PORT] Streamable HTTP on 127.0.0.1 ("direct" target): the
-//                                            SDK's StreamableHTTPServerTransport, stateful (one
-//                                            transport + McpServer per Mcp-Session-Id, as the SDK
-//                                            requires), default SSE responses. Prints its URL on
-//                                            stdout, exits when stdin closes or on SIGTERM/SIGINT.
+//   node bench/echo-server.mjs --http [PORT] [--json]
+//                                            Streamable HTTP on 127.0.0.1 (the "direct" targets and
+//                                            the gateways' HTTP upstream): the SDK's
+//                                            StreamableHTTPServerTransport, stateful (one transport +
+//                                            McpServer per Mcp-Session-Id, as the SDK requires);
+//                                            answers as SSE streams, or as plain JSON with --json
+//                                            (enableJsonResponse, the SDK's faster mode). Prints its
+//                                            URL on stdout, exits when stdin closes or on SIGTERM/SIGINT.
 //
 // The SDK and zod are devDependencies of apps/gateway (this directory has no package.json of its
 // own), so they are resolved from there.
@@ -39,6 +42,7 @@ if (httpAt === -1) {
   const { StreamableHTTPServerTransport } = gatewayRequire('@modelcontextprotocol/sdk/server/streamableHttp.js');
   const { isInitializeRequest } = gatewayRequire('@modelcontextprotocol/sdk/types.js');
   const port = Number(process.argv[httpAt + 1] ?? 0) || 0;
+  const enableJsonResponse = process.argv.includes('--json');
   /** Mcp-Session-Id → { transport, server } */
   const sessions = new Map();
 
@@ -75,6 +79,7 @@ if (httpAt === -1) {
     const server = buildServer();
     const transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
+      enableJsonResponse,
       onsessioninitialized: (id) => sessions.set(id, { transport, server }),
       onsessionclosed: (id) => sessions.delete(id),
     });

@@ -168,5 +168,24 @@ export function pidsByName(comm) {
   return out;
 }
 
+/**
+ * Postgres processes whose work is ours: the backends serving `database` (their title names it:
+ * "postgres: <cluster>: <user> <db> <host>(<port>) <state>") and the server's own processes
+ * (postmaster, WAL writer, checkpointer, ...: shared, and driven by whoever writes). Backends of
+ * other databases are other people's.
+ */
+export function postgresPids(database) {
+  return pidsByName('postgres').filter((pid) => {
+    let title = '';
+    try {
+      title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {
+      return false;
+    }
+    const backend = / \S+ \S+ (\S+\(\d+\)|\[local\])/.test(title);
+    return !backend || title.split(' ').includes(database);
+  });
+}
+
 /** Linux reports process times in USER_HZ ticks, 100 per second on every mainstream platform. */
 const CLOCK_TICKS = 100;

@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// `pnpm bench`: Toolgate's gateway side by side with the same MCP echo server reached directly,
-// through mcp-proxy and through supergateway, on loopback only. See bench/README.md for the
-// method; results are printed as tables and written to bench/results/latest.json.
+// `pnpm bench`: Toolgate's gateways (platform and standalone) side by side with the same MCP echo
+// server reached directly, through mcp-proxy and through supergateway, on loopback only. See
+// bench/README.md for what each target is and the method; results are printed as tables and
+// written to bench/results/latest.json.
 //
 //   node scripts/bench.mjs [--seconds 5] [--rounds 3] [--concurrency 1,10,32] [--warmup 1]
-//                          [--targets direct,gateway,mcp-proxy,supergateway,events,keys] [--memory-sessions 32]
+//                          [--targets direct,direct-sse,gateway,gateway-paused,standalone,mcp-proxy,supergateway,events,keys]
+//                          [--memory-sessions 32] [--gateway-upstream http|stdio]
 //                          [--key-counts 1,10,50] [--key-pause-ms 100]  (the keys case: memory per active key)
-//                          [--event-workers 2] [--event-sessions 32] [--event-seconds 15] [--event-drain-limit 5]
+//                          [--event-workers 2] (also the `gateway` target's co-located workers)
+//                          [--event-sessions 32] [--event-seconds 15] [--event-drain-limit 5]
 //                          [--profile]   (gateway child and event workers under --cpu-prof; bench/results/profiles)
 //                          [--max-foreign-cpu 10]  (repeat a round when other work took more than this % of CPU)
 //                          [--patience 90]  (seconds the run may spend in all waiting for a quiet machine / repeating)
@@ -16,7 +19,7 @@
 //   [--worker-env K=V,K=V] extra env for the events case's worker processes (e.g. AUDIT_BATCH_SIZE=1000).
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -25,13 +28,28 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { benchAB, reportAB } from '../bench/ab.mjs';
 import { benchKeys, reportKeys } from '../bench/keys.mjs';
-import { killTree, killTreeNow, liveTree, pidsByName, processCpuMs, systemCpuMs, treeCpuMs, treeMemory } from '../bench/proc.mjs';
+import { computeRatios, computeVerdicts } from '../bench/ratios.mjs';
+import {
+  killTree,
+  killTreeNow,
+  liveTree,
+  pidsByName,
+  postgresPids,
+  processCpuMs,
+  systemCpuMs,
+  treeCpuMs,
+  treeMemory,
+} from '../bench/proc.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BENCH = path.join(ROOT, 'bench');
 const GATEWAY_DIR = path.join(ROOT, 'apps', 'gateway');
 const API_DIR = path.join(ROOT, 'apps', 'api');
 const ECHO = path.join(BENCH, 'echo-server.mjs');
+const CLI_BIN = path.join(ROOT, 'apps', 'cli', 'bin', 'toolgate.js');
+// The stdio echo server runs in the stdio sandbox like any tenant's: its code is a vetted path.
+const SANDBOX_PATHS = [BENCH, path.join(ROOT, 'node_modules'), path.join(GATEWAY_DIR, 'node_modules')].join(',');
+const STDIO_UPSTREAM = 'echo-server over stdio, a sandboxed child of the gateway';
 const require = createRequire(import.meta.url);
 const gwRequire = createRequire(path.join(GATEWAY_DIR, 'package.json'));
 const { prepareTestDatabases, dropTestDatabases, PG, REDIS } = require('./test-db.js');
@@ -49,7 +67,14 @@ const OPTS = {
   rounds: Number(opt('rounds', process.env.BENCH_ROUNDS ?? 3)),
   warmup: Number(opt('warmup', 1)),
   concurrency: String(opt('concurrency', '1,10,32')).split(',').map(Number),
-  targets: String(opt('targets', 'direct,gateway,mcp-proxy,supergateway,events,keys')).split(','),
+  targets: String(opt('targets', 'direct,direct-sse,gateway,gateway-paused,standalone,mcp-proxy,supergateway,events,keys')).split(','),
+  /**
+   * What the platform gateway fronts: `http` (default), the echo server over Streamable HTTP in
+   * the same JSON mode as `direct`, so gateway/direct is the cost of the gateway and nothing else;
+   * `stdio`, the echo server as a sandboxed stdio child (what mcp-proxy and supergateway front).
+   * The `keys` case always uses stdio: per-key isolation is what it measures.
+   */
+  gatewayUpstream: String(opt('gateway-upstream', 'http')),
   memorySessions: Number(opt('memory-sessions', 32)),
   profile: argv.includes('--profile'),
   gatewayEnv: Object.fromEntries(
@@ -98,7 +123,8 @@ const OPTS = {
       .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
   ),
 };
-const TOOL = { direct: 'echo', gateway: 'echo__echo', 'mcp-proxy': 'echo', supergateway: 'echo' };
+if (!['http', 'stdio'].includes(OPTS.gatewayUpstream)) throw new Error('--gateway-upstream is http or stdio');
+const TOOL = { direct: 'echo', 'direct-sse': 'echo', gateway: 'echo__echo', 'mcp-proxy': 'echo', supergateway: 'echo' };
 const PROTOCOL = '2025-11-25';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -271,22 +297,29 @@ class Driver {
 
 // ---- targets -------------------------------------------------------------------------------------
 
-/** Direct: the echo server itself over the SDK's Streamable HTTP transport (stateful). */
-async function startDirect() {
-  const child = start(process.execPath, [ECHO, '--http', '0']);
+/** The echo server over the SDK's Streamable HTTP transport (stateful), answering JSON or SSE. */
+async function startEcho({ json }) {
+  const child = start(process.execPath, [ECHO, '--http', '0', ...(json ? ['--json'] : [])]);
   const [, url] = await firstLine(child, /^(http:\/\/\S+)$/, 20_000);
   const port = Number(new URL(url).port);
+  const binding = `echo-server --http${json ? ' --json' : ''} (answers ${json ? 'JSON' : 'SSE'}) listens on ${listeners(child.pid, port).join(', ')}`;
+  return { child, url, binding };
+}
+
+/** Direct: the agent talks to the echo server itself; `direct` answers JSON (the headline), `direct-sse` SSE. */
+async function startDirect({ json = true } = {}) {
+  const echo = await startEcho({ json });
   const driver = new Driver();
   return {
-    name: 'direct',
-    url,
+    name: json ? 'direct' : 'direct-sse',
+    url: echo.url,
     headers: {},
-    rootPid: child.pid,
+    rootPid: echo.child.pid,
     driver,
-    binding: `echo-server --http listens on ${listeners(child.pid, port).join(', ')}`,
+    binding: echo.binding,
     stop: async () => {
       await driver.exit();
-      return stop(child);
+      return stop(echo.child);
     },
   };
 }
@@ -369,24 +402,30 @@ async function startSupergateway() {
   };
 }
 
-/** Redis DB index of our own: the highest of 15..8 that is empty now. */
+/**
+ * Redis DB index of our own, empty now: TEST_REDIS_DB_BASE and the next few when set (the indexes
+ * given to this checkout's runs on a shared machine), else the highest of 15..8.
+ */
 async function pickRedisDb() {
-  for (let db = 15; db >= 8; db--) {
+  const base = process.env.TEST_REDIS_DB_BASE;
+  const candidates = base === undefined ? [15, 14, 13, 12, 11, 10, 9, 8] : [0, 1, 2, 3].map((i) => (Number(base) + i) % 16);
+  for (const db of candidates) {
     const r = new Redis(`${REDIS}/${db}`, { lazyConnect: true, maxRetriesPerRequest: 1 });
     await r.connect();
     const size = await r.dbsize();
     r.disconnect();
     if (size === 0) return db;
   }
-  throw new Error('no empty Redis DB index in 8..15');
+  throw new Error(`no empty Redis DB index among ${candidates.join(', ')}`);
 }
 
 /**
- * The real stack: a migrated database of its own, the API (child process), an org with a stdio
- * echo server, a role allowing echo__echo with a rate limit far above what the bench reaches,
+ * The real stack: a migrated database of its own, the API (child process), an org with the echo
+ * server (`upstream`: over HTTP in JSON mode, a process of its own, or as a sandboxed stdio child
+ * of the gateway), a role allowing echo__echo with a rate limit far above what the bench reaches,
  * an agent key, then the gateway (child process) with events on (BullMQ, own key prefix).
  */
-async function startGateway({ dir = OPTS.gatewayDir, tag = '' } = {}) {
+async function startGateway({ dir = OPTS.gatewayDir, tag = '', upstream = OPTS.gatewayUpstream } = {}) {
   const dbPrefix = `tg_bench_${process.pid}${tag}`;
   const redisDb = await pickRedisDb();
   const redisUrl = `${REDIS}/${redisDb}`;
@@ -436,6 +475,8 @@ async function startGateway({ dir = OPTS.gatewayDir, tag = '' } = {}) {
     env: childEnv({
       ...common,
       API_PORT: String(apiPort),
+      // Its queues (and their meta keys) under our prefix too, so the cleanup leaves the DB empty.
+      QUEUE_PREFIX: queuePrefix,
       DATABASE_URL: `${PG}/${dbPrefix}_1`,
       JWT_SECRET: randomBytes(32).toString('hex'),
       CORS_ORIGINS: 'http://127.0.0.1:3000',
@@ -464,13 +505,14 @@ async function startGateway({ dir = OPTS.gatewayDir, tag = '' } = {}) {
     })
   ).accessToken;
   const org = await call('POST', '/v1/orgs', { name: 'Bench', slug: `bench-${process.pid}` });
-  await call('POST', `/v1/orgs/${org.slug}/servers`, {
-    slug: 'echo',
-    name: 'Echo',
-    transport: 'stdio',
-    command: process.execPath,
-    args: [ECHO],
-  });
+  const echo = upstream === 'http' ? await startEcho({ json: true }) : null;
+  await call(
+    'POST',
+    `/v1/orgs/${org.slug}/servers`,
+    echo
+      ? { slug: 'echo', name: 'Echo', transport: 'streamable-http', url: echo.url }
+      : { slug: 'echo', name: 'Echo', transport: 'stdio', command: process.execPath, args: [ECHO] },
+  );
   const role = await call('POST', `/v1/orgs/${org.slug}/roles`, {
     name: 'bench-agents',
     rules: {
@@ -506,7 +548,9 @@ async function startGateway({ dir = OPTS.gatewayDir, tag = '' } = {}) {
         QUEUE_PREFIX: queuePrefix,
         SPOOL_DIR: spoolDir,
         // The echo server runs in the stdio sandbox like any tenant's: its code is a vetted path.
-        STDIO_SANDBOX_PATHS: [BENCH, path.join(ROOT, 'node_modules'), path.join(GATEWAY_DIR, 'node_modules')].join(','),
+        STDIO_SANDBOX_PATHS: SANDBOX_PATHS,
+        // The HTTP upstream is on loopback, which the gateway refuses unless the operator allows it.
+        HTTP_UPSTREAM_ALLOW: '127.0.0.1/32',
         ...OPTS.gatewayEnv,
       }),
     },
@@ -551,16 +595,24 @@ async function startGateway({ dir = OPTS.gatewayDir, tag = '' } = {}) {
   };
   return {
     name: 'gateway',
+    tool: 'echo__echo',
     url: `${gwUrl}/mcp/${org.slug}`,
     headers: { authorization: `Bearer ${key}` },
     rootPid: gw.pid,
+    upstreamPid: echo?.child.pid ?? null,
+    database: `${dbPrefix}_1`,
     driver,
     /** Another agent key with the bench role (the keys case). */
     newKey,
-    binding: `gateway listens on ${listeners(gw.pid, gwPort).join(', ')}, API on ${listeners(api.pid, apiPort).join(', ')}`,
+    binding: `gateway listens on ${listeners(gw.pid, gwPort).join(', ')}, API on ${listeners(api.pid, apiPort).join(', ')}; upstream: ${echo ? echo.binding : STDIO_UPSTREAM}`,
     profileDir: OPTS.profile ? profileDir : null,
     stack,
     events: {
+      /** Events accounted for = enqueued (no consumers here); the co-located target counts what is stored instead. */
+      mode: 'queued',
+      settleMs: 5000,
+      /** One usage event per request, initialize included. */
+      expectedUsage: (sessions, calls) => sessions + calls,
       counts: async () => ({ audit: await count('tg-audit'), usage: await count('tg-usage') }),
       /** Events in jobs not yet completed: waiting, prioritized, delayed and active. */
       backlog: async () => {
@@ -587,12 +639,154 @@ async function startGateway({ dir = OPTS.gatewayDir, tag = '' } = {}) {
       await Promise.all(queues.map((q) => q.close()));
       const stubborn = await stop(gw, 15_000);
       await stop(api);
+      if (echo) await stop(echo.child);
       return stubborn;
     },
   };
 }
 
-const STARTERS = { direct: startDirect, gateway: startGateway, 'mcp-proxy': startMcpProxy, supergateway: startSupergateway };
+/** Audit rows chained (sum of the chain heads' seq) and usage events rolled up (sum of UsageHourly.calls). */
+async function storedEvents(pg) {
+  const { rows } = await pg.query(
+    `SELECT (SELECT coalesce(sum(seq), 0) FROM "AuditHead")::bigint AS audit,
+            (SELECT coalesce(sum(calls), 0) FROM "UsageHourly")::bigint AS usage`,
+  );
+  return { audit: Number(rows[0].audit), usage: Number(rows[0].usage) };
+}
+
+/**
+ * `gateway`, the headline: the stack with its event workers running on the same machine and
+ * storing every event in Postgres while the load runs, as a one-box deployment does. Their CPU,
+ * and that of our database's Postgres backends, is part of the measurement, not foreign.
+ */
+async function startGatewayColocated() {
+  const t = await startGateway();
+  const workers = await startWorkers(t, OPTS.eventWorkers);
+  const { Client } = require('pg');
+  const pg = new Client({ connectionString: t.stack.databaseUrl });
+  await pg.connect();
+  const queued = t.events;
+  const stopStack = t.stop;
+  return {
+    ...t,
+    workerPids: workers.map((w) => w.pid),
+    binding: `${t.binding}; ${workers.length} worker process(es) (apps/api/src/worker.ts) co-located, storing every event in Postgres`,
+    events: {
+      mode: 'stored',
+      // A step's events are stored when its last one is; the workers may trail the load by seconds.
+      settleMs: 60_000,
+      /** The roll-up counts calls (tools/call and the like), not initialize. */
+      expectedUsage: (_sessions, calls) => calls,
+      counts: () => storedEvents(pg),
+      /** Waits (at most `timeoutMs`) until no event is waiting or in flight; ms it took, null on timeout. */
+      idle: async (timeoutMs = 60_000) => {
+        const since = Date.now();
+        for (;;) {
+          const b = await queued.backlog();
+          if (b.audit === 0 && b.usage === 0) return Date.now() - since;
+          if (Date.now() - since > timeoutMs) return null;
+          await sleep(100);
+        }
+      },
+      drain: async () => undefined,
+    },
+    stop: async () => {
+      // The gateway hands its last events over on SIGTERM; the workers go after it.
+      const stubborn = await stopStack();
+      await pg.end().catch(() => undefined);
+      for (const w of workers) await stop(w);
+      return stubborn;
+    },
+  };
+}
+
+/** `gateway-paused`: the same stack with no consumer running (workers paused, or on other machines). */
+async function startGatewayPaused() {
+  const t = await startGateway();
+  return {
+    ...t,
+    name: 'gateway-paused',
+    binding: `${t.binding}; no event consumers (workers paused or elsewhere): events queue up in BullMQ, dropped after each step`,
+  };
+}
+
+/** The standalone gateway's YAML: the platform case's server, role (rate limit included) and key shape. */
+function standaloneConfig({ port, upstreamUrl }) {
+  const YAML = require('yaml');
+  return YAML.stringify({
+    version: 1,
+    org: 'bench',
+    listen: { host: '127.0.0.1', port },
+    audit: { file: 'audit.jsonl' },
+    usage: { file: 'usage.json' },
+    servers: {
+      echo: upstreamUrl
+        ? { transport: 'streamable-http', url: upstreamUrl }
+        : { transport: 'stdio', command: process.execPath, args: [ECHO] },
+    },
+    roles: {
+      'bench-agents': {
+        tools: [{ effect: 'allow', match: 'echo__echo' }],
+        rateLimits: OPTS.rateLimit ? [{ scope: 'key', perMinute: 1_000_000, burst: 1_000_000 }] : [],
+      },
+    },
+    keys: { 'bench-agent': { roles: ['bench-agents'], env: 'TOOLGATE_BENCH_KEY' } },
+  });
+}
+
+/**
+ * `standalone`: `toolgate gateway --config <yaml>` (apps/cli), one process with no Postgres and
+ * no Redis (audit to a hash-chained file, usage roll-up, rate limits in memory), fronting the same
+ * echo server as the platform gateway.
+ */
+async function startStandalone() {
+  const echo = OPTS.gatewayUpstream === 'http' ? await startEcho({ json: true }) : null;
+  const dir = mkdtempSync(path.join(os.tmpdir(), `tgbench-${process.pid}-standalone-`));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const port = await freePort();
+  const file = path.join(dir, 'toolgate.yaml');
+  writeFileSync(file, standaloneConfig({ port, upstreamUrl: echo?.url }));
+  const key = `tg_${randomBytes(24).toString('hex')}`;
+  const child = start(process.execPath, [...OPTS.gatewayNodeOptions, CLI_BIN, 'gateway', '--config', file], {
+    cwd: dir,
+    env: childEnv({
+      NODE_ENV: 'production',
+      TOOLGATE_BENCH_KEY: key,
+      HTTP_UPSTREAM_ALLOW: '127.0.0.1/32',
+      STDIO_SANDBOX_PATHS: SANDBOX_PATHS,
+      ...OPTS.gatewayEnv,
+    }),
+  });
+  const [, url] = await firstLine(child, /MCP endpoint (\S+)/, 60_000);
+  child.stdout.resume();
+  const driver = new Driver();
+  return {
+    name: 'standalone',
+    tool: 'echo__echo',
+    url,
+    headers: { authorization: `Bearer ${key}` },
+    rootPid: child.pid,
+    upstreamPid: echo?.child.pid ?? null,
+    driver,
+    binding: `toolgate gateway --config (apps/cli) listens on ${listeners(child.pid, port).join(', ')}; upstream: ${echo ? echo.binding : STDIO_UPSTREAM}`,
+    stop: async () => {
+      await driver.exit();
+      const stubborn = await stop(child);
+      if (echo) await stop(echo.child);
+      return stubborn;
+    },
+  };
+}
+
+const STARTERS = {
+  direct: () => startDirect({ json: true }),
+  'direct-sse': () => startDirect({ json: false }),
+  gateway: startGatewayColocated,
+  'gateway-paused': startGatewayPaused,
+  standalone: startStandalone,
+  'mcp-proxy': startMcpProxy,
+  supergateway: startSupergateway,
+};
 
 // ---- one target --------------------------------------------------------------------------------
 
@@ -629,10 +823,22 @@ async function quiet(threshold = 0.15, maxMs = 30_000) {
   }
 }
 
-/** CPU used so far by the target's tree, the load generator, Redis and the whole machine (ms). */
+const wholeTreeCpuMs = (pid) => {
+  const c = treeCpuMs(pid);
+  return c.root + c.children;
+};
+
+/**
+ * CPU used so far (ms) by the target's tree, its upstream process (an HTTP echo server of its
+ * own), its co-located event workers, Redis, its database's Postgres backends, the load generator
+ * and the whole machine. Everything but the machine is part of the measurement.
+ */
 function cpuSnapshot(t) {
   return {
     server: treeCpuMs(t.rootPid),
+    upstream: t.upstreamPid ? wholeTreeCpuMs(t.upstreamPid) : 0,
+    workers: (t.workerPids ?? []).reduce((a, pid) => a + wholeTreeCpuMs(pid), 0),
+    postgres: t.database ? postgresPids(t.database).reduce((a, pid) => a + processCpuMs(pid), 0) : 0,
     driver: processCpuMs(t.driver.child.pid),
     redis: pidsByName('redis-server').reduce((a, pid) => a + processCpuMs(pid), 0),
     system: systemCpuMs(),
@@ -641,21 +847,20 @@ function cpuSnapshot(t) {
 
 /** Where the CPU went during a round: ms per process group, and the share nobody here used. */
 function cpuDelta(a, b) {
-  const serverRoot = b.server.root - a.server.root;
-  const serverChildren = b.server.children - a.server.children;
-  const driver = b.driver - a.driver;
-  const redis = b.redis - a.redis;
-  const busy = b.system.busy - a.system.busy;
-  const capacity = b.system.total - a.system.total;
-  return {
-    serverRoot,
-    serverChildren,
-    redis,
-    driver,
-    other: Math.max(0, busy - serverRoot - serverChildren - redis - driver),
-    busy,
-    capacity,
+  const d = {
+    serverRoot: b.server.root - a.server.root,
+    serverChildren: b.server.children - a.server.children,
+    upstream: b.upstream - a.upstream,
+    // A process that exits between the snapshots (a Postgres backend, another run's redis-server)
+    // takes its CPU time with it: never below 0.
+    redis: Math.max(0, b.redis - a.redis),
+    workers: b.workers - a.workers,
+    postgres: Math.max(0, b.postgres - a.postgres),
+    driver: b.driver - a.driver,
   };
+  const busy = b.system.busy - a.system.busy;
+  const ours = Object.values(d).reduce((x, v) => x + v, 0);
+  return { ...d, other: Math.max(0, busy - ours), busy, capacity: b.system.total - a.system.total };
 }
 
 async function openWithRetry(t, n, extra = {}) {
@@ -667,7 +872,7 @@ async function openWithRetry(t, n, extra = {}) {
         url: t.url,
         headers: t.headers,
         n,
-        tool: TOOL[t.name],
+        tool: t.tool ?? TOOL[t.name],
         protocolVersion: PROTOCOL,
         ...extra,
       });
@@ -689,6 +894,8 @@ async function settleEvents(t, expectedAudit, expectedUsage, timeoutMs = 5000) {
   return { counts: c, settledMs: timeoutMs - Math.max(0, until - Date.now()) };
 }
 
+const CPU_PARTS = ['serverRoot', 'serverChildren', 'upstream', 'redis', 'workers', 'postgres', 'driver', 'other'];
+
 async function benchTarget(name) {
   log(`${name}: starting`);
   const t = await STARTERS[name]();
@@ -703,9 +910,11 @@ async function benchTarget(name) {
 
     // Idle sessions on a process that has served almost nothing yet.
     const m0 = mem(t);
+    const u0 = t.upstreamPid ? treeMemory(t.upstreamPid) : null;
     const opened = await openWithRetry(t, OPTS.memorySessions, { returnIds: true });
     await sleep(1500);
     const m1 = mem(t);
+    const u1 = t.upstreamPid ? treeMemory(t.upstreamPid) : null;
     result.idle = {
       sessions: OPTS.memorySessions,
       openMs: opened.ms,
@@ -714,12 +923,16 @@ async function benchTarget(name) {
       rssPerSession: (m1.rss - m0.rss) / OPTS.memorySessions,
       pssPerSession: (m1.pss - m0.pss) / OPTS.memorySessions,
       redisBytesPerSession: t.sessionBytes ? await t.sessionBytes(opened.ids) : null,
+      // The HTTP upstream holds a session of its own per gateway session (opened on the first call, if at all).
+      upstreamRssPerSession: u0 ? (u1.rss - u0.rss) / OPTS.memorySessions : null,
     };
     await t.driver.send({ cmd: 'close' });
     await sleep(500);
 
     for (const n of OPTS.concurrency) {
-      const step = { sessions: n, rounds: [], idleMachineBusy: Math.round(100 * (await quiet())) };
+      // Co-located workers first store what came before (warm-up, idle sessions), off the clock.
+      const backlogDrainMs = t.events?.idle ? await t.events.idle() : undefined;
+      const step = { sessions: n, rounds: [], idleMachineBusy: Math.round(100 * (await quiet())), backlogDrainMs };
       const ev0 = t.events ? await t.events.counts() : null;
       const before = mem(t);
       const o = await openWithRetry(t, n);
@@ -775,21 +988,20 @@ async function benchTarget(name) {
       const total = (k) => step.rounds.reduce((x, r) => x + r.cpu[k], 0);
       const measured = step.rounds.reduce((x, r) => x + r.calls, 0);
       const perCall = (k) => Math.round((total(k) * 1000) / Math.max(1, measured));
-      step.cpuPerCallUs = {
-        serverRoot: perCall('serverRoot'),
-        serverChildren: perCall('serverChildren'),
-        redis: perCall('redis'),
-        driver: perCall('driver'),
-        other: perCall('other'),
-      };
+      step.cpuPerCallUs = Object.fromEntries(CPU_PARTS.map((k) => [k, perCall(k)]));
+      // What serving a call costs the machine, the load generator left out.
+      step.cpuPerCallUs.serving = CPU_PARTS.filter((k) => k !== 'driver' && k !== 'other').reduce((x, k) => x + step.cpuPerCallUs[k], 0);
       step.machineBusy = Math.round((100 * total('busy')) / total('capacity'));
       step.foreignCpu = Math.round((100 * total('other')) / total('capacity'));
       await t.driver.send({ cmd: 'close' });
       if (t.events) {
         // Every request of the step is one audit event: n initializes + warm-up + measured calls.
-        const { counts, settledMs } = await settleEvents(t, ev0.audit + n + calls, ev0.usage + n + calls);
+        const expectedUsage = t.events.expectedUsage(n, calls);
+        const { counts, settledMs } = await settleEvents(t, ev0.audit + n + calls, ev0.usage + expectedUsage, t.events.settleMs);
         step.events = {
+          mode: t.events.mode,
           expectedAudit: n + calls,
+          expectedUsage,
           audit: counts.audit - ev0.audit,
           usage: counts.usage - ev0.usage,
           settledAfterMs: settledMs,
@@ -808,7 +1020,11 @@ async function benchTarget(name) {
   for (let i = 0; liveTree(t.rootPid).length > 0 && i < 30; i++) await sleep(100);
   const left = liveTree(t.rootPid);
   if (left.length > 0) throw new Error(`${name}: processes ${left.join(', ')} survived`);
-  if (t.profileDir) result.profiles = readdirSync(t.profileDir).map((f) => path.join(t.profileDir, f));
+  // The gateway's own profiles (co-located workers write theirs into a folder beside them).
+  if (t.profileDir)
+    result.profiles = readdirSync(t.profileDir)
+      .filter((f) => f.endsWith('.cpuprofile'))
+      .map((f) => path.join(t.profileDir, f));
   return result;
 }
 
@@ -851,13 +1067,7 @@ async function benchEvents() {
   const pg = new Client({ connectionString: t.stack.databaseUrl });
   await pg.connect();
   let workers = [];
-  const stored = async () => {
-    const { rows } = await pg.query(
-      `SELECT (SELECT coalesce(sum(seq), 0) FROM "AuditHead")::bigint AS audit,
-              (SELECT coalesce(sum(calls), 0) FROM "UsageHourly")::bigint AS usage`,
-    );
-    return { audit: Number(rows[0].audit), usage: Number(rows[0].usage) };
-  };
+  const stored = () => storedEvents(pg);
   const sample = async (since) => {
     const [st, b] = await Promise.all([stored(), t.events.backlog()]);
     return { ms: Math.round(performance.now() - since), audit: st.audit, usage: st.usage, backlogAudit: b.audit, backlogUsage: b.usage };
@@ -1042,114 +1252,103 @@ const kib = (b) => (b === null || b === undefined ? '—' : `${(b / 1024).toFixe
 const pad = (s, n, right = false) => (right ? String(s).padEnd(n) : String(s).padStart(n));
 
 function report(allResults) {
-  // The events case has no concurrency steps: it has a section of its own at the end.
+  // The events and keys cases have no concurrency steps: they have sections of their own at the end.
   const results = allResults.filter((r) => r.steps);
   const events = allResults.find((r) => r.target === 'events');
   const by = Object.fromEntries(results.map((r) => [r.target, r]));
   const step = (t, n) => by[t]?.steps.find((s) => s.sessions === n);
+  const ratios = computeRatios(results, OPTS.concurrency);
+  const verdicts = computeVerdicts(ratios, OPTS.concurrency);
   const lines = [];
   const out = (s = '') => lines.push(s);
   out(`Toolgate bench — ${new Date().toISOString()} — node ${process.version}, ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`);
   out(`closed loop, ${OPTS.rounds} rounds × ${OPTS.seconds} s per concurrency (after ${OPTS.warmup} s warm-up); loopback only`);
   out('calls/s, p50 and p99 are medians over the rounds; "foreign CPU" = share of the machine used by processes that are');
-  out('not part of the measurement (neither the target, its children, Redis nor the load generator) during the rounds');
+  out("not part of the measurement (the target, its children, its upstream, its co-located workers, its database's");
+  out('Postgres backends, Redis and the load generator are) during the rounds');
   const discarded = results.reduce((x, r) => x + r.steps.reduce((y, st) => y + st.discardedRounds.length, 0), 0);
   out(
     `waited ${Math.round(waited / 1000)} s in all for a quiet machine / repeated rounds; ${discarded} round(s) discarded for > ${OPTS.maxForeignCpu}% foreign CPU`,
   );
-  for (const r of allResults) out(`  ${pad(r.target, 13, true)} ${r.binding}`);
+  for (const r of allResults) out(`  ${pad(r.target, 15, true)} ${r.binding}`);
   for (const n of results.length > 0 ? OPTS.concurrency : []) {
     out();
-    out(`── ${n} concurrent session${n === 1 ? '' : 's'} ──────────────────────────────────────────────────────────────`);
+    out(`── ${n} concurrent ${n === 1 ? 'session' : 'sessions'} ──────────────────────────────────────────────────────────────`);
     out(
-      `${pad('target', 13, true)} ${pad('calls/s', 9)} ${pad('(min–max)', 15)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('RSS/session', 12)} ${pad('PSS/session', 12)} ${pad('errors', 7)} ${pad('foreign CPU', 12)}`,
+      `${pad('target', 15, true)} ${pad('calls/s', 9)} ${pad('(min–max)', 15)} ${pad('×direct', 8)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('RSS/session', 12)} ${pad('PSS/session', 12)} ${pad('errors', 7)} ${pad('foreign CPU', 12)}`,
     );
     for (const r of results) {
       const s = step(r.target, n);
       if (!s) continue;
+      const vs = r.target === 'direct' ? 1 : ratios[r.target]?.vsDirect[n];
       out(
-        `${pad(r.target, 13, true)} ${pad(fmt(s.callsPerSec), 9)} ${pad(`(${fmt(s.callsPerSecMin, 0)}–${fmt(s.callsPerSecMax, 0)})`, 15)} ${pad(fmt(s.latency.p50, 2), 8)} ${pad(fmt(s.latency.p99, 2), 8)} ${pad(kib(s.memory.rssPerSession), 12)} ${pad(kib(s.memory.pssPerSession), 12)} ${pad(s.errors, 7)} ${pad(`${s.foreignCpu}%`, 12)}`,
+        `${pad(r.target, 15, true)} ${pad(fmt(s.callsPerSec), 9)} ${pad(`(${fmt(s.callsPerSecMin, 0)}–${fmt(s.callsPerSecMax, 0)})`, 15)} ${pad(vs === undefined ? '—' : `${fmt(vs, 2)}×`, 8)} ${pad(fmt(s.latency.p50, 2), 8)} ${pad(fmt(s.latency.p99, 2), 8)} ${pad(kib(s.memory.rssPerSession), 12)} ${pad(kib(s.memory.pssPerSession), 12)} ${pad(s.errors, 7)} ${pad(`${s.foreignCpu}%`, 12)}`,
       );
     }
   }
   if (results.length > 0) {
     out();
-    out('── CPU per call (µs, all rounds): serving process / its children / Redis / load generator / anything else ──');
-    out(`${pad('target', 13, true)} ${OPTS.concurrency.map((n) => pad(`${n} session${n === 1 ? '' : 's'}`, 34)).join(' ')}`);
+    out('── CPU per call (µs, all rounds): serving = server + its children + upstream + Redis + workers + Postgres ──');
+    out(
+      `${pad('target', 15, true)} ${pad('sessions', 8)} ${pad('server', 7)} ${pad('children', 9)} ${pad('upstream', 9)} ${pad('Redis', 6)} ${pad('workers', 8)} ${pad('Postgres', 9)} ${pad('serving', 8)} ${pad('load gen', 9)} ${pad('other', 6)} ${pad('busy', 5)}`,
+    );
     for (const r of results) {
-      const cells = OPTS.concurrency.map((n) => {
+      for (const n of OPTS.concurrency) {
         const s = step(r.target, n);
-        if (!s) return pad('—', 34);
+        if (!s) continue;
         const c = s.cpuPerCallUs;
-        return pad(`${c.serverRoot}/${c.serverChildren}/${c.redis}/${c.driver}/${c.other} (${s.machineBusy}% busy)`, 34);
-      });
-      out(`${pad(r.target, 13, true)} ${cells.join(' ')}`);
+        out(
+          `${pad(r.target, 15, true)} ${pad(n, 8)} ${pad(c.serverRoot, 7)} ${pad(c.serverChildren, 9)} ${pad(c.upstream, 9)} ${pad(c.redis, 6)} ${pad(c.workers, 8)} ${pad(c.postgres, 9)} ${pad(c.serving, 8)} ${pad(c.driver, 9)} ${pad(c.other, 6)} ${pad(`${s.machineBusy}%`, 5)}`,
+        );
+      }
     }
     out();
     out(`── idle sessions (${OPTS.memorySessions} opened on a just-warmed process, memory of the serving process tree) ──`);
     out(
-      `${pad('target', 13, true)} ${pad('RSS before', 11)} ${pad('RSS after', 11)} ${pad('RSS/session', 12)} ${pad('PSS/session', 12)} ${pad('procs', 6)} ${pad('Redis/session', 14)}`,
+      `${pad('target', 15, true)} ${pad('RSS before', 11)} ${pad('RSS after', 11)} ${pad('RSS/session', 12)} ${pad('PSS/session', 12)} ${pad('procs', 6)} ${pad('Redis/session', 14)} ${pad('upstream RSS/session', 21)}`,
     );
     for (const r of results) {
       const i = r.idle;
       if (!i) continue;
       out(
-        `${pad(r.target, 13, true)} ${pad(`${(i.before.rss / MB).toFixed(1)} MB`, 11)} ${pad(`${(i.after.rss / MB).toFixed(1)} MB`, 11)} ${pad(kib(i.rssPerSession), 12)} ${pad(kib(i.pssPerSession), 12)} ${pad(`${i.before.processes}→${i.after.processes}`, 6)} ${pad(i.redisBytesPerSession === null ? '—' : `${Math.round(i.redisBytesPerSession)} B`, 14)}`,
+        `${pad(r.target, 15, true)} ${pad(`${(i.before.rss / MB).toFixed(1)} MB`, 11)} ${pad(`${(i.after.rss / MB).toFixed(1)} MB`, 11)} ${pad(kib(i.rssPerSession), 12)} ${pad(kib(i.pssPerSession), 12)} ${pad(`${i.before.processes}→${i.after.processes}`, 6)} ${pad(i.redisBytesPerSession === null ? '—' : `${Math.round(i.redisBytesPerSession)} B`, 14)} ${pad(i.upstreamRssPerSession === null || i.upstreamRssPerSession === undefined ? '—' : kib(i.upstreamRssPerSession), 21)}`,
       );
     }
   }
-  const ratios = {};
-  const verdicts = [];
-  const gw = by.gateway;
-  if (gw) {
+  if (Object.keys(ratios).length > 0) {
     out();
-    out('── ratios (gateway vs …) ──────────────────────────────────────────────────────────');
-    for (const n of OPTS.concurrency) {
-      const g = step('gateway', n);
-      const row = {};
-      for (const peer of ['direct', 'mcp-proxy', 'supergateway']) {
-        const p = step(peer, n);
-        if (g && p) row[peer] = Math.round((g.callsPerSec / p.callsPerSec) * 100) / 100;
-      }
-      ratios[n] = row;
-      out(
-        `${pad(`${n} session${n === 1 ? '' : 's'}:`, 12, true)} throughput gateway/direct ${fmt(row.direct, 2)}×   gateway/mcp-proxy ${fmt(row['mcp-proxy'], 2)}×   gateway/supergateway ${fmt(row.supergateway, 2)}×`,
-      );
-    }
-    const g1 = step('gateway', 1);
-    const d1 = step('direct', 1);
-    if (g1 && d1) {
-      ratios.addedLatency1 = { p50: g1.latency.p50 - d1.latency.p50, p99: g1.latency.p99 - d1.latency.p99 };
-      out(
-        `added latency at 1 session (gateway − direct): p50 ${fmt(ratios.addedLatency1.p50, 2)} ms, p99 ${fmt(ratios.addedLatency1.p99, 2)} ms`,
-      );
-    }
-    const verdict = (what, value, pass) => verdicts.push({ target: what, value, pass });
-    if (ratios.addedLatency1) {
-      verdict('added latency at 1 session, p50 ≤ 1 ms', `${fmt(ratios.addedLatency1.p50, 2)} ms`, ratios.addedLatency1.p50 <= 1);
-      verdict('added latency at 1 session, p99 ≤ 3 ms', `${fmt(ratios.addedLatency1.p99, 2)} ms`, ratios.addedLatency1.p99 <= 3);
-    }
-    for (const n of OPTS.concurrency.filter((c) => c === 10 || c === 32)) {
-      if (ratios[n]?.direct !== undefined)
-        verdict(`throughput ≥ 0.5× direct at ${n} sessions`, `${fmt(ratios[n].direct, 2)}×`, ratios[n].direct >= 0.5);
-      if (ratios[n]?.supergateway !== undefined)
-        verdict(`throughput ≥ 1.5× supergateway at ${n} sessions`, `${fmt(ratios[n].supergateway, 2)}×`, ratios[n].supergateway >= 1.5);
-    }
-    if (gw.idle) verdict('≤ 1 MB memory per idle session (gateway RSS)', kib(gw.idle.rssPerSession), gw.idle.rssPerSession <= MB);
-    out();
-    out('── targets ────────────────────────────────────────────────────────────────────────');
-    for (const v of verdicts) out(`${v.pass ? 'PASS' : 'MISS'}  ${pad(v.target, 48, true)} ${v.value}`);
-
-    out();
-    out('── events end to end (gateway → BullMQ tg-audit / tg-usage; gateway target: no consumers) ──────');
+    out('── ratios: throughput vs direct (JSON); gateways vs the bridges and added latency at 1 session ──');
     out(
-      `${pad('sessions', 9, true)} ${pad('calls/s', 9)} ${pad('audit ev/s', 13)} ${pad('ratio', 6)} ${pad('audit events', 12)} ${pad('expected', 9)} ${pad('usage events', 12)} ${pad('settled', 8)}`,
+      `${pad('target', 15, true)} ${OPTS.concurrency.map((n) => pad(`×direct@${n}`, 11)).join(' ')} ${pad('×mcp-proxy@1', 13)} ${pad('×supergw@1', 11)} ${pad('+p50@1 ms', 10)} ${pad('+p99@1 ms', 10)} ${pad('idle RSS/session', 17)}`,
     );
-    for (const s of gw.steps) {
-      if (!s.events) continue;
-      const rate = s.events.perRound.reduce((x, r) => x + r.auditPerSec, 0) / s.events.perRound.length;
+    for (const [target, r] of Object.entries(ratios)) {
+      const x = (v) => (v === undefined ? '—' : `${fmt(v, 2)}×`);
       out(
-        `${pad(s.sessions, 9, true)} ${pad(fmt(s.callsPerSec), 9)} ${pad(fmt(rate), 13)} ${pad(fmt(rate / s.callsPerSec, 2), 6)} ${pad(s.events.audit, 12)} ${pad(s.events.expectedAudit, 9)} ${pad(s.events.usage, 12)} ${pad(`${s.events.settledAfterMs} ms`, 8)}`,
+        `${pad(target, 15, true)} ${OPTS.concurrency.map((n) => pad(x(r.vsDirect[n]), 11)).join(' ')} ${pad(x(r.vsMcpProxy1), 13)} ${pad(x(r.vsSupergateway1), 11)} ${pad(fmt(r.addedLatency1?.p50, 2), 10)} ${pad(fmt(r.addedLatency1?.p99, 2), 10)} ${pad(kib(r.idleRssPerSession), 17)}`,
+      );
+    }
+  }
+  if (verdicts.length > 0) {
+    out();
+    out('── targets (issue 20) ─────────────────────────────────────────────────────────────');
+    for (const v of verdicts) out(`${v.pass ? 'PASS' : 'MISS'}  ${pad(v.target, 58, true)} ${v.value}`);
+  }
+  for (const r of results.filter((x) => x.steps.some((s) => s.events))) {
+    const stored = r.steps.some((s) => s.events?.mode === 'stored');
+    out();
+    out(
+      stored
+        ? `── ${r.target}: events stored by the co-located workers (audit rows chained / usage calls rolled up) ──`
+        : `── ${r.target}: events enqueued (BullMQ tg-audit / tg-usage, no consumers) ──`,
+    );
+    out(
+      `${pad('sessions', 9, true)} ${pad('calls/s', 9)} ${pad(stored ? 'audit stored/s' : 'audit ev/s', 15)} ${pad('ratio', 6)} ${pad('audit events', 12)} ${pad('expected', 9)} ${pad('usage', 9)} ${pad('expected', 9)} ${pad(stored ? 'all stored after' : 'settled', 17)}`,
+    );
+    for (const s of r.steps) {
+      if (!s.events) continue;
+      const rate = s.events.perRound.reduce((x, p) => x + p.auditPerSec, 0) / s.events.perRound.length;
+      out(
+        `${pad(s.sessions, 9, true)} ${pad(fmt(s.callsPerSec), 9)} ${pad(fmt(rate), 15)} ${pad(fmt(rate / s.callsPerSec, 2), 6)} ${pad(s.events.audit, 12)} ${pad(s.events.expectedAudit, 9)} ${pad(s.events.usage, 9)} ${pad(s.events.expectedUsage, 9)} ${pad(`${s.events.settledAfterMs} ms`, 17)}`,
       );
     }
   }
@@ -1210,7 +1409,17 @@ async function main() {
       const ab = { startGateway, openWithRetry, log, current: OPTS.gatewayDir, baseline: path.resolve(OPTS.baseline) };
       results.push(await benchAB({ ...ab, concurrency: OPTS.concurrency, rounds: OPTS.rounds, seconds: OPTS.seconds }));
     } else if (name === 'keys')
-      results.push(await benchKeys({ startGateway, openWithRetry, quiet, log, counts: OPTS.keyCounts, pauseMs: OPTS.keyPauseMs }));
+      results.push(
+        await benchKeys({
+          // Per-key isolation of a stdio upstream is what this case measures.
+          startGateway: (o) => startGateway({ ...o, upstream: 'stdio' }),
+          openWithRetry,
+          quiet,
+          log,
+          counts: OPTS.keyCounts,
+          pauseMs: OPTS.keyPauseMs,
+        }),
+      );
     else if (!STARTERS[name]) throw new Error(`unknown target ${name}`);
     else results.push(await benchTarget(name));
     // Each target's cleanups (database, Redis keys) run before the next target starts.
