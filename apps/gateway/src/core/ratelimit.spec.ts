@@ -315,13 +315,17 @@ describe('RedisRateLimiter (real Redis)', () => {
     it('counts in the same counter as RedisQuota.charge', async () => {
       const limiter = make();
       const quota = new RedisQuota({ connection: REDIS_URL, timeoutMs: 10_000 });
+      const warm = `${org}-warm`;
       try {
         await limiter.ready();
+        // Connected once a charge is counted (before that it fails open, uncounted).
+        await until(async () => (await quota.charge(warm, 1e9)).used !== null);
         expect(await quota.charge(org, 3)).toEqual({ allowed: true, used: 1 });
         expect((await limiter.checkAndCharge(org, [], 3)).quota).toEqual({ allowed: true, used: 2 });
         expect(await quota.charge(org, 3)).toEqual({ allowed: true, used: 3 });
         expect((await limiter.checkAndCharge(org, [], 3)).quota).toMatchObject({ allowed: false, used: 3 });
       } finally {
+        await admin.del(redisKeys.quota(warm, quotaPeriod().period));
         await quota.close();
       }
     });
