@@ -57,9 +57,23 @@ describe('audit consumer throughput', () => {
       `audit worker throughput (1 worker, batch 500, ${ORGS} orgs, ${EVENTS} events each run): ` +
         `backlog ${Math.round(backlogRate)} events/s, live end to end ${Math.round(liveRate)} events/s`,
     );
-    const stats = worker.get(AuditConsumer).stats;
-    expect(stats.appended).toBe(2 * EVENTS);
-    await expect(worker.get(AuditVerifier).verify(liveOrgs[0]!)).resolves.toMatchObject({ valid: true, checked: EVENTS / ORGS });
+    // Every event is stored once, in gap-free chains that verify. The counter is checked as
+    // accounting, not as an exact figure: a group whose commit landed but whose answer was lost
+    // (a busy box past a timeout) is written again, and its events then count as duplicates.
+    const orgs = [...backlogOrgs, ...liveOrgs];
+    const perOrg = await db.$queryRaw<Array<{ rows: number; maxSeq: number }>>`
+      SELECT count(*)::int AS rows, max(seq)::int AS "maxSeq" FROM "AuditEvent" WHERE "orgId" = ANY(${orgs}::uuid[]) GROUP BY "orgId"`;
+    expect(perOrg).toHaveLength(2 * ORGS);
+    for (const o of perOrg) expect(o).toEqual({ rows: EVENTS / ORGS, maxSeq: EVENTS / ORGS });
+    const verifier = worker.get(AuditVerifier);
+    for (const orgId of orgs) await expect(verifier.verify(orgId)).resolves.toMatchObject({ valid: true, checked: EVENTS / ORGS });
+    // The rows are visible a moment before the consumer counts them (it publishes the live notices first).
+    const consumer = worker.get(AuditConsumer);
+    await waitFor(() => consumer.stats.appended + consumer.stats.duplicates >= 2 * EVENTS, 30_000, 'the counters');
+    const { appended, duplicates } = consumer.stats;
+    // Never counted twice; every delivery counted once, as appended or as a duplicate.
+    expect(appended).toBeLessThanOrEqual(2 * EVENTS);
+    expect(appended + duplicates).toBeGreaterThanOrEqual(2 * EVENTS);
     expect(backlogRate).toBeGreaterThan(150);
     expect(liveRate).toBeGreaterThan(150);
   });

@@ -54,7 +54,7 @@ const cursorAfter = (a: ActivityCursor, b: { at: Date | null; id: string | null 
  *     the batch, BEFORE numbering, so seq has no gaps.
  *  3. Number and hash the rest in arrival order: seq = head.seq + 1…, hash = sha256(prevHash ‖
  *     canonical JSON of the payload).
- *  4. One statement inserts all rows (unnest of column arrays) and moves the head.
+ *  4. One statement inserts all rows (json_to_recordset of one JSON document) and moves the head.
  * Then commit. A crash anywhere before the commit leaves nothing behind; after it, redelivered
  * events are skipped in step 2.
  *
@@ -132,29 +132,11 @@ export class AuditChainWriter {
       return { appended: 0, duplicates: entries.length, headSeq: head.seq };
     }
 
-    // 3. Number and hash in arrival order.
+    // 3. Number and hash in arrival order, into one JSON document of rows (the payload spliced in
+    // as its canonical text): serialising it is native JSON.stringify, where 19 array parameters
+    // cost the driver an escaped array literal each (5× the time for a batch of 500).
     const n = fresh.length;
-    const col = {
-      id: new Array<string>(n),
-      seq: new Array<string>(n),
-      prevHash: new Array<string>(n),
-      hash: new Array<string>(n),
-      payload: new Array<string>(n),
-      at: new Array<string>(n),
-      keyId: new Array<string | null>(n),
-      serverId: new Array<string | null>(n),
-      serverSlug: new Array<string | null>(n),
-      method: new Array<string>(n),
-      target: new Array<string | null>(n),
-      decision: new Array<string>(n),
-      outcome: new Array<string>(n),
-      rule: new Array<string | null>(n),
-      latencyMs: new Array<number>(n),
-      bytesIn: new Array<number>(n),
-      bytesOut: new Array<number>(n),
-      clientName: new Array<string | null>(n),
-      clientVersion: new Array<string | null>(n),
-    };
+    let rows = '[';
     let prev = head.hash;
     let seq = head.seq;
     for (let i = 0; i < n; i++) {
@@ -163,28 +145,31 @@ export class AuditChainWriter {
       const hash = createHash('sha256').update(prev, 'utf8').update(canonical, 'utf8').digest('hex');
       seq += 1n;
       const c = columnsOf(e.payload);
-      col.id[i] = c.id;
-      col.seq[i] = seq.toString();
-      col.prevHash[i] = prev;
-      col.hash[i] = hash;
-      col.payload[i] = canonical;
-      col.at[i] = pgTimestamp(c.at);
-      col.keyId[i] = c.keyId;
-      col.serverId[i] = c.serverId;
-      col.serverSlug[i] = c.serverSlug;
-      col.method[i] = c.method;
-      col.target[i] = c.target;
-      col.decision[i] = c.decision;
-      col.outcome[i] = c.outcome;
-      col.rule[i] = c.rule;
-      col.latencyMs[i] = c.latencyMs;
-      col.bytesIn[i] = c.bytesIn;
-      col.bytesOut[i] = c.bytesOut;
-      col.clientName[i] = c.clientName;
-      col.clientVersion[i] = c.clientVersion;
+      const columns = JSON.stringify({
+        id: c.id,
+        seq: seq.toString(),
+        prevHash: prev,
+        hash,
+        at: pgTimestamp(c.at),
+        keyId: c.keyId,
+        serverId: c.serverId,
+        serverSlug: c.serverSlug,
+        method: c.method,
+        target: c.target,
+        decision: c.decision,
+        outcome: c.outcome,
+        rule: c.rule,
+        latencyMs: c.latencyMs,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        clientName: c.clientName,
+        clientVersion: c.clientVersion,
+      });
+      rows += `${i > 0 ? ',' : ''}${columns.slice(0, -1)},"payload":${canonical}}`;
       live.push(liveEvent(seq, c, e.payload));
       prev = hash;
     }
+    rows += ']';
 
     // 4. All rows and the head in one statement.
     const cursorAt = moveCursor ? pgTimestamp(activity.at) : null;
@@ -194,18 +179,14 @@ export class AuditChainWriter {
         INSERT INTO "AuditEvent" (
           id, "orgId", seq, "prevHash", hash, payload, at, "receivedAt", "keyId", "serverId", "serverSlug",
           method, target, decision, outcome, rule, "latencyMs", "bytesIn", "bytesOut", "clientName", "clientVersion")
-        SELECT e.id, ${orgId}::uuid, e.seq, e."prevHash", e.hash, e.payload::jsonb, e.at, ${head.now}::timestamp(3),
+        SELECT e.id, ${orgId}::uuid, e.seq, e."prevHash", e.hash, e.payload, e.at, ${head.now}::timestamp(3),
                e."keyId", e."serverId", e."serverSlug", e.method, e.target, e.decision, e.outcome, e.rule,
                e."latencyMs", e."bytesIn", e."bytesOut", e."clientName", e."clientVersion"
-        FROM unnest(
-          ${col.id}::uuid[], ${col.seq}::bigint[], ${col.prevHash}::text[], ${col.hash}::text[], ${col.payload}::text[],
-          ${col.at}::timestamp(3)[], ${col.keyId}::uuid[], ${col.serverId}::uuid[], ${col.serverSlug}::text[],
-          ${col.method}::text[], ${col.target}::text[], ${col.decision}::text[], ${col.outcome}::text[], ${col.rule}::text[],
-          ${col.latencyMs}::float8[], ${col.bytesIn}::int[], ${col.bytesOut}::int[], ${col.clientName}::text[],
-          ${col.clientVersion}::text[]
-        ) WITH ORDINALITY AS e(id, seq, "prevHash", hash, payload, at, "keyId", "serverId", "serverSlug", method, target,
-                               decision, outcome, rule, "latencyMs", "bytesIn", "bytesOut", "clientName", "clientVersion", ord)
-        ORDER BY e.ord
+        FROM json_to_recordset(${rows}::json) AS e(
+          id uuid, seq bigint, "prevHash" text, hash text, payload jsonb, at timestamp(3), "keyId" uuid, "serverId" uuid,
+          "serverSlug" text, method text, target text, decision text, outcome text, rule text, "latencyMs" float8,
+          "bytesIn" int, "bytesOut" int, "clientName" text, "clientVersion" text)
+        ORDER BY e.seq
         RETURNING 1
       )
       UPDATE "AuditHead"
