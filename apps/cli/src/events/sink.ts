@@ -5,16 +5,22 @@ import type { UsageFile } from './usage-file';
 
 const RETRY_AFTER_MS = 1000;
 
+interface Group {
+  audit: AuditEvent[];
+  usage: UsageEvent[];
+  written: Promise<void>;
+}
+
 /**
- * The standalone gateway's EventSink: the events of calls finishing together are written in one
- * group (one device flush) on the next turn of the event loop; durable() resolves once the
- * latest emit is on disk, which is what a call's answer waits for, as with the platform's WAL.
- * While the disk refuses, calls are refused before they run (accepting is false).
+ * The standalone gateway's EventSink, a group commit as the platform's WAL: the events of calls
+ * finishing while the previous group is being written (and flushed to the device) form the next
+ * group, written in one append once that one is done; the event loop never waits for the disk.
+ * durable() resolves once the latest emit's group is on disk, which is what a call's answer waits
+ * for. While the disk refuses, calls are refused before they run (accepting is false).
  */
 export class FileEventSink implements EventSink {
-  private audit: AuditEvent[] = [];
-  private usage: UsageEvent[] = [];
-  private flushing: Promise<void> | null = null;
+  private next: Group | null = null;
+  private inFlight: Promise<void> = Promise.resolve();
   private failed: Error | null = null;
   private failedAt = 0;
 
@@ -30,36 +36,48 @@ export class FileEventSink implements EventSink {
   }
 
   emit(audit: AuditEvent, usage: UsageEvent): void {
-    this.audit.push(audit);
-    this.usage.push(usage);
-    if (this.flushing) return;
-    this.flushing = new Promise<void>((resolve, reject) =>
-      setImmediate(() => {
-        this.flushing = null;
-        try {
-          this.flush();
-          resolve();
-        } catch (e) {
-          reject(e);
-        }
-      }),
-    );
-    // An emit nobody waits on (a refused authentication) must not become an unhandled rejection.
-    this.flushing.catch(() => undefined);
+    const group = this.next ?? this.openGroup();
+    group.audit.push(audit);
+    group.usage.push(usage);
   }
 
   durable(): Promise<void> {
-    return this.flushing ?? (this.failed ? Promise.reject(this.failed) : Promise.resolve());
+    if (this.next) return this.next.written;
+    return this.failed ? Promise.reject(this.failed) : this.inFlight;
   }
 
-  /** Writes what is pending (also on shutdown). */
-  flush(): void {
-    const audit = this.audit;
-    const usage = this.usage;
-    this.audit = [];
-    this.usage = [];
+  /** Waits for the groups being written, then writes what is still pending, blocking (on shutdown). */
+  async close(): Promise<void> {
+    await this.inFlight.catch(() => undefined);
+    const rest = this.next;
+    this.next = null;
+    if (rest && rest.audit.length > 0) {
+      this.auditFile.appendSync(rest.audit);
+      this.usageFile.add(rest.usage);
+    }
+    this.auditFile.close();
+    this.usageFile.close();
+  }
+
+  /** A group starts writing on the next turn (so one turn's calls share it), after the previous group. */
+  private openGroup(): Group {
+    const previous = this.inFlight;
+    const group = { audit: [], usage: [] } as unknown as Group;
+    group.written = previous
+      .catch(() => undefined)
+      .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
+      .then(() => this.write(group));
+    // An emit nobody waits on (a refused authentication) must not become an unhandled rejection.
+    group.written.catch(() => undefined);
+    this.next = group;
+    this.inFlight = group.written;
+    return group;
+  }
+
+  private async write(group: Group): Promise<void> {
+    if (this.next === group) this.next = null;
     try {
-      this.auditFile.append(audit);
+      await this.auditFile.append(group.audit);
       this.failed = null;
     } catch (e) {
       this.failed = e as Error;
@@ -67,12 +85,6 @@ export class FileEventSink implements EventSink {
       this.onError(this.failed);
       throw this.failed;
     }
-    this.usageFile.add(usage);
-  }
-
-  close(): void {
-    if (this.audit.length > 0) this.flush();
-    this.auditFile.close();
-    this.usageFile.close();
+    this.usageFile.add(group.usage);
   }
 }

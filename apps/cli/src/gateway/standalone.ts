@@ -73,7 +73,7 @@ export async function createStandalone(opts: StandaloneOptions): Promise<Standal
   const sessions = new MemorySessionStore(config.SESSION_TTL_SECONDS);
   const limiter = new InMemoryRateLimiter();
   const events = new FileEventSink(
-    new AuditFile(current.audit, current.snapshot.orgId, current.snapshot.orgSlug),
+    new AuditFile(current.audit, current.snapshot.orgId, current.snapshot.orgSlug, config.EVENT_LOG_FLUSH),
     new UsageFile(current.usage),
     (err) => log.error(`audit file: ${err.message}`),
   );
@@ -188,7 +188,7 @@ export async function createStandalone(opts: StandaloneOptions): Promise<Standal
       drain.closeAll();
       relay.close();
       await pool.closeAll();
-      events.close();
+      await events.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
