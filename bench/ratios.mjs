@@ -1,7 +1,7 @@
 // Ratios and issue 20's targets from the measured steps (scripts/bench.mjs report).
 
 /** Gateway-like targets: what the bridges and the targets are compared with. */
-export const GATEWAYS = ['gateway', 'gateway-paused', 'standalone'];
+export const GATEWAYS = ['gateway', 'gateway-os', 'gateway-paused', 'standalone'];
 
 const ratio = (a, b) => (a && b ? Math.round((a / b) * 100) / 100 : undefined);
 const fmt = (v, d) => (v === null || v === undefined || Number.isNaN(v) ? '—' : v.toFixed(d));

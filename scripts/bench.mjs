@@ -5,7 +5,7 @@
 // written to bench/results/latest.json.
 //
 //   node scripts/bench.mjs [--seconds 5] [--rounds 3] [--concurrency 1,10,32] [--warmup 1]
-//                          [--targets direct,direct-sse,gateway,gateway-paused,standalone,mcp-proxy,supergateway,events,keys]
+//                          [--targets direct,direct-sse,gateway,gateway-os,gateway-paused,standalone,mcp-proxy,supergateway,events,keys]
 //                          [--memory-sessions 32] [--gateway-upstream http|stdio]
 //                          [--key-counts 1,10,50] [--key-pause-ms 100]  (the keys case: memory per active key)
 //                          [--event-workers 2] (also the `gateway` target's co-located workers)
@@ -67,7 +67,9 @@ const OPTS = {
   rounds: Number(opt('rounds', process.env.BENCH_ROUNDS ?? 3)),
   warmup: Number(opt('warmup', 1)),
   concurrency: String(opt('concurrency', '1,10,32')).split(',').map(Number),
-  targets: String(opt('targets', 'direct,direct-sse,gateway,gateway-paused,standalone,mcp-proxy,supergateway,events,keys')).split(','),
+  targets: String(
+    opt('targets', 'direct,direct-sse,gateway,gateway-os,gateway-paused,standalone,mcp-proxy,supergateway,events,keys'),
+  ).split(','),
   /**
    * What the platform gateway fronts: `http` (default), the echo server over Streamable HTTP in
    * the same JSON mode as `direct`, so gateway/direct is the cost of the gateway and nothing else;
@@ -425,7 +427,7 @@ async function pickRedisDb() {
  * of the gateway), a role allowing echo__echo with a rate limit far above what the bench reaches,
  * an agent key, then the gateway (child process) with events on (BullMQ, own key prefix).
  */
-async function startGateway({ dir = OPTS.gatewayDir, tag = '', upstream = OPTS.gatewayUpstream } = {}) {
+async function startGateway({ dir = OPTS.gatewayDir, tag = '', upstream = OPTS.gatewayUpstream, env = {} } = {}) {
   const dbPrefix = `tg_bench_${process.pid}${tag}`;
   const redisDb = await pickRedisDb();
   const redisUrl = `${REDIS}/${redisDb}`;
@@ -551,6 +553,7 @@ async function startGateway({ dir = OPTS.gatewayDir, tag = '', upstream = OPTS.g
         STDIO_SANDBOX_PATHS: SANDBOX_PATHS,
         // The HTTP upstream is on loopback, which the gateway refuses unless the operator allows it.
         HTTP_UPSTREAM_ALLOW: '127.0.0.1/32',
+        ...env,
         ...OPTS.gatewayEnv,
       }),
     },
@@ -659,8 +662,8 @@ async function storedEvents(pg) {
  * storing every event in Postgres while the load runs, as a one-box deployment does. Their CPU,
  * and that of our database's Postgres backends, is part of the measurement, not foreign.
  */
-async function startGatewayColocated() {
-  const t = await startGateway();
+async function startGatewayColocated({ name = 'gateway', env = {} } = {}) {
+  const t = await startGateway({ env });
   const workers = await startWorkers(t, OPTS.eventWorkers);
   const { Client } = require('pg');
   const pg = new Client({ connectionString: t.stack.databaseUrl });
@@ -670,7 +673,8 @@ async function startGatewayColocated() {
   return {
     ...t,
     workerPids: workers.map((w) => w.pid),
-    binding: `${t.binding}; ${workers.length} worker process(es) (apps/api/src/worker.ts) co-located, storing every event in Postgres`,
+    name,
+    binding: `${t.binding}; ${workers.length} worker process(es) (apps/api/src/worker.ts) co-located, storing every event in Postgres${env.EVENT_LOG_FLUSH ? `; EVENT_LOG_FLUSH=${env.EVENT_LOG_FLUSH}` : ''}`,
     events: {
       mode: 'stored',
       // A step's events are stored when its last one is; the workers may trail the load by seconds.
@@ -781,7 +785,9 @@ async function startStandalone() {
 const STARTERS = {
   direct: () => startDirect({ json: true }),
   'direct-sse': () => startDirect({ json: false }),
-  gateway: startGatewayColocated,
+  gateway: () => startGatewayColocated(),
+  // The same, a call's record counted written once the kernel has it (survives a gateway crash, not a host crash).
+  'gateway-os': () => startGatewayColocated({ name: 'gateway-os', env: { EVENT_LOG_FLUSH: 'os' } }),
   'gateway-paused': startGatewayPaused,
   standalone: startStandalone,
   'mcp-proxy': startMcpProxy,
