@@ -3,8 +3,7 @@ import { ConfigError } from './config/errors';
 import { verifyAuditFile } from './audit/verify';
 import { writeStarterConfig } from './init';
 import { isManageCommand, MANAGE_HELP, runManage } from './manage';
-// One set of exit codes for every command (documented there and in the help).
-import { EXIT } from './manage/exit-codes';
+import { EXIT } from './exit-codes';
 
 const HELP = `toolgate: the Toolgate MCP gateway on one machine
 

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import { EXIT } from '../exit-codes';
 import { cliLogger } from '../gateway/logs';
 import { runStdioRelay } from '../relay/stdio-relay';
 import { keyFileWarning, resolveKey } from './key';
@@ -34,7 +35,7 @@ export async function connect(args: string[]): Promise<number> {
   // A host that stops its servers with a signal instead of closing stdin: the session ends all the same.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void relay.close());
   await relay.closed;
-  return 0;
+  return EXIT.ok;
 }
 
 function parseConnectArgs(args: string[]) {
@@ -66,5 +67,5 @@ export function endpointProblem(endpoint: string): string | undefined {
 
 function usage(message: string): number {
   process.stderr.write(`toolgate connect: ${message}\n`);
-  return 2;
+  return EXIT.usage;
 }

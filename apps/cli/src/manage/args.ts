@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { usageError } from './exit-codes';
+import { usageError } from '../exit-codes';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

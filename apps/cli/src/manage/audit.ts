@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { closeSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { type AuditListItem, type AuditPage, ExportAuditQuery, fieldErrors } from '@toolgate/contracts';
 import { parseCommand } from './args';
-import { CliError, EXIT, usageError } from './exit-codes';
+import { CliError, EXIT, usageError } from '../exit-codes';
 import type { Output } from './output';
 import { openSession, orgPath, resolveOrg, type Session } from './session';
 

@@ -2,7 +2,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { configFile, readConfigFile } from '../config-dir';
-import { usageError } from './exit-codes';
+import { usageError } from '../exit-codes';
 
 /**
  * What `toolgate login` stores: the API to talk to and the management token to send. The file is

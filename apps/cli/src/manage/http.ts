@@ -1,4 +1,4 @@
-import { CliError, EXIT, type ExitCode } from './exit-codes';
+import { CliError, EXIT, type ExitCode } from '../exit-codes';
 
 /** The API's RFC 9457 problem body (apps/api common/problem.ts), as far as the CLI reads it. */
 interface Problem {

@@ -1,6 +1,6 @@
 import { wantsJson } from './args';
 import { AUDIT_HELP, auditRemote } from './audit';
-import { EXIT, type ExitCode } from './exit-codes';
+import { EXIT, type ExitCode } from '../exit-codes';
 import { KEYS_HELP, keys } from './keys';
 import { LOGIN_HELP, login, logout, orgs } from './login';
 import { Output } from './output';

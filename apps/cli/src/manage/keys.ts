@@ -1,6 +1,6 @@
 import type { KeyView, KeyWithSecret, RoleView } from '@toolgate/contracts';
 import { onePositional, pairs, parseCommand } from './args';
-import { notFound, usageError } from './exit-codes';
+import { notFound, usageError } from '../exit-codes';
 import { type Output, table } from './output';
 import { openSession, orgPath, resolveOrg, type Session } from './session';
 

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseCommand } from './args';
 import { configFile } from '../config-dir';
 import { removeConfig, writeConfig } from './config-file';
-import { CliError, EXIT, usageError } from './exit-codes';
+import { CliError, EXIT, usageError } from '../exit-codes';
 import { ApiClient } from './http';
 import type { Output } from './output';
 import { table } from './output';

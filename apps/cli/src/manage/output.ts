@@ -1,4 +1,4 @@
-import { CliError, EXIT, type ExitCode } from './exit-codes';
+import { CliError, EXIT, type ExitCode } from '../exit-codes';
 
 /**
  * Where a command's answer goes: with `--json` one JSON document on stdout (errors too, as

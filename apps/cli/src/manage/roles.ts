@@ -1,7 +1,7 @@
 import type { RoleView } from '@toolgate/contracts';
 import { ConfigError } from '../config/errors';
 import { parseCommand } from './args';
-import { CliError, usageError } from './exit-codes';
+import { CliError, usageError } from '../exit-codes';
 import { type Output, table } from './output';
 import { readPolicyFile } from './policy-file';
 import { planRoles, type RoleChange } from './role-diff';

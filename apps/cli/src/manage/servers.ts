@@ -1,6 +1,6 @@
 import { CreateServerRequest, fieldErrors, type ServerView, type ValueSource } from '@toolgate/contracts';
 import { onePositional, pairs, parseCommand } from './args';
-import { notFound, usageError } from './exit-codes';
+import { notFound, usageError } from '../exit-codes';
 import { type Output, table } from './output';
 import { openSession, orgPath, resolveOrg, type Session } from './session';
 

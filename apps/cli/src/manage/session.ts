@@ -1,6 +1,6 @@
 import { ApiClient } from './http';
 import { type CliConfig, readConfig } from './config-file';
-import { CliError, EXIT, usageError } from './exit-codes';
+import { CliError, EXIT, usageError } from '../exit-codes';
 
 /** An API client, and the org the command acts on once resolved. */
 export interface Session {

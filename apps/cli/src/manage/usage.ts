@@ -1,6 +1,6 @@
 import { type UsageView, UsageGroupBy } from '@toolgate/contracts';
 import { parseCommand } from './args';
-import { usageError } from './exit-codes';
+import { usageError } from '../exit-codes';
 import { type Output, table } from './output';
 import { openSession, orgPath, resolveOrg } from './session';
 
