@@ -38,10 +38,10 @@ function event(i: number): AuditEvent {
 function localFile(count: number): string {
   const file = path.join(dir, `a${++n}.jsonl`);
   const first = new AuditFile(file, 'local', 'local');
-  first.append(Array.from({ length: Math.min(2, count) }, (_, i) => event(i + 1)));
+  first.appendSync(Array.from({ length: Math.min(2, count) }, (_, i) => event(i + 1)));
   first.close();
   const second = new AuditFile(file, 'local', 'local');
-  second.append(Array.from({ length: Math.max(0, count - 2) }, (_, i) => event(i + 3)));
+  second.appendSync(Array.from({ length: Math.max(0, count - 2) }, (_, i) => event(i + 3)));
   second.close();
   return file;
 }
