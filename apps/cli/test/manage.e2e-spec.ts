@@ -93,7 +93,7 @@ describe('login, logout, orgs', () => {
     expect(human.stdout).toMatch(new RegExp(`^SLUG\\s+NAME\\s+ROLE\\n${org}\\s+CLI test\\s+owner`));
   });
 
-  it("takes a service account token from --token-env; it must name its org, which login stores beside connect's agent keys", async () => {
+  it("takes a service account token from --token-env: finds the one org it is bound to, or stores a named one beside connect's agent keys", async () => {
     const other = tempDir('cli-sa');
     const { token } = await person.serviceToken();
     const file = path.join(other, 'toolgate', 'config.json');
@@ -103,8 +103,9 @@ describe('login, logout, orgs', () => {
     const unnamed = await cli(other, ['login', '--api', platform.apiUrl, '--token-env', 'CI_TOKEN', '--json'], {
       env: { CI_TOKEN: token },
     });
-    expect(unnamed.status).toBe(2);
-    expect(unnamed.json.error.message).toMatch(/--org SLUG/);
+    expect(ok(unnamed).orgs).toEqual([expect.objectContaining({ slug: org })]);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual({ agentKeys, api: platform.apiUrl, token });
+    expect(ok(await cli(other, ['roles', 'ls', '--json'])).org).toBe(org);
 
     ok(
       await cli(other, ['login', '--api', platform.apiUrl, '--token-env', 'CI_TOKEN', '--org', org, '--json'], {

@@ -65,7 +65,7 @@ export const Roles = ROLE_MATRIX;
 const ALLOWED_ROLES = 'tg:allowedRoles';
 /** Which management tokens an `Authed()` route accepts (OrgRoles routes accept both kinds). */
 const TOKEN_ACCESS = 'tg:tokenAccess';
-type TokenAccess = 'org' | 'personal' | 'none';
+type TokenAccess = 'org' | 'personal' | 'any' | 'none';
 
 /** Most to least powerful, to name the role a token acts as. */
 const RANK: readonly MemberRole[] = [MemberRole.owner, MemberRole.admin, MemberRole.member, MemberRole.billing];
@@ -265,9 +265,10 @@ export const OperatorOnly = () => UseGuards(OperatorGuard);
  * tokens are refused (403 `session_required`), so a new person-level route never widens what a
  * token can do by accident. `{ personalTokens: true }` also admits personal tokens (service
  * account tokens get 403 `person_required`); such routes must keep to the token's org.
+ * `{ anyToken: true }` admits both kinds of token: only for routes about the token itself.
  */
-export const Authed = (opts: { personalTokens?: boolean } = {}) =>
-  applyDecorators(SetMetadata(TOKEN_ACCESS, opts.personalTokens ? 'personal' : 'none'), UseGuards(JwtAuthGuard));
+export const Authed = (opts: { personalTokens?: boolean; anyToken?: boolean } = {}) =>
+  applyDecorators(SetMetadata(TOKEN_ACCESS, opts.anyToken ? 'any' : opts.personalTokens ? 'personal' : 'none'), UseGuards(JwtAuthGuard));
 
 /** Route is under `/v1/orgs/:org/...`: needs a member of that org with one of these roles. */
 export const OrgRoles = (roles: readonly MemberRole[]) =>

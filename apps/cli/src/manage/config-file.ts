@@ -11,7 +11,7 @@ import { usageError } from '../exit-codes';
 export const CliConfig = z.object({
   api: z.string().url(),
   token: z.string().min(1),
-  /** Set at login when the token cannot list orgs (a service account) or one was named. */
+  /** Set at login when one was named with --org. */
   org: z.string().optional(),
 });
 export type CliConfig = z.output<typeof CliConfig>;

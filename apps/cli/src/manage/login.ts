@@ -13,7 +13,7 @@ export const LOGIN_HELP = `toolgate login --api URL [--token-env NAME] [--org SL
   the CLI's config.json ($XDG_CONFIG_HOME/toolgate on Linux; mode 0600). The token is read from the environment
   variable NAME, or else from stdin (never from the command line, where \`ps\` would show it):
     toolgate login --api https://api.example.com < token.txt
-  A service account token cannot list orgs: name its org with --org (stored with the login).
+  A service account token is bound to one org, which login finds; --org SLUG is stored with the login.
 
 toolgate logout
   Forgets the stored login.
@@ -63,15 +63,7 @@ export function logout(args: string[], out: Output, env: NodeJS.ProcessEnv): voi
 export async function orgs(args: string[], out: Output, env: NodeJS.ProcessEnv): Promise<void> {
   const { values } = parseCommand('orgs', args, {});
   const s = openSession(values.org, env);
-  const named = s.orgFlag || env.TOOLGATE_ORG || s.config?.org;
-  let items: OrgSummary[];
-  try {
-    items = await listOrgs(s.api);
-  } catch (e) {
-    // A service account sees exactly the org it is bound to, when told which.
-    if (!(e instanceof CliError && e.details.code === 'org_required' && named)) throw e;
-    items = [await s.api.get<OrgSummary>(orgPath(named))];
-  }
+  const items = await listOrgs(s.api);
   if (items.length === 0) throw new CliError('the token sees no organisation', EXIT.notFound, { code: 'no_org' });
   out.result({ items }, () =>
     table(

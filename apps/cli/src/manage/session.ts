@@ -35,7 +35,7 @@ export interface OrgSummary {
 
 /**
  * The org a command acts on: `--org`, else TOOLGATE_ORG, else the one stored at login, else the
- * token's only org. A service account token cannot list orgs, so it needs one of the first three.
+ * token's only org (a service account's is the one it is bound to).
  */
 export async function resolveOrg(s: Session): Promise<string> {
   const named = s.orgFlag || s.env.TOOLGATE_ORG || s.config?.org;
@@ -51,18 +51,15 @@ export async function resolveOrg(s: Session): Promise<string> {
   );
 }
 
-/** The orgs the token may see; a service account (no person behind it) is told to name its org. */
+/** The orgs the token may see; a service account (no person behind it) sees the one org it is bound to. */
 export async function listOrgs(api: ApiClient): Promise<OrgSummary[]> {
   try {
     return (await api.get<{ items: OrgSummary[] }>('/v1/orgs')).items;
   } catch (e) {
-    if (e instanceof CliError && e.details.code === 'person_required') {
-      throw usageError('a service account token cannot list organisations; name its org with --org SLUG or TOOLGATE_ORG', {
-        code: 'org_required',
-      });
-    }
-    throw e;
+    if (!(e instanceof CliError && e.details.code === 'person_required')) throw e;
   }
+  const token = await api.get<{ org: { slug: string } }>('/v1/tokens/current');
+  return [await api.get<OrgSummary>(orgPath(token.org.slug))];
 }
 
 /** `/v1/orgs/:org` + rest, with the org escaped. */

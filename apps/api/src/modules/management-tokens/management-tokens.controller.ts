@@ -71,3 +71,17 @@ export class MyTokensController {
     await this.tokens.revokePersonal(user, id);
   }
 }
+
+/** The calling token itself (either kind): lets a tool learn which org a token is bound to without listing orgs. */
+@ApiTags('management tokens')
+@ApiBearerAuth()
+@Controller('v1/tokens/current')
+export class CurrentTokenController {
+  constructor(private readonly tokens: ManagementTokensService) {}
+
+  @Get()
+  @Authed({ anyToken: true })
+  current(@CurrentUser() user: AuthUser) {
+    return this.tokens.current(user);
+  }
+}

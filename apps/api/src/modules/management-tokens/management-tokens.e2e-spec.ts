@@ -442,4 +442,44 @@ describe('management tokens', () => {
       });
     });
   });
+
+  describe('GET /v1/tokens/current', () => {
+    it('names the calling token and its org, for either kind; never the secret or the hash', async () => {
+      const sa = await serviceAccount(['read']);
+      const own = await api.req().get('/v1/tokens/current').set(bearer(sa.token)).expect(200);
+      expect(own.body).toMatchObject({
+        id: sa.id,
+        kind: 'service_account',
+        prefix: sa.prefix,
+        org: { slug: t.org.slug },
+        status: 'active',
+      });
+      expect(JSON.stringify(own.body)).not.toContain(sa.token);
+      expect(own.body).not.toHaveProperty('hash');
+
+      const pat = await personal(t.stranger, ['read'], t.strangerOrg.slug);
+      const mine = await api.req().get('/v1/tokens/current').set(bearer(pat.token)).expect(200);
+      expect(mine.body).toMatchObject({ id: pat.id, kind: 'personal', org: { slug: t.strangerOrg.slug } });
+    });
+
+    it('answers a signed-in session 404 (no token), and a revoked or unknown token 401', async () => {
+      expectProblem(await api.req().get('/v1/tokens/current').set(t.owner.auth), 404, 'not_found');
+      const sa = await serviceAccount(['read']);
+      await api
+        .req()
+        .delete(orgUrl(`/tokens/${sa.id}`))
+        .set(t.owner.auth)
+        .expect(204);
+      expectProblem(await api.req().get('/v1/tokens/current').set(bearer(sa.token)), 401, 'token_revoked');
+      expectProblem(
+        await api
+          .req()
+          .get('/v1/tokens/current')
+          .set(bearer(`tgm_${'A'.repeat(40)}`)),
+        401,
+        'unauthenticated',
+      );
+      await api.req().get('/v1/tokens/current').expect(401);
+    });
+  });
 });

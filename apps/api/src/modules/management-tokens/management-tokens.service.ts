@@ -88,6 +88,15 @@ export class ManagementTokensService {
     await this.revoke(user, org, row);
   }
 
+  /** The token this request authenticated with; a signed-in session has none (404, as an unknown token). */
+  async current(user: AuthUser) {
+    const token = user.token;
+    const row = token ? await this.repo.find(token.orgId, token.id) : null;
+    const [org] = row ? await this.repo.orgSlugs([row.orgId]) : [];
+    if (!row || !org) throw Problem.notFound('Token');
+    return tokenView(row, org);
+  }
+
   /** The person's tokens; through a personal token, only those of the org it is bound to. */
   async listPersonal(user: AuthUser) {
     const rows = await this.repo.listPersonal(user.id, user.token?.orgId);
