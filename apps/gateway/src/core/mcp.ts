@@ -10,7 +10,6 @@ import { type EdgeRateLimits, type Redactor, type RequestKind, seesServer } from
 import type { BackendPool } from '../backends/pool';
 import { type Backend } from '../backends/types';
 import { BackendDirectory } from './backends';
-import { admit } from './admission';
 import { authorize, type CallRecord, newRecord, recordEvents, toRpcError, unrecorded } from './call-record';
 import { type AgentChannel, type Audience, type Caller, currentKey } from './caller';
 import { AgentCancelled } from './cancellation';
@@ -29,6 +28,7 @@ import {
 import { exposedUri } from './naming';
 import { LOG_LEVELS } from './logging';
 import type { EventSink, QuotaPort, RateLimiterPort } from './ports';
+import { enforceQuota } from './quota';
 import { callRateLimits } from './ratelimit';
 import { Redactors } from './redaction';
 import { resolveTarget } from './resolve';
@@ -314,6 +314,21 @@ export class McpCore {
 
     authorize(caller, { kind, server: server.slug, name, arguments: args as Record<string, unknown> | undefined }, record);
 
+    const limits = callRateLimits(caller, kind, server.slug, name, this.deps.edgeLimits);
+    if (limits.length > 0) {
+      const rate = await this.deps.limiter.check(caller.snapshot.orgId, limits);
+      if (!rate.allowed) {
+        const retryAfterSeconds = Math.max(1, Math.ceil(rate.retryAfterMs / 1000));
+        record.decision = 'rate_limited';
+        record.outcome = 'denied';
+        record.error = `rate limit ${rate.bucket}`;
+        throw new RpcError(RpcCode.RateLimited, `Rate limit exceeded; retry in ${retryAfterSeconds}s`, {
+          retryAfterSeconds,
+          bucket: rate.bucket,
+        });
+      }
+    }
+
     if (method === 'resources/subscribe' && (session.subscriptions?.length ?? 0) >= MAX_SUBSCRIPTIONS) {
       // The list lives in the session state (Redis): keep it bounded.
       if (!session.subscriptions!.includes(exposedUri(server.slug, name))) {
@@ -321,8 +336,7 @@ export class McpCore {
       }
     }
 
-    const limits = callRateLimits(caller, kind, server.slug, name, this.deps.edgeLimits);
-    await admit(this.deps.limiter, this.deps.quota, caller.snapshot, method, limits, record);
+    await enforceQuota(this.deps.quota, caller.snapshot, method, record);
 
     const upstreamParams = { ...params, [field]: name };
     const asTask = kind === 'tool' && params.task !== undefined ? this.backends.forSession(caller, session, server) : null;

@@ -22,18 +22,6 @@ export type RateDecision = { allowed: true } | { allowed: false; retryAfterMs: n
 /** Token buckets: every applicable bucket is checked and charged in one atomic step. */
 export interface RateLimiterPort {
   check(orgId: string, limits: readonly RateLimit[]): Promise<RateDecision>;
-  /**
-   * The buckets and, only when they all gave a token, one call charged against the month's quota,
-   * in one step (one Redis round trip instead of two). Never rejects; a quota that cannot be
-   * reached fails open as QuotaPort.charge does. Limiters without it are followed by QuotaPort.charge.
-   */
-  checkAndCharge?(orgId: string, limits: readonly RateLimit[], quota: number): Promise<Admission>;
-}
-
-/** A call's rate limits and quota charge: `quota` is null when a bucket refused (nothing was charged). */
-export interface Admission {
-  rate: RateDecision;
-  quota: QuotaDecision | null;
 }
 
 export type QuotaDecision =

@@ -1,7 +1,7 @@
 import type { PolicySnapshot } from '@toolgate/contracts';
 import { RpcCode, RpcError } from './jsonrpc';
 import type { CallRecord } from './call-record';
-import type { QuotaDecision, QuotaPort } from './ports';
+import type { QuotaPort } from './ports';
 
 /**
  * Monthly call quotas, the data-plane side.
@@ -9,7 +9,7 @@ import type { QuotaDecision, QuotaPort } from './ports';
  * An org's plan may cap its calls per calendar month (UTC): `plan.monthlyCallQuota` in the
  * snapshot (null = unlimited). The calls counted are the ones the control plane bills — a
  * `tools/call`, `prompts/get` or `resources/read` that policy and rate limits allowed — so the
- * gateway counts exactly at that point, just before forwarding (see admission.ts).
+ * gateway counts exactly at that point, just before forwarding (see McpCore.call).
  *
  * The counter is a QuotaPort (`redis/quota.ts`: shared by every worker, fail open).
  */
@@ -25,14 +25,19 @@ export function quotaPeriod(now = new Date()): { period: string; resetsAt: Date 
   };
 }
 
-/** The cap a call of `method` is charged against, or null when none applies (no quota port, no cap, not a counted method). */
-export function quotaCap(quota: QuotaPort | undefined, snapshot: PolicySnapshot, method: string): number | null {
+/**
+ * The hook McpCore.call runs after authorization and rate limits, before forwarding. Counts the
+ * call or throws -32007 (QuotaExceeded), recording decision `quota_exceeded` for the audit trail.
+ */
+export async function enforceQuota(
+  quota: QuotaPort | undefined,
+  snapshot: PolicySnapshot,
+  method: string,
+  record: CallRecord,
+): Promise<void> {
   const cap = snapshot.plan.monthlyCallQuota;
-  return quota && cap !== null && QUOTA_METHODS.has(method) ? cap : null;
-}
-
-/** A refused charge throws -32007 (QuotaExceeded), recording decision `quota_exceeded` for the audit trail. */
-export function refuseOverQuota(decision: QuotaDecision, record: CallRecord): void {
+  if (!quota || cap === null || !QUOTA_METHODS.has(method)) return;
+  const decision = await quota.charge(snapshot.orgId, cap);
   if (decision.allowed) return;
   record.decision = 'quota_exceeded';
   record.outcome = 'denied';

@@ -5,9 +5,7 @@ import { join } from 'node:path';
 import { redisKeys } from '@toolgate/contracts';
 import type { RateLimit } from '@toolgate/policy';
 import Redis from 'ioredis';
-import { RedisQuota } from '../redis/quota';
 import { RedisRateLimiter } from '../redis/rate-limiter';
-import { quotaPeriod } from './quota';
 import { InMemoryRateLimiter } from './ratelimit';
 import { freePort, killRedis, startRedis } from '../../test/fixtures/redis-server';
 
@@ -103,7 +101,7 @@ describe('RedisRateLimiter (real Redis)', () => {
   });
   afterEach(async () => {
     await Promise.all(limiters.splice(0).map((l) => l.close()));
-    const keys = [...(await admin.keys(`tg:rl:${org}:*`)), ...(await admin.keys(`tg:quota:${org}:*`))];
+    const keys = await admin.keys(`tg:rl:${org}:*`);
     if (keys.length) await admin.del(...keys);
   });
   afterAll(async () => {
@@ -282,102 +280,6 @@ describe('RedisRateLimiter (real Redis)', () => {
       await killRedis(server);
       rmSync(dir, { recursive: true, force: true });
     }
-  });
-
-  describe('checkAndCharge: the buckets and the quota in one script', () => {
-    const counter = () => admin.get(redisKeys.quota(org, quotaPeriod().period)).then((v) => (v === null ? null : Number(v)));
-
-    it('charges the quota only when every bucket gave a token', async () => {
-      const limiter = make();
-      await limiter.ready();
-      const limits: RateLimit[] = [{ bucket: 'key:q1', perMinute: 1, burst: 2 }];
-      expect(await limiter.checkAndCharge(org, limits, 10)).toEqual({ rate: { allowed: true }, quota: { allowed: true, used: 1 } });
-      expect(await limiter.checkAndCharge(org, limits, 10)).toEqual({ rate: { allowed: true }, quota: { allowed: true, used: 2 } });
-      expect(await limiter.checkAndCharge(org, limits, 10)).toMatchObject({ rate: { allowed: false, bucket: 'key:q1' }, quota: null });
-      expect(await counter()).toBe(2);
-      expect(await admin.ttl(redisKeys.quota(org, quotaPeriod().period))).toBeGreaterThan(7 * 86_400);
-    });
-
-    it('refuses at the cap without counting past it, with no buckets at all as with some', async () => {
-      const limiter = make();
-      await limiter.ready();
-      const { period, resetsAt } = quotaPeriod();
-      expect((await limiter.checkAndCharge(org, [], 1)).quota).toEqual({ allowed: true, used: 1 });
-      expect(await limiter.checkAndCharge(org, [], 1)).toEqual({
-        rate: { allowed: true },
-        quota: { allowed: false, used: 1, quota: 1, period, resetsAt: resetsAt.toISOString() },
-      });
-      const roomy: RateLimit[] = [{ bucket: 'key:q2', perMinute: 600, burst: 100 }];
-      expect((await limiter.checkAndCharge(org, roomy, 1)).quota).toMatchObject({ allowed: false, used: 1 });
-      expect(await counter()).toBe(1);
-    });
-
-    it('counts in the same counter as RedisQuota.charge', async () => {
-      const limiter = make();
-      const quota = new RedisQuota({ connection: REDIS_URL, timeoutMs: 10_000 });
-      const warm = `${org}-warm`;
-      try {
-        await limiter.ready();
-        // Connected once a charge is counted (before that it fails open, uncounted).
-        await until(async () => (await quota.charge(warm, 1e9)).used !== null);
-        expect(await quota.charge(org, 3)).toEqual({ allowed: true, used: 1 });
-        expect((await limiter.checkAndCharge(org, [], 3)).quota).toEqual({ allowed: true, used: 2 });
-        expect(await quota.charge(org, 3)).toEqual({ allowed: true, used: 3 });
-        expect((await limiter.checkAndCharge(org, [], 3)).quota).toMatchObject({ allowed: false, used: 3 });
-      } finally {
-        await admin.del(redisKeys.quota(warm, quotaPeriod().period));
-        await quota.close();
-      }
-    });
-
-    it('while Redis is unreachable: buckets in memory, the quota fails open', async () => {
-      const limiter = make({ connection: { host: '127.0.0.1', port: await freePort() } });
-      const limits: RateLimit[] = [{ bucket: 'key:q3', perMinute: 6, burst: 1 }];
-      expect(await limiter.checkAndCharge(org, limits, 1)).toEqual({ rate: { allowed: true }, quota: { allowed: true, used: null } });
-      expect(await limiter.checkAndCharge(org, limits, 1)).toMatchObject({ rate: { allowed: false, bucket: 'key:q3' }, quota: null });
-      expect(limiter.stats()).toMatchObject({ mode: 'memory', memoryChecks: 2, redisChecks: 0 });
-    });
-
-    it('takes one round trip where check() then charge() took two (interleaved, 5k each)', async () => {
-      const limiter = make();
-      const quota = new RedisQuota({ connection: REDIS_URL, timeoutMs: 10_000 });
-      try {
-        await limiter.ready();
-        const limits: RateLimit[] = [
-          { bucket: 'key:bench', perMinute: 1_000_000, burst: 1_000_000 },
-          { bucket: 'tool:bench:srv__t', perMinute: 1_000_000, burst: 1_000_000 },
-        ];
-        const cap = 1_000_000;
-        const apart = async () => {
-          if ((await limiter.check(org, limits)).allowed) await quota.charge(org, cap);
-        };
-        const together = () => limiter.checkAndCharge(org, limits, cap);
-        for (let i = 0; i < 300; i++) await Promise.all([apart(), together()]); // warm-up (scripts, JIT)
-        const n = 5000;
-        const a = new Float64Array(n);
-        const b = new Float64Array(n);
-        for (let i = 0; i < n; i++) {
-          let t0 = performance.now();
-          await apart();
-          a[i] = performance.now() - t0;
-          t0 = performance.now();
-          await together();
-          b[i] = performance.now() - t0;
-        }
-        a.sort();
-        b.sort();
-        const med = (x: Float64Array) => x[x.length >> 1]!;
-        const p99 = (x: Float64Array) => x[Math.floor(x.length * 0.99)]!;
-        const us = (ms: number) => `${(ms * 1000).toFixed(0)} µs`;
-        console.log(
-          `rate limit + quota, 2 buckets: check() then charge() median ${us(med(a))} p99 ${us(p99(a))}; ` +
-            `checkAndCharge() median ${us(med(b))} p99 ${us(p99(b))} (${(med(b) / med(a)).toFixed(2)}×)`,
-        );
-        expect(med(b)).toBeLessThan(med(a));
-      } finally {
-        await quota.close();
-      }
-    }, 120_000);
   });
 
   it('measures check() latency against local Redis (10k sequential calls)', async () => {

@@ -2,7 +2,6 @@ import { redisKeys } from '@toolgate/contracts';
 import Redis, { type RedisOptions } from 'ioredis';
 import type { QuotaDecision, QuotaPort } from '../core/ports';
 import { quotaPeriod } from '../core/quota';
-import { holdForTurn } from '../net/turn-writes';
 import type { RedisAvailability } from './health';
 
 /**
@@ -21,39 +20,21 @@ import type { RedisAvailability } from './health';
  */
 
 /**
- * The charge, in Lua: `key` is the month's counter, `cap` and `ttl` (s, set when the key is
- * created) are Lua expressions. Answers {…prefix, 1, used} (counted) or {…prefix, 0, used}
- * (refused, nothing written). Also the tail of the rate limiter's ADMIT_LUA.
+ * KEYS[1] the month's counter; ARGV[1] the cap; ARGV[2] TTL (s) when the key is created.
+ * Returns {1, used} (counted) or {0, used} (refused, nothing written).
  */
-export const quotaChargeLua = (key: string, cap: string, ttl: string, prefix = '') => `
-local used = tonumber(redis.call('GET', ${key}) or '0')
-if used >= tonumber(${cap}) then return { ${prefix}0, used } end
-used = redis.call('INCR', ${key})
-if used == 1 then redis.call('EXPIRE', ${key}, tonumber(${ttl})) end
-return { ${prefix}1, used }
+export const QUOTA_LUA = `
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+if used >= tonumber(ARGV[1]) then return { 0, used } end
+used = redis.call('INCR', KEYS[1])
+if used == 1 then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2])) end
+return { 1, used }
 `;
-
-/** KEYS[1] the month's counter; ARGV[1] the cap; ARGV[2] TTL (s) when the key is created. Returns {counted, used}. */
-export const QUOTA_LUA = quotaChargeLua('KEYS[1]', 'ARGV[1]', 'ARGV[2]');
 
 /** The key lives a week into the next month (the usage worker may still reconcile late events). */
 function ttlSeconds(resetsAt: Date, now: Date): number {
   return Math.max(60, Math.ceil((resetsAt.getTime() + 7 * 86_400_000 - now.getTime()) / 1000));
 }
-
-/** The counter's key, its TTL and how to read the script's answer, for a charge made now. */
-export function quotaCharge(orgId: string, quota: number, now = new Date()) {
-  const { period, resetsAt } = quotaPeriod(now);
-  return {
-    key: redisKeys.quota(orgId, period),
-    ttl: ttlSeconds(resetsAt, now),
-    decision: (counted: number, used: number): QuotaDecision =>
-      counted === 1 ? { allowed: true, used } : { allowed: false, used, quota, period, resetsAt: resetsAt.toISOString() },
-  };
-}
-
-/** What a charge that could not reach Redis decides: allowed, not counted. */
-export const QUOTA_FAILED_OPEN: QuotaDecision = Object.freeze({ allowed: true as const, used: null });
 
 export interface RedisQuotaOptions {
   /** Redis URL or ioredis options; the quota opens its own connection (small, latency-critical). */
@@ -100,21 +81,22 @@ export class RedisQuota implements QuotaPort {
   async charge(orgId: string, quota: number, now = new Date()): Promise<QuotaDecision> {
     if (this.redis.status !== 'ready' || this.health?.usable() === false) {
       this.stats.failedOpen++;
-      return QUOTA_FAILED_OPEN;
+      return { allowed: true, used: null };
     }
-    const charge = quotaCharge(orgId, quota, now);
+    const { period, resetsAt } = quotaPeriod(now);
     try {
-      holdForTurn(this.redis.stream);
-      const [counted, used] = await this.redis.tgQuota(charge.key, quota, charge.ttl);
-      const decision = charge.decision(counted, used);
-      if (decision.allowed) this.stats.charged++;
-      else this.stats.refused++;
-      return decision;
+      const [ok, used] = await this.redis.tgQuota(redisKeys.quota(orgId, period), quota, ttlSeconds(resetsAt, now));
+      if (ok === 1) {
+        this.stats.charged++;
+        return { allowed: true, used };
+      }
+      this.stats.refused++;
+      return { allowed: false, used, quota, period, resetsAt: resetsAt.toISOString() };
     } catch (err) {
       this.stats.failedOpen++;
       this.health?.failed(err as Error);
       this.onError(err as Error);
-      return QUOTA_FAILED_OPEN;
+      return { allowed: true, used: null };
     }
   }
 

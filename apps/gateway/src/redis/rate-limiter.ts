@@ -1,26 +1,23 @@
 import type { RateLimit } from '@toolgate/policy';
 import Redis, { type RedisOptions } from 'ioredis';
-import type { Admission, RateDecision, RateLimiterPort } from '../core/ports';
+import type { RateDecision, RateLimiterPort } from '../core/ports';
 import { ALLOWED, bucketKey, InMemoryRateLimiter } from '../core/ratelimit';
-import { holdForTurn } from '../net/turn-writes';
 import type { RedisAvailability } from './health';
-import { QUOTA_FAILED_OPEN, quotaChargeLua, quotaCharge } from './quota';
 
 /**
- * The token buckets' Lua: `count` buckets in KEYS[1..count], `then` runs once every bucket gave a
- * token.
  * KEYS[i]  bucket i (`tg:rl:{orgId}:{scope}`, or `tg:rl-shared:{scope}` for one every org shares)
  * ARGV     perMinute_1, burst_1, perMinute_2, burst_2, …
  * State    hash { t = tokens left (float), ts = time of that level, ms (float) }; a missing key is
  *          a full bucket, so keys expire once they would have refilled completely.
- * A bucket without a token answers {i, waitMs} for the first such bucket (nothing was written).
+ * Returns  {0, 0} when every bucket had a token (one was taken from each), or {i, waitMs} for the
+ *          first bucket that had none (nothing was written).
  * The clock is the Redis server's (TIME), so workers with skewed clocks agree. Scripts are
  * replicated by effects (Redis ≥ 5), which allows TIME before writes.
  */
-const bucketsLua = (count: string, then: string) => `
+export const RATE_LIMIT_LUA = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
-local n = ${count}
+local n = #KEYS
 local level = {}
 for i = 1, n do
   local perMs = tonumber(ARGV[2 * i - 1]) / 60000
@@ -43,18 +40,8 @@ for i = 1, n do
   redis.call('HSET', KEYS[i], 't', left, 'ts', now)
   redis.call('PEXPIRE', KEYS[i], math.ceil((tonumber(ARGV[2 * i]) - left) / perMs))
 end
-${then}
+return { 0, 0 }
 `;
-
-/** Every bucket of KEYS. Returns {0, 0} when each had a token (one was taken from each), or {i, waitMs}. */
-export const RATE_LIMIT_LUA = bucketsLua('#KEYS', 'return { 0, 0 }');
-
-/**
- * The buckets of KEYS[1..n] and then, only when they all gave a token, the month's quota counter
- * KEYS[n+1] (redis/quota.ts's charge; ARGV after the buckets' are the cap and the counter's TTL).
- * Returns {i, waitMs} when a bucket refused (the quota untouched), else {0, 0, counted, used}.
- */
-export const ADMIT_LUA = bucketsLua('#KEYS - 1', quotaChargeLua('KEYS[n + 1]', 'ARGV[2 * n + 1]', 'ARGV[2 * n + 2]', '0, 0, '));
 
 export interface RedisRateLimiterOptions {
   /**
@@ -83,8 +70,8 @@ export interface RateLimiterStats {
   redisFailures: number;
 }
 
-type Script<R> = (numKeys: number, ...keysAndArgs: (string | number)[]) => Promise<R>;
-type ScriptedRedis = Redis & { tgRateLimit: Script<[number, number]>; tgAdmit: Script<[number, number, number?, number?]> };
+type RateScript = (numKeys: number, ...keysAndArgs: (string | number)[]) => Promise<[number, number]>;
+type ScriptedRedis = Redis & { tgRateLimit: RateScript };
 
 /**
  * Token buckets in Redis: one EVALSHA per check covering every bucket of the request.
@@ -123,7 +110,6 @@ export class RedisRateLimiter implements RateLimiterPort {
     };
     const redis = typeof options.connection === 'string' ? new Redis(options.connection, merged) : new Redis(merged);
     redis.defineCommand('tgRateLimit', { lua: RATE_LIMIT_LUA });
-    redis.defineCommand('tgAdmit', { lua: ADMIT_LUA });
     this.redis = redis as ScriptedRedis;
     this.memory = new InMemoryRateLimiter();
     this.retryMs = options.retryMs ?? 1000;
@@ -152,60 +138,27 @@ export class RedisRateLimiter implements RateLimiterPort {
   }
 
   async check(orgId: string, limits: readonly RateLimit[]): Promise<RateDecision> {
-    if (limits.length === 0) return ALLOWED;
-    const answer = await this.run(orgId, limits, null);
-    return answer === null ? this.inMemory(orgId, limits) : this.rateOf(limits, answer);
-  }
-
-  /**
-   * The buckets and the quota in one script (ADMIT_LUA). Redis unusable, failing or slow: the
-   * buckets are decided in memory like check(), and the quota fails open like RedisQuota (within
-   * this limiter's timeout rather than the quota's: the shared health then spares the next calls
-   * any wait).
-   */
-  async checkAndCharge(orgId: string, limits: readonly RateLimit[], quota: number): Promise<Admission> {
-    const charge = quotaCharge(orgId, quota);
-    const answer = await this.run(orgId, limits, { key: charge.key, cap: quota, ttl: charge.ttl });
-    if (answer === null) {
-      const rate = this.inMemory(orgId, limits);
-      return rate.allowed ? { rate, quota: QUOTA_FAILED_OPEN } : { rate, quota: null };
-    }
-    const rate = this.rateOf(limits, answer);
-    return rate.allowed ? { rate, quota: charge.decision(answer[2]!, answer[3]!) } : { rate, quota: null };
-  }
-
-  /** One script in Redis, or null when the check is to be decided in memory (Redis away, failing, slow). */
-  private async run(
-    orgId: string,
-    limits: readonly RateLimit[],
-    quota: { key: string; cap: number; ttl: number } | null,
-  ): Promise<[number, number, number?, number?] | null> {
-    if (this.redis.status !== 'ready' || this.health?.usable() === false) return null;
+    const n = limits.length;
+    if (n === 0) return ALLOWED;
+    if (this.redis.status !== 'ready' || this.health?.usable() === false) return this.inMemory(orgId, limits);
     let probe = false;
     if (this.degraded) {
-      if (this.probing || performance.now() < this.retryAt) return null;
+      if (this.probing || performance.now() < this.retryAt) return this.inMemory(orgId, limits);
       this.probing = probe = true;
     }
-    const n = limits.length;
-    const keys = quota === null ? n : n + 1;
-    const args: (string | number)[] = new Array(keys + 2 * n + (quota === null ? 0 : 2));
+    const args: (string | number)[] = new Array(3 * n);
     for (let i = 0; i < n; i++) {
       const limit = limits[i]!;
       args[i] = bucketKey(orgId, limit);
-      args[keys + 2 * i] = limit.perMinute;
-      args[keys + 2 * i + 1] = limit.burst;
-    }
-    if (quota !== null) {
-      args[n] = quota.key;
-      args[keys + 2 * n] = quota.cap;
-      args[keys + 2 * n + 1] = quota.ttl;
+      args[n + 2 * i] = limit.perMinute;
+      args[n + 2 * i + 1] = limit.burst;
     }
     try {
-      holdForTurn(this.redis.stream);
-      const answer = quota === null ? await this.redis.tgRateLimit(n, ...args) : await this.redis.tgAdmit(keys, ...args);
+      const [index, waitMs] = await this.redis.tgRateLimit(n, ...args);
       this.counters.redisChecks++;
       if (probe) this.degraded = false;
-      return answer;
+      if (index === 0) return ALLOWED;
+      return { allowed: false, retryAfterMs: waitMs, bucket: limits[index - 1]!.bucket };
     } catch (err) {
       // Timeout, lost connection, or Redis refusing (OOM, read-only replica…): decide here.
       this.counters.redisFailures++;
@@ -213,14 +166,10 @@ export class RedisRateLimiter implements RateLimiterPort {
       this.retryAt = performance.now() + this.retryMs;
       this.health?.failed(err as Error);
       this.onError(err as Error);
-      return null;
+      return this.inMemory(orgId, limits);
     } finally {
       if (probe) this.probing = false;
     }
-  }
-
-  private rateOf(limits: readonly RateLimit[], [index, waitMs]: readonly [number, number, ...unknown[]]): RateDecision {
-    return index === 0 ? ALLOWED : { allowed: false, retryAfterMs: waitMs, bucket: limits[index - 1]!.bucket };
   }
 
   stats(): RateLimiterStats {
