@@ -59,32 +59,3 @@ describe('the request log line', () => {
     }
   });
 });
-
-describe('the default writer (stderr)', () => {
-  it('writes info lines once per turn and warnings at once, in the order they were logged', async () => {
-    const written: string[] = [];
-    const original = process.stderr.write;
-    process.stderr.write = ((chunk: string) => {
-      written.push(chunk);
-      return true;
-    }) as typeof process.stderr.write;
-    try {
-      const log = createLogger('t', 'info');
-      log.info('one');
-      log.info('two');
-      expect(written).toEqual([]);
-      log.warn('three');
-      log.info('four');
-      await new Promise<void>((resolve) => setImmediate(resolve));
-    } finally {
-      process.stderr.write = original;
-    }
-    const msgs = written
-      .join('')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l).msg);
-    expect(msgs).toEqual(['one', 'two', 'three', 'four']);
-    expect(written).toHaveLength(3); // one..two together, three alone, four at the end of the turn
-  });
-});

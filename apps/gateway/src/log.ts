@@ -15,37 +15,15 @@ export interface Logger {
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 const RANK: Record<LogLevel, number> = { debug: 0, info: 0, warn: 1, error: 2 };
 
-/**
- * Info lines (one per request) are written once per event-loop turn: one system call for a turn's
- * requests instead of one each. Warnings and errors go at once (after what waits, to keep the
- * order), and whatever waits is written when the process exits.
- */
-let waiting = '';
-function flushStderr(): void {
-  if (waiting === '') return;
-  const text = waiting;
-  waiting = '';
-  process.stderr.write(text);
-}
-process.on('exit', flushStderr);
-function stderrLine(line: string, level: LogLevel): void {
-  if (level !== 'info' && level !== 'debug') {
-    flushStderr();
-    process.stderr.write(line);
-    return;
-  }
-  if (waiting === '') setImmediate(flushStderr);
-  waiting += line;
-}
-
-export function createLogger(component: string, min: LogLevel = 'info', write?: (line: string) => void): Logger {
+export function createLogger(
+  component: string,
+  min: LogLevel = 'info',
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger {
   const log =
     (level: LogLevel) =>
     (msg: string, fields: Record<string, unknown> = {}) => {
-      if (RANK[level] < RANK[min]) return;
-      const line = `${JSON.stringify({ level, component, msg, ...fields, at: new Date().toISOString() })}\n`;
-      if (write) write(line);
-      else stderrLine(line, level);
+      if (RANK[level] >= RANK[min]) write(`${JSON.stringify({ level, component, msg, ...fields, at: new Date().toISOString() })}\n`);
     };
   return { info: log('info'), warn: log('warn'), error: log('error'), enabled: (level) => RANK[level] >= RANK[min] };
 }

@@ -5,7 +5,6 @@ import type { Redactor } from '@toolgate/policy';
 import type { JsonRpcMessage, JsonRpcNotification } from '../core/jsonrpc';
 import { RpcCode } from '../core/jsonrpc';
 import type { Launched, Launcher } from './sandbox/launcher';
-import { holdForTurn } from '../net/turn-writes';
 import { BackendError } from './types';
 import { type ServerRequestHandler, UpstreamPeer } from './upstream/peer';
 
@@ -160,7 +159,6 @@ export class ChildConnection {
     const stdin = this.proc?.stdin;
     if (this.ended || this.exitInfo !== undefined || !stdin || !stdin.writable) throw new Error('the process is not running');
     // Node queues what the pipe cannot take yet; a stdio server reads as it goes.
-    holdForTurn(stdin);
     stdin.write(JSON.stringify(message) + '\n');
   }
 
