@@ -62,7 +62,7 @@ export class FileEventSink implements EventSink {
   /** A group starts writing on the next turn (so one turn's calls share it), after the previous group. */
   private openGroup(): Group {
     const previous = this.inFlight;
-    const group = { audit: [], usage: [] } as unknown as Group;
+    const group: Group = { audit: [], usage: [], written: previous };
     group.written = previous
       .catch(() => undefined)
       .then(() => new Promise<void>((resolve) => setImmediate(resolve)))
