@@ -71,7 +71,7 @@ describe.each(ROWS)('$upstream × $mode, triggered by $via', (row) => {
 
     // Positive control first (the agent's own traffic, or the server's outcome), then a quiet window.
     const expected = kind.expected(t, row, tag);
-    await waitFor(() => t.since(marks[t.name]!).length >= expected.length, 5000);
+    await waitFor(() => t.since(marks[t.name]!).length >= expected.length, 15_000);
     await kind.settled?.(t, row, outcomesBefore);
     await sleep(QUIET_MS);
 

@@ -282,6 +282,60 @@ describe('RedisRateLimiter (real Redis)', () => {
     }
   });
 
+  it('checks asked together are sent together and each gets its own bucket\'s answer, also on a Redis that never saw the script', async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'tg-rl-'));
+    const server = await startRedis(port, dir); // fresh: EVALSHA answers NOSCRIPT until the script is loaded
+    const limiter = make({ connection: { host: '127.0.0.1', port } });
+    try {
+      await limiter.ready();
+      const a: RateLimit[] = [{ bucket: 'key:a', perMinute: 1, burst: 5 }];
+      const b: RateLimit[] = [{ bucket: 'key:b', perMinute: 1, burst: 8 }];
+      const decisions = await Promise.all(Array.from({ length: 20 }, (_, i) => limiter.check(org, i % 2 ? b : a)));
+      const of = (limits: RateLimit[]) => decisions.filter((_, i) => (i % 2 ? b : a) === limits);
+      expect(of(a).filter((d) => d.allowed)).toHaveLength(5);
+      expect(of(a).filter((d) => !d.allowed && d.bucket === 'key:a')).toHaveLength(5);
+      expect(of(b).filter((d) => d.allowed)).toHaveLength(8);
+      expect(of(b).filter((d) => !d.allowed && d.bucket === 'key:b')).toHaveLength(2);
+      expect(limiter.stats()).toMatchObject({ mode: 'redis', redisChecks: 20, memoryChecks: 0, redisFailures: 0 });
+    } finally {
+      await limiter.close();
+      await killRedis(server);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("keeps this worker's count through a slow Redis: calls decided in memory still count once Redis answers again", async () => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'tg-rl-'));
+    const server = await startRedis(port, dir);
+    const limiter = make({ connection: { host: '127.0.0.1', port }, timeoutMs: 50, retryMs: 200 });
+    try {
+      await limiter.ready();
+      const limits: RateLimit[] = [{ bucket: 'key:k10', perMinute: 1, burst: 5 }];
+      expect((await limiter.check(org, limits)).allowed).toBe(true);
+      expect((await limiter.check(org, limits)).allowed).toBe(true);
+      server.kill('SIGSTOP');
+      // Asked together while Redis is silent: each times out and is decided here, none rejects.
+      const slow = await Promise.all([limiter.check(org, limits), limiter.check(org, limits), limiter.check(org, limits)]);
+      expect(slow.map((d) => d.allowed)).toEqual([true, true, true]);
+      expect(limiter.stats()).toMatchObject({ mode: 'memory', redisChecks: 2 });
+      // In memory, the two calls Redis decided count too: the burst of 5 is used up.
+      expect(await limiter.check(org, limits)).toMatchObject({ allowed: false, bucket: 'key:k10' });
+      server.kill('SIGCONT');
+      await sleep(250); // past retryMs: the next check asks Redis, which counted only 2 of the 5
+      const afterwards = await limiter.check(org, limits);
+      expect(limiter.stats()).toMatchObject({ mode: 'redis', redisChecks: 3 });
+      expect(afterwards).toMatchObject({ allowed: false, bucket: 'key:k10' });
+      expect((afterwards as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(1000);
+    } finally {
+      server.kill('SIGCONT');
+      await limiter.close();
+      await killRedis(server);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('measures check() latency against local Redis (10k sequential calls)', async () => {
     const limiter = make();
     await limiter.ready();

@@ -62,11 +62,15 @@ export class InMemoryRateLimiter implements RateLimiterPort {
     return this.buckets.size;
   }
 
-  /** Synchronous check-and-take: every bucket gives one token, or none does. */
-  take(orgId: string, limits: readonly RateLimit[]): RateDecision {
+  /**
+   * Synchronous check-and-take: every bucket gives one token, or none does. `takenAt` (≤ now)
+   * dates the take earlier than the decision, which only makes later checks more lenient.
+   */
+  take(orgId: string, limits: readonly RateLimit[], takenAt?: number): RateDecision {
     const n = limits.length;
     if (n === 0) return ALLOWED;
     const now = this.now();
+    const at = takenAt ?? now;
     if (now - this.lastSweep > SWEEP_EVERY_MS) this.sweep(now);
     for (let i = 0; i < n; i++) {
       const limit = limits[i]!;
@@ -84,13 +88,13 @@ export class InMemoryRateLimiter implements RateLimiterPort {
     for (let i = 0; i < n; i++) {
       const limit = limits[i]!;
       const left = this.levels[i]! - 1;
-      const fullAt = now + (limit.burst - left) / (limit.perMinute / 60_000);
+      const fullAt = at + (limit.burst - left) / (limit.perMinute / 60_000);
       const bucket = this.scratch[i];
       if (bucket === undefined) {
-        this.buckets.set(bucketKey(orgId, limit), { tokens: left, at: now, fullAt });
+        this.buckets.set(bucketKey(orgId, limit), { tokens: left, at, fullAt });
       } else {
         bucket.tokens = left;
-        bucket.at = now;
+        bucket.at = at;
         bucket.fullAt = fullAt;
       }
     }

@@ -70,14 +70,23 @@ export interface RateLimiterStats {
   redisFailures: number;
 }
 
+interface WaitingCheck {
+  n: number;
+  args: (string | number)[];
+  resolve: (reply: [number, number]) => void;
+  reject: (err: Error) => void;
+}
+
 type RateScript = (numKeys: number, ...keysAndArgs: (string | number)[]) => Promise<[number, number]>;
 type ScriptedRedis = Redis & { tgRateLimit: RateScript };
 
 /**
- * Token buckets in Redis: one EVALSHA per check covering every bucket of the request.
+ * Token buckets in Redis: one EVALSHA per check covering every bucket of the request (the checks
+ * of one event-loop turn pipelined together). Every worker also counts its own calls in an
+ * `InMemoryRateLimiter`, and a call needs both to allow it.
  *
  * While Redis is unreachable (connection not ready), fails or is slower than `timeoutMs`, checks
- * are decided by an `InMemoryRateLimiter`: limits then hold per worker, not across workers. After
+ * are decided by that local count alone: limits then hold per worker, not across workers. After
  * a failure the limiter stays in memory for `retryMs`, then lets a single check probe Redis (the
  * others keep deciding in memory meanwhile); when Redis answers it is used again. A reconnect
  * (`ready`) also switches back at once. `check` never rejects.
@@ -93,6 +102,8 @@ export class RedisRateLimiter implements RateLimiterPort {
   private retryAt = 0;
   private probing = false;
   private readonly counters = { redisChecks: 0, memoryChecks: 0, redisFailures: 0 };
+  /** Checks asked this event-loop turn, sent together. */
+  private waiting: WaitingCheck[] = [];
 
   constructor(options: RedisRateLimiterOptions) {
     const base: RedisOptions = typeof options.connection === 'string' ? {} : options.connection;
@@ -138,27 +149,23 @@ export class RedisRateLimiter implements RateLimiterPort {
   }
 
   async check(orgId: string, limits: readonly RateLimit[]): Promise<RateDecision> {
-    const n = limits.length;
-    if (n === 0) return ALLOWED;
+    if (limits.length === 0) return ALLOWED;
     if (this.redis.status !== 'ready' || this.health?.usable() === false) return this.inMemory(orgId, limits);
     let probe = false;
     if (this.degraded) {
       if (this.probing || performance.now() < this.retryAt) return this.inMemory(orgId, limits);
       this.probing = probe = true;
     }
-    const args: (string | number)[] = new Array(3 * n);
-    for (let i = 0; i < n; i++) {
-      const limit = limits[i]!;
-      args[i] = bucketKey(orgId, limit);
-      args[n + 2 * i] = limit.perMinute;
-      args[n + 2 * i + 1] = limit.burst;
-    }
+    const askedAt = performance.now();
     try {
-      const [index, waitMs] = await this.redis.tgRateLimit(n, ...args);
+      const [index, waitMs] = await this.ask(orgId, limits);
       this.counters.redisChecks++;
       if (probe) this.degraded = false;
-      if (index === 0) return ALLOWED;
-      return { allowed: false, retryAfterMs: waitMs, bucket: limits[index - 1]!.bucket };
+      if (index !== 0) return { allowed: false, retryAfterMs: waitMs, bucket: limits[index - 1]!.bucket };
+      // Redis makes a limit hold across workers; this worker's own count makes it hold here also
+      // for calls Redis never saw (decided in memory while it was slow or away). Dated at the ask,
+      // before Redis's clock read, so the local count is never stricter than Redis's.
+      return this.memory.take(orgId, limits, askedAt);
     } catch (err) {
       // Timeout, lost connection, or Redis refusing (OOM, read-only replica…): decide here.
       this.counters.redisFailures++;
@@ -190,6 +197,49 @@ export class RedisRateLimiter implements RateLimiterPort {
     }
     this.redis.disconnect();
   }
+
+  /**
+   * Checks asked within one event-loop turn (the requests that arrived together) go to Redis as
+   * one pipeline: one write and one read for all of them instead of one each, on both sides.
+   */
+  private ask(orgId: string, limits: readonly RateLimit[]): Promise<[number, number]> {
+    const n = limits.length;
+    const args: (string | number)[] = new Array(3 * n);
+    for (let i = 0; i < n; i++) {
+      const limit = limits[i]!;
+      args[i] = bucketKey(orgId, limit);
+      args[n + 2 * i] = limit.perMinute;
+      args[n + 2 * i + 1] = limit.burst;
+    }
+    return new Promise((resolve, reject) => {
+      if (this.waiting.length === 0) setImmediate(this.sendWaiting);
+      this.waiting.push({ n, args, resolve, reject });
+    });
+  }
+
+  private readonly sendWaiting = (): void => {
+    const batch = this.waiting;
+    this.waiting = [];
+    if (batch.length === 1) {
+      const only = batch[0]!;
+      this.redis.tgRateLimit(only.n, ...only.args).then(only.resolve, only.reject);
+      return;
+    }
+    const pipeline = this.redis.pipeline() as ReturnType<Redis['pipeline']> & { tgRateLimit: (...a: unknown[]) => unknown };
+    for (const ask of batch) pipeline.tgRateLimit(ask.n, ...ask.args);
+    pipeline.exec().then(
+      (replies) => {
+        for (let i = 0; i < batch.length; i++) {
+          const [err, reply] = replies?.[i] ?? [new Error('rate limit pipeline: no reply'), null];
+          if (err) batch[i]!.reject(err);
+          else batch[i]!.resolve(reply as [number, number]);
+        }
+      },
+      (err: Error) => {
+        for (const ask of batch) ask.reject(err);
+      },
+    );
+  };
 
   private inMemory(orgId: string, limits: readonly RateLimit[]): RateDecision {
     this.counters.memoryChecks++;
