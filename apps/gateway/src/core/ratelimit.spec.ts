@@ -282,7 +282,7 @@ describe('RedisRateLimiter (real Redis)', () => {
     }
   });
 
-  it('checks asked together are sent together and each gets its own bucket\'s answer, also on a Redis that never saw the script', async () => {
+  it("checks asked together are sent together and each gets its own bucket's answer, also on a Redis that never saw the script", async () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'tg-rl-'));
     const server = await startRedis(port, dir); // fresh: EVALSHA answers NOSCRIPT until the script is loaded
