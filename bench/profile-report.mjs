@@ -5,7 +5,8 @@
 //   node bench/profile-report.mjs bench/results/profiles/CPU.*.cpuprofile [--top 30] [--all]
 //
 // Start-up (module loading, swc compilation) is left out: samples count from the first one whose
-// stack passes through the gateway's HTTP transport (the first agent request), unless --all.
+// stack passes through the gateway's HTTP transport (the first agent request) or, in an event
+// worker, through its batch consumer (the first batch), unless --all.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -37,12 +38,12 @@ for (const file of files) {
   const nodes = new Map(prof.nodes.map((n) => [n.id, n]));
   const parent = new Map();
   for (const n of prof.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  // The first sample serving an agent request: everything before it is start-up.
+  // The first sample serving an agent request or storing a batch: everything before it is start-up.
   let first = 0;
   if (!ALL) {
     first = prof.samples.findIndex((id) => {
       for (let x = id; x !== undefined; x = parent.get(x))
-        if (/\/http\/(streamable|legacy-sse)\.ts$/.test(nodes.get(x).callFrame.url ?? '')) return true;
+        if (/\/http\/(streamable|legacy-sse)\.ts$|\/events\/batched-queue-consumer\.ts$/.test(nodes.get(x).callFrame.url ?? '')) return true;
       return false;
     });
     if (first < 0) first = 0;

@@ -5,7 +5,7 @@
 // written to bench/results/latest.json.
 //
 //   node scripts/bench.mjs [--seconds 5] [--rounds 3] [--concurrency 1,10,32] [--warmup 1]
-//                          [--targets direct,direct-sse,gateway,gateway-os,gateway-paused,standalone,mcp-proxy,supergateway,events,keys]
+//                          [--targets direct,direct-sse,gateway,gateway-os,gateway-paused,standalone,bare-proxy,mcp-proxy,supergateway,events,keys]
 //                          [--memory-sessions 32] [--gateway-upstream http|stdio]
 //                          [--key-counts 1,10,50] [--key-pause-ms 100]  (the keys case: memory per active key)
 //                          [--event-workers 2] (also the `gateway` target's co-located workers)
@@ -68,7 +68,7 @@ const OPTS = {
   warmup: Number(opt('warmup', 1)),
   concurrency: String(opt('concurrency', '1,10,32')).split(',').map(Number),
   targets: String(
-    opt('targets', 'direct,direct-sse,gateway,gateway-os,gateway-paused,standalone,mcp-proxy,supergateway,events,keys'),
+    opt('targets', 'direct,direct-sse,gateway,gateway-os,gateway-paused,standalone,bare-proxy,mcp-proxy,supergateway,events,keys'),
   ).split(','),
   /**
    * What the platform gateway fronts: `http` (default), the echo server over Streamable HTTP in
@@ -126,7 +126,14 @@ const OPTS = {
   ),
 };
 if (!['http', 'stdio'].includes(OPTS.gatewayUpstream)) throw new Error('--gateway-upstream is http or stdio');
-const TOOL = { direct: 'echo', 'direct-sse': 'echo', gateway: 'echo__echo', 'mcp-proxy': 'echo', supergateway: 'echo' };
+const TOOL = {
+  direct: 'echo',
+  'direct-sse': 'echo',
+  gateway: 'echo__echo',
+  'bare-proxy': 'echo',
+  'mcp-proxy': 'echo',
+  supergateway: 'echo',
+};
 const PROTOCOL = '2025-11-25';
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -322,6 +329,32 @@ async function startDirect({ json = true } = {}) {
     stop: async () => {
       await driver.exit();
       return stop(echo.child);
+    },
+  };
+}
+
+/**
+ * `bare-proxy` (bench/bare-proxy.mjs): a Node reverse proxy that only relays, in front of the same
+ * JSON echo server as the gateways: the floor for any HTTP-to-HTTP gateway in Node on this box.
+ */
+async function startBareProxy() {
+  const echo = await startEcho({ json: true });
+  const child = start(process.execPath, [path.join(BENCH, 'bare-proxy.mjs'), echo.url]);
+  const [, url] = await firstLine(child, /^(http:\/\/\S+)$/, 20_000);
+  const driver = new Driver();
+  return {
+    name: 'bare-proxy',
+    url,
+    headers: {},
+    rootPid: child.pid,
+    upstreamPid: echo.child.pid,
+    driver,
+    binding: `bare-proxy listens on ${listeners(child.pid, Number(new URL(url).port)).join(', ')}; upstream: ${echo.binding}`,
+    stop: async () => {
+      await driver.exit();
+      const stubborn = await stop(child);
+      await stop(echo.child);
+      return stubborn;
     },
   };
 }
@@ -535,7 +568,8 @@ async function startGateway({ dir = OPTS.gatewayDir, tag = '', upstream = OPTS.g
   const gw = start(
     process.execPath,
     [
-      ...(OPTS.profile ? ['--cpu-prof', '--cpu-prof-interval', '100', '--cpu-prof-dir', profileDir] : []),
+      // V8's default 1 ms sampling: at 100 µs the profiler itself cut the gateway's calls/s to a quarter.
+      ...(OPTS.profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []),
       ...OPTS.gatewayNodeOptions,
       '-r',
       '@swc-node/register',
@@ -790,6 +824,7 @@ const STARTERS = {
   'gateway-os': () => startGatewayColocated({ name: 'gateway-os', env: { EVENT_LOG_FLUSH: 'os' } }),
   'gateway-paused': startGatewayPaused,
   standalone: startStandalone,
+  'bare-proxy': startBareProxy,
   'mcp-proxy': startMcpProxy,
   supergateway: startSupergateway,
 };
