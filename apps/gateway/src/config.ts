@@ -160,8 +160,13 @@ export const GatewayConfigSchema = z.object({
   EVENT_LOG_FLUSH: z.enum(['disk', 'os']).default('disk'),
   /** On SIGTERM, calls in flight get this long to finish (new ones are refused, /readyz says 503); then streams end and the worker exits. */
   SHUTDOWN_GRACE_MS: int(10_000),
-  /** Events are flushed to the queues at least this often (ms) or per this many events. */
-  EVENT_FLUSH_MS: int(50),
+  /**
+   * Events are flushed to the queues at least this often (ms) or per this many events. They are
+   * on disk (the WAL) before any answer, so this is only how soon Postgres sees them; each flush
+   * costs the workers ~15 ms of CPU whatever its size, so 250 rather than 50 ms is ~12 % of two
+   * cores back for the calls at 32 sessions (bench/README.md).
+   */
+  EVENT_FLUSH_MS: int(250),
   EVENT_BATCH_SIZE: int(500),
   /** Redis key prefix for BullMQ (tests isolate with it). */
   QUEUE_PREFIX: z.string().default('bull'),

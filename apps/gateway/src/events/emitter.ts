@@ -96,7 +96,7 @@ export class QueueEventSink implements EventSink {
 
   constructor(options: QueueEventSinkOptions) {
     this.prefix = options.prefix ?? 'bull';
-    this.flushMs = options.flushMs ?? 50;
+    this.flushMs = options.flushMs ?? 250;
     this.batchSize = Math.max(1, options.batchSize ?? 500);
     this.maxCalls = Math.max(1, Math.floor((options.maxBuffered ?? 100_000) / 2));
     this.sendTimeoutMs = options.sendTimeoutMs ?? 5000;

@@ -13,7 +13,7 @@ export interface QueueEventSinkOptions {
   connection: RedisOptions | string;
   /** BullMQ key prefix. Default 'bull'. */
   prefix?: string;
-  /** Send what is waiting at least this often. Default 50 ms. */
+  /** Send what is waiting at least this often. Default 250 ms. */
   flushMs?: number;
   /** Events per queue per send (in jobs of up to MAX_EVENTS_PER_JOB); a send starts as soon as this many calls are waiting. Default 500. */
   batchSize?: number;
