@@ -43,7 +43,8 @@ for (const file of files) {
   if (!ALL) {
     first = prof.samples.findIndex((id) => {
       for (let x = id; x !== undefined; x = parent.get(x))
-        if (/\/http\/(streamable|legacy-sse)\.ts$|\/events\/batched-queue-consumer\.ts$/.test(nodes.get(x).callFrame.url ?? '')) return true;
+        if (/\/http\/(streamable|legacy-sse)\.ts$|\/events\/batched-queue-consumer\.ts$/.test(nodes.get(x).callFrame.url ?? ''))
+          return true;
       return false;
     });
     if (first < 0) first = 0;
