@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -107,6 +108,20 @@ describe('RedisRateLimiter (real Redis)', () => {
   afterAll(async () => {
     await admin.quit();
   });
+  /** A redis-server of the test's own (fresh, or to be stopped with SIGSTOP), gone afterwards with the test's limiters. */
+  const withOwnRedis = async (run: (port: number, server: ChildProcess) => Promise<void>): Promise<void> => {
+    const port = await freePort();
+    const dir = mkdtempSync(join(tmpdir(), 'tg-rl-'));
+    const server = await startRedis(port, dir);
+    try {
+      await run(port, server);
+    } finally {
+      server.kill('SIGCONT');
+      await Promise.all(limiters.splice(0).map((l) => l.close()));
+      await killRedis(server);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  };
 
   it('allows the burst, then refuses with a sensible retryAfterMs', async () => {
     const limiter = make();
@@ -244,12 +259,9 @@ describe('RedisRateLimiter (real Redis)', () => {
   });
 
   it('decides in memory when Redis is too slow, then probes and switches back', async () => {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'tg-rl-'));
-    const server = await startRedis(port, dir);
-    const errors: Error[] = [];
-    const limiter = make({ connection: { host: '127.0.0.1', port }, timeoutMs: 50, retryMs: 200, onError: (e) => errors.push(e) });
-    try {
+    await withOwnRedis(async (port, server) => {
+      const errors: Error[] = [];
+      const limiter = make({ connection: { host: '127.0.0.1', port }, timeoutMs: 50, retryMs: 200, onError: (e) => errors.push(e) });
       await limiter.ready();
       const limits: RateLimit[] = [{ bucket: 'key:k9', perMinute: 600, burst: 100 }];
       expect((await limiter.check(org, limits)).allowed).toBe(true);
@@ -274,20 +286,13 @@ describe('RedisRateLimiter (real Redis)', () => {
         return limiter.stats().mode === 'redis';
       });
       expect(limiter.stats().redisFailures).toBeGreaterThanOrEqual(1);
-    } finally {
-      server.kill('SIGCONT');
-      await limiter.close();
-      await killRedis(server);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("checks asked together are sent together and each gets its own bucket's answer, also on a Redis that never saw the script", async () => {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'tg-rl-'));
-    const server = await startRedis(port, dir); // fresh: EVALSHA answers NOSCRIPT until the script is loaded
-    const limiter = make({ connection: { host: '127.0.0.1', port } });
-    try {
+    // A fresh server: EVALSHA answers NOSCRIPT until the script is loaded.
+    await withOwnRedis(async (port) => {
+      const limiter = make({ connection: { host: '127.0.0.1', port } });
       await limiter.ready();
       const a: RateLimit[] = [{ bucket: 'key:a', perMinute: 1, burst: 5 }];
       const b: RateLimit[] = [{ bucket: 'key:b', perMinute: 1, burst: 8 }];
@@ -298,19 +303,12 @@ describe('RedisRateLimiter (real Redis)', () => {
       expect(of(b).filter((d) => d.allowed)).toHaveLength(8);
       expect(of(b).filter((d) => !d.allowed && d.bucket === 'key:b')).toHaveLength(2);
       expect(limiter.stats()).toMatchObject({ mode: 'redis', redisChecks: 20, memoryChecks: 0, redisFailures: 0 });
-    } finally {
-      await limiter.close();
-      await killRedis(server);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it("keeps this worker's count through a slow Redis: calls decided in memory still count once Redis answers again", async () => {
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'tg-rl-'));
-    const server = await startRedis(port, dir);
-    const limiter = make({ connection: { host: '127.0.0.1', port }, timeoutMs: 50, retryMs: 200 });
-    try {
+    await withOwnRedis(async (port, server) => {
+      const limiter = make({ connection: { host: '127.0.0.1', port }, timeoutMs: 50, retryMs: 200 });
       await limiter.ready();
       const limits: RateLimit[] = [{ bucket: 'key:k10', perMinute: 1, burst: 5 }];
       expect((await limiter.check(org, limits)).allowed).toBe(true);
@@ -328,12 +326,7 @@ describe('RedisRateLimiter (real Redis)', () => {
       expect(limiter.stats()).toMatchObject({ mode: 'redis', redisChecks: 3 });
       expect(afterwards).toMatchObject({ allowed: false, bucket: 'key:k10' });
       expect((afterwards as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(1000);
-    } finally {
-      server.kill('SIGCONT');
-      await limiter.close();
-      await killRedis(server);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('measures check() latency against local Redis (10k sequential calls)', async () => {
