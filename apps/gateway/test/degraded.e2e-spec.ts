@@ -139,6 +139,10 @@ describe('Redis down (SIGKILL) under load', () => {
     const normalFrom = Date.now();
     await sleep(NORMAL_MS);
 
+    // Pauses of the whole test process (API, consumers, gateway and client share it) are measured,
+    // as in the SIGSTOP test below, so that they are not taken for waits on the dead Redis.
+    const stalls = monitorEventLoopDelay({ resolution: 10 });
+    stalls.enable();
     const killedAt = Date.now();
     await killRedis(redis);
     await sleep(2000);
@@ -165,6 +169,8 @@ describe('Redis down (SIGKILL) under load', () => {
     await sleep(killedAt + OUTAGE_MS - Date.now());
     redis = await startRedis(port, dir);
     const returnedAt = Date.now();
+    stalls.disable();
+    const stallMs = stalls.max / 1e6;
     await sleep(AFTER_MS);
     await load.stop();
     const done = Date.now();
@@ -174,13 +180,13 @@ describe('Redis down (SIGKILL) under load', () => {
       down: load.summary(killedAt, returnedAt),
       after: load.summary(returnedAt, done),
     };
-    report(`Redis SIGKILL for ${OUTAGE_MS / 1000} s, ${SESSIONS} sessions`, phases);
+    report(`Redis SIGKILL for ${OUTAGE_MS / 1000} s, ${SESSIONS} sessions (longest process stall ${Math.round(stallMs)} ms)`, phases);
     expect(load.samples.filter((s) => !s.ok).map((s) => `${s.message} → ${s.status}`)).toEqual([]);
     expect(phases.down.perSecond).toBeGreaterThanOrEqual(0.5 * phases.normal.perSecond);
     // Calls do not wait on the dead Redis: the median is no slower than before, and only the calls
     // in flight when it died (or that detected it) meet one command timeout, in the tail.
     expect(phases.down.p50).toBeLessThanOrEqual(Math.max(50, 1.5 * phases.normal.p50));
-    expect(phases.down.p99).toBeLessThanOrEqual(p99Bound(phases.normal) + TIMEOUT_MS);
+    expect(phases.down.p99).toBeLessThanOrEqual(p99Bound(phases.normal) + TIMEOUT_MS + stallMs);
 
     // Written back: the sessions in use and the one born offline (with its log level) are in the new Redis.
     await until(async () => (await health()).sessions.pendingWriteBack === 0, 10_000, 'session write-back');

@@ -169,7 +169,7 @@ describe('Accessibility (axe) of every dashboard page', () => {
       args: [EVERYTHING, 'stdio'],
     });
     f.serverId = server.id;
-    await owner.call('POST', `${o}/servers/${server.id}/probe`, {});
+    await owner.probe(f.org, server.id);
     await owner.call('PUT', `${o}/secrets/API_TOKEN`, { value: 'a11y-secret-value' });
     const role = await owner.call('POST', `${o}/roles`, {
       name: 'echoer',

@@ -74,6 +74,20 @@ export class ApiUser {
     return u;
   }
 
+  /**
+   * Probes a server as a test's setup. On a box busy with other suites a sandboxed server's first
+   * start can outlast the probe's 20 s; a probe that timed out is asked once more, a refusal is not.
+   */
+  async probe(org: string, serverId: string): Promise<void> {
+    const p = `/v1/orgs/${org}/servers/${serverId}/probe`;
+    try {
+      await this.call('POST', p, {});
+    } catch (e) {
+      if (!/→ 502: .*timed out/.test((e as Error).message)) throw e;
+      await this.call('POST', p, {});
+    }
+  }
+
   async createOrg(name = 'Acme'): Promise<{ id: string; slug: string; name: string }> {
     return this.call('POST', '/v1/orgs', { name, slug: uniq(name.toLowerCase().replace(/\W+/g, '-')) });
   }

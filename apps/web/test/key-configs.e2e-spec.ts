@@ -41,7 +41,7 @@ describe('A new key hands over ready client configs', () => {
       command: process.execPath,
       args: [EVERYTHING, 'stdio'],
     });
-    await owner.call('POST', `/v1/orgs/${org}/servers/${server.id}/probe`, {});
+    await owner.probe(org, server.id);
     await owner.call('POST', `/v1/orgs/${org}/roles`, {
       name: 'echoer',
       rules: { tools: [{ effect: 'allow', match: 'everything__echo' }] },

@@ -27,7 +27,7 @@ describe('The key page lists what the key can call', () => {
       command: process.execPath,
       args: [EVERYTHING, 'stdio'],
     });
-    await owner.call('POST', `/v1/orgs/${org}/servers/${server.id}/probe`, {});
+    await owner.probe(org, server.id);
     const role = await owner.call('POST', `/v1/orgs/${org}/roles`, {
       name: 'echoer',
       rules: { tools: [{ effect: 'allow', match: 'everything__echo' }] },

@@ -113,7 +113,7 @@ describe('Agent keys and Roles & policies pages', () => {
       command: process.execPath,
       args: [EVERYTHING, 'stdio'],
     });
-    await owner.call('POST', `/v1/orgs/${org}/servers/${server.id}/probe`, {});
+    await owner.probe(org, server.id);
     ownerCtx = await newContext(browser, stack.webUrl);
     await loginAs(ownerCtx, owner);
     page = await ownerCtx.newPage();

@@ -284,7 +284,7 @@ describe('OAuth clients end to end (conformance suite, SDK provider, mcp-remote)
       command: process.execPath,
       args: [EVERYTHING, 'stdio'],
     });
-    await owner.call('POST', `/v1/orgs/${slug}/servers/${server.id}/probe`, {});
+    await owner.probe(slug, server.id);
     await owner.call('POST', `/v1/orgs/${slug}/roles`, {
       name: 'narrow',
       description: 'echo only',

@@ -34,7 +34,7 @@ describe('the role builder', () => {
       command: process.execPath,
       args: [EVERYTHING, 'stdio'],
     });
-    await owner.call('POST', `/v1/orgs/${org}/servers/${server.id}/probe`, {});
+    await owner.probe(org, server.id);
     ctx = await newContext(browser, stack.webUrl);
     await loginAs(ctx, owner);
     page = await ctx.newPage();

@@ -37,7 +37,7 @@ describe('What was seen, fixed', () => {
       args: [EVERYTHING, 'stdio'],
     });
     serverId = server.id;
-    await owner.call('POST', `${o}/servers/${server.id}/probe`, {});
+    await owner.probe(org, server.id);
     const role = await owner.call('POST', `${o}/roles`, { name: 'echoer', rules: JSON.parse(VALID_RULES) });
     const key = await owner.call('POST', `${o}/keys`, { name: 'echo-bot', roleIds: [role.id] });
     keyId = key.id;

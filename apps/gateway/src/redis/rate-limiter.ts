@@ -220,6 +220,15 @@ export class RedisRateLimiter implements RateLimiterPort {
   private readonly sendWaiting = (): void => {
     const batch = this.waiting;
     this.waiting = [];
+    try {
+      this.send(batch);
+    } catch (err) {
+      // Not expected of ioredis (it rejects instead), but a throw here would escape setImmediate.
+      for (const ask of batch) ask.reject(err as Error);
+    }
+  };
+
+  private send(batch: WaitingCheck[]): void {
     if (batch.length === 1) {
       const only = batch[0]!;
       this.redis.tgRateLimit(only.n, ...only.args).then(only.resolve, only.reject);
@@ -239,7 +248,7 @@ export class RedisRateLimiter implements RateLimiterPort {
         for (const ask of batch) ask.reject(err);
       },
     );
-  };
+  }
 
   private inMemory(orgId: string, limits: readonly RateLimit[]): RateDecision {
     this.counters.memoryChecks++;
