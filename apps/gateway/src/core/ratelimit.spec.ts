@@ -306,6 +306,18 @@ describe('RedisRateLimiter (real Redis)', () => {
     });
   });
 
+  it('decides checks in memory when Redis dies with their pipeline on its way; none rejects', async () => {
+    await withOwnRedis(async (port, server) => {
+      const limiter = make({ connection: { host: '127.0.0.1', port }, timeoutMs: 50, retryMs: 200 });
+      await limiter.ready();
+      const limits: RateLimit[] = [{ bucket: 'key:k11', perMinute: 60, burst: 10 }];
+      const asked = [limiter.check(org, limits), limiter.check(org, limits), limiter.check(org, limits)];
+      server.kill('SIGKILL');
+      expect((await Promise.all(asked)).map((d) => d.allowed)).toEqual([true, true, true]);
+      expect(limiter.stats()).toMatchObject({ mode: 'memory', redisChecks: 0, memoryChecks: 3 });
+    });
+  });
+
   it("keeps this worker's count through a slow Redis: calls decided in memory still count once Redis answers again", async () => {
     await withOwnRedis(async (port, server) => {
       const limiter = make({ connection: { host: '127.0.0.1', port }, timeoutMs: 50, retryMs: 200 });
