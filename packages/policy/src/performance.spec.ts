@@ -3,6 +3,12 @@ import { decide, visible } from './decide';
 import { prepare } from './compiled';
 import { principalWith, snapshotWith } from './test-fixtures';
 
+/** This process's CPU time in ms: beside other suites on two cores, the wall clock also times the neighbours. */
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+};
+
 /**
  * A loose guard against accidental per-call compilation or quadratic work in decide(): 100k
  * decisions over 200 rules. Each decision typically takes a few microseconds; the bound is set
@@ -48,20 +54,20 @@ describe('decide performance', () => {
     expect(decide(snapshot, principal, request)).toMatchObject({ allowed: true, rule: { roleName: 'role150', path: 'tools[49]' } });
   });
 
-  it('runs 100k decisions well under 2 seconds', () => {
+  it('runs 100k decisions well under 2 seconds of CPU', () => {
     prepare(snapshot);
     for (let i = 0; i < 1_000; i++) decide(snapshot, principal, request); // warm up the JIT
-    const started = performance.now();
+    const started = cpuMs();
     let allowed = 0;
     for (let i = 0; i < 100_000; i++) if (decide(snapshot, principal, request).allowed) allowed++;
-    const elapsed = performance.now() - started;
+    const elapsed = cpuMs() - started;
     expect(allowed).toBe(100_000);
     expect(elapsed).toBeLessThan(2_000);
   });
 
-  it('runs 100k visibility checks well under 2 seconds', () => {
-    const started = performance.now();
+  it('runs 100k visibility checks well under 2 seconds of CPU', () => {
+    const started = cpuMs();
     for (let i = 0; i < 100_000; i++) visible(snapshot, principal, 'tool', 'crm', 'get_customer');
-    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(cpuMs() - started).toBeLessThan(2_000);
   });
 });

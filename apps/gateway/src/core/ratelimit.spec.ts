@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { redisKeys } from '@toolgate/contracts';
 import type { RateLimit } from '@toolgate/policy';
 import Redis from 'ioredis';
+import { hotConnection, RedisHealth } from '../redis/health';
 import { RedisRateLimiter } from '../redis/rate-limiter';
 import { InMemoryRateLimiter } from './ratelimit';
 import { freePort, killRedis, startRedis } from '../../test/fixtures/redis-server';
@@ -303,6 +304,28 @@ describe('RedisRateLimiter (real Redis)', () => {
       expect(of(b).filter((d) => d.allowed)).toHaveLength(8);
       expect(of(b).filter((d) => !d.allowed && d.bucket === 'key:b')).toHaveLength(2);
       expect(limiter.stats()).toMatchObject({ mode: 'redis', redisChecks: 20, memoryChecks: 0, redisFailures: 0 });
+    });
+  });
+
+  it("an answer slower than the limiter's budget degrades the limiter alone, not the worker's view of Redis", async () => {
+    await withOwnRedis(async (port, server) => {
+      const hot = hotConnection(`redis://127.0.0.1:${port}`, 150);
+      const health = new RedisHealth(hot);
+      await health.start();
+      try {
+        const limiter = make({ connection: { host: '127.0.0.1', port }, timeoutMs: 50, retryMs: 200, health });
+        await limiter.ready();
+        const limits: RateLimit[] = [{ bucket: 'key:k12', perMinute: 60, burst: 10 }];
+        expect((await limiter.check(org, limits)).allowed).toBe(true);
+        server.kill('SIGSTOP');
+        expect((await limiter.check(org, limits)).allowed).toBe(true); // after its 50 ms, in memory
+        expect(limiter.stats()).toMatchObject({ mode: 'memory', redisFailures: 1 });
+        expect(health.report().state).toBe('up'); // sessions and quota still use Redis (150 ms budget)
+        server.kill('SIGCONT');
+      } finally {
+        health.stop();
+        hot.disconnect();
+      }
     });
   });
 

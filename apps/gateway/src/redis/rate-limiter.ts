@@ -57,7 +57,10 @@ export interface RedisRateLimiterOptions {
   retryMs?: number;
   /** Called with Redis errors, for logging. Keep it cheap: a failed check calls it inline. */
   onError?: (err: Error) => void;
-  /** The worker's shared view of Redis: while it says away, checks are decided in memory without trying. */
+  /**
+   * The worker's shared view of Redis: while it says away, checks are decided in memory without
+   * trying. Told of Redis errors and lost connections, not of answers slower than `timeoutMs`.
+   */
   health?: RedisAvailability;
 }
 
@@ -69,6 +72,9 @@ export interface RateLimiterStats {
   /** Checks that failed or timed out in Redis (then decided in memory). */
   redisFailures: number;
 }
+
+/** ioredis's rejection of a command that outlived `commandTimeout`. */
+const isOwnTimeout = (err: unknown): boolean => err instanceof Error && err.message === 'Command timed out';
 
 interface WaitingCheck {
   n: number;
@@ -171,7 +177,10 @@ export class RedisRateLimiter implements RateLimiterPort {
       this.counters.redisFailures++;
       this.degraded = true;
       this.retryAt = performance.now() + this.retryMs;
-      this.health?.failed(err as Error);
+      // The limiter's budget (timeoutMs) is stricter than the worker's command timeout: an answer
+      // slower than it degrades the limiter alone, not sessions and quota (whose write-back it
+      // would keep stopping on a busy box). Errors and lost connections are everyone's news.
+      if (!isOwnTimeout(err)) this.health?.failed(err as Error);
       this.onError(err as Error);
       return this.inMemory(orgId, limits);
     } finally {
