@@ -163,8 +163,7 @@ export const GatewayConfigSchema = z.object({
   /**
    * Events are flushed to the queues at least this often (ms) or per this many events. They are
    * on disk (the WAL) before any answer, so this is only how soon Postgres sees them; each flush
-   * costs the workers ~15 ms of CPU whatever its size, so 250 rather than 50 ms is ~12 % of two
-   * cores back for the calls at 32 sessions (bench/README.md).
+   * costs the workers ~15 ms of CPU whatever its size (bench/README.md, 2026-12-08).
    */
   EVENT_FLUSH_MS: int(250),
   EVENT_BATCH_SIZE: int(500),

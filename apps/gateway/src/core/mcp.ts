@@ -29,7 +29,7 @@ import { exposedUri } from './naming';
 import { LOG_LEVELS } from './logging';
 import type { EventSink, QuotaPort, RateLimiterPort } from './ports';
 import { enforceQuota } from './quota';
-import { callRateLimits } from './ratelimit';
+import { callRateLimits, enforceRateLimits } from './ratelimit';
 import { Redactors } from './redaction';
 import { resolveTarget } from './resolve';
 import { exposeResultUris } from './result-uris';
@@ -315,19 +315,7 @@ export class McpCore {
     authorize(caller, { kind, server: server.slug, name, arguments: args as Record<string, unknown> | undefined }, record);
 
     const limits = callRateLimits(caller, kind, server.slug, name, this.deps.edgeLimits);
-    if (limits.length > 0) {
-      const rate = await this.deps.limiter.check(caller.snapshot.orgId, limits);
-      if (!rate.allowed) {
-        const retryAfterSeconds = Math.max(1, Math.ceil(rate.retryAfterMs / 1000));
-        record.decision = 'rate_limited';
-        record.outcome = 'denied';
-        record.error = `rate limit ${rate.bucket}`;
-        throw new RpcError(RpcCode.RateLimited, `Rate limit exceeded; retry in ${retryAfterSeconds}s`, {
-          retryAfterSeconds,
-          bucket: rate.bucket,
-        });
-      }
-    }
+    await enforceRateLimits(this.deps.limiter, caller.snapshot.orgId, limits, record);
 
     if (method === 'resources/subscribe' && (session.subscriptions?.length ?? 0) >= MAX_SUBSCRIPTIONS) {
       // The list lives in the session state (Redis): keep it bounded.

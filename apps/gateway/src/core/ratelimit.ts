@@ -1,6 +1,8 @@
 import { redisKeys } from '@toolgate/contracts';
 import { type EdgeRateLimits, edgeRateLimits, type RateLimit, type RequestKind, rateLimitsFor } from '@toolgate/policy';
+import type { CallRecord } from './call-record';
 import type { Caller } from './caller';
+import { RpcCode, RpcError } from './jsonrpc';
 import type { RateDecision, RateLimiterPort } from './ports';
 
 /**
@@ -122,4 +124,27 @@ export function callRateLimits(
 ): RateLimit[] {
   const roles = kind === 'tool' ? rateLimitsFor(caller.snapshot, caller.principal, server, name) : [];
   return edge ? roles.concat(edgeRateLimits(edge, caller.ip)) : roles;
+}
+
+/**
+ * The hook McpCore.call runs after authorization, before the quota: takes a token from every
+ * bucket or throws -32004 (RateLimited) naming the bucket, recording decision `rate_limited`.
+ */
+export async function enforceRateLimits(
+  limiter: RateLimiterPort,
+  orgId: string,
+  limits: readonly RateLimit[],
+  record: CallRecord,
+): Promise<void> {
+  if (limits.length === 0) return;
+  const rate = await limiter.check(orgId, limits);
+  if (rate.allowed) return;
+  const retryAfterSeconds = Math.max(1, Math.ceil(rate.retryAfterMs / 1000));
+  record.decision = 'rate_limited';
+  record.outcome = 'denied';
+  record.error = `rate limit ${rate.bucket}`;
+  throw new RpcError(RpcCode.RateLimited, `Rate limit exceeded; retry in ${retryAfterSeconds}s`, {
+    retryAfterSeconds,
+    bucket: rate.bucket,
+  });
 }
