@@ -182,11 +182,11 @@ describe('UpstreamPeer with an SDK server', () => {
 
   it('restarts the timer on progress, up to the hard ceiling', async () => {
     const { peer } = await connect(fixtureServer().server, { maxCallMs: 600 });
-    // 4 steps of 100 ms with a 250 ms timeout: progress keeps it alive.
-    const ok = await callTool(peer, 'slow', { ms: 400, steps: 4 }, { sessionId: 's', timeoutMs: 250 }, { progressToken: 'p' });
+    // 4 steps of 100 ms with a 400 ms timeout (slack for a busy box): progress keeps it alive.
+    const ok = await callTool(peer, 'slow', { ms: 400, steps: 4 }, { sessionId: 's', timeoutMs: 400 }, { progressToken: 'p' });
     expect(resultText(ok)).toBe('done 400');
     // 10 steps of 100 ms: progress all along, but the 600 ms ceiling ends it.
-    const err = (await callTool(peer, 'slow', { ms: 1000, steps: 10 }, { sessionId: 's', timeoutMs: 250 }, { progressToken: 'p' }).catch(
+    const err = (await callTool(peer, 'slow', { ms: 1000, steps: 10 }, { sessionId: 's', timeoutMs: 400 }, { progressToken: 'p' }).catch(
       (e) => e,
     )) as BackendError;
     expect(err.kind).toBe('timeout');
